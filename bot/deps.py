@@ -1,0 +1,56 @@
+"""The one small, frozen dependencies object handed to every handler and job."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+from redis.asyncio import Redis
+
+from bot.settings import Settings
+from bot.signing import Signer
+
+if TYPE_CHECKING:
+    from bot.router import Dispatcher
+    from bot.wecom import WeComClient
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class JobQueue:
+    """Enqueue arq jobs by name; `job_id` makes an enqueue idempotent (arq skips a live id)."""
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+
+    async def enqueue(
+        self, name: str, *args: Any, job_id: str | None = None, defer_by: float | None = None
+    ) -> bool:
+        job = await self.pool.enqueue_job(name, *args, _job_id=job_id, _defer_by=defer_by)
+        return job is not None
+
+
+@dataclass(frozen=True)
+class Deps:
+    settings: Settings
+    redis: Redis
+    wecom: WeComClient
+    queue: JobQueue
+    signer: Signer
+    dispatcher: Dispatcher
+    templates: jinja2.Environment
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def local_now(self) -> datetime:
+        return self.clock().astimezone(self.settings.tz)
+
+    def url(self, path: str) -> str:
+        return self.settings.base_url + path

@@ -1,0 +1,226 @@
+"""Per-feature routers and the dispatcher that joins them.
+
+A feature module owns a `Router("radar")` and registers on it:
+
+    @router.event("change_external_contact", "add_external_contact")
+    async def on_add(deps: Deps, event: ExternalContactEvent) -> None: ...
+
+    @router.button(OpenProfile)                      # a CallbackData subclass
+    async def on_open(deps, event, data) -> CardReply | None: ...
+
+    @router.get("/api/radar/groups", role=Role.ADMIN)
+    async def groups(ctx: RequestContext) -> web.StreamResponse: ...
+
+`handlers.FEATURE_ROUTERS` lists the routers; the core never imports a feature by name.
+Nothing here knows about aiohttp's server; `bot.web` adapts the HTTP routes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from bot.auth_types import Role
+from bot.callback_data import CallbackData, CallbackDataError
+from bot.events import Event, TemplateCardEvent
+from bot.replies import CardReply
+
+if TYPE_CHECKING:
+    from bot.deps import Deps
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[["Deps", Any], Awaitable[None]]
+ButtonHandler = Callable[["Deps", TemplateCardEvent, Any], Awaitable[CardReply | None]]
+TextHandler = Callable[["Deps", Any, str], Awaitable[None]]
+View = Callable[[Any], Awaitable[Any]]
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+
+class RegistrationError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class EventRoute:
+    name: str  # "<router>.<function>": the handler's identity in the inbox's run ledger
+    event: str
+    change_type: str
+    handler: EventHandler
+
+
+@dataclass(frozen=True)
+class ButtonRoute:
+    name: str
+    data_cls: type[CallbackData]
+    handler: ButtonHandler
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    method: str
+    path: str
+    view: View
+    role: Role | None  # None = public (customers' pages); otherwise the minimum role
+    csrf: bool
+
+
+def _check_coroutine(fn: Callable[..., Any]) -> None:
+    if not inspect.iscoroutinefunction(fn):
+        raise RegistrationError(f"{fn.__qualname__} must be an async function")
+
+
+class Router:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.events: list[EventRoute] = []
+        self.buttons: list[ButtonRoute] = []
+        self.texts: dict[str, TextHandler] = {}
+        self.http: list[HttpRoute] = []
+        self.jobs: list[Callable[..., Awaitable[Any]]] = []
+        self.crons: list[Any] = []
+
+    def event(self, event: str, change_type: str = "") -> Callable[[F], F]:
+        def register(fn: F) -> F:
+            _check_coroutine(fn)
+            name = f"{self.name}.{fn.__name__}"
+            self.events.append(EventRoute(name, event, change_type, fn))
+            return fn
+
+        return register
+
+    def button(self, data_cls: type[CallbackData]) -> Callable[[F], F]:
+        def register(fn: F) -> F:
+            _check_coroutine(fn)
+            self.buttons.append(ButtonRoute(f"{self.name}.{fn.__name__}", data_cls, fn))
+            return fn
+
+        return register
+
+    def text(self, command: str) -> Callable[[F], F]:
+        def register(fn: F) -> F:
+            _check_coroutine(fn)
+            self.texts[command] = fn
+            return fn
+
+        return register
+
+    def route(
+        self, method: str, path: str, *, role: Role | None, csrf: bool = True
+    ) -> Callable[[F], F]:
+        def register(fn: F) -> F:
+            _check_coroutine(fn)
+            self.http.append(HttpRoute(method.upper(), path, fn, role, csrf))
+            return fn
+
+        return register
+
+    def get(self, path: str, *, role: Role | None) -> Callable[[F], F]:
+        return self.route("GET", path, role=role)
+
+    def post(self, path: str, *, role: Role | None, csrf: bool = True) -> Callable[[F], F]:
+        return self.route("POST", path, role=role, csrf=csrf)
+
+    def job(self, fn: F) -> F:
+        """An arq job function `async def f(ctx, ...)`; the worker registers it by name."""
+        _check_coroutine(fn)
+        self.jobs.append(fn)
+        return fn
+
+    def cron(self, cron_job: Any) -> None:
+        """An `arq.cron(...)` schedule; give it `unique=True` so it fires once across workers."""
+        self.crons.append(cron_job)
+
+
+@dataclass
+class HandlerOutcome:
+    name: str
+    error: str | None = None
+
+
+class Dispatcher:
+    def __init__(self, routers: list[Router]) -> None:
+        self.routers = routers
+        self._buttons: list[ButtonRoute] = []
+        self._texts: dict[str, TextHandler] = {}
+        seen: set[str] = set()
+        for router in routers:
+            if router.name in seen:
+                raise RegistrationError(f"duplicate router name {router.name!r}")
+            seen.add(router.name)
+            for b in router.buttons:
+                if any(b.data_cls.prefix == o.data_cls.prefix for o in self._buttons):
+                    raise RegistrationError(f"duplicate button prefix {b.data_cls.prefix!r}")
+                self._buttons.append(b)
+            for cmd, fn in router.texts.items():
+                if cmd in self._texts:
+                    raise RegistrationError(f"duplicate text command {cmd!r}")
+                self._texts[cmd] = fn
+
+    def handlers_for(self, event: Event) -> list[EventRoute]:
+        name, change = event.route
+        return [
+            r
+            for router in self.routers
+            for r in router.events
+            if r.event == name and r.change_type in ("", change)
+        ]
+
+    async def dispatch_event(
+        self, deps: Deps, event: Event, skip: frozenset[str] = frozenset()
+    ) -> list[HandlerOutcome]:
+        """Run every matching handler not in `skip`; one failing does not stop the others."""
+        outcomes = []
+        for route in self.handlers_for(event):
+            if route.name in skip:
+                continue
+            outcome = HandlerOutcome(route.name)
+            try:
+                await route.handler(deps, event)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.exception("handler %s failed", route.name)
+                outcome.error = f"{type(exc).__name__}: {exc}"[:1000]
+            outcomes.append(outcome)
+        return outcomes
+
+    def button_for(self, key: str) -> ButtonRoute | None:
+        return next((b for b in self._buttons if b.data_cls.matches(key)), None)
+
+    async def dispatch_button(self, deps: Deps, event: TemplateCardEvent) -> CardReply | None:
+        route = self.button_for(event.event_key)
+        if route is None:
+            log.info("card click with unknown key prefix ignored")
+            return None
+        try:
+            data = route.data_cls.unpack(event.event_key, deps.signer)
+        except CallbackDataError as exc:
+            log.warning("card click refused: %s", exc)
+            return None
+        return await route.handler(deps, event, data)
+
+    async def dispatch_text(self, deps: Deps, event: Any) -> bool:
+        content = (getattr(event, "content", "") or "").strip()
+        command, _, rest = content.partition(" ")
+        fn = self._texts.get(command)
+        if fn is None:
+            return False
+        await fn(deps, event, rest)
+        return True
+
+    @property
+    def http_routes(self) -> list[HttpRoute]:
+        return [r for router in self.routers for r in router.http]
+
+    @property
+    def jobs(self) -> list[Callable[..., Awaitable[Any]]]:
+        return [j for router in self.routers for j in router.jobs]
+
+    @property
+    def crons(self) -> list[Any]:
+        return [c for router in self.routers for c in router.crons]

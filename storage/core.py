@@ -1,0 +1,61 @@
+"""Core tables: the durable callback inbox, its per-handler run ledger, and console roles."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class InboxStatus(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"  # will be retried
+    DEAD = "dead"  # gave up; shown to admins
+
+
+class InboxEvent(Model):
+    """One decrypted WeCom callback, written before the 200 is sent."""
+
+    id = fields.BigIntField(primary_key=True)
+    key = fields.CharField(max_length=64, unique=True)  # sha256 of the decrypted XML
+    kind = fields.CharField(max_length=96, db_index=True)  # "event/change_type"
+    xml = fields.TextField()
+    received_at = fields.DatetimeField(db_index=True)
+    status = fields.CharEnumField(InboxStatus, default=InboxStatus.PENDING, db_index=True)
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField(null=True, db_index=True)
+    last_error = fields.TextField(null=True)
+    done_at = fields.DatetimeField(null=True)
+    replied = fields.BooleanField(default=False)  # a passive card reply already used ResponseCode
+
+    class Meta:
+        table = "inbox_event"
+
+
+class HandlerRun(Model):
+    """A handler that finished for an inbox row: a retry runs only the ones missing here."""
+
+    id = fields.BigIntField(primary_key=True)
+    inbox = fields.ForeignKeyField("models.InboxEvent", related_name="runs", on_delete=fields.CASCADE)
+    handler = fields.CharField(max_length=128)
+    finished_at = fields.DatetimeField()
+
+    class Meta:
+        table = "inbox_handler_run"
+        unique_together = (("inbox", "handler"),)
+
+
+class ConsoleRole(Model):
+    """Who may use the console beyond staff: admin or dept_admin (super admins are in config)."""
+
+    id = fields.IntField(primary_key=True)
+    userid = fields.CharField(max_length=64, unique=True)
+    role = fields.CharField(max_length=16)  # "admin" | "dept_admin"
+    departments = fields.JSONField(default=list)  # dept_admin's scope, department ids
+    granted_by = fields.CharField(max_length=64, default="")
+    granted_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "console_role"

@@ -1,0 +1,50 @@
+"""Database set-up: one list of model modules, one init, one close (tortoise-orm 1.x)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from tortoise import Tortoise
+from tortoise.context import TortoiseContext
+
+log = logging.getLogger(__name__)
+
+# Every feature's models, written out in one place (no package scanning).
+MODEL_MODULES = [
+    "storage.core",
+]
+
+
+def normalise_url(url: str) -> str:
+    """sqlite://relative/path → ensure the directory exists; postgres:// → asyncpg driver."""
+    if url.startswith("sqlite://") and url != "sqlite://:memory:":
+        path = Path(url.removeprefix("sqlite://"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+    if url.startswith("postgresql://"):
+        url = "postgres://" + url.removeprefix("postgresql://")
+    return url
+
+
+def tortoise_config(url: str) -> dict[str, Any]:
+    return {
+        "connections": {"default": normalise_url(url)},
+        "apps": {
+            "models": {
+                "models": MODEL_MODULES,
+                "default_connection": "default",
+                "migrations": "storage.migrations",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def init_db(url: str, *, create_schema: bool = True) -> TortoiseContext:
+    """Connect; keep the returned context and close *it* (see CONVENTIONS: tortoise trap)."""
+    ctx = await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
+    if create_schema:
+        await ctx.generate_schemas(safe=True)
+    return ctx

@@ -83,6 +83,14 @@ class Router:
         self.http: list[HttpRoute] = []
         self.jobs: list[Callable[..., Awaitable[Any]]] = []
         self.crons: list[Any] = []
+        self.pages: list[PageEntry] = []
+
+    def page(
+        self, area: str, title: str, path: str, role: Role = Role.STAFF, order: int = 100
+    ) -> None:
+        if area not in ("admin", "sidebar", "toolbar"):
+            raise RegistrationError(f"unknown page area {area!r}")
+        self.pages.append(PageEntry(area, title, path, role, order))
 
     def event(self, event: str, change_type: str = "") -> Callable[[F], F]:
         def register(fn: F) -> F:
@@ -134,6 +142,17 @@ class Router:
     def cron(self, cron_job: Any) -> None:
         """An `arq.cron(...)` schedule; give it `unique=True` so it fires once across workers."""
         self.crons.append(cron_job)
+
+
+@dataclass(frozen=True)
+class PageEntry:
+    """A navigation entry a feature adds to a shell: area is "admin", "sidebar" or "toolbar"."""
+
+    area: str
+    title: str  # Chinese, shown to people
+    path: str  # e.g. "/static/radar/admin.js" module or a page URL
+    role: Role
+    order: int = 100
 
 
 @dataclass
@@ -220,6 +239,10 @@ class Dispatcher:
     @property
     def jobs(self) -> list[Callable[..., Awaitable[Any]]]:
         return [j for router in self.routers for j in router.jobs]
+
+    def pages(self, area: str, role: Role) -> list[PageEntry]:
+        found = [p for r in self.routers for p in r.pages if p.area == area and role >= p.role]
+        return sorted(found, key=lambda p: (p.order, p.title))
 
     @property
     def crons(self) -> list[Any]:

@@ -138,7 +138,7 @@ class InboxSettings(_Section):
 
 class LoggingSettings(_Section):
     level: str = "INFO"
-    json: bool = True
+    json_format: bool = True
 
 
 class Settings(_Section):

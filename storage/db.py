@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 # Every feature's models, written out in one place (no package scanning).
 MODEL_MODULES = [
     "storage.core",
+    "storage.directory",
 ]
 
 

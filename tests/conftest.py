@@ -1,0 +1,78 @@
+"""Shared fixtures: embedded Redis, a fresh database per test (SQLite, or PostgreSQL when
+SCRMBOT_TEST_DATABASE_URL is set), settings for an app under test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from bot.embedded_redis import EmbeddedRedis
+from bot.settings import Settings, load_settings
+from storage.db import init_db
+
+PG_URL = os.environ.get("SCRMBOT_TEST_DATABASE_URL", "")
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[EmbeddedRedis]:
+    server = EmbeddedRedis(persist=False)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def redis(redis_server: EmbeddedRedis) -> AsyncIterator[Redis]:
+    client: Redis = Redis.from_url(redis_server.url)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+async def _reset_postgres(url: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    try:
+        await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def db_url(tmp_path: Path) -> str:
+    if PG_URL:
+        await _reset_postgres(PG_URL)
+        return PG_URL
+    return f"sqlite://{tmp_path}/test.sqlite3"
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[None]:
+    """Models usable directly (no app): the schema is created fresh."""
+    ctx = await init_db(db_url)
+    yield
+    await ctx.close_connections()
+
+
+def make_settings(tmp_path: Path, db_url: str, redis_url: str, **sections: Any) -> Settings:
+    overrides: dict[str, dict[str, Any]] = {
+        "database": {"url": db_url},
+        "redis": {"url": redis_url},
+        "storage": {"data_dir": str(tmp_path / "data"), "upload_dir": str(tmp_path / "up")},
+        "security": {"super_admins": ["admin"]},
+        "logging": {"json_format": False, "level": "WARNING"},
+    }
+    for section, values in sections.items():
+        overrides.setdefault(section, {}).update(values)
+    return load_settings(None, environ={}, overrides=overrides)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str, redis_server: EmbeddedRedis) -> Settings:
+    return make_settings(tmp_path, db_url, redis_server.url)

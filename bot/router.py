@@ -84,11 +84,18 @@ class Router:
         self.jobs: list[Callable[..., Awaitable[Any]]] = []
         self.crons: list[Any] = []
         self.pages: list[PageEntry] = []
+        self.demo_hooks: list[Callable[[Deps], Awaitable[None]]] = []
+
+    def demo(self, fn: F) -> F:
+        """`async def seed(deps)`: run by `scrmbot demo` after the sandbox corp is synced."""
+        _check_coroutine(fn)
+        self.demo_hooks.append(fn)
+        return fn
 
     def page(
         self, area: str, title: str, path: str, role: Role = Role.STAFF, order: int = 100
     ) -> None:
-        if area not in ("admin", "sidebar", "toolbar"):
+        if area not in ("admin", "sidebar", "toolbar", "profile"):
             raise RegistrationError(f"unknown page area {area!r}")
         self.pages.append(PageEntry(area, title, path, role, order))
 
@@ -146,7 +153,8 @@ class Router:
 
 @dataclass(frozen=True)
 class PageEntry:
-    """A navigation entry a feature adds to a shell: area is "admin", "sidebar" or "toolbar"."""
+    """A navigation entry a feature adds to a shell: area is "admin", "sidebar", "toolbar", or
+    "profile" (a block on the sidebar 客户画像 page; `path` is an ES module)."""
 
     area: str
     title: str  # Chinese, shown to people

@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 MODEL_MODULES = [
     "storage.core",
     "storage.directory",
+    "storage.facts",
 ]
 
 
@@ -41,6 +42,19 @@ def tortoise_config(url: str) -> dict[str, Any]:
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+# For the tortoise CLI (makemigrations): `python -m tortoise -c storage.db.TORTOISE_ORM ...`
+TORTOISE_ORM = {
+    "connections": {"default": "sqlite://data/scrmbot.sqlite3"},
+    "apps": {
+        "models": {
+            "models": MODEL_MODULES,
+            "default_connection": "default",
+            "migrations": "storage.migrations",
+        }
+    },
+}
 
 
 async def init_db(url: str, *, create_schema: bool = True) -> TortoiseContext:

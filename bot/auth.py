@@ -1,0 +1,260 @@
+"""People's auth: roles, the signed session cookie, CSRF tokens, OAuth / web-login URLs and
+the JS-SDK signature. The HTTP views that use these live in `handlers/system.py`."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
+
+from aiohttp import web
+
+from bot.auth_types import Principal, Role
+from bot.settings import Settings
+from bot.signing import Signer
+from storage.core import ConsoleRole
+from storage.directory import Department, Staff
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+SESSION_COOKIE = "scrmbot_session"
+CSRF_COOKIE = "scrmbot_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+OAUTH_COOKIE = "scrmbot_oauth"  # binds a login's state to the browser that started it
+SESSION_PURPOSE = "session"
+STATE_TTL = 600
+_STATE_PREFIX = "scrmbot:auth:state:"
+_INACTIVE_STATUSES = (2, 5)  # WeCom member status: disabled, left
+USER_KEY = web.RequestKey("scrmbot_user", object)
+_ANONYMOUS = object()
+
+CONSOLE_ROLES = {"admin": Role.ADMIN, "dept_admin": Role.DEPT_ADMIN}
+
+
+# --- roles -----------------------------------------------------------------------------
+
+
+async def load_principal(userid: str, settings: Settings) -> Principal:
+    """The person behind a WeCom userid with their console role (staff when nothing else)."""
+    staff = await Staff.get_or_none(userid=userid)
+    name = staff.name if staff else userid
+    if userid in settings.security.super_admins:
+        return Principal(userid, name, Role.SUPER_ADMIN)
+    grant = await ConsoleRole.get_or_none(userid=userid)
+    role = CONSOLE_ROLES.get(grant.role, Role.STAFF) if grant else Role.STAFF
+    depts = frozenset(int(d) for d in grant.departments) if grant and role is Role.DEPT_ADMIN else None
+    return Principal(userid, name, role, depts or frozenset())
+
+
+async def is_active_member(userid: str) -> bool:
+    """A member who left or was disabled in WeCom may not keep using a session."""
+    staff = await Staff.get_or_none(userid=userid)
+    return staff is None or staff.status not in _INACTIVE_STATUSES
+
+
+async def department_tree(roots: frozenset[int]) -> set[int]:
+    """The departments and all their descendants (a dept admin manages sub-departments too)."""
+    rows = await Department.filter(deleted=False).values_list("id", "parent_id")
+    children: dict[int, list[int]] = {}
+    for dept_id, parent in rows:
+        children.setdefault(int(parent), []).append(int(dept_id))
+    found, todo = set(roots), list(roots)
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+async def scope_userids(principal: Principal) -> set[str] | None:
+    """Whose data a person may see: None = everyone (admin and up)."""
+    if principal.sees_all:
+        return None
+    if principal.role is Role.DEPT_ADMIN:
+        depts = await department_tree(principal.departments)
+        rows = await Staff.all().values_list("userid", "departments")
+        found = {uid for uid, ds in rows if depts.intersection(int(d) for d in ds or [])}
+        return found | {principal.userid}
+    return {principal.userid}
+
+
+# --- session cookie --------------------------------------------------------------------
+
+
+def _secure(settings: Settings) -> bool:
+    return settings.base_url.startswith("https://")
+
+
+def set_session(response: web.StreamResponse, signer: Signer, settings: Settings, userid: str) -> None:
+    max_age = settings.security.session_max_age
+    value = signer.dumps(SESSION_PURPOSE, {"u": userid, "iat": int(time.time())}, max_age)
+    response.set_cookie(
+        SESSION_COOKIE,
+        value,
+        max_age=max_age,
+        path="/",
+        httponly=True,
+        samesite="Lax",
+        secure=_secure(settings),
+    )
+
+
+def clear_session(response: web.StreamResponse) -> None:
+    response.del_cookie(SESSION_COOKIE, path="/")
+
+
+def session_userid(request: web.Request, signer: Signer) -> str | None:
+    raw = request.cookies.get(SESSION_COOKIE, "")
+    body = signer.loads(SESSION_PURPOSE, raw) if raw and len(raw) < 4096 else None
+    userid = body.get("u") if body else None
+    return userid if isinstance(userid, str) and userid else None
+
+
+async def current_user(request: web.Request, signer: Signer, settings: Settings) -> Principal | None:
+    """The signed-in person, resolved once per request."""
+    cached = request.get(USER_KEY)
+    if cached is not None:
+        return None if cached is _ANONYMOUS else cached  # type: ignore[return-value]
+    userid = session_userid(request, signer)
+    user = None
+    if userid and await is_active_member(userid):
+        user = await load_principal(userid, settings)
+    request[USER_KEY] = user if user is not None else _ANONYMOUS
+    return user
+
+
+# --- CSRF (double submit) ---------------------------------------------------------------
+
+
+def csrf_token(request: web.Request) -> tuple[str, bool]:
+    """The browser's CSRF token and whether it is new (then the caller sets the cookie)."""
+    token = request.cookies.get(CSRF_COOKIE, "")
+    if re.fullmatch(r"[A-Za-z0-9_-]{20,64}", token):
+        return token, False
+    return secrets.token_urlsafe(24), True
+
+
+def set_csrf_cookie(response: web.StreamResponse, token: str, settings: Settings) -> None:
+    # Readable by the page's script on purpose: it echoes the value in the header.
+    response.set_cookie(
+        CSRF_COOKIE, token, path="/", samesite="Lax", secure=_secure(settings), httponly=False
+    )
+
+
+def csrf_ok(request: web.Request) -> bool:
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    header = request.headers.get(CSRF_HEADER, "")
+    if not cookie or not header:
+        return False
+    return hmac.compare_digest(cookie.encode(), header.encode())
+
+
+# --- OAuth and web login -----------------------------------------------------------------
+
+
+def safe_next(value: str | None, default: str) -> str:
+    """Only same-origin relative paths: "/x", never "//evil", "/\\evil" or "https://..."."""
+    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
+        return default
+    if any(ord(c) < 0x20 or c in "\\" for c in value) or len(value) > 1024:
+        return default
+    return value
+
+
+@dataclass(frozen=True)
+class LoginState:
+    kind: str  # "oauth" (inside WeCom) or "login" (console scan)
+    next: str
+    browser: str  # hash of the browser-binding cookie value
+
+
+async def new_state(redis: Redis, kind: str, next_path: str) -> tuple[str, str]:
+    """A single-use state id ([a-zA-Z0-9], as WeCom requires) and the browser cookie value."""
+    state = secrets.token_hex(16)
+    browser = secrets.token_urlsafe(16)
+    body = {"kind": kind, "next": next_path, "browser": _hash(browser)}
+    await redis.set(_STATE_PREFIX + state, json.dumps(body), ex=STATE_TTL)
+    return state, browser
+
+
+async def take_state(redis: Redis, state: str, browser: str) -> LoginState | None:
+    if not re.fullmatch(r"[a-f0-9]{32}", state or ""):
+        return None
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.get(_STATE_PREFIX + state)
+        pipe.delete(_STATE_PREFIX + state)
+        raw, _ = await pipe.execute()
+    if not raw:
+        return None
+    body: dict[str, Any] = json.loads(raw)
+    if not browser or not hmac.compare_digest(body["browser"], _hash(browser)):
+        return None
+    return LoginState(body["kind"], body["next"], body["browser"])
+
+
+def _hash(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def oauth_url(settings: Settings, state: str) -> str:
+    query = urlencode(
+        {
+            "appid": settings.wecom.corp_id,
+            "redirect_uri": settings.base_url + "/auth/oauth/callback",
+            "response_type": "code",
+            "scope": "snsapi_base",
+            "state": state,
+            "agentid": settings.wecom.agent_id,
+        },
+        quote_via=quote,
+        safe="",
+    )
+    return f"{settings.wecom.oauth_base}/connect/oauth2/authorize?{query}#wechat_redirect"
+
+
+def web_login_url(settings: Settings, state: str) -> str:
+    query = urlencode(
+        {
+            "login_type": "CorpApp",
+            "appid": settings.wecom.corp_id,
+            "agentid": settings.wecom.agent_id,
+            "redirect_uri": settings.base_url + "/auth/login/callback",
+            "state": state,
+        },
+        quote_via=quote,
+        safe="",
+    )
+    return f"{settings.wecom.login_base}/wwlogin/sso/login?{query}"
+
+
+def login_url_for(next_path: str) -> str:
+    """Where an anonymous visitor signs in: OAuth inside WeCom pages, the console login else."""
+    target = "/auth/oauth" if next_path.startswith(("/sidebar", "/toolbar")) else "/admin/login"
+    return f"{target}?{urlencode({'next': next_path})}"
+
+
+# --- JS-SDK ------------------------------------------------------------------------------
+
+
+def jsapi_signature(ticket: str, noncestr: str, timestamp: int, url: str) -> str:
+    """sha1 over the raw values in exactly this order; the url without its #fragment."""
+    url = url.split("#", 1)[0]
+    text = f"jsapi_ticket={ticket}&noncestr={noncestr}&timestamp={timestamp}&url={url}"
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def signed_config(ticket: str, url: str, timestamp: int) -> dict[str, Any]:
+    nonce = secrets.token_hex(8)
+    return {
+        "timestamp": timestamp,
+        "nonceStr": nonce,
+        "signature": jsapi_signature(ticket, nonce, timestamp, url),
+    }

@@ -1,0 +1,104 @@
+"""`GET/POST /wecom/callback` — a thin aiohttp adapter over crypto, events and the inbox.
+
+Answers within WeCom's 5 s: verify → decrypt → parse → store → enqueue → 200. A card click
+also runs its button handler here, bounded by a budget, so the update can go back as the
+passive reply; past the budget the worker updates the card through the API instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+
+from bot import inbox
+from bot.crypto import MAX_BODY_BYTES, CallbackError, WeComCrypto
+from bot.deps import Deps
+from bot.events import TemplateCardEvent, parse_event
+from bot.metrics import CALLBACKS
+from bot.replies import passive_reply_xml
+from bot.web_keys import DEPS_KEY
+
+log = logging.getLogger(__name__)
+CRYPTO_KEY = web.AppKey("crypto", WeComCrypto)
+
+
+def _query(request: web.Request, *names: str) -> list[str]:
+    values = [request.query.get(n, "") for n in names]
+    missing = [n for n, v in zip(names, values, strict=True) if not v]
+    if missing:
+        raise CallbackError(f"missing query parameter(s): {', '.join(missing)}")
+    return values
+
+
+def _reject(request: web.Request, exc: CallbackError, kind: str) -> web.Response:
+    log.warning("callback rejected: %s (from %s)", exc.reason, request.remote)
+    CALLBACKS.labels(kind, f"rejected_{exc.status}").inc()
+    return web.Response(status=exc.status, text=exc.reason)
+
+
+async def verify_url(request: web.Request) -> web.Response:
+    crypto = request.app[CRYPTO_KEY]
+    try:
+        sig, ts, nonce, echo = _query(request, "msg_signature", "timestamp", "nonce", "echostr")
+        plain = crypto.verify_url(sig, ts, nonce, echo)
+    except CallbackError as exc:
+        return _reject(request, exc, "verify")
+    return web.Response(text=plain)
+
+
+async def _read_body(request: web.Request) -> bytes:
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise CallbackError("body larger than 64 KiB")
+    body = await request.content.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        raise CallbackError("body larger than 64 KiB")
+    return body
+
+
+async def receive(request: web.Request) -> web.Response:
+    crypto, deps = request.app[CRYPTO_KEY], request.app[DEPS_KEY]
+    try:
+        sig, ts, nonce = _query(request, "msg_signature", "timestamp", "nonce")
+        xml = crypto.decrypt_callback(sig, ts, nonce, await _read_body(request))
+        event = parse_event(xml)
+    except CallbackError as exc:
+        return _reject(request, exc, "unknown")
+    kind = inbox.kind_of(event)
+    row, created = await inbox.store(xml, event, deps.now())
+    if not created:
+        CALLBACKS.labels(kind, "duplicate").inc()
+        return web.Response(text="")
+    reply = None
+    if isinstance(event, TemplateCardEvent):
+        reply = await _card_fast_path(deps, crypto, row.id, event)
+    await inbox.enqueue(deps, row)
+    CALLBACKS.labels(kind, "stored").inc()
+    return web.Response(text=reply or "", content_type="application/xml" if reply else "text/plain")
+
+
+async def _card_fast_path(
+    deps: Deps, crypto: WeComCrypto, row_id: int, event: TemplateCardEvent
+) -> str | None:
+    budget = deps.settings.inbox.card_reply_budget_seconds
+    try:
+        reply = await asyncio.wait_for(deps.dispatcher.dispatch_button(deps, event), budget)
+    except TimeoutError:
+        log.info("card handler over %.1fs budget; the worker will update the card", budget)
+        return None
+    except Exception:
+        log.exception("card handler failed on the fast path; the worker will retry it")
+        return None
+    await inbox.record_run(row_id, inbox.BUTTON_RUN, deps.now())
+    if reply is None:
+        return None
+    await inbox.InboxEvent.filter(id=row_id).update(replied=True)
+    return crypto.encrypt_reply(passive_reply_xml(reply, event.from_user, crypto.corp_id))
+
+
+def setup(app: web.Application, crypto: WeComCrypto) -> None:
+    app[CRYPTO_KEY] = crypto
+    app.router.add_get("/wecom/callback", verify_url)
+    app.router.add_post("/wecom/callback", receive)
+

@@ -1,0 +1,125 @@
+"""`scrmbot` — demo, serve, worker, migrate, check, sync."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from bot.logs import setup_logging
+from bot.settings import ConfigError, Settings, load_settings
+
+log = logging.getLogger("scrmbot")
+
+
+def _settings(args: argparse.Namespace, **overrides: dict[str, Any]) -> Settings:
+    settings = load_settings(args.config, overrides=overrides or None)
+    setup_logging(settings.logging.level, settings.logging.json_format)
+    if settings.security.secret.startswith("dev-only") and not settings.security.allow_dev_secret:
+        raise ConfigError(
+            "[security.secret] is the development default; set a random secret of 32+ characters"
+        )
+    return settings
+
+
+async def _until_signalled() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def _serve(settings: Settings) -> None:
+    from aiohttp import web
+
+    from bot.web import create_app
+
+    runner = web.AppRunner(create_app(settings), shutdown_timeout=settings.server.shutdown_timeout)
+    await runner.setup()
+    await web.TCPSite(runner, settings.server.host, settings.server.port).start()
+    log.info("serving on %s", settings.base_url)
+    try:
+        await _until_signalled()
+    finally:
+        await runner.cleanup()  # stops accepting, finishes in-flight requests, closes pools
+
+
+async def _worker(settings: Settings) -> None:
+    from bot.runtime import Runtime
+    from jobs.worker import build_worker
+
+    async with Runtime(settings) as rt:
+        worker = build_worker(rt)
+        await worker.async_run()
+
+
+async def _migrate(settings: Settings) -> None:
+    from storage.migrate import migrate
+
+    await migrate(settings.database.url)
+
+
+async def _check(settings: Settings) -> None:
+    from bot.check import run_checks
+
+    ok = await run_checks(settings)
+    if not ok:
+        raise SystemExit(1)
+
+
+async def _sync(settings: Settings) -> None:
+    from bot.runtime import Runtime
+
+    async with Runtime(settings) as rt:
+        jobs = {j.__name__: j for j in rt.deps.dispatcher.jobs}
+        if "full_sync" not in jobs:
+            raise SystemExit("no feature provides full_sync")
+        result = await jobs["full_sync"]({"deps": rt.deps})
+        log.info("sync finished: %s", result)
+
+
+async def _demo(settings: Settings, args: argparse.Namespace) -> None:
+    from bot.demo import run_demo
+
+    await run_demo(settings, port=args.port, sandbox_port=args.sandbox_port)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="scrmbot", description="WeCom growth service")
+    parser.add_argument("--config", help="TOML config file (see config.example.toml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="the whole product on this machine, against the sandbox")
+    demo.add_argument("--port", type=int, default=8080)
+    demo.add_argument("--sandbox-port", type=int, default=0, help="default: port + 1")
+    for name, text in [
+        ("serve", "web process"),
+        ("worker", "arq worker"),
+        ("migrate", "apply database migrations"),
+        ("check", "validate config and WeCom permissions"),
+        ("sync", "full sync of directory, customers, groups and tags"),
+    ]:
+        sub.add_parser(name, help=text)
+    args = parser.parse_args(argv)
+    runners: dict[str, Callable[[Settings], Coroutine[Any, Any, None]]] = {
+        "serve": _serve, "worker": _worker, "migrate": _migrate, "check": _check, "sync": _sync,
+    }
+    try:
+        if args.command == "demo":
+            settings = _settings(args, server={"port": args.port})
+            asyncio.run(_demo(settings, args))
+        else:
+            asyncio.run(runners[args.command](_settings(args)))
+    except ConfigError as exc:
+        print(f"scrmbot: {exc}", file=sys.stderr)  # noqa: T201
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

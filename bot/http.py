@@ -1,0 +1,259 @@
+"""What every HTTP view shares: the request context, the role/CSRF gate around a view, JSON
+in and out with Chinese error messages, paging and Excel exports."""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Any, TypeVar
+from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
+
+import pydantic
+from aiohttp import web
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font
+
+from bot.auth import csrf_ok, current_user, login_url_for, scope_userids
+from bot.auth_types import Principal, Role
+from bot.deps import Deps
+from bot.router import HttpRoute
+from bot.validation import explain_validation_error
+from bot.web_keys import DEPS_KEY
+
+__all__ = [
+    "ApiError",
+    "RequestContext",
+    "json_ok",
+    "page_params",
+    "read_json",
+    "scope_userids",
+    "wrap_view",
+    "xlsx_response",
+]
+
+log = logging.getLogger(__name__)
+
+MAX_JSON_BYTES = 1024 * 1024
+MAX_PAGE_SIZE = 100
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+M = TypeVar("M", bound=pydantic.BaseModel)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ApiError(Exception):
+    """A 4xx the person can act on; `message` is Chinese, `field` names the bad input."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    request: web.Request
+    deps: Deps
+    user: Principal | None
+
+
+def json_ok(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=_dumps)
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def error_response(exc: ApiError) -> web.Response:
+    return web.json_response(
+        {"error": exc.message, "field": exc.field}, status=exc.status, dumps=_dumps
+    )
+
+
+# --- the gate around every view ------------------------------------------------------------
+
+
+def _is_api(request: web.Request) -> bool:
+    return request.path.startswith("/api/") or request.path == "/api"
+
+
+def _referer_path(request: web.Request) -> str:
+    """The page that made an API call, so the login link brings the person back to it."""
+    parts = urlsplit(request.headers.get("Referer", ""))
+    if parts.netloc and parts.netloc != request.host:
+        return "/admin"
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    return path if path.startswith("/") and not path.startswith("//") else "/admin"
+
+
+def _login_required(request: web.Request) -> web.StreamResponse:
+    if _is_api(request):
+        url = login_url_for(_referer_path(request))
+        return web.json_response({"error": "请先登录", "login": url}, status=401, dumps=_dumps)
+    raise web.HTTPFound(login_url_for(request.path_qs))
+
+
+def _forbidden(request: web.Request, role: Role) -> web.Response:
+    message = f"没有权限：需要{role.label}"
+    if _is_api(request):
+        return web.json_response({"error": message}, status=403, dumps=_dumps)
+    return message_page(403, "没有权限", message)
+
+
+def message_page(status: int, title: str, message: str) -> web.Response:
+    """A small Chinese page for people who reached a dead end (login refused, no role)."""
+    body = (
+        '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f'<title>{html.escape(title)}</title><link rel="stylesheet" href="/static/common/ui.css">'
+        f'</head><body class="message-page"><main><h1>{html.escape(title)}</h1>'
+        f"<p>{html.escape(message)}</p></main></body></html>"
+    )
+    return web.Response(status=status, text=body, content_type="text/html", charset="utf-8")
+
+
+def wrap_view(route: HttpRoute) -> Handler:
+    """Adapt a feature view to aiohttp: session, role, CSRF, then `view(RequestContext)`."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        deps = request.app[DEPS_KEY]
+        user = await current_user(request, deps.signer, deps.settings)
+        if route.role is not None:
+            if user is None:
+                return _login_required(request)
+            if user.role < route.role:
+                return _forbidden(request, route.role)
+        if route.csrf and request.method not in SAFE_METHODS and not csrf_ok(request):
+            return web.json_response(
+                {"error": "CSRF 校验失败，请刷新页面"}, status=403, dumps=_dumps
+            )
+        try:
+            return await route.view(RequestContext(request, deps, user))  # type: ignore[no-any-return]
+        except ApiError as exc:
+            return error_response(exc)
+
+    handler.__name__ = getattr(route.view, "__name__", "view")
+    handler.__qualname__ = getattr(route.view, "__qualname__", "view")
+    return handler
+
+
+# --- input -----------------------------------------------------------------------------------
+
+
+async def read_body(request: web.Request, limit: int = MAX_JSON_BYTES) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, f"请求内容过大（上限 {limit // 1024} KB）")
+    chunks, size = [], 0
+    while chunk := await request.content.read(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"请求内容过大（上限 {limit // 1024} KB）")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_json(request: web.Request, model: type[M]) -> M:
+    """Parse and validate a JSON body; every failure is a 4xx with a Chinese message."""
+    raw = await read_body(request)
+    try:
+        data = json.loads(raw or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "请求内容不是有效的 JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "请求内容必须是一个 JSON 对象")
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        message, field = explain_validation_error(exc, model)
+        raise ApiError(400, message, field) from None
+
+
+def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name, "")
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, f"参数 {name} 必须是整数", name) from None
+    if not low <= value <= high:
+        raise ApiError(400, f"参数 {name} 必须在 {low} 到 {high} 之间", name)
+    return value
+
+
+def page_params(request: web.Request, default_size: int = 20) -> tuple[int, int]:
+    """`?page=` (from 1) and `?size=` (up to 100)."""
+    page = _int_param(request, "page", 1, 1, 100_000)
+    size = _int_param(request, "size", default_size, 1, MAX_PAGE_SIZE)
+    return page, size
+
+
+# --- Excel export ----------------------------------------------------------------------------
+
+_DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def _cell_value(value: Any, tz: tzinfo) -> Any:
+    if isinstance(value, datetime):
+        # Excel has no time zones: show the corp's local time, as people read it.
+        return value.astimezone(tz).replace(tzinfo=None) if value.tzinfo else value
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, list | tuple | set | frozenset):
+        return "、".join(str(v) for v in value)
+    if isinstance(value, str):
+        return ILLEGAL_CHARACTERS_RE.sub("", value)
+    return value
+
+
+def _row(sheet: Any, values: Iterable[Any], tz: tzinfo, bold: bool = False) -> list[Any]:
+    cells = []
+    for value in values:
+        cell = WriteOnlyCell(sheet, value=_cell_value(value, tz))
+        if isinstance(cell.value, str):
+            cell.data_type = "s"  # "=..." from a customer's name must never become a formula
+        if bold:
+            cell.font = Font(bold=True)
+        cells.append(cell)
+    return cells
+
+
+def xlsx_response(
+    filename: str, headers: list[str], rows: Iterable[list[Any]], tz: tzinfo | None = None
+) -> web.Response:
+    """An .xlsx download: a bold Chinese header row, then the rows; times in `tz`."""
+    zone = tz or _DEFAULT_TZ
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("导出")
+    sheet.append(_row(sheet, headers, zone, bold=True))
+    for row in rows:
+        sheet.append(_row(sheet, row, zone))
+    buf = io.BytesIO()
+    book.save(buf)
+    if not filename.lower().endswith(".xlsx"):
+        filename += ".xlsx"
+    fallback = filename if filename.isascii() else "export.xlsx"
+    fallback = fallback.replace('"', "").replace("\\", "")
+    disposition = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
+    return web.Response(
+        body=buf.getvalue(),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": disposition, "Cache-Control": "no-store"},
+    )

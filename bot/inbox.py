@@ -1,0 +1,158 @@
+"""The durable callback inbox: store before acknowledging, process in the worker, retry, dead-letter.
+
+Idempotency key = sha256 of the whole decrypted XML (customer events all come from "sys", so
+FromUserName + CreateTime would collide). A handler that finished is recorded in
+`HandlerRun`, so a retry runs only the handlers that failed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+from datetime import datetime, timedelta
+
+from tortoise.exceptions import IntegrityError
+
+from bot.deps import Deps
+from bot.events import Event, TemplateCardEvent, TextMessage, parse_event
+from bot.metrics import INBOX_LAG, INBOX_PENDING
+from storage.core import HandlerRun, InboxEvent, InboxStatus
+
+log = logging.getLogger(__name__)
+BUTTON_RUN = "core.button"
+TEXT_RUN = "core.text"
+PROCESS_JOB = "process_inbox"
+
+
+def inbox_key(xml: str) -> str:
+    return hashlib.sha256(xml.encode()).hexdigest()
+
+
+def kind_of(event: Event) -> str:
+    name, change = event.route
+    return f"{name}/{change}" if change else name
+
+
+async def store(xml: str, event: Event, now: datetime) -> tuple[InboxEvent, bool]:
+    """Insert the row; (row, False) when WeCom re-delivered an event we already hold."""
+    key = inbox_key(xml)
+    try:
+        row = await InboxEvent.create(
+            key=key, kind=kind_of(event)[:96], xml=xml, received_at=now, next_attempt_at=now
+        )
+    except IntegrityError:
+        return await InboxEvent.get(key=key), False
+    return row, True
+
+
+def job_id(row: InboxEvent) -> str:
+    # The attempt number is part of the id: arq refuses an id it still holds a result for.
+    return f"inbox:{row.id}:{row.attempts}"
+
+
+async def enqueue(deps: Deps, row: InboxEvent, defer_by: float | None = None) -> bool:
+    """Best effort: when Redis is down the row stays pending and the cron picks it up."""
+    try:
+        await deps.queue.enqueue(PROCESS_JOB, row.id, job_id=job_id(row), defer_by=defer_by)
+    except Exception as exc:  # redis ConnectionError, TimeoutError, OSError ...
+        log.warning("enqueue of inbox row %s failed (%s); the requeue cron will retry", row.id, exc)
+        return False
+    return True
+
+
+async def record_run(row_id: int, handler: str, now: datetime) -> None:
+    try:
+        await HandlerRun.create(inbox_id=row_id, handler=handler, finished_at=now)
+    except IntegrityError:
+        pass  # a concurrent run of the same row recorded it first
+
+
+async def _run_button(deps: Deps, row: InboxEvent, event: TemplateCardEvent) -> None:
+    """The slow path of a card click: the handler's update goes out via the API, once."""
+    reply = await deps.dispatcher.dispatch_button(deps, event)
+    if reply is not None and event.response_code and not row.replied:
+        await deps.wecom.update_template_card([event.from_user], event.response_code, reply.api_body())
+        await InboxEvent.filter(id=row.id).update(replied=True)
+
+
+async def _run_all(deps: Deps, row: InboxEvent, event: Event, done: set[str]) -> list[str]:
+    errors: list[str] = []
+    specials: list[tuple[str, object]] = []
+    if isinstance(event, TemplateCardEvent):
+        specials.append((BUTTON_RUN, _run_button(deps, row, event)))
+    if isinstance(event, TextMessage):
+        specials.append((TEXT_RUN, deps.dispatcher.dispatch_text(deps, event)))
+    for name, coro in specials:
+        if name in done:
+            coro.close()  # type: ignore[attr-defined]
+            continue
+        try:
+            await coro  # type: ignore[misc]
+            await record_run(row.id, name, deps.now())
+        except Exception as exc:
+            log.exception("inbox row %s: %s failed", row.id, name)
+            errors.append(f"{name}: {type(exc).__name__}: {exc}")
+    for outcome in await deps.dispatcher.dispatch_event(deps, event, skip=frozenset(done)):
+        if outcome.error:
+            errors.append(f"{outcome.name}: {outcome.error}")
+        else:
+            await record_run(row.id, outcome.name, deps.now())
+    return errors
+
+
+def backoff(deps: Deps, attempts: int) -> float:
+    base = deps.settings.inbox.retry_base_seconds * 2 ** (attempts - 1)
+    return min(base, 3600.0) * random.uniform(0.8, 1.2)
+
+
+async def process(deps: Deps, row_id: int) -> InboxStatus | None:
+    """Run the handlers of one inbox row; safe to call twice (arq may run a job twice)."""
+    row = await InboxEvent.get_or_none(id=row_id)
+    if row is None or row.status in (InboxStatus.DONE, InboxStatus.DEAD):
+        return row.status if row else None
+    event = parse_event(row.xml)
+    done = set(await HandlerRun.filter(inbox_id=row.id).values_list("handler", flat=True))
+    errors = await _run_all(deps, row, event, done)  # type: ignore[arg-type]
+    now = deps.now()
+    if not errors:
+        await InboxEvent.filter(id=row.id).update(
+            status=InboxStatus.DONE, done_at=now, last_error=None
+        )
+        return InboxStatus.DONE
+    attempts = row.attempts + 1
+    dead = attempts >= deps.settings.inbox.max_attempts
+    delay = backoff(deps, attempts)
+    await InboxEvent.filter(id=row.id).update(
+        status=InboxStatus.DEAD if dead else InboxStatus.FAILED,
+        attempts=attempts,
+        last_error="\n".join(errors)[:4000],
+        next_attempt_at=None if dead else now + timedelta(seconds=delay),
+    )
+    if dead:
+        log.error("inbox row %s is dead after %s attempts", row.id, attempts)
+    else:
+        row.attempts = attempts
+        await enqueue(deps, row, defer_by=delay)
+    return InboxStatus.DEAD if dead else InboxStatus.FAILED
+
+
+async def requeue_stranded(deps: Deps) -> int:
+    """Cron: rows pending too long (Redis was down, a worker died) or failed and due again."""
+    now = deps.now()
+    stale = now - timedelta(seconds=deps.settings.inbox.stranded_after_seconds)
+    pending = InboxEvent.filter(status=InboxStatus.PENDING, received_at__lte=stale)
+    due = InboxEvent.filter(status=InboxStatus.FAILED, next_attempt_at__lte=now)
+    count = 0
+    for query in (pending, due):
+        for row in await query.order_by("id").limit(1000):
+            count += await enqueue(deps, row)
+    await update_gauges(now)
+    return count
+
+
+async def update_gauges(now: datetime) -> None:
+    open_rows = InboxEvent.filter(status__in=[InboxStatus.PENDING, InboxStatus.FAILED])
+    INBOX_PENDING.set(await open_rows.count())
+    oldest = await open_rows.order_by("received_at").first()
+    INBOX_LAG.set((now - oldest.received_at).total_seconds() if oldest else 0)

@@ -1,0 +1,46 @@
+"""Structured logs: one JSON object per line (or plain text), secrets scrubbed."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from datetime import UTC, datetime
+
+_SECRET = re.compile(
+    r"(access_token|corpsecret|secret|ticket|code|token|password)=([^&\s\"']+)", re.IGNORECASE
+)
+
+
+def scrub(text: str) -> str:
+    return _SECRET.sub(r"\1=***", text)
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        data = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": scrub(record.getMessage()),
+        }
+        if record.exc_info:
+            data["exc"] = scrub(self.formatException(record.exc_info))
+        return json.dumps(data, ensure_ascii=False)
+
+
+class PlainFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub(super().format(record))
+
+
+def setup_logging(level: str = "INFO", json_format: bool = True) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        JsonFormatter() if json_format else PlainFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("aiohttp.access", "tortoise", "arq.worker", "asyncio"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -1,0 +1,49 @@
+"""The arq worker: the core's inbox jobs plus every feature's jobs and cron schedules.
+
+Cron jobs are `unique` (arq's default for cron) so N workers fire each run once; every job is
+idempotent because arq may run a job more than once.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from arq import cron
+from arq.worker import Worker
+
+from bot import inbox
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+async def process_inbox(ctx: dict[str, Any], row_id: int) -> str | None:
+    status = await inbox.process(ctx["deps"], row_id)
+    return status.value if status else None
+
+
+async def requeue_stranded(ctx: dict[str, Any]) -> int:
+    return await inbox.requeue_stranded(ctx["deps"])
+
+
+CORE_FUNCTIONS = [process_inbox, requeue_stranded]
+CORE_CRONS = [cron(requeue_stranded, second={0, 30}, unique=True, run_at_startup=True)]
+
+
+def build_worker(rt: Runtime, *, burst: bool = False, handle_signals: bool = True) -> Worker:
+    """A worker that shares the runtime's Deps (ctx["deps"]) and arq pool."""
+    dispatcher = rt.deps.dispatcher
+    return Worker(
+        functions=[*CORE_FUNCTIONS, *dispatcher.jobs],  # type: ignore[list-item]
+        cron_jobs=[*CORE_CRONS, *dispatcher.crons],
+        redis_pool=rt.pool,
+        ctx={"deps": rt.deps},
+        burst=burst,
+        poll_delay=0.05 if burst else 0.5,
+        handle_signals=handle_signals,
+        max_jobs=20,
+        job_timeout=300,
+        keep_result=60,
+        max_tries=5,
+    )

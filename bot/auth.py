@@ -49,7 +49,9 @@ async def load_principal(userid: str, settings: Settings) -> Principal:
         return Principal(userid, name, Role.SUPER_ADMIN)
     grant = await ConsoleRole.get_or_none(userid=userid)
     role = CONSOLE_ROLES.get(grant.role, Role.STAFF) if grant else Role.STAFF
-    depts = frozenset(int(d) for d in grant.departments) if grant and role is Role.DEPT_ADMIN else None
+    depts = (
+        frozenset(int(d) for d in grant.departments) if grant and role is Role.DEPT_ADMIN else None
+    )
     return Principal(userid, name, role, depts or frozenset())
 
 
@@ -93,7 +95,9 @@ def _secure(settings: Settings) -> bool:
     return settings.base_url.startswith("https://")
 
 
-def set_session(response: web.StreamResponse, signer: Signer, settings: Settings, userid: str) -> None:
+def set_session(
+    response: web.StreamResponse, signer: Signer, settings: Settings, userid: str
+) -> None:
     max_age = settings.security.session_max_age
     value = signer.dumps(SESSION_PURPOSE, {"u": userid, "iat": int(time.time())}, max_age)
     response.set_cookie(
@@ -118,7 +122,9 @@ def session_userid(request: web.Request, signer: Signer) -> str | None:
     return userid if isinstance(userid, str) and userid else None
 
 
-async def current_user(request: web.Request, signer: Signer, settings: Settings) -> Principal | None:
+async def current_user(
+    request: web.Request, signer: Signer, settings: Settings
+) -> Principal | None:
     """The signed-in person, resolved once per request."""
     cached = request.get(USER_KEY)
     if cached is not None:

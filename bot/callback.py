@@ -13,7 +13,7 @@ import logging
 from aiohttp import web
 
 from bot import inbox
-from bot.crypto import MAX_BODY_BYTES, CallbackError, WeComCrypto
+from bot.crypto import MAX_BODY_BYTES, CallbackError, TooLarge, WeComCrypto
 from bot.deps import Deps
 from bot.events import TemplateCardEvent, parse_event
 from bot.metrics import CALLBACKS
@@ -50,10 +50,10 @@ async def verify_url(request: web.Request) -> web.Response:
 
 async def _read_body(request: web.Request) -> bytes:
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise CallbackError("body larger than 64 KiB")
+        raise TooLarge("body larger than 64 KiB")
     body = await request.content.read(MAX_BODY_BYTES + 1)
     if len(body) > MAX_BODY_BYTES:
-        raise CallbackError("body larger than 64 KiB")
+        raise TooLarge("body larger than 64 KiB")
     return body
 
 

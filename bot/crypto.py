@@ -39,6 +39,10 @@ class BadRequest(CallbackError):
     status = 400
 
 
+class TooLarge(CallbackError):
+    status = 413
+
+
 def signature(token: str, timestamp: str, nonce: str, encrypt: str) -> str:
     parts = sorted([token, timestamp, nonce, encrypt])
     return hashlib.sha1("".join(parts).encode()).hexdigest()
@@ -47,7 +51,7 @@ def signature(token: str, timestamp: str, nonce: str, encrypt: str) -> str:
 def parse_xml(text: str | bytes) -> dict[str, object]:
     """Entity-free XML → dict of the root's children (xmltodict>=1.0.1 refuses ENTITY)."""
     if len(text) > MAX_BODY_BYTES:
-        raise BadRequest("body larger than 64 KiB")
+        raise TooLarge("body larger than 64 KiB")
     try:
         doc = xmltodict.parse(text, disable_entities=True)
     except Exception as exc:  # expat errors, entity refusals, encoding errors

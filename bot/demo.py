@@ -24,12 +24,21 @@ def demo_settings(settings: Settings, port: int, sandbox_port: int) -> Settings:
 
 
 async def start_sandbox(settings: Settings, port: int) -> tuple[web.AppRunner, object]:
+    from bot.crypto import WeComCrypto
+    from bot.sandbox.corp import Corp
     from bot.sandbox.demo import seed_demo_corp
-    from bot.sandbox.server import create_sandbox_app, new_corp
+    from bot.sandbox.server import create_sandbox_app
 
-    corp = new_corp(settings)
-    seed_demo_corp(corp)
-    app = create_sandbox_app(corp, settings=settings)
+    wc = settings.wecom
+    corp = seed_demo_corp(Corp())
+    app = create_sandbox_app(
+        corp,
+        corp_id=wc.corp_id,
+        secrets={"app": wc.secret, "contact": wc.contact_secret},
+        agent_id=wc.agent_id,
+        callback_url=settings.base_url + "/wecom/callback",
+        crypto=WeComCrypto(wc.token, wc.encoding_aes_key, wc.corp_id),
+    )
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()

@@ -33,6 +33,7 @@ __all__ = [
     "RequestContext",
     "json_ok",
     "page_params",
+    "redirect",
     "read_json",
     "scope_userids",
     "wrap_view",
@@ -107,7 +108,11 @@ def _login_required(request: web.Request) -> web.StreamResponse:
     if _is_api(request):
         url = login_url_for(_referer_path(request))
         return web.json_response({"error": "请先登录", "login": url}, status=401, dumps=_dumps)
-    raise web.HTTPFound(login_url_for(request.path_qs))
+    return redirect(login_url_for(request.path_qs))
+
+
+def redirect(location: str) -> web.Response:
+    return web.Response(status=302, headers={"Location": location, "Cache-Control": "no-store"})
 
 
 def _forbidden(request: web.Request, role: Role) -> web.Response:

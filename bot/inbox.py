@@ -47,8 +47,9 @@ async def store(xml: str, event: Event, now: datetime) -> tuple[InboxEvent, bool
 
 
 def job_id(row: InboxEvent) -> str:
-    # The attempt number is part of the id: arq refuses an id it still holds a result for.
-    return f"inbox:{row.id}:{row.attempts}"
+    # The content key (not the row id, which a new database reuses) plus the attempt number:
+    # arq refuses an id it still holds a result for.
+    return f"inbox:{row.key[:24]}:{row.attempts}"
 
 
 async def enqueue(deps: Deps, row: InboxEvent, defer_by: float | None = None) -> bool:

@@ -26,6 +26,7 @@ from bot.web_keys import DEPS_KEY
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 RUNTIME_KEY = web.AppKey("runtime", Runtime)
+REQUEST_ID_KEY = web.RequestKey("request_id", str)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -35,7 +36,7 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     from bot.http import ApiError
 
     rid = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
-    request["request_id"] = rid
+    request[REQUEST_ID_KEY] = rid
     start = time.perf_counter()
     try:
         response = await handler(request)

@@ -8,17 +8,14 @@ from pathlib import Path
 from aiohttp import web
 
 from bot import auth
-from bot.http import RequestContext, json_ok, message_page
+from bot.auth_types import Role
+from bot.http import RequestContext, json_ok, message_page, redirect
 from bot.router import Router
 
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 _MAX_CODE = 512  # WeCom codes are at most 512 bytes
-
-
-def redirect(location: str) -> web.Response:
-    return web.Response(status=302, headers={"Location": location, "Cache-Control": "no-store"})
 
 
 def shell(relative: str) -> web.FileResponse:
@@ -29,7 +26,9 @@ async def _start(ctx: RequestContext, kind: str, default_next: str) -> web.Strea
     next_path = auth.safe_next(ctx.request.query.get("next"), default_next)
     state, browser = await auth.new_state(ctx.deps.redis, kind, next_path)
     settings = ctx.deps.settings
-    url = auth.oauth_url(settings, state) if kind == "oauth" else auth.web_login_url(settings, state)
+    url = (
+        auth.oauth_url(settings, state) if kind == "oauth" else auth.web_login_url(settings, state)
+    )
     response = redirect(url)
     response.set_cookie(
         auth.OAUTH_COOKIE,
@@ -120,7 +119,7 @@ async def toolbar_shell(ctx: RequestContext) -> web.StreamResponse:
 
 
 def register(router: Router) -> None:
-    staff = auth.Role.STAFF
+    staff = Role.STAFF
     router.get("/auth/oauth", role=None)(oauth_start)
     router.get("/auth/oauth/callback", role=None)(oauth_callback)
     router.get("/auth/login", role=None)(login_start)

@@ -16,6 +16,8 @@ MODEL_MODULES = [
     "storage.core",
     "storage.directory",
     "storage.facts",
+    "storage.leaderboard",
+    "storage.radar",
 ]
 
 

@@ -6,6 +6,7 @@ import hashlib
 import time
 from collections.abc import Callable
 
+from bot.sandbox.errors import SandboxError
 from bot.sandbox.models import Customer, Department, Staff
 
 
@@ -25,3 +26,17 @@ class CorpBase:
         self._counter += 1
         digest = hashlib.sha256(f"{prefix}:{self._counter}".encode()).hexdigest()
         return prefix + digest[:size]
+
+    def get_staff(self, userid: str) -> Staff:
+        staff = self.staff.get(userid)
+        if staff is None:
+            raise SandboxError(60111, f"userid {userid!r} not found")
+        return staff
+
+    def department_tree(self, root: int) -> list[int]:
+        ids, frontier = [root], [root]
+        while frontier:
+            children = [d.id for d in self.departments.values() if d.parentid in frontier]
+            frontier = [c for c in children if c not in ids]
+            ids.extend(frontier)
+        return ids

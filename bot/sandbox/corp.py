@@ -62,20 +62,6 @@ class Corp(MessagesMixin, CredentialsMixin, CorpBase):
         del self.staff[userid]
         return staff
 
-    def get_staff(self, userid: str) -> Staff:
-        staff = self.staff.get(userid)
-        if staff is None:
-            raise SandboxError(60111, f"userid {userid!r} not found")
-        return staff
-
-    def department_tree(self, root: int) -> list[int]:
-        ids, frontier = [root], [root]
-        while frontier:
-            children = [d.id for d in self.departments.values() if d.parentid in frontier]
-            frontier = [c for c in children if c not in ids]
-            ids.extend(frontier)
-        return ids
-
     # customers and follow relations ----------------------------------------------------
 
     def add_customer(self, name: str, external_userid: str | None = None, **fields: object) -> Customer:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.crypto import BadRequest, BadSignature, WeComCrypto, parse_xml, signature
+from bot.crypto import BadRequest, BadSignature, TooLarge, WeComCrypto, parse_xml, signature
 
 CORP = "wx5823bf96d3bd56c7"
 TOKEN = "QDG6eK"
@@ -76,5 +76,5 @@ def test_entities_refused() -> None:
 
 
 def test_oversized_body_refused() -> None:
-    with pytest.raises(BadRequest, match="64 KiB"):
+    with pytest.raises(TooLarge, match="64 KiB"):
         parse_xml(b"<xml>" + b"a" * 70000 + b"</xml>")

@@ -1,0 +1,125 @@
+"""change_external_contact callbacks: adds, ends, edits and transfer failures."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bot.deps import Deps
+from bot.events import ExternalContactEvent
+from bot.wecom_errors import WeComError
+from handlers.facts.base import from_ts, router
+from handlers.facts.store import (
+    add_timeline,
+    record_add,
+    record_end,
+    update_follow_details,
+    upsert_customer,
+)
+from storage.facts import FollowEndReason
+
+log = logging.getLogger(__name__)
+# 84061: no relation any more; 40096: unknown external_userid. The fact stands on the callback.
+GONE_ERRCODES = frozenset({84061, 40096})
+
+
+async def _fetch(deps: Deps, ext: str) -> dict[str, Any]:
+    try:
+        return await deps.wecom.get_external_contact(ext)
+    except WeComError as exc:
+        if exc.errcode in GONE_ERRCODES:
+            log.info("external contact %s is gone: %s", ext, exc.explain())
+            return {}
+        raise
+
+
+def _follow_of(data: dict[str, Any], userid: str) -> dict[str, Any] | None:
+    return next((f for f in data.get("follow_user", []) if f.get("userid") == userid), None)
+
+
+@router.event("change_external_contact", "add_external_contact")
+async def on_add(deps: Deps, event: ExternalContactEvent) -> None:
+    await _added(deps, event)
+
+
+@router.event("change_external_contact", "add_half_external_contact")
+async def on_add_half(deps: Deps, event: ExternalContactEvent) -> None:
+    await _added(deps, event)
+
+
+async def _added(deps: Deps, event: ExternalContactEvent) -> None:
+    userid, ext = event.user_id, event.external_user_id
+    if not userid or not ext:
+        return
+    data = await _fetch(deps, ext)
+    await upsert_customer(data.get("external_contact") or {"external_userid": ext})
+    follow = _follow_of(data, userid)
+    # The relation may already be gone again when the worker runs: trust the callback then.
+    at = from_ts(follow["createtime"]) if follow and follow.get("createtime") else event.created_at
+    await record_add(
+        deps,
+        userid=userid,
+        external_userid=ext,
+        at=at,
+        add_way=int((follow or {}).get("add_way") or 0),
+        state=str((follow or {}).get("state") or event.state),
+    )
+    if follow:
+        await update_follow_details(userid, ext, follow)
+
+
+@router.event("change_external_contact", "del_external_contact")
+async def on_deleted_by_staff(deps: Deps, event: ExternalContactEvent) -> None:
+    transferred = event.source == "DELETE_BY_TRANSFER"
+    reason = FollowEndReason.TRANSFERRED if transferred else FollowEndReason.BY_STAFF
+    await _ended(deps, event, reason)
+
+
+@router.event("change_external_contact", "del_follow_user")
+async def on_deleted_by_customer(deps: Deps, event: ExternalContactEvent) -> None:
+    await _ended(deps, event, FollowEndReason.BY_CUSTOMER)
+
+
+async def _ended(deps: Deps, event: ExternalContactEvent, reason: str) -> None:
+    if not event.user_id or not event.external_user_id:
+        return
+    await record_end(
+        deps,
+        userid=event.user_id,
+        external_userid=event.external_user_id,
+        at=event.created_at,
+        reason=str(reason),
+    )
+
+
+@router.event("change_external_contact", "edit_external_contact")
+async def on_edit(deps: Deps, event: ExternalContactEvent) -> None:
+    userid, ext = event.user_id, event.external_user_id
+    data = await _fetch(deps, ext)
+    if not data:
+        return
+    await upsert_customer(data.get("external_contact") or {"external_userid": ext})
+    follow = _follow_of(data, userid)
+    if follow:
+        await update_follow_details(userid, ext, follow)
+
+
+TRANSFER_FAIL_TEXT = {
+    "customer_refused": "客户拒绝了转接",
+    "customer_limit_exceed": "接替成员的客户数已达上限，转接失败",
+}
+
+
+@router.event("change_external_contact", "transfer_fail")
+async def on_transfer_fail(deps: Deps, event: ExternalContactEvent) -> None:
+    text = TRANSFER_FAIL_TEXT.get(event.fail_reason, f"转接失败（{event.fail_reason or '未知原因'}）")
+    await add_timeline(
+        deps,
+        external_userid=event.external_user_id,
+        userid=event.user_id,
+        kind="transfer_fail",
+        text=text,
+        key=f"transfer_fail:{event.user_id}:{event.external_user_id}:{event.create_time}",
+        detail={"reason": event.fail_reason},
+        at=event.created_at,
+    )

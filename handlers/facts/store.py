@@ -1,0 +1,330 @@
+"""Writing follow facts: customers, append-only add/end events, the derived relation, tags
+and the timeline. Every write is insert-or-ignore on a key derived from the fact itself."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from tortoise.exceptions import IntegrityError
+
+from handlers.facts.base import from_ts, notify, ts
+from storage.facts import (
+    CorpTag,
+    Customer,
+    FactSource,
+    FollowEvent,
+    FollowRelation,
+    FollowTag,
+    TimelineEntry,
+)
+
+if TYPE_CHECKING:
+    from bot.deps import Deps
+
+# WeCom's createtime and the callback's CreateTime may differ by a moment.
+SAME_MOMENT = timedelta(seconds=5)
+
+
+async def add_timeline(
+    deps: Deps,
+    *,
+    external_userid: str,
+    kind: str,
+    text: str,
+    key: str,
+    userid: str = "",
+    feature: str = "facts",
+    detail: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> bool:
+    """Insert one 客户动态 entry unless `key` exists; True when it is new."""
+    try:
+        await TimelineEntry.create(
+            key=key[:160],
+            external_userid=external_userid,
+            userid=userid,
+            kind=kind[:32],
+            feature=feature[:32],
+            text=text[:512],
+            detail=detail or {},
+            at=at or deps.now(),
+        )
+    except IntegrityError:
+        return False
+    return True
+
+
+async def upsert_customer(info: dict[str, Any]) -> Customer | None:
+    ext = str(info.get("external_userid") or "")
+    if not ext:
+        return None
+    values = {
+        "name": str(info.get("name") or "")[:128],
+        "avatar": str(info.get("avatar") or "")[:512],
+        "type": int(info.get("type") or 1),
+        "gender": int(info.get("gender") or 0),
+        "unionid": str(info.get("unionid") or "")[:64],
+        "corp_name": str(info.get("corp_name") or info.get("corp_full_name") or "")[:128],
+    }
+    customer, _ = await Customer.update_or_create(defaults=values, external_userid=ext)
+    return customer
+
+
+async def _insert(key: str, **values: Any) -> FollowEvent:
+    try:
+        return await FollowEvent.create(key=key, **values)
+    except IntegrityError:
+        return await FollowEvent.get(key=key)
+
+
+async def _mark_first_add(fact: FollowEvent) -> None:
+    customer, _ = await Customer.get_or_create(external_userid=fact.external_userid)
+    if customer.first_added_at is None or fact.at < customer.first_added_at:
+        await Customer.filter(external_userid=fact.external_userid).update(
+            first_added_at=fact.at, first_added_by=fact.userid
+        )
+
+
+async def _near_add(userid: str, ext: str, at: datetime) -> FollowEvent | None:
+    return await FollowEvent.filter(
+        userid=userid,
+        external_userid=ext,
+        kind="add",
+        at__gte=at - SAME_MOMENT,
+        at__lte=at + SAME_MOMENT,
+    ).first()
+
+
+async def record_add(
+    deps: Deps,
+    *,
+    userid: str,
+    external_userid: str,
+    at: datetime,
+    add_way: int = 0,
+    state: str = "",
+    source: str = FactSource.CALLBACK,
+) -> FollowEvent:
+    """One add per episode; a near-identical time (callback vs createtime) is the same add."""
+    fact = await _near_add(userid, external_userid, at)
+    if fact is None:
+        fact = await _insert(
+            f"add:{userid}:{external_userid}:{ts(at)}",
+            userid=userid,
+            external_userid=external_userid,
+            kind="add",
+            at=at,
+            add_way=add_way,
+            state=state[:64],
+            source=source,
+        )
+    await _mark_first_add(fact)
+    await _adopt_orphan_end(fact)
+    await rebuild_relation(userid, external_userid)
+    await add_timeline(
+        deps,
+        external_userid=external_userid,
+        userid=userid,
+        kind="added",
+        text=f"添加了员工 {await staff_name(userid)}",
+        key=f"tl:{fact.key}",
+        detail={"add_way": fact.add_way, "state": fact.state, "source": fact.source},
+        at=fact.at,
+    )
+    await notify(deps, "follow_added", fact)
+    return fact
+
+
+async def _episode_add(userid: str, ext: str, at: datetime) -> FollowEvent | None:
+    return (
+        await FollowEvent.filter(userid=userid, external_userid=ext, kind="add", at__lte=at)
+        .order_by("-at")
+        .first()
+    )
+
+
+async def _adopt_orphan_end(add: FollowEvent) -> None:
+    """An end processed before its add (reordered delivery) gets the episode's key."""
+    orphan = await FollowEvent.filter(
+        userid=add.userid,
+        external_userid=add.external_userid,
+        kind="end",
+        key__startswith=f"end:{add.userid}:{add.external_userid}:orphan:",
+        at__gte=add.at,
+    ).first()
+    episode_key = f"end:{add.userid}:{add.external_userid}:{ts(add.at)}"
+    if orphan is None or await FollowEvent.exists(key=episode_key):
+        return
+    later = await _episode_add(add.userid, add.external_userid, orphan.at)
+    if later is not None and later.key == add.key:
+        await FollowEvent.filter(id=orphan.id).update(key=episode_key)
+
+
+END_TEXT = {
+    "deleted_by_customer": "删除了员工 {name}",
+    "deleted_by_staff": "被员工 {name} 删除",
+    "transferred": "已从员工 {name} 转接",
+    "": "与员工 {name} 的好友关系已不存在",
+    "unknown": "与员工 {name} 的好友关系已不存在",
+}
+
+
+async def record_end(
+    deps: Deps,
+    *,
+    userid: str,
+    external_userid: str,
+    at: datetime,
+    reason: str,
+    source: str = FactSource.CALLBACK,
+) -> FollowEvent:
+    """One end per relation episode (both sides deleting still ends it once)."""
+    add = await _episode_add(userid, external_userid, at)
+    episode = str(ts(add.at)) if add else f"orphan:{ts(at)}"
+    fact = await _insert(
+        f"end:{userid}:{external_userid}:{episode}",
+        userid=userid,
+        external_userid=external_userid,
+        kind="end",
+        at=at,
+        end_reason=reason,
+        source=source,
+    )
+    await rebuild_relation(userid, external_userid)
+    text = END_TEXT.get(fact.end_reason, END_TEXT[""]).format(name=await staff_name(userid))
+    await add_timeline(
+        deps,
+        external_userid=external_userid,
+        userid=userid,
+        kind="deleted",
+        text=text,
+        key=f"tl:end:{userid}:{external_userid}:{ts(fact.at)}",  # stable when an orphan is adopted
+        detail={"reason": fact.end_reason, "source": fact.source},
+        at=fact.at,
+    )
+    await notify(deps, "follow_ended", fact)
+    return fact
+
+
+async def rebuild_relation(userid: str, ext: str) -> FollowRelation | None:
+    """The current relation is whatever the latest add and any end after it say."""
+    add = await FollowEvent.filter(userid=userid, external_userid=ext, kind="add").order_by("-at")
+    latest = add[0] if add else None
+    if latest is None:
+        return None
+    end = (
+        await FollowEvent.filter(userid=userid, external_userid=ext, kind="end", at__gte=latest.at)
+        .order_by("at")
+        .first()
+    )
+    values = {
+        "added_at": latest.at,
+        "add_way": latest.add_way,
+        "state": latest.state,
+        "source": latest.source,
+        "active": end is None,
+        "ended_at": end.at if end else None,
+        "end_reason": end.end_reason if end else "",
+    }
+    relation, _ = await FollowRelation.update_or_create(
+        defaults=values, userid=userid, external_userid=ext
+    )
+    return relation
+
+
+async def update_follow_details(userid: str, ext: str, follow: dict[str, Any]) -> None:
+    """Remark, description and corp tags from a follow_user / follow_info entry."""
+    await FollowRelation.filter(userid=userid, external_userid=ext).update(
+        remark=str(follow.get("remark") or "")[:128],
+        description=str(follow.get("description") or "")[:512],
+    )
+    tags = follow.get("tags")
+    if isinstance(tags, list):
+        ids = [str(t.get("tag_id")) for t in tags if isinstance(t, dict) and t.get("type", 1) == 1]
+    else:
+        ids = [str(t) for t in follow.get("tag_id") or []]
+    await set_follow_tags(userid, ext, ids, at=from_ts(follow.get("createtime")))
+
+
+async def set_follow_tags(userid: str, ext: str, tag_ids: list[str], at: datetime) -> None:
+    current = set(
+        await FollowTag.filter(userid=userid, external_userid=ext).values_list("tag_id", flat=True)
+    )
+    wanted = {t for t in tag_ids if t}
+    if stale := current - wanted:
+        await FollowTag.filter(userid=userid, external_userid=ext, tag_id__in=stale).delete()
+    for tag_id in wanted - current:
+        try:
+            await FollowTag.create(userid=userid, external_userid=ext, tag_id=tag_id, added_at=at)
+        except IntegrityError:
+            pass
+
+
+async def staff_name(userid: str) -> str:
+    from storage.directory import Staff
+
+    names = await Staff.filter(userid=userid).values_list("name", flat=True)
+    return str(names[0]) if names else userid
+
+
+async def tag_names(tag_ids: list[str]) -> list[str]:
+    rows = dict(await CorpTag.filter(tag_id__in=tag_ids).values_list("tag_id", "name"))
+    return [str(rows.get(t, t)) for t in tag_ids]
+
+
+async def mark_tags(
+    deps: Deps,
+    *,
+    userid: str,
+    external_userid: str,
+    add: list[str],
+    remove: list[str],
+    by: str,
+    feature: str = "facts",
+) -> None:
+    """Tag through WeCom (API changes raise no callback), then record the change."""
+    add, remove = list(dict.fromkeys(add)), [t for t in dict.fromkeys(remove) if t not in add]
+    if not add and not remove:
+        return
+    await deps.wecom.mark_tag(userid, external_userid, add, remove)
+    now = deps.now()
+    current = set(
+        await FollowTag.filter(userid=userid, external_userid=external_userid).values_list(
+            "tag_id", flat=True
+        )
+    )
+    await set_follow_tags(userid, external_userid, list((current | set(add)) - set(remove)), now)
+    parts = []
+    if add:
+        parts.append("添加标签 " + "、".join(await tag_names(add)))
+    if remove:
+        parts.append("移除标签 " + "、".join(await tag_names(remove)))
+    await add_timeline(
+        deps,
+        external_userid=external_userid,
+        userid=userid,
+        kind="tag",
+        text="；".join(parts),
+        key=f"tag:{userid}:{external_userid}:{uuid.uuid4().hex}",
+        feature=feature,
+        detail={"add": add, "remove": remove, "by": by},
+        at=now,
+    )
+
+
+async def first_add(external_userid: str) -> FollowEvent | None:
+    """The earliest time anyone in the corp added this customer."""
+    return (
+        await FollowEvent.filter(external_userid=external_userid, kind="add")
+        .order_by("at", "id")
+        .first()
+    )
+
+
+async def is_new_customer(external_userid: str, before: datetime) -> bool:
+    """True when nobody in the corp had added this customer before `before`."""
+    return not await FollowEvent.exists(
+        external_userid=external_userid, kind="add", at__lt=before
+    )

@@ -1,0 +1,131 @@
+"""Helpers shared by the radar views and jobs: path parameters, ordering, the short-lived
+caches the public landing page reads on every open, and the live channel name."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from bot.http import ApiError, RequestContext
+from storage.radar import Radar, Share
+
+SHARE_PURPOSE = "radar.share"
+FROM_PURPOSE = "radar.from"
+BEAT_PURPOSE = "radar.beat"
+VISITOR_PURPOSE = "radar.visitor"
+VISITOR_COOKIE = "scrmbot_rv"
+MOVES = ("up", "down", "top", "bottom")
+Move = Literal["up", "down", "top", "bottom"]
+
+
+def live_channel(radar_id: int) -> str:
+    return f"scrmbot:radar:live:{radar_id}"
+
+
+def int_param(ctx: RequestContext, name: str = "id") -> int:
+    raw = ctx.request.match_info.get(name, "")
+    if not raw.isdigit() or len(raw) > 12:
+        raise ApiError(404, "找不到该记录")
+    return int(raw)
+
+
+async def get_radar(radar_id: int) -> Radar:
+    radar = await Radar.get_or_none(id=radar_id, deleted=False)
+    if radar is None:
+        raise ApiError(404, "雷达不存在或已删除")
+    return radar
+
+
+class Ordered(Protocol):
+    id: Any
+    order: int
+
+    async def save(self, *args: Any, **kwargs: Any) -> None: ...
+
+
+def reorder(items: list[Any], item_id: int, move: Move) -> list[Any]:
+    """The items in their new order after moving one of them (up, down, top, bottom)."""
+    ids = [i.id for i in items]
+    if item_id not in ids:
+        raise ApiError(404, "找不到该记录")
+    pos = ids.index(item_id)
+    item = items.pop(pos)
+    target = {"up": max(pos - 1, 0), "down": min(pos + 1, len(items)), "top": 0}.get(
+        move, len(items)
+    )
+    items.insert(target, item)
+    return items
+
+
+async def save_order(items: list[Any]) -> None:
+    for index, item in enumerate(items):
+        if item.order != index:
+            item.order = index
+            await item.save(update_fields=["order"])
+
+
+# --- caches for the landing page ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShareInfo:
+    id: int
+    radar_id: int
+    userid: str
+    external_userid: str
+    chat_id: str
+
+
+class _TTLCache:
+    """A small in-process cache; a radar edit is visible within `ttl` seconds everywhere."""
+
+    def __init__(self, ttl: float, size: int = 10_000) -> None:
+        self.ttl, self.size = ttl, size
+        self._data: OrderedDict[Any, tuple[float, Any]] = OrderedDict()
+
+    def get(self, key: Any) -> Any:
+        hit = self._data.get(key)
+        if hit is None or hit[0] < time.monotonic():
+            return None
+        return hit[1]
+
+    def put(self, key: Any, value: Any) -> None:
+        self._data[key] = (time.monotonic() + self.ttl, value)
+        self._data.move_to_end(key)
+        while len(self._data) > self.size:
+            self._data.popitem(last=False)
+
+    def drop(self, key: Any) -> None:
+        self._data.pop(key, None)
+
+
+_shares = _TTLCache(3600)  # a share never changes
+_radars = _TTLCache(2)
+
+
+async def share_by_token(token: str) -> ShareInfo | None:
+    cached: ShareInfo | None = _shares.get(token)
+    if cached is not None:
+        return cached
+    row = await Share.get_or_none(token=token)
+    if row is None:
+        return None
+    info = ShareInfo(row.id, row.radar_id, row.userid, row.external_userid, row.chat_id)  # type: ignore[attr-defined]
+    _shares.put(token, info)
+    return info
+
+
+async def radar_cached(radar_id: int) -> Radar | None:
+    cached: Radar | None = _radars.get(radar_id)
+    if cached is not None:
+        return cached
+    row = await Radar.get_or_none(id=radar_id)
+    if row is not None:
+        _radars.put(radar_id, row)
+    return row
+
+
+def forget_radar(radar_id: int) -> None:
+    _radars.drop(radar_id)

@@ -1,0 +1,116 @@
+"""Smart radar (智能雷达): groups, radars, shares (one row per send), visitors, visits and the
+alert ledger that keeps alerts to one per (staff, customer, radar, 30-minute bucket)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class RadarType(StrEnum):
+    LINK = "link"
+    PDF = "pdf"
+    IMAGES = "images"
+    VIDEO = "video"
+
+
+class RadarGroup(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=64)
+    order = fields.IntField(default=0, db_index=True)
+    departments = fields.JSONField(default=list)  # visible department ids; empty = everyone
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "radar_group"
+
+
+class Radar(Model):
+    id = fields.IntField(primary_key=True)
+    group = fields.ForeignKeyField("models.RadarGroup", related_name="radars", null=True)
+    name = fields.CharField(max_length=64)
+    type = fields.CharEnumField(RadarType, max_length=8)
+    url = fields.CharField(max_length=1024, default="")  # link type only
+    files = fields.JSONField(default=list)  # stored upload names (pdf: 1, images: n, video: 1)
+    title = fields.CharField(max_length=64)
+    description = fields.CharField(max_length=256, default="")
+    cover = fields.CharField(max_length=128, default="")  # stored upload name
+    friends_only = fields.BooleanField(default=False)
+    tag_ids = fields.JSONField(default=list)
+    alert = fields.BooleanField(default=True)
+    timeline = fields.BooleanField(default=True)
+    order = fields.IntField(default=0, db_index=True)
+    deleted = fields.BooleanField(default=False, db_index=True)
+    created_by = fields.CharField(max_length=64, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "radar"
+
+
+class Share(Model):
+    """One send from the chat toolbar; the token is the public link `/r/<token>`."""
+
+    id = fields.BigIntField(primary_key=True)
+    token = fields.CharField(max_length=64, unique=True)
+    radar = fields.ForeignKeyField("models.Radar", related_name="shares")
+    userid = fields.CharField(max_length=64, db_index=True)
+    external_userid = fields.CharField(max_length=64, default="", db_index=True)
+    chat_id = fields.CharField(max_length=64, default="")
+    created_at = fields.DatetimeField(db_index=True)
+
+    class Meta:
+        table = "radar_share"
+
+
+class Visitor(Model):
+    """A browser (anonymous first-party id) and who it turned out to be, when known."""
+
+    id = fields.CharField(max_length=32, primary_key=True)
+    openid = fields.CharField(max_length=64, default="")
+    unionid = fields.CharField(max_length=64, default="", db_index=True)
+    external_userid = fields.CharField(max_length=64, default="", db_index=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "radar_visitor"
+
+
+class Visit(Model):
+    """One opening of a share link. Heartbeats are aggregated in Redis and written here."""
+
+    id = fields.CharField(max_length=32, primary_key=True)
+    share_id = fields.BigIntField(db_index=True)
+    radar_id = fields.IntField(db_index=True)
+    visitor_id = fields.CharField(max_length=32, db_index=True)
+    external_userid = fields.CharField(max_length=64, default="", db_index=True)
+    parent_visitor_id = fields.CharField(max_length=32, default="", db_index=True)
+    level = fields.IntField(default=1)
+    root_userid = fields.CharField(max_length=64, db_index=True)
+    channel = fields.CharField(max_length=16, default="single")  # single | group | forward
+    started_at = fields.DatetimeField(db_index=True)
+    last_beat_at = fields.DatetimeField(null=True)
+    duration_seconds = fields.IntField(default=0)
+    progress = fields.IntField(default=0)  # 0-100
+    max_page = fields.IntField(default=0)
+    finalized = fields.BooleanField(default=False)
+
+    class Meta:
+        table = "radar_visit"
+        indexes = (("radar_id", "started_at"), ("radar_id", "visitor_id"))
+
+
+class AlertLog(Model):
+    id = fields.BigIntField(primary_key=True)
+    userid = fields.CharField(max_length=64)
+    external_userid = fields.CharField(max_length=64)
+    radar_id = fields.IntField()
+    bucket = fields.IntField()  # minutes since epoch // 30
+    sent_at = fields.DatetimeField()
+
+    class Meta:
+        table = "radar_alert_log"
+        unique_together = (("userid", "external_userid", "radar_id", "bucket"),)

@@ -1,0 +1,49 @@
+"""Fixtures for the auth tests: the system router plus a probe router on a real app."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import jinja2
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from redis.asyncio import Redis
+
+from bot.deps import Deps
+from bot.router import Dispatcher
+from bot.settings import Settings
+from bot.signing import Signer
+from handlers.system import router as system_router
+from storage.directory import Department, Staff
+from tests.auth.support import FakeQueue, FakeWeCom, build_app, probe
+
+
+@pytest.fixture
+async def deps(settings: Settings, redis: Redis, db: None) -> Deps:
+    return Deps(
+        settings=settings,
+        redis=redis,
+        wecom=FakeWeCom(),  # type: ignore[arg-type]
+        queue=FakeQueue(),  # type: ignore[arg-type]
+        signer=Signer(settings.security.secret),
+        dispatcher=Dispatcher([system_router, probe]),
+        templates=jinja2.Environment(autoescape=True),
+    )
+
+
+@pytest.fixture
+async def client(
+    deps: Deps, aiohttp_client: Callable[[web.Application], Awaitable[TestClient]]
+) -> TestClient:
+    return await aiohttp_client(build_app(deps))
+
+
+@pytest.fixture
+async def corp(db: None) -> None:
+    """Departments 1 (root) > 2 (sales) > 3 (sales east); 4 (support)."""
+    for dept_id, parent in ((1, 0), (2, 1), (3, 2), (4, 1)):
+        await Department.create(id=dept_id, name=f"部门{dept_id}", parent_id=parent)
+    for userid, depts in (("alice", [2]), ("bob", [3]), ("carol", [4]), ("dave", [4, 3])):
+        await Staff.create(userid=userid, name=userid.title(), departments=depts)
+    await Staff.create(userid="gone", name="Gone", departments=[2], status=5)

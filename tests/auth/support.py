@@ -1,0 +1,90 @@
+"""Pieces of the auth test app: a fake WeCom client, a recording queue, a probe router with
+routes of each role, and helpers to sign in and to pass the CSRF check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from bot.auth import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, SESSION_PURPOSE
+from bot.auth_types import Role
+from bot.deps import Deps
+from bot.http import RequestContext, json_ok, scope_userids, wrap_view
+from bot.router import Router
+from bot.web_keys import DEPS_KEY
+
+
+class FakeWeCom:
+    def __init__(self) -> None:
+        self.codes: dict[str, dict[str, Any]] = {}
+        self.calls: list[str] = []
+
+    async def auth_user_info(self, code: str) -> dict[str, Any]:
+        self.calls.append(code)
+        if code not in self.codes:
+            raise RuntimeError("invalid code")
+        return self.codes.pop(code)  # single use, like WeCom's 40029
+
+    async def get_jsapi_ticket(self) -> str:
+        return "corp-ticket"
+
+    async def get_agent_ticket(self) -> str:
+        return "agent-ticket"
+
+
+@dataclass
+class FakeQueue:
+    jobs: list[tuple[str, tuple[Any, ...], str | None]] = field(default_factory=list)
+
+    async def enqueue(self, name: str, *args: Any, job_id: str | None = None, **_: Any) -> bool:
+        self.jobs.append((name, args, job_id))
+        return True
+
+
+probe = Router("probe")
+probe.page("admin", "雷达", "/static/radar/admin.js", role=Role.ADMIN, order=20)
+probe.page("admin", "排行榜", "/static/leaderboard/admin.js", role=Role.STAFF, order=10)
+probe.page("sidebar", "客户画像", "/static/facts/sidebar.js")
+
+
+@probe.get("/api/probe/admin", role=Role.ADMIN)
+async def admin_only(ctx: RequestContext) -> web.StreamResponse:
+    return json_ok({"ok": True})
+
+
+@probe.get("/api/probe/scope", role=Role.STAFF)
+async def scope(ctx: RequestContext) -> web.StreamResponse:
+    assert ctx.user is not None
+    found = await scope_userids(ctx.user)
+    return json_ok({"scope": None if found is None else sorted(found)})
+
+
+@probe.post("/api/probe/write", role=Role.STAFF)
+async def write(ctx: RequestContext) -> web.StreamResponse:
+    return json_ok({"ok": True})
+
+
+@probe.get("/api/probe/public", role=None)
+async def public(ctx: RequestContext) -> web.StreamResponse:
+    return json_ok({"user": ctx.user.userid if ctx.user else None})
+
+
+def build_app(deps: Deps) -> web.Application:
+    app = web.Application()
+    app[DEPS_KEY] = deps
+    for route in deps.dispatcher.http_routes:
+        app.router.add_route(route.method, route.path, wrap_view(route))
+    return app
+
+
+def sign_in(client: TestClient, deps: Deps, userid: str) -> None:
+    value = deps.signer.dumps(SESSION_PURPOSE, {"u": userid, "iat": 0}, 3600)
+    client.session.cookie_jar.update_cookies({SESSION_COOKIE: value})
+
+
+def csrf(client: TestClient, token: str = "t0k3n-abcdefghijklmnopqrstuv") -> dict[str, str]:
+    client.session.cookie_jar.update_cookies({CSRF_COOKIE: token})
+    return {CSRF_HEADER: token}

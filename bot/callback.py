@@ -16,12 +16,14 @@ from bot import inbox
 from bot.crypto import MAX_BODY_BYTES, CallbackError, TooLarge, WeComCrypto
 from bot.deps import Deps
 from bot.events import TemplateCardEvent, parse_event
+from bot.inbox_batch import InboxBatcher
 from bot.metrics import CALLBACKS
 from bot.replies import passive_reply_xml
 from bot.web_keys import DEPS_KEY
 
 log = logging.getLogger(__name__)
 CRYPTO_KEY = web.AppKey("crypto", WeComCrypto)
+BATCHER_KEY = web.AppKey("inbox_batcher", InboxBatcher)
 
 
 def _query(request: web.Request, *names: str) -> list[str]:
@@ -66,15 +68,23 @@ async def receive(request: web.Request) -> web.Response:
     except CallbackError as exc:
         return _reject(request, exc, "unknown")
     kind = inbox.kind_of(event)
-    row, created = await inbox.store(xml, event, deps.now())
-    if not created:
-        CALLBACKS.labels(kind, "duplicate").inc()
-        return web.Response(text="")
-    reply = None
     if isinstance(event, TemplateCardEvent):
-        reply = await _card_fast_path(deps, crypto, row.id, event)
+        return await _card_click(deps, crypto, xml, event)
+    _, created = await request.app[BATCHER_KEY].store(inbox.inbox_key(xml), kind[:96], xml)
+    CALLBACKS.labels(kind, "stored" if created else "duplicate").inc()
+    return web.Response(text="")
+
+
+async def _card_click(
+    deps: Deps, crypto: WeComCrypto, xml: str, event: TemplateCardEvent
+) -> web.Response:
+    """Stored on its own (not batched) so the worker cannot race the fast path."""
+    row, created = await inbox.store(xml, event, deps.now())
+    CALLBACKS.labels("template_card_event", "stored" if created else "duplicate").inc()
+    if not created:
+        return web.Response(text="")
+    reply = await _card_fast_path(deps, crypto, row.id, event)
     await inbox.enqueue(deps, row)
-    CALLBACKS.labels(kind, "stored").inc()
     return web.Response(text=reply or "", content_type="application/xml" if reply else "text/plain")
 
 
@@ -97,8 +107,14 @@ async def _card_fast_path(
     return crypto.encrypt_reply(passive_reply_xml(reply, event.from_user, crypto.corp_id))
 
 
+async def _batcher(app: web.Application) -> None:
+    app[BATCHER_KEY] = InboxBatcher(app[DEPS_KEY])
+
+
 def setup(app: web.Application, crypto: WeComCrypto) -> None:
+    """Call after the app's resources context is added (the batcher needs the Deps)."""
     app[CRYPTO_KEY] = crypto
+    app.on_startup.append(_batcher)
     app.router.add_get("/wecom/callback", verify_url)
     app.router.add_post("/wecom/callback", receive)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import shutil
 import socket
 import subprocess
@@ -48,23 +47,9 @@ class EmbeddedRedis:
 
     def start(self) -> str:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.port = _free_port()
-        args = [
-            _binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.data_dir),
-            "--save", "60 1" if self.persist else "", "--appendonly", "no",
-            "--daemonize", "no", "--loglevel", "warning", "--protected-mode", "yes",
-        ]
-        self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2):
-                log.info("embedded redis on port %s (data in %s)", self.port, self.data_dir)
-                return self.url
-            if self._proc.poll() is not None:
-                err = self._proc.stderr.read().decode() if self._proc.stderr else ""
-                raise RuntimeError(f"embedded redis-server exited: {err.strip()}")
-            time.sleep(0.05)
-        raise RuntimeError("embedded redis-server did not start within 10 s")
+        self.start_on(_free_port())
+        log.info("embedded redis on port %s (data in %s)", self.port, self.data_dir)
+        return self.url
 
     def stop(self) -> None:
         if self._proc and self._proc.poll() is None:
@@ -81,22 +66,26 @@ class EmbeddedRedis:
             self._proc.kill()
             self._proc.wait()
 
-    def restart_same_port(self) -> None:
-        port = self.port
-        self.start_on(port)
+    def _spawn(self) -> None:
+        # Persistent: an RDB snapshot every minute with changes, and on shutdown, so queued
+        # jobs survive a demo restart.
+        save = ["--save", "60", "1"] if self.persist else ["--save", ""]
+        args = [
+            _binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.data_dir),
+            *save, "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning",
+        ]
+        self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def start_on(self, port: int) -> None:
+        """Start on a known port (also: Redis comes back after an outage, in tests)."""
         self.port = port
-        args = [_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(self.data_dir),
-                "--save", "", "--appendonly", "no", "--loglevel", "warning"]
-        self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._spawn()
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
                 return
+            if self._proc is not None and self._proc.poll() is not None:
+                err = self._proc.stderr.read().decode() if self._proc.stderr else ""
+                raise RuntimeError(f"embedded redis-server exited: {err.strip()}")
             time.sleep(0.05)
-        raise RuntimeError("embedded redis-server did not restart")
-
-
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "").lower() in ("1", "true", "yes")
+        raise RuntimeError("embedded redis-server did not start within 10 s")

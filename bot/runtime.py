@@ -32,9 +32,11 @@ TEMPLATE_DIRS = [Path(__file__).resolve().parent.parent / "cards" / "templates"]
 
 
 def default_routers() -> list[Router]:
+    """The console's own pages and APIs first, then every feature."""
     from handlers import FEATURE_ROUTERS
+    from handlers.system import router as system_router
 
-    return list(FEATURE_ROUTERS)
+    return [system_router, *FEATURE_ROUTERS]
 
 
 def templates() -> jinja2.Environment:

@@ -23,11 +23,24 @@ async def process_inbox(ctx: dict[str, Any], row_id: int) -> str | None:
     return status.value if status else None
 
 
+async def process_inbox_batch(ctx: dict[str, Any], row_ids: list[int]) -> int:
+    """Rows stored together are processed together; one bad row does not hold up the rest
+    (it stays pending and the requeue cron brings it back on its own)."""
+    done = 0
+    for row_id in row_ids:
+        try:
+            await inbox.process(ctx["deps"], row_id)
+            done += 1
+        except Exception:
+            log.exception("inbox row %s could not be processed", row_id)
+    return done
+
+
 async def requeue_stranded(ctx: dict[str, Any]) -> int:
     return await inbox.requeue_stranded(ctx["deps"])
 
 
-CORE_FUNCTIONS = [process_inbox, requeue_stranded]
+CORE_FUNCTIONS = [process_inbox, process_inbox_batch, requeue_stranded]
 CORE_CRONS = [cron(requeue_stranded, second={0, 30}, unique=True, run_at_startup=True)]
 
 

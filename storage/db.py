@@ -24,8 +24,12 @@ MODEL_MODULES = [
 def normalise_url(url: str) -> str:
     """sqlite://relative/path → ensure the directory exists; postgres:// → asyncpg driver."""
     if url.startswith("sqlite://") and url != "sqlite://:memory:":
-        path = Path(url.removeprefix("sqlite://"))
+        path = Path(url.removeprefix("sqlite://").split("?")[0])
         path.parent.mkdir(parents=True, exist_ok=True)
+        if "?" not in url:
+            # WAL + synchronous=NORMAL: a commit survives a process crash without an fsync
+            # per callback (PostgreSQL is the production store).
+            url += "?synchronous=NORMAL"
     if url.startswith("postgresql://"):
         url = "postgres://" + url.removeprefix("postgresql://")
     return url

@@ -23,8 +23,13 @@ P = "/cgi-bin/externalcontact"
 
 
 def customer_json(c: Customer) -> dict[str, Any]:
-    data: dict[str, Any] = {"external_userid": c.external_userid, "name": c.name,
-                            "avatar": c.avatar, "type": c.type, "gender": c.gender}
+    data: dict[str, Any] = {
+        "external_userid": c.external_userid,
+        "name": c.name,
+        "avatar": c.avatar,
+        "type": c.type,
+        "gender": c.gender,
+    }
     if c.unionid:
         data["unionid"] = c.unionid
     if c.type == 2:
@@ -34,8 +39,12 @@ def customer_json(c: Customer) -> dict[str, Any]:
 
 def follow_json(corp: Corp, rel: FollowRelation, tag_objects: bool) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "userid": rel.userid, "remark": rel.remark, "description": rel.description,
-        "createtime": rel.createtime, "remark_mobiles": [], "oper_userid": rel.oper_userid,
+        "userid": rel.userid,
+        "remark": rel.remark,
+        "description": rel.description,
+        "createtime": rel.createtime,
+        "remark_mobiles": [],
+        "oper_userid": rel.oper_userid,
         "add_way": rel.add_way,
     }
     if rel.state:
@@ -44,8 +53,9 @@ def follow_json(corp: Corp, rel: FollowRelation, tag_objects: bool) -> dict[str,
         data["tags"] = []
         for tag_id in rel.tag_ids:
             group, tag = corp.find_tag(tag_id)
-            data["tags"].append({"group_name": group.group_name, "tag_name": tag.name,
-                                 "tag_id": tag.id, "type": 1})
+            data["tags"].append(
+                {"group_name": group.group_name, "tag_name": tag.name, "tag_id": tag.id, "type": 1}
+            )
     else:
         data["tag_id"] = list(rel.tag_ids)
     return data
@@ -55,7 +65,9 @@ def follow_json(corp: Corp, rel: FollowRelation, tag_objects: bool) -> dict[str,
 async def get_contact(request: web.Request) -> dict[str, Any]:
     corp = corp_of(request)
     customer = corp.get_customer(request.query.get("external_userid", ""))
-    follows = [follow_json(corp, r, True) for r in corp.follows_of_customer(customer.external_userid)]
+    follows = [
+        follow_json(corp, r, True) for r in corp.follows_of_customer(customer.external_userid)
+    ]
     if not follows:
         raise SandboxError(84061, "no staff member follows this customer")
     return ok(external_contact=customer_json(customer), follow_user=follows, next_cursor="")
@@ -87,8 +99,13 @@ async def batch_get_by_user(request: web.Request) -> dict[str, Any]:
         corp.get_staff(userid)
     rels = [r for u in userids for r in corp.follows_of_staff(u)]
     page, cursor = paginate(rels, str(body.get("cursor", "")), int_field(body, "limit", 50), 100)
-    items = [{"external_contact": customer_json(corp.customers[r.external_userid]),
-              "follow_info": follow_json(corp, r, False)} for r in page]
+    items = [
+        {
+            "external_contact": customer_json(corp.customers[r.external_userid]),
+            "follow_info": follow_json(corp, r, False),
+        }
+        for r in page
+    ]
     return ok(external_contact_list=items, next_cursor=cursor)
 
 
@@ -100,15 +117,22 @@ async def groupchat_list(request: web.Request) -> dict[str, Any]:
     status = int_field(body, "status_filter", 0)
     chats = [g for g in chats if status == 0 or g.status != 0]
     page, cursor = paginate(chats, str(body.get("cursor", "")), int_field(body, "limit", 0), 1000)
-    return ok(group_chat_list=[{"chat_id": g.chat_id, "status": g.status} for g in page],
-              next_cursor=cursor)
+    return ok(
+        group_chat_list=[{"chat_id": g.chat_id, "status": g.status} for g in page],
+        next_cursor=cursor,
+    )
 
 
 def group_json(corp: Corp, chat: GroupChat, need_name: bool) -> dict[str, Any]:
     members = []
     for m in chat.members:
-        item: dict[str, Any] = {"userid": m.userid, "type": m.type, "join_time": m.join_time,
-                                "join_scene": m.join_scene, "group_nickname": m.group_nickname}
+        item: dict[str, Any] = {
+            "userid": m.userid,
+            "type": m.type,
+            "join_time": m.join_time,
+            "join_scene": m.join_scene,
+            "group_nickname": m.group_nickname,
+        }
         if m.invitor:
             item["invitor"] = {"userid": m.invitor}
         person = corp.staff.get(m.userid) or corp.customers.get(m.userid)
@@ -118,10 +142,16 @@ def group_json(corp: Corp, chat: GroupChat, need_name: bool) -> dict[str, Any]:
         if customer is not None and customer.unionid:
             item["unionid"] = customer.unionid
         members.append(item)
-    return {"chat_id": chat.chat_id, "name": chat.name, "owner": chat.owner,
-            "create_time": chat.create_time, "notice": chat.notice, "member_list": members,
-            "admin_list": [{"userid": u} for u in chat.admin_list],
-            "member_version": chat.member_version}
+    return {
+        "chat_id": chat.chat_id,
+        "name": chat.name,
+        "owner": chat.owner,
+        "create_time": chat.create_time,
+        "notice": chat.notice,
+        "member_list": members,
+        "admin_list": [{"userid": u} for u in chat.admin_list],
+        "member_version": chat.member_version,
+    }
 
 
 @api(routes, "POST", f"{P}/groupchat/get")
@@ -132,11 +162,24 @@ async def groupchat_get(request: web.Request) -> dict[str, Any]:
 
 
 def tag_group_json(group: TagGroup) -> dict[str, Any]:
-    tags = [{"id": t.id, "name": t.name, "create_time": t.create_time, "order": t.order,
-             "deleted": False} for t in group.tags]
-    return {"group_id": group.group_id, "group_name": group.group_name,
-            "create_time": group.create_time, "order": group.order, "deleted": False,
-            "tag": tags}
+    tags = [
+        {
+            "id": t.id,
+            "name": t.name,
+            "create_time": t.create_time,
+            "order": t.order,
+            "deleted": False,
+        }
+        for t in group.tags
+    ]
+    return {
+        "group_id": group.group_id,
+        "group_name": group.group_name,
+        "create_time": group.create_time,
+        "order": group.order,
+        "deleted": False,
+        "tag": tags,
+    }
 
 
 @api(routes, "POST", f"{P}/get_corp_tag_list")
@@ -191,9 +234,18 @@ async def mark_tag(request: web.Request) -> dict[str, Any]:
 
 
 def contact_way_json(way: ContactWay) -> dict[str, Any]:
-    return {"config_id": way.config_id, "type": way.type, "scene": way.scene,
-            "style": way.style, "remark": way.remark, "skip_verify": way.skip_verify,
-            "state": way.state, "qr_code": way.qr_code, "user": way.users, "party": way.parties}
+    return {
+        "config_id": way.config_id,
+        "type": way.type,
+        "scene": way.scene,
+        "style": way.style,
+        "remark": way.remark,
+        "skip_verify": way.skip_verify,
+        "state": way.state,
+        "qr_code": way.qr_code,
+        "user": way.users,
+        "party": way.parties,
+    }
 
 
 @api(routes, "POST", f"{P}/add_contact_way")
@@ -207,9 +259,14 @@ async def add_contact_way(request: web.Request) -> dict[str, Any]:
         raise SandboxError(40058, "a single-person contact way (type 1) takes one user")
     base = f"{request.scheme}://{request.host}"
     way = corp_of(request).add_contact_way(
-        type=way_type, scene=scene, state=str(body.get("state", "")), users=users,
-        base_url=base, remark=str(body.get("remark", "")),
-        skip_verify=bool(body.get("skip_verify", True)), style=int_field(body, "style", 1),
+        type=way_type,
+        scene=scene,
+        state=str(body.get("state", "")),
+        users=users,
+        base_url=base,
+        remark=str(body.get("remark", "")),
+        skip_verify=bool(body.get("skip_verify", True)),
+        style=int_field(body, "style", 1),
     )
     return ok(config_id=way.config_id, qr_code=way.qr_code if scene == 2 else "")
 

@@ -50,8 +50,9 @@ async def user_list(request: web.Request) -> dict[str, Any]:
 
 @api(routes, "GET", "/cgi-bin/user/simplelist")
 async def user_simplelist(request: web.Request) -> dict[str, Any]:
-    users = [{"userid": s.userid, "name": s.name, "department": s.department}
-             for s in _members(request)]
+    users = [
+        {"userid": s.userid, "name": s.name, "department": s.department} for s in _members(request)
+    ]
     return ok(userlist=users)
 
 

@@ -28,8 +28,9 @@ async def message_send(request: web.Request) -> dict[str, Any]:
         raise SandboxError(81013)
     msgtype = str(body.get("msgtype", ""))
     result = corp.send_app_message(userids, msgtype, {msgtype: body.get(msgtype)})
-    return ok(invaliduser="|".join(invalid), invalidparty="", invalidtag="",
-              unlicenseduser="", **result)
+    return ok(
+        invaliduser="|".join(invalid), invalidparty="", invalidtag="", unlicenseduser="", **result
+    )
 
 
 @api(routes, "POST", "/cgi-bin/message/update_template_card")

@@ -21,22 +21,37 @@ def _element(tag: str, value: Any) -> str:
 
 
 def event_xml(corp_id: str, from_user: str, create_time: int, event: str, **fields: Any) -> str:
-    head = {"ToUserName": corp_id, "FromUserName": from_user, "CreateTime": create_time,
-            "MsgType": "event", "Event": event}
+    head = {
+        "ToUserName": corp_id,
+        "FromUserName": from_user,
+        "CreateTime": create_time,
+        "MsgType": "event",
+        "Event": event,
+    }
     body = {**head, **{k: v for k, v in fields.items() if v is not None}}
     return "<xml>" + "".join(_element(k, v) for k, v in body.items()) + "</xml>"
 
 
-def text_xml(corp_id: str, userid: str, create_time: int, content: str, msg_id: str,
-             agent_id: int) -> str:
-    fields = {"ToUserName": corp_id, "FromUserName": userid, "CreateTime": create_time,
-              "MsgType": "text", "Content": content, "MsgId": msg_id, "AgentID": agent_id}
+def text_xml(
+    corp_id: str, userid: str, create_time: int, content: str, msg_id: str, agent_id: int
+) -> str:
+    fields = {
+        "ToUserName": corp_id,
+        "FromUserName": userid,
+        "CreateTime": create_time,
+        "MsgType": "text",
+        "Content": content,
+        "MsgId": msg_id,
+        "AgentID": agent_id,
+    }
     return "<xml>" + "".join(_element(k, v) for k, v in fields.items()) + "</xml>"
 
 
 def selected_items_xml(selected: dict[str, list[str]]) -> str:
     items = "".join(
-        "<SelectedItem>" + _element("QuestionKey", key) + _element("OptionIds", ids)
+        "<SelectedItem>"
+        + _element("QuestionKey", key)
+        + _element("OptionIds", ids)
         + "</SelectedItem>"
         for key, ids in selected.items()
     )

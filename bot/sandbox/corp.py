@@ -64,7 +64,9 @@ class Corp(MessagesMixin, CredentialsMixin, CorpBase):
 
     # customers and follow relations ----------------------------------------------------
 
-    def add_customer(self, name: str, external_userid: str | None = None, **fields: object) -> Customer:
+    def add_customer(
+        self, name: str, external_userid: str | None = None, **fields: object
+    ) -> Customer:
         ext = external_userid or self.new_id("wm", 30)
         customer = Customer(ext, name, avatar=f"/sandbox/avatar/{ext}.svg")
         for key, value in fields.items():
@@ -218,8 +220,16 @@ class Corp(MessagesMixin, CredentialsMixin, CorpBase):
 
     # contact ways ----------------------------------------------------------------------
 
-    def add_contact_way(self, *, type: int, scene: int, state: str, users: list[str],
-                        base_url: str = "", **extra: object) -> ContactWay:
+    def add_contact_way(
+        self,
+        *,
+        type: int,
+        scene: int,
+        state: str,
+        users: list[str],
+        base_url: str = "",
+        **extra: object,
+    ) -> ContactWay:
         if len(state) > 30:
             raise SandboxError(40058, "state longer than 30 characters")
         for userid in users:

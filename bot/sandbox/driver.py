@@ -60,8 +60,14 @@ class SandboxDriver:
     # customers -------------------------------------------------------------------------
 
     async def customer_adds_staff(
-        self, userid: str, external_userid: str = "", *, state: str = "", add_way: int = 1,
-        name: str | None = None, welcome: bool = True,
+        self,
+        userid: str,
+        external_userid: str = "",
+        *,
+        state: str = "",
+        add_way: int = 1,
+        name: str | None = None,
+        welcome: bool = True,
     ) -> CallbackResult:
         corp = self.corp
         if not external_userid or external_userid not in corp.customers:
@@ -69,9 +75,14 @@ class SandboxDriver:
             external_userid = corp.add_customer(label, external_userid or None).external_userid
         corp.add_follow(userid, external_userid, state, add_way)
         code = corp.issue_welcome_code(userid, external_userid) if welcome else None
-        xml = self._event("change_external_contact", ChangeType="add_external_contact",
-                          UserID=userid, ExternalUserID=external_userid, State=state,
-                          WelcomeCode=code)
+        xml = self._event(
+            "change_external_contact",
+            ChangeType="add_external_contact",
+            UserID=userid,
+            ExternalUserID=external_userid,
+            State=state,
+            WelcomeCode=code,
+        )
         return await self._deliver(xml, external_userid=external_userid, welcome_code=code)
 
     async def customer_scans_contact_way(
@@ -79,25 +90,35 @@ class SandboxDriver:
     ) -> CallbackResult:
         way = self.corp.get_contact_way(config_id)
         userid = random.choice(way.users)
-        return await self.customer_adds_staff(userid, external_userid, state=way.state,
-                                              add_way=1, name=name)
+        return await self.customer_adds_staff(
+            userid, external_userid, state=way.state, add_way=1, name=name
+        )
 
     async def staff_deletes_customer(self, userid: str, external_userid: str) -> CallbackResult:
         self.corp.remove_follow(userid, external_userid)
-        xml = self._event("change_external_contact", ChangeType="del_external_contact",
-                          UserID=userid, ExternalUserID=external_userid)
+        xml = self._event(
+            "change_external_contact",
+            ChangeType="del_external_contact",
+            UserID=userid,
+            ExternalUserID=external_userid,
+        )
         return await self._deliver(xml)
 
     async def customer_deletes_staff(self, userid: str, external_userid: str) -> CallbackResult:
         self.corp.remove_follow(userid, external_userid)
-        xml = self._event("change_external_contact", ChangeType="del_follow_user",
-                          UserID=userid, ExternalUserID=external_userid)
+        xml = self._event(
+            "change_external_contact",
+            ChangeType="del_follow_user",
+            UserID=userid,
+            ExternalUserID=external_userid,
+        )
         return await self._deliver(xml)
 
     # groups ----------------------------------------------------------------------------
 
-    async def create_group(self, owner: str, name: str, members: list[str] | None = None
-                           ) -> CallbackResult:
+    async def create_group(
+        self, owner: str, name: str, members: list[str] | None = None
+    ) -> CallbackResult:
         chat = self.corp.create_group(owner, name, members)
         xml = self._event("change_external_chat", ChatId=chat.chat_id, ChangeType="create")
         return await self._deliver(xml, chat_id=chat.chat_id)
@@ -115,9 +136,14 @@ class SandboxDriver:
         member_scene = 3 if scene == 3 else (1 if invitor else 2)
         change = self.corp.join_group(chat_id, external_userid, member_scene, invitor or "")
         xml = self._event(
-            "change_external_chat", ChatId=chat_id, ChangeType="update",
-            UpdateDetail="add_member", JoinScene=scene, MemChangeCnt=1,
-            MemChangeList=[external_userid], LastMemVer=change.last_version,
+            "change_external_chat",
+            ChatId=chat_id,
+            ChangeType="update",
+            UpdateDetail="add_member",
+            JoinScene=scene,
+            MemChangeCnt=1,
+            MemChangeList=[external_userid],
+            LastMemVer=change.last_version,
             CurMemVer=change.cur_version,
         )
         return await self._deliver(xml, member_version=change.cur_version)
@@ -129,40 +155,67 @@ class SandboxDriver:
             raise SandboxError(40058, "QuitScene is 0 (left) or 1 (removed by owner/admin)")
         change = self.corp.quit_group(chat_id, external_userid)
         xml = self._event(
-            "change_external_chat", ChatId=chat_id, ChangeType="update",
-            UpdateDetail="del_member", QuitScene=scene, MemChangeCnt=1,
-            MemChangeList=[external_userid], LastMemVer=change.last_version,
+            "change_external_chat",
+            ChatId=chat_id,
+            ChangeType="update",
+            UpdateDetail="del_member",
+            QuitScene=scene,
+            MemChangeCnt=1,
+            MemChangeList=[external_userid],
+            LastMemVer=change.last_version,
             CurMemVer=change.cur_version,
         )
         return await self._deliver(xml, member_version=change.cur_version)
 
     # tags and directory ----------------------------------------------------------------
 
-    async def tag_changed(self, tag_id: str, *, tag_type: str = "tag",
-                          change_type: str = "create", strategy_id: str = "") -> CallbackResult:
-        xml = self._event("change_external_tag", Id=tag_id, TagType=tag_type,
-                          ChangeType=change_type, StrategyId=strategy_id or None)
+    async def tag_changed(
+        self,
+        tag_id: str,
+        *,
+        tag_type: str = "tag",
+        change_type: str = "create",
+        strategy_id: str = "",
+    ) -> CallbackResult:
+        xml = self._event(
+            "change_external_tag",
+            Id=tag_id,
+            TagType=tag_type,
+            ChangeType=change_type,
+            StrategyId=strategy_id or None,
+        )
         return await self._deliver(xml)
 
-    async def staff_created(self, userid: str, name: str, department: list[int] | None = None
-                            ) -> CallbackResult:
+    async def staff_created(
+        self, userid: str, name: str, department: list[int] | None = None
+    ) -> CallbackResult:
         staff = self.corp.add_staff(userid, name, department)
-        return await self._contact("create_user", userid, Name=staff.name,
-                                   Department=",".join(map(str, staff.department)), Status=1)
+        return await self._contact(
+            "create_user",
+            userid,
+            Name=staff.name,
+            Department=",".join(map(str, staff.department)),
+            Status=1,
+        )
 
     async def staff_updated(self, userid: str, **changes: Any) -> CallbackResult:
         staff = self.corp.update_staff(userid, **changes)
-        return await self._contact("update_user", userid, Name=staff.name,
-                                   Department=",".join(map(str, staff.department)),
-                                   Status=staff.status)
+        return await self._contact(
+            "update_user",
+            userid,
+            Name=staff.name,
+            Department=",".join(map(str, staff.department)),
+            Status=staff.status,
+        )
 
     async def staff_deleted(self, userid: str) -> CallbackResult:
         self.corp.delete_staff(userid)
         return await self._contact("delete_user", userid)
 
     async def _contact(self, change_type: str, userid: str, **fields: Any) -> CallbackResult:
-        xml = self._event("change_contact", from_user="sys", ChangeType=change_type,
-                          UserID=userid, **fields)
+        xml = self._event(
+            "change_contact", from_user="sys", ChangeType=change_type, UserID=userid, **fields
+        )
         return await self._deliver(xml)
 
     # a member in the WeCom client ------------------------------------------------------
@@ -170,8 +223,7 @@ class SandboxDriver:
     async def send_text(self, userid: str, content: str) -> CallbackResult:
         self.corp.get_staff(userid)
         msg_id = str(random.randint(10**18, 10**19 - 1))
-        xml = text_xml(self.crypto.corp_id, userid, self.corp.now(), content, msg_id,
-                       self.agent_id)
+        xml = text_xml(self.crypto.corp_id, userid, self.corp.now(), content, msg_id, self.agent_id)
         return await self._deliver(xml)
 
     async def enter_agent(self, userid: str) -> CallbackResult:
@@ -179,8 +231,13 @@ class SandboxDriver:
         xml = self._event("enter_agent", from_user=userid, EventKey="", AgentID=self.agent_id)
         return await self._deliver(xml)
 
-    async def click_card(self, userid: str, message_id: str, button_key: str,
-                         selected: dict[str, list[str]] | None = None) -> CallbackResult:
+    async def click_card(
+        self,
+        userid: str,
+        message_id: str,
+        button_key: str,
+        selected: dict[str, list[str]] | None = None,
+    ) -> CallbackResult:
         message = self.corp.find_message(userid, message_id)
         card = message.card or {}
         if message.replace_name:
@@ -188,8 +245,13 @@ class SandboxDriver:
         code = self.corp.issue_click_code(message)
         message.clicks.append(button_key)
         xml = self._event(
-            "template_card_event", from_user=userid, EventKey=button_key, TaskId=message.task_id,
-            CardType=str(card.get("card_type", "")), ResponseCode=code, AgentID=self.agent_id,
+            "template_card_event",
+            from_user=userid,
+            EventKey=button_key,
+            TaskId=message.task_id,
+            CardType=str(card.get("card_type", "")),
+            ResponseCode=code,
+            AgentID=self.agent_id,
         )
         if selected:
             xml = xml.replace("</xml>", selected_items_xml(selected) + "</xml>")
@@ -208,8 +270,11 @@ class SandboxDriver:
         except (CallbackError, ValueError) as exc:
             result.info["reply_error"] = str(exc)
             return
-        update = ({"template_card": reply["template_card"]} if "template_card" in reply
-                  else {"button": {"replace_name": reply["replace_name"]}})
+        update = (
+            {"template_card": reply["template_card"]}
+            if "template_card" in reply
+            else {"button": {"replace_name": reply["replace_name"]}}
+        )
         try:
             self.corp.use_response_code(code)  # a code serves one update: this one
             self.corp.apply_card_update(message, update)

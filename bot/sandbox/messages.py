@@ -36,7 +36,9 @@ class MessagesMixin(CorpBase):
             valid += [s.userid for s in self.staff.values() if depts & set(s.department)]
         return list(dict.fromkeys(valid)), [u for u in wanted if u not in self.staff]
 
-    def send_app_message(self, userids: list[str], msgtype: str, payload: dict[str, Any]) -> dict[str, Any]:
+    def send_app_message(
+        self, userids: list[str], msgtype: str, payload: dict[str, Any]
+    ) -> dict[str, Any]:
         self._check_payload(msgtype, payload)
         msgid = self.new_id("", 40)
         card = payload.get("template_card") if msgtype == "template_card" else None
@@ -54,8 +56,13 @@ class MessagesMixin(CorpBase):
                 continue
             self.messages.append(
                 AppMessage(
-                    id=self.new_id("m", 12), msgid=msgid, userid=userid, msgtype=msgtype,
-                    payload=copy.deepcopy(payload), created_at=self.clock(), task_id=task_id,
+                    id=self.new_id("m", 12),
+                    msgid=msgid,
+                    userid=userid,
+                    msgtype=msgtype,
+                    payload=copy.deepcopy(payload),
+                    created_at=self.clock(),
+                    task_id=task_id,
                     response_code=result.get("response_code", ""),
                     card=copy.deepcopy(card) if card else None,
                 )

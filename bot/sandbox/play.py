@@ -18,10 +18,21 @@ from bot.sandbox.models import AppMessage
 
 STATIC = Path(__file__).parent / "static"
 PLAY_ACTIONS = {
-    "customer_adds_staff", "customer_scans_contact_way", "staff_deletes_customer",
-    "customer_deletes_staff", "customer_joins_group", "customer_quits_group", "create_group",
-    "dismiss_group", "tag_changed", "staff_created", "staff_updated", "staff_deleted",
-    "click_card", "send_text", "enter_agent",
+    "customer_adds_staff",
+    "customer_scans_contact_way",
+    "staff_deletes_customer",
+    "customer_deletes_staff",
+    "customer_joins_group",
+    "customer_quits_group",
+    "create_group",
+    "dismiss_group",
+    "tag_changed",
+    "staff_created",
+    "staff_updated",
+    "staff_deleted",
+    "click_card",
+    "send_text",
+    "enter_agent",
 }
 
 
@@ -36,17 +47,26 @@ COLORS = ["#4e83fd", "#f5a623", "#2bb673", "#e8605a", "#8e6cf0", "#20a9c9"]
 
 
 def message_json(m: AppMessage) -> dict[str, Any]:
-    return {"id": m.id, "msgid": m.msgid, "msgtype": m.msgtype, "payload": m.payload,
-            "card": m.card, "replace_name": m.replace_name, "created_at": m.created_at,
-            "updated_at": m.updated_at, "clicks": m.clicks}
+    return {
+        "id": m.id,
+        "msgid": m.msgid,
+        "msgtype": m.msgtype,
+        "payload": m.payload,
+        "card": m.card,
+        "replace_name": m.replace_name,
+        "created_at": m.created_at,
+        "updated_at": m.updated_at,
+        "clicks": m.clicks,
+    }
 
 
 async def inbox(request: web.Request) -> web.StreamResponse:
     corp = corp_of(request)
     staff = corp.get_staff(request.match_info["userid"])
     messages = [message_json(m) for m in corp.inbox(staff.userid)]
-    return web.json_response({"user": {"userid": staff.userid, "name": staff.name},
-                              "messages": messages})
+    return web.json_response(
+        {"user": {"userid": staff.userid, "name": staff.name}, "messages": messages}
+    )
 
 
 async def corp_summary(request: web.Request) -> web.StreamResponse:
@@ -54,22 +74,50 @@ async def corp_summary(request: web.Request) -> web.StreamResponse:
     counts: dict[str, int] = {}
     for m in corp.messages:
         counts[m.userid] = counts.get(m.userid, 0) + 1
-    staff = [{"userid": s.userid, "name": s.name, "position": s.position, "avatar": s.avatar,
-              "department": s.department, "messages": counts.get(s.userid, 0)}
-             for s in corp.staff.values()]
-    customers = [{"external_userid": c.external_userid, "name": c.name,
-                  "follows": [r.userid for r in corp.follows_of_customer(c.external_userid)]}
-                 for c in corp.customers.values()]
-    groups = [{"chat_id": g.chat_id, "name": g.name, "owner": g.owner,
-               "members": [m.userid for m in g.members]} for g in corp.groups.values()]
-    ways = [{"config_id": w.config_id, "state": w.state, "users": w.users}
-            for w in corp.contact_ways.values()]
-    return web.json_response({
-        "corp_id": config.corp_id, "agent_id": config.agent_id, "staff": staff,
-        "customers": customers, "groups": groups, "contact_ways": ways,
-        "departments": [vars(d) for d in corp.departments.values()],
-        "playable": request.app[DRIVER_KEY].driver is not None,
-    })
+    staff = [
+        {
+            "userid": s.userid,
+            "name": s.name,
+            "position": s.position,
+            "avatar": s.avatar,
+            "department": s.department,
+            "messages": counts.get(s.userid, 0),
+        }
+        for s in corp.staff.values()
+    ]
+    customers = [
+        {
+            "external_userid": c.external_userid,
+            "name": c.name,
+            "follows": [r.userid for r in corp.follows_of_customer(c.external_userid)],
+        }
+        for c in corp.customers.values()
+    ]
+    groups = [
+        {
+            "chat_id": g.chat_id,
+            "name": g.name,
+            "owner": g.owner,
+            "members": [m.userid for m in g.members],
+        }
+        for g in corp.groups.values()
+    ]
+    ways = [
+        {"config_id": w.config_id, "state": w.state, "users": w.users}
+        for w in corp.contact_ways.values()
+    ]
+    return web.json_response(
+        {
+            "corp_id": config.corp_id,
+            "agent_id": config.agent_id,
+            "staff": staff,
+            "customers": customers,
+            "groups": groups,
+            "contact_ways": ways,
+            "departments": [vars(d) for d in corp.departments.values()],
+            "playable": request.app[DRIVER_KEY].driver is not None,
+        }
+    )
 
 
 async def play(request: web.Request) -> web.StreamResponse:
@@ -89,15 +137,15 @@ async def play(request: web.Request) -> web.StreamResponse:
         result = await method(**args)
     except aiohttp.ClientError as exc:
         raise web.HTTPBadGateway(text=f"回调地址无法访问：{exc}") from None
-    return web.json_response({"status": result.status, "body": result.body,
-                              "info": result.info})
+    return web.json_response({"status": result.status, "body": result.body, "info": result.info})
 
 
 async def callback_log(request: web.Request) -> web.StreamResponse:
     driver = request.app[DRIVER_KEY].driver
     entries = driver.log[-50:] if driver else []
-    return web.json_response({"log": [{"status": e.status, "xml": e.xml, "info": e.info}
-                                      for e in entries]})
+    return web.json_response(
+        {"log": [{"status": e.status, "xml": e.xml, "info": e.info} for e in entries]}
+    )
 
 
 async def avatar(request: web.Request) -> web.StreamResponse:
@@ -105,21 +153,25 @@ async def avatar(request: web.Request) -> web.StreamResponse:
     person = corp.staff.get(key) or corp.customers.get(key)
     label = escape(person.name[-2:] if person else "?")
     color = COLORS[sum(map(ord, key)) % len(COLORS)]
-    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64">'
-           f'<rect width="64" height="64" rx="8" fill="{color}"/><text x="32" y="40" '
-           f'font-size="20" fill="#fff" text-anchor="middle" font-family="sans-serif">'
-           f"{label}</text></svg>")
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64">'
+        f'<rect width="64" height="64" rx="8" fill="{color}"/><text x="32" y="40" '
+        f'font-size="20" fill="#fff" text-anchor="middle" font-family="sans-serif">'
+        f"{label}</text></svg>"
+    )
     return web.Response(text=svg, content_type="image/svg+xml")
 
 
 async def contact_way_page(request: web.Request) -> web.StreamResponse:
     way = corp_of(request).get_contact_way(request.match_info["config_id"])
-    html = (f'<!doctype html><meta charset="utf-8"><title>联系我二维码</title>'
-            f'<link rel="stylesheet" href="/sandbox/static/style.css"><main class="picker">'
-            f"<h1>联系我二维码（沙箱）</h1><p>成员：{escape('、'.join(way.users))}</p>"
-            f"<p>state：{escape(way.state) or '（无）'}</p>"
-            f'<p class="hint">在 <a href="/sandbox">沙箱页面</a> 右侧“扫码添加”即可模拟客户扫码。</p>'
-            f"</main>")
+    html = (
+        f'<!doctype html><meta charset="utf-8"><title>联系我二维码</title>'
+        f'<link rel="stylesheet" href="/sandbox/static/style.css"><main class="picker">'
+        f"<h1>联系我二维码（沙箱）</h1><p>成员：{escape('、'.join(way.users))}</p>"
+        f"<p>state：{escape(way.state) or '（无）'}</p>"
+        f'<p class="hint">在 <a href="/sandbox">沙箱页面</a> 右侧“扫码添加”即可模拟客户扫码。</p>'
+        f"</main>"
+    )
     return web.Response(text=html, content_type="text/html")
 
 
@@ -147,10 +199,10 @@ def _driver_ctx(callback_url: str, crypto: WeComCrypto) -> Any:
         async with aiohttp.ClientSession() as session:
             config = app[CONFIG_KEY]
             holder = app[DRIVER_KEY]
-            holder.driver = SandboxDriver(app[CORP_KEY], callback_url, crypto, session,
-                                          config.agent_id)
+            holder.driver = SandboxDriver(
+                app[CORP_KEY], callback_url, crypto, session, config.agent_id
+            )
             yield
             holder.driver = None
 
     return ctx
-

@@ -96,8 +96,12 @@ async def add_fault(request: web.Request) -> web.StreamResponse:
     if not isinstance(path, str) or not path.startswith("/cgi-bin/"):
         raise web.HTTPBadRequest(text="path 必须是 /cgi-bin/ 开头的接口路径")
     try:
-        fault = Fault(path, int(body.get("errcode", -1)), int(body.get("count", 1)),
-                      int(body.get("delay_ms", 0)))
+        fault = Fault(
+            path,
+            int(body.get("errcode", -1)),
+            int(body.get("count", 1)),
+            int(body.get("delay_ms", 0)),
+        )
     except (TypeError, ValueError):
         raise web.HTTPBadRequest(text="errcode、count、delay_ms 必须是整数") from None
     request.app[API_STATE_KEY].faults.append(fault)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 from aiohttp import web
@@ -91,16 +91,20 @@ async def test_page_params(client: TestClient) -> None:
 
 def test_xlsx_response_round_trip() -> None:
     when = datetime(2024, 5, 1, 2, 30, tzinfo=UTC)
-    rows = [["张三", 3, when, True], ["=HYPERLINK(\"http://x\")", None, None, ["a", "b"]]]
+    rows: list[list[Any]] = [
+        ["张三", 3, when, True],
+        ['=HYPERLINK("http://x")', None, None, ["a", "b"]],
+    ]
     resp = xlsx_response("拉新排行.xlsx", ["成员", "人数", "时间", "有效"], rows)
     disposition = resp.headers["Content-Disposition"]
     assert disposition.startswith('attachment; filename="export.xlsx"')
     assert "filename*=UTF-8''%E6%8B%89%E6%96%B0%E6%8E%92%E8%A1%8C.xlsx" in disposition
-    assert resp.body is not None
+    assert isinstance(resp.body, bytes)
     sheet = load_workbook(io.BytesIO(resp.body)).active
     assert sheet is not None
     values = [list(r) for r in sheet.iter_rows(values_only=True)]
     assert values[0] == ["成员", "人数", "时间", "有效"]
-    assert values[1] == ["张三", 3, datetime(2024, 5, 1, 10, 30), "是"]  # Asia/Shanghai
+    local = datetime(2024, 5, 1, 10, 30, tzinfo=UTC).replace(tzinfo=None)  # Asia/Shanghai
+    assert values[1] == ["张三", 3, local, "是"]
     assert values[2] == ['=HYPERLINK("http://x")', None, None, "a、b"]
     assert sheet["A3"].data_type == "s"  # stored as text, never a live formula

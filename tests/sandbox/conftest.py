@@ -48,15 +48,22 @@ async def api(
 
 
 async def token_for(api: TestClient[Any, Any], kind: str = "app") -> str:
-    resp = await api.get("/cgi-bin/gettoken", params={"corpid": CORP_ID,
-                                                       "corpsecret": SECRETS[kind]})
+    resp = await api.get(
+        "/cgi-bin/gettoken", params={"corpid": CORP_ID, "corpsecret": SECRETS[kind]}
+    )
     body = await resp.json()
     assert body["errcode"] == 0, body
     return str(body["access_token"])
 
 
-async def call(api: TestClient[Any, Any], token: str, method: str, path: str,
-               json: dict[str, Any] | None = None, **params: str) -> dict[str, Any]:
+async def call(
+    api: TestClient[Any, Any],
+    token: str,
+    method: str,
+    path: str,
+    json: dict[str, Any] | None = None,
+    **params: str,
+) -> dict[str, Any]:
     resp = await api.request(method, path, params={"access_token": token, **params}, json=json)
     assert resp.status == 200
     body: dict[str, Any] = await resp.json()

@@ -9,8 +9,10 @@ def _snapshot(corp: Corp) -> tuple[object, ...]:
     return (
         [(s.userid, s.name, s.department) for s in corp.staff.values()],
         [(c.external_userid, c.name, c.type, c.unionid) for c in corp.customers.values()],
-        sorted((r.userid, r.external_userid, r.createtime, r.state, r.add_way, tuple(r.tag_ids))
-               for r in corp.follows.values()),
+        sorted(
+            (r.userid, r.external_userid, r.createtime, r.state, r.add_way, tuple(r.tag_ids))
+            for r in corp.follows.values()
+        ),
         [(g.chat_id, g.name, g.owner, [m.userid for m in g.members]) for g in corp.groups.values()],
     )
 
@@ -26,7 +28,7 @@ def test_demo_sizes() -> None:
     owners = {r.userid for r in corp.follows.values()}
     assert len(owners) >= 15
     ages = [1_700_000_000 - r.createtime for r in corp.follows.values()]
-    assert 0 <= min(ages) and max(ages) <= 60 * 86400 and max(ages) > 30 * 86400
+    assert min(ages) >= 0 and max(ages) <= 60 * 86400 and max(ages) > 30 * 86400
     assert {r.add_way for r in corp.follows.values()} >= {1, 2, 3}
     assert any(r.state for r in corp.follows.values())
     assert all(len(g.members) >= 10 for g in corp.groups.values())

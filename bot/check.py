@@ -1,0 +1,72 @@
+"""`scrmbot check`: validate the configuration and the WeCom permissions, one line per check
+with ✓/✗ and, for a failure, what to configure."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from redis.asyncio import Redis
+
+from bot.settings import Settings
+from bot.wecom_errors import WeComError
+
+DIRECTORY_DENIED = frozenset({60011, 48002})
+DIRECTORY_HINT = (
+    "configure the app's visible range (通讯录权限) so the app secret can read the directory; "
+    "since 2022 the customer-contact secret cannot read members or departments"
+)
+
+
+def _line(ok: bool, name: str, detail: str = "") -> bool:
+    print(f"{'✓' if ok else '✗'} {name}{(' — ' + detail) if detail else ''}")  # noqa: T201
+    return ok
+
+
+def _explain(exc: Exception) -> str:
+    if isinstance(exc, WeComError):
+        hint = DIRECTORY_HINT if exc.errcode in DIRECTORY_DENIED else ""
+        return f"{exc.explain()}" + (f"; fix: {hint}" if hint else f"; fix: {exc.hint_zh}")
+    return f"{type(exc).__name__}: {exc}"
+
+
+async def _try(name: str, call: Callable[[], Awaitable[Any]]) -> bool:
+    try:
+        await call()
+    except Exception as exc:
+        return _line(False, name, _explain(exc))
+    return _line(True, name)
+
+
+async def run_checks(settings: Settings) -> bool:
+    from bot.wecom import WeComClient
+
+    ok = _line(True, "configuration loaded", f"corp {settings.wecom.corp_id}")
+    if not settings.redis.url:
+        return _line(True, "WeCom checks skipped", "no Redis configured (demo mode)") and ok
+    redis = Redis.from_url(settings.redis.url)
+    try:
+        async with aiohttp.ClientSession() as session:
+            client = WeComClient(settings, redis, session)
+            checks: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
+                ("gettoken with the app secret", lambda: client.access_token("app")),
+                (
+                    "gettoken with the customer-contact secret",
+                    lambda: client.access_token("contact"),
+                ),
+                ("department/list with the app secret", client.list_departments),
+                (
+                    "department/list with the customer-contact secret (expected to fail since 2022)",
+                    lambda: client.call("GET", "/cgi-bin/department/list", secret="contact"),
+                ),
+                ("get_corp_tag_list with the customer-contact secret", client.get_corp_tag_list),
+            ]
+            for name, call in checks:
+                passed = await _try(name, call)
+                ok = ok and (passed or "expected to fail" in name)
+    except Exception as exc:
+        return _line(False, "WeCom reachable", _explain(exc))
+    finally:
+        await redis.aclose()
+    return ok

@@ -1,0 +1,99 @@
+"use strict";
+const state = {corp: null, userid: new URLSearchParams(location.search).get("user") || "", lastInbox: ""};
+
+async function getJSON(url) {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(await r.text());
+  return r.json();
+}
+
+async function play(action, args) {
+  const out = document.getElementById("result");
+  out.textContent = "发送中…";
+  const r = await fetch(`/sandbox/api/play/${action}`, {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(args)});
+  const text = await r.text();
+  let shown = text;
+  try { const j = JSON.parse(text); shown = `回调 HTTP ${j.status}\n${JSON.stringify(j.info, null, 1)}${j.body ? "\n应答：" + j.body.slice(0, 300) : ""}`; } catch (e) { shown = `失败（${r.status}）：${text}`; }
+  out.textContent = shown;
+  await refreshCorp();
+  await refreshInbox(true);
+  return r.ok;
+}
+
+function fillSelect(sel, options) {
+  const keep = sel.value;
+  sel.replaceChildren(...options.map(([v, t]) => h("option", {value: v, text: t})));
+  if (options.some(([v]) => v === keep)) sel.value = keep;
+}
+
+function renderControls() {
+  const c = state.corp, names = Object.fromEntries(c.staff.map(s => [s.userid, s.name]));
+  const sources = {
+    staff: c.staff.map(s => [s.userid, `${s.name}（${s.userid}）`]),
+    customers: c.customers.map(x => [x.external_userid, x.name]),
+    "customers-any": [["", "（新客户）"], ...c.customers.map(x => [x.external_userid, x.name])],
+    groups: c.groups.map(g => [g.chat_id, `${g.name}（${g.members.length}人）`]),
+    ways: c.contact_ways.map(w => [w.config_id, `${w.users.map(u => names[u] || u).join("、")} · ${w.state || "无 state"}`]),
+    follows: c.customers.flatMap(x => x.follows.map(u => [`${u}|${x.external_userid}`, `${x.name} ↔ ${names[u] || u}`])),
+  };
+  document.querySelectorAll("select[data-source]").forEach(sel => fillSelect(sel, sources[sel.dataset.source]));
+  document.getElementById("not-playable").hidden = c.playable;
+}
+
+function renderStaff() {
+  const q = document.getElementById("staff-filter").value.trim();
+  const list = document.getElementById("staff-list");
+  list.replaceChildren(...state.corp.staff.filter(s => !q || s.name.includes(q) || s.userid.includes(q)).map(s =>
+    h("li", {class: s.userid === state.userid ? "active" : "", onclick: () => choose(s.userid)},
+      h("img", {src: s.avatar, alt: ""}), h("div", {}, h("b", {text: s.name}), h("small", {text: `${s.userid} · ${s.position || ""}`})),
+      s.messages ? h("span", {class: "badge", text: String(s.messages)}) : null)));
+}
+
+async function refreshCorp() {
+  state.corp = await getJSON("/sandbox/api/corp");
+  document.getElementById("corp-info").textContent = `CorpID ${state.corp.corp_id} · AgentID ${state.corp.agent_id} · ${state.corp.staff.length} 名成员 · ${state.corp.customers.length} 位客户`;
+  renderStaff();
+  renderControls();
+}
+
+function choose(userid) {
+  state.userid = userid;
+  state.lastInbox = "";
+  history.replaceState(null, "", `?user=${encodeURIComponent(userid)}`);
+  renderStaff();
+  refreshInbox(true);
+}
+
+async function clickCard(m, key, selected) {
+  const args = {userid: state.userid, message_id: m.id, button_key: key};
+  if (selected && Object.keys(selected).length) args.selected = selected;
+  await play("click_card", args);
+}
+
+async function refreshInbox(force) {
+  if (!state.userid) return;
+  const data = await getJSON(`/sandbox/api/inbox/${encodeURIComponent(state.userid)}`);
+  const sig = JSON.stringify(data.messages.map(m => [m.id, m.updated_at]));
+  if (!force && sig === state.lastInbox) return;
+  state.lastInbox = sig;
+  document.getElementById("inbox-title").textContent = `${data.user.name} 的应用消息`;
+  const box = document.getElementById("inbox");
+  box.replaceChildren(...(data.messages.length ? data.messages.map(m => renderMessage(m, clickCard))
+    : [h("p", {class: "empty", text: "还没有收到应用消息"})]));
+  box.scrollTop = box.scrollHeight;
+}
+
+function wireForms() {
+  const on = (id, fn) => document.getElementById(id).addEventListener("submit", e => { e.preventDefault(); fn(new FormData(e.target), e.submitter); });
+  on("f-add", f => play("customer_adds_staff", {userid: f.get("userid"), external_userid: f.get("name") ? "" : f.get("external_userid"), name: f.get("name") || null, state: f.get("state")}));
+  on("f-scan", f => play("customer_scans_contact_way", {config_id: f.get("config_id"), name: f.get("name") || null}));
+  on("f-del", (f, btn) => { const [userid, ext] = String(f.get("relation")).split("|"); play(btn.value, {userid, external_userid: ext}); });
+  on("f-group", (f, btn) => play(btn.value, {chat_id: f.get("chat_id"), external_userid: f.get("external_userid"), scene: btn.value === "customer_joins_group" ? Number(f.get("scene")) : 0}));
+  on("f-link", f => { const u = safeUrl(String(f.get("url"))); if (u) window.open(u, "_blank"); });
+  document.getElementById("staff-filter").addEventListener("input", renderStaff);
+}
+
+wireForms();
+refreshCorp().then(() => { if (state.userid) refreshInbox(true); });
+setInterval(() => refreshInbox(false).catch(() => {}), 2000);
+setInterval(() => refreshCorp().catch(() => {}), 10000);

@@ -39,7 +39,6 @@ class InboxBatcher:
         self._pending: list[_Pending] = []
         self._flusher: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task[None]] = set()
 
     async def store(self, key: str, kind: str, xml: str) -> tuple[int, bool]:
         """(row id, created) once the row is committed."""
@@ -58,28 +57,24 @@ class InboxBatcher:
 
     async def _flush_after(self, delay: float) -> None:
         await asyncio.sleep(delay)
-        async with self._lock:
+        async with self._lock:  # one INSERT at a time; arrivals from now on form the next batch
             batch, self._pending = self._pending, []
-            self._flusher = None  # arrivals from now on schedule the next flush
-            if batch:
-                await self._flush(batch)
-
-    async def _flush(self, batch: list[_Pending]) -> None:
-        try:
-            ids, created = await insert_rows(batch, self.deps.now())
-        except Exception as exc:
-            for item in batch:
-                if not item.future.done():
+            self._flusher = None
+            if not batch:
+                return
+            try:
+                ids, created = await insert_rows(batch, self.deps.now())
+            except Exception as exc:
+                for item in batch:
                     item.future.set_exception(exc)
-            return
-        for item in batch:
-            if not item.future.done():
-                item.future.set_result((ids[item.key], item.key in created))
+                return
+        # Off the lock: the next batch's INSERT need not wait for Redis. Acknowledged only
+        # after the enqueue was attempted, so the worker sees the rows as soon as WeCom does.
         new = [ids[k] for k in dict.fromkeys(i.key for i in batch) if k in created]
-        if new:  # off the lock: the next batch's INSERT need not wait for Redis
-            task = asyncio.create_task(enqueue_batch(self.deps, new, batch[0].key))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        if new:
+            await enqueue_batch(self.deps, new, batch[0].key)
+        for item in batch:
+            item.future.set_result((ids[item.key], item.key in created))
 
 
 def _placeholders(dialect: str, rows: int, cols: int) -> str:
@@ -106,7 +101,7 @@ async def insert_rows(batch: list[_Pending], now: datetime) -> tuple[dict[str, i
         "ON CONFLICT (key) DO NOTHING RETURNING id, key"
     )
     async with conn._in_transaction() as tx:  # noqa: SLF001 — tortoise's transaction API
-        _, inserted = await tx.execute_query(sql, values)
+        inserted = await tx.execute_query_dict(sql, values)  # execute_query drops RETURNING on PG
         ids = {row["key"]: row["id"] for row in inserted}
         created = set(ids)
         missing = [k for k in unique if k not in ids]

@@ -3,5 +3,8 @@
 from __future__ import annotations
 
 from bot.router import Router
+from handlers.facts import router as facts_router
+from handlers.leaderboard import router as leaderboard_router
+from handlers.radar import router as radar_router
 
-FEATURE_ROUTERS: list[Router] = []
+FEATURE_ROUTERS: list[Router] = [facts_router, radar_router, leaderboard_router]

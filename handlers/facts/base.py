@@ -8,10 +8,11 @@ job that called it, so the inbox retries; the fact insert is then a no-op.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from bot.router import Router
 
@@ -39,10 +40,11 @@ class ListenerError(RuntimeError):
 
 def _register(kind: str) -> Callable[[L], L]:
     def decorator(fn: L) -> L:
-        if not asyncio.iscoroutinefunction(fn):
+        if not inspect.iscoroutinefunction(cast(Any, fn)):
             raise TypeError(f"{fn.__qualname__} must be an async function")
-        if fn not in _LISTENERS[kind]:
-            _LISTENERS[kind].append(fn)
+        listeners: list[Any] = _LISTENERS[kind]
+        if fn not in listeners:
+            listeners.append(fn)
         return fn
 
     return decorator

@@ -112,7 +112,9 @@ TRANSFER_FAIL_TEXT = {
 
 @router.event("change_external_contact", "transfer_fail")
 async def on_transfer_fail(deps: Deps, event: ExternalContactEvent) -> None:
-    text = TRANSFER_FAIL_TEXT.get(event.fail_reason, f"转接失败（{event.fail_reason or '未知原因'}）")
+    text = TRANSFER_FAIL_TEXT.get(
+        event.fail_reason, f"转接失败（{event.fail_reason or '未知原因'}）"
+    )
     await add_timeline(
         deps,
         external_userid=event.external_user_id,

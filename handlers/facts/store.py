@@ -3,6 +3,7 @@ and the timeline. Every write is insert-or-ignore on a key derived from the fact
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -256,10 +257,8 @@ async def set_follow_tags(userid: str, ext: str, tag_ids: list[str], at: datetim
     if stale := current - wanted:
         await FollowTag.filter(userid=userid, external_userid=ext, tag_id__in=stale).delete()
     for tag_id in wanted - current:
-        try:
+        with contextlib.suppress(IntegrityError):
             await FollowTag.create(userid=userid, external_userid=ext, tag_id=tag_id, added_at=at)
-        except IntegrityError:
-            pass
 
 
 async def staff_name(userid: str) -> str:
@@ -290,11 +289,10 @@ async def mark_tags(
         return
     await deps.wecom.mark_tag(userid, external_userid, add, remove)
     now = deps.now()
-    current = set(
-        await FollowTag.filter(userid=userid, external_userid=external_userid).values_list(
-            "tag_id", flat=True
-        )
+    rows = await FollowTag.filter(userid=userid, external_userid=external_userid).values_list(
+        "tag_id", flat=True
     )
+    current = {str(t) for t in rows}
     await set_follow_tags(userid, external_userid, list((current | set(add)) - set(remove)), now)
     parts = []
     if add:
@@ -325,6 +323,4 @@ async def first_add(external_userid: str) -> FollowEvent | None:
 
 async def is_new_customer(external_userid: str, before: datetime) -> bool:
     """True when nobody in the corp had added this customer before `before`."""
-    return not await FollowEvent.exists(
-        external_userid=external_userid, kind="add", at__lt=before
-    )
+    return not await FollowEvent.exists(external_userid=external_userid, kind="add", at__lt=before)

@@ -1,0 +1,134 @@
+"""The console's customer list (one row per follow relation) and its Excel export."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from tortoise.queryset import QuerySet
+
+from bot.auth_types import Role
+from bot.http import ApiError, RequestContext, json_ok, page_params, scope_userids, xlsx_response
+from handlers.facts.api import _user, parse_day
+from handlers.facts.base import router
+from storage.directory import Staff
+from storage.facts import CorpTag, Customer, FollowRelation, FollowTag
+
+COLUMNS = [
+    "客户",
+    "客户类型",
+    "跟进员工",
+    "添加时间",
+    "添加方式",
+    "渠道(state)",
+    "备注",
+    "标签",
+    "状态",
+]
+TYPE_ZH = {1: "微信用户", 2: "企业微信用户"}
+EXPORT_LIMIT = 50_000
+
+
+async def _query(ctx: RequestContext) -> QuerySet[FollowRelation]:
+    q = ctx.request.query
+    tz = ctx.deps.settings.tz
+    query = FollowRelation.all()
+    scope = await scope_userids(_user(ctx))
+    if scope is not None:
+        query = query.filter(userid__in=scope)
+    if q.get("staff"):
+        query = query.filter(userid=q["staff"])
+    if q.get("tag"):
+        tagged = FollowTag.filter(tag_id=q["tag"]).values_list("external_userid", flat=True)
+        query = query.filter(external_userid__in=set(await tagged))
+    for name, op in (("added_from", "gte"), ("added_to", "lt")):
+        day = parse_day(q.get(name, ""), name)
+        if day is not None:
+            day = day.replace(tzinfo=day.tzinfo or tz)
+            day = day + timedelta(days=1) if op == "lt" and len(q[name]) <= 10 else day
+            query = query.filter(**{f"added_at__{op}": day})
+    if q.get("add_way"):
+        if not q["add_way"].isdigit():
+            raise ApiError(400, "参数 add_way 必须是整数", "add_way")
+        query = query.filter(add_way=int(q["add_way"]))
+    if q.get("state"):
+        query = query.filter(state=q["state"])
+    status = q.get("status", "")
+    if status not in ("", "active", "lost"):
+        raise ApiError(400, "参数 status 只能是 active 或 lost", "status")
+    if status:
+        query = query.filter(active=status == "active")
+    return query.order_by("-added_at", "-id")
+
+
+async def _rows(relations: list[FollowRelation]) -> list[dict[str, Any]]:
+    exts = {r.external_userid for r in relations}
+    customers = {c.external_userid: c for c in await Customer.filter(external_userid__in=exts)}
+    staff = dict(
+        await Staff.filter(userid__in={r.userid for r in relations}).values_list("userid", "name")
+    )
+    tag_rows = await FollowTag.filter(external_userid__in=exts).values_list(
+        "userid", "external_userid", "tag_id"
+    )
+    names = dict(
+        await CorpTag.filter(tag_id__in={t for *_, t in tag_rows}).values_list("tag_id", "name")
+    )
+    out = []
+    for r in relations:
+        c = customers.get(r.external_userid)
+        out.append(
+            {
+                "external_userid": r.external_userid,
+                "name": c.name if c else r.external_userid,
+                "type": TYPE_ZH.get(c.type if c else 1, ""),
+                "userid": r.userid,
+                "staff": staff.get(r.userid, r.userid),
+                "added_at": r.added_at,
+                "add_way": r.add_way,
+                "state": r.state,
+                "remark": r.remark,
+                "tags": [
+                    names.get(t, t)
+                    for u, e, t in tag_rows
+                    if u == r.userid and e == r.external_userid
+                ],
+                "status": "已流失" if not r.active else "跟进中",
+            }
+        )
+    return out
+
+
+def _cells(row: dict[str, Any]) -> list[Any]:
+    return [
+        row["name"],
+        row["type"],
+        row["staff"],
+        row["added_at"],
+        row["add_way"],
+        row["state"],
+        row["remark"],
+        row["tags"],
+        row["status"],
+    ]
+
+
+@router.get("/api/facts/customers", role=Role.DEPT_ADMIN)
+async def customers_view(ctx: RequestContext) -> web.StreamResponse:
+    page, size = page_params(ctx.request)
+    query = await _query(ctx)
+    total = await query.count()
+    rows = await _rows(await query.offset((page - 1) * size).limit(size))
+    return json_ok({"columns": COLUMNS, "items": rows, "total": total, "page": page, "size": size})
+
+
+@router.get("/api/facts/customers.xlsx", role=Role.DEPT_ADMIN)
+async def customers_export(ctx: RequestContext) -> web.StreamResponse:
+    query = await _query(ctx)
+    if await query.count() > EXPORT_LIMIT:
+        raise ApiError(400, f"导出数量超过 {EXPORT_LIMIT} 条，请缩小筛选范围")
+    rows = await _rows(await query)
+    stamp = datetime.now(ctx.deps.settings.tz).strftime("%Y%m%d")
+    return xlsx_response(
+        f"客户列表-{stamp}.xlsx", COLUMNS, [_cells(r) for r in rows], ctx.deps.settings.tz
+    )

@@ -1,0 +1,80 @@
+"""Who may see and manage an activity, and loading one for a request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.auth_types import Principal, Role
+from bot.http import ApiError, RequestContext, scope_userids
+from handlers.leaderboard.activities import list_values
+from storage.leaderboard import Activity, ActivityDepartment, Participant, Team
+
+
+async def member_ids(activity_id: int) -> set[str]:
+    rows = await Participant.filter(activity_id=activity_id).values_list("userid", flat=True)
+    return {str(u) for u in rows}
+
+
+async def manages(user: Principal, activity: Activity, scope: set[str] | None = None) -> bool:
+    """Admins: all. Department admins: activities whose participants are all in their
+    departments (their own drafts with nobody in them too)."""
+    if user.sees_all:
+        return True
+    if user.role is not Role.DEPT_ADMIN:
+        return False
+    scope = scope if scope is not None else await scope_userids(user) or set()
+    members = await member_ids(activity.id)
+    if not members:
+        return activity.created_by == user.userid
+    return members <= scope
+
+
+async def sees(user: Principal, activity: Activity, scope: set[str] | None = None) -> bool:
+    if await manages(user, activity, scope):
+        return True
+    return await Participant.filter(activity_id=activity.id, userid=user.userid).exists()
+
+
+def activity_id(ctx: RequestContext) -> int:
+    raw = ctx.request.match_info.get("id", "")
+    if not raw.isdigit():
+        raise ApiError(404, "活动不存在")
+    return int(raw)
+
+
+async def load(ctx: RequestContext, *, manage: bool = False) -> Activity:
+    assert ctx.user is not None
+    activity = await Activity.get_or_none(id=activity_id(ctx), deleted=False)
+    if activity is None:
+        raise ApiError(404, "活动不存在或已删除")
+    allowed = await (manages if manage else sees)(ctx.user, activity)
+    if not allowed:
+        raise ApiError(403, "没有权限查看或管理这个活动")
+    return activity
+
+
+async def check_members_in_scope(user: Principal, userids: list[str], depts: list[int]) -> None:
+    """A department admin may only pick staff and departments they manage."""
+    if user.sees_all:
+        return
+    scope = await scope_userids(user) or set()
+    outside = [u for u in userids if u not in scope]
+    if outside:
+        raise ApiError(403, f"成员 {outside[0]} 不在你管理的部门内", "userids")
+    from bot.auth import department_tree
+
+    tree = await department_tree(user.departments)
+    bad = [d for d in depts if d not in tree]
+    if bad:
+        raise ApiError(403, f"部门 {bad[0]} 不在你管理的范围内", "department_ids")
+
+
+async def current_lists(activity_id: int) -> dict[str, Any]:
+    picked = await Participant.filter(activity_id=activity_id, picked=True).values_list(
+        "userid", flat=True
+    )
+    depts = await ActivityDepartment.filter(activity_id=activity_id).values_list(
+        "department_id", flat=True
+    )
+    teams = await Team.filter(activity_id=activity_id).order_by("id")
+    return list_values(picked, depts, [(t.name, t.department_id, t.members) for t in teams])

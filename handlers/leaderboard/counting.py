@@ -1,0 +1,195 @@
+"""The one place that says which facts an activity credits, and the ranking derived from them.
+
+A full recomputation (`recompute`) is the truth; the Redis sorted set per activity is a cache
+kept by the listeners (recount one participant from the database, ZADD) and rebuilt from the
+facts when missing. Both order by the same `score`, so they always agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from redis.asyncio import Redis
+
+from handlers.leaderboard import sql
+from storage.leaderboard import Activity, Metric, Participant
+
+# score = -count * SPAN + seconds from the start to the last credited fact: lower is better,
+# so a higher count wins and, at equal counts, whoever got there first. Exact in a double for
+# counts below 900,000. Equal scores fall back to the userid in both Redis and Python.
+SPAN = 10**10
+ZERO_SCORE = SPAN - 1
+
+
+def score(count: int, last_at: datetime | None, start: datetime) -> int:
+    if count <= 0 or last_at is None:
+        return ZERO_SCORE
+    offset = max(0, min(int((last_at - start).total_seconds()), SPAN - 1))
+    return -count * SPAN + offset
+
+
+def count_of(score_value: float) -> int:
+    value = int(score_value)
+    return (-value + SPAN - 1) // SPAN if value < 0 else 0
+
+
+@dataclass(frozen=True)
+class RankRow:
+    rank: int  # 1-based
+    userid: str
+    count: int
+    last_at: datetime | None
+
+
+# --- credited facts ---------------------------------------------------------------------------
+
+_NEW_PAIRS = """
+SELECT f.userid AS userid, f.external_userid AS external_userid, MIN(f.at) AS first_at
+FROM follow_event f
+JOIN lb_participant p ON p.activity_id = ? AND p.userid = f.userid
+WHERE f.kind = 'add' AND f.at >= ? AND f.at < ? {extra}
+GROUP BY f.userid, f.external_userid
+"""
+
+# A customer someone else added earlier (by a fact or by the synced first-add) is not new.
+_DEDUP = """
+WHERE NOT EXISTS (
+  SELECT 1 FROM follow_event o WHERE o.external_userid = c.external_userid
+  AND o.kind = 'add' AND o.userid <> c.userid AND o.at < c.first_at)
+AND NOT EXISTS (
+  SELECT 1 FROM customer cu WHERE cu.external_userid = c.external_userid
+  AND cu.first_added_by <> '' AND cu.first_added_by <> c.userid
+  AND cu.first_added_at < c.first_at)
+"""
+
+_GROUP_JOINS = """
+SELECT x.credited, x.member_id, x.at, x.chat_id FROM (
+  SELECT CASE WHEN g.invitor <> '' THEN g.invitor
+              WHEN g.scene = 3 THEN COALESCE(cg.owner, '') ELSE '' END AS credited,
+         g.member_id AS member_id, g.at AS at, g.chat_id AS chat_id
+  FROM group_membership_event g LEFT JOIN customer_group cg ON cg.chat_id = g.chat_id
+  WHERE g.kind = 'join' AND g.member_type = 2 AND g.at >= ? AND g.at < ?
+  AND g.chat_id IN ({chats})
+) x JOIN lb_participant p ON p.activity_id = ? AND p.userid = x.credited {extra}
+"""
+
+
+def credited_sql(activity: Activity, userid: str | None = None) -> tuple[str, list[Any]]:
+    """Rows (userid, customer, at[, chat_id]) of every credited fact; optionally for one person."""
+    if activity.metric == Metric.GROUP_JOINS:
+        chats = [str(c) for c in activity.chat_ids or []]
+        extra = "WHERE x.credited = ?" if userid else ""
+        query = _GROUP_JOINS.format(chats=sql.placeholders(len(chats)), extra=extra)
+        params: list[Any] = [activity.start_at, activity.end_at, *chats, activity.id]
+        return query, params + ([userid] if userid else [])
+    extra = "AND f.userid = ?" if userid else ""
+    pairs = _NEW_PAIRS.format(extra=extra)
+    params = [activity.id, activity.start_at, activity.end_at] + ([userid] if userid else [])
+    where = _DEDUP if activity.dedup else ""
+    query = f"SELECT c.userid, c.external_userid, c.first_at FROM ({pairs}) c {where}"
+    return query, params
+
+
+async def credited_facts(activity: Activity, userid: str | None = None) -> list[tuple[Any, ...]]:
+    query, params = credited_sql(activity, userid)
+    rows = await sql.fetch(query, params)
+    return [(r[0], r[1], sql.to_dt(r[2]), *r[3:]) for r in rows]
+
+
+async def participant_ids(activity_id: int) -> list[str]:
+    rows = await Participant.filter(activity_id=activity_id).values_list("userid", flat=True)
+    return [str(u) for u in rows]
+
+
+async def recompute(activity: Activity) -> list[RankRow]:
+    """The full ranking from the facts: every participant, best first."""
+    found = await _totals(activity)
+    people = await participant_ids(activity.id)
+    keyed = []
+    for uid in people:
+        count, last = found.get(uid, (0, None))
+        keyed.append((score(count, last, activity.start_at), uid, count, last))
+    keyed.sort(key=lambda k: (k[0], k[1]))
+    return [RankRow(i + 1, uid, count, last) for i, (_, uid, count, last) in enumerate(keyed)]
+
+
+async def _totals(activity: Activity, userid: str | None = None) -> dict[str, tuple[int, Any]]:
+    query, params = credited_sql(activity, userid)
+    group = activity.metric == Metric.GROUP_JOINS
+    who, when = ("credited", "at") if group else ("userid", "first_at")
+    agg = f"SELECT q.{who}, COUNT(*), MAX(q.{when}) FROM ({query}) q GROUP BY q.{who}"
+    found = await sql.fetch(agg, params)
+    return {r[0]: (int(r[1]), sql.to_dt(r[2])) for r in found}
+
+
+async def count_for(activity: Activity, userid: str) -> tuple[int, datetime | None]:
+    found = await _totals(activity, userid)
+    return found.get(userid, (0, None))
+
+
+# --- the live cache -----------------------------------------------------------------------------
+
+
+def zkey(activity_id: int) -> str:
+    return f"lb:{activity_id}:rank"
+
+
+async def rebuild(redis: Redis, activity: Activity) -> list[RankRow]:
+    rows = await recompute(activity)
+    pipe = redis.pipeline(transaction=True)
+    pipe.delete(zkey(activity.id))
+    if rows:
+        mapping = {r.userid: score(r.count, r.last_at, activity.start_at) for r in rows}
+        pipe.zadd(zkey(activity.id), mapping)  # type: ignore[arg-type]
+    await pipe.execute()
+    return rows
+
+
+async def ensure(redis: Redis, activity: Activity) -> bool:
+    """Rebuild the sorted set from the facts when Redis lost it; True when it was rebuilt."""
+    if await redis.exists(zkey(activity.id)):
+        return False
+    await rebuild(redis, activity)
+    return True
+
+
+async def refresh_participant(redis: Redis, activity: Activity, userid: str) -> int:
+    """Idempotent: recount one participant from the facts and store their score."""
+    if await ensure(redis, activity):
+        return (await count_for(activity, userid))[0]
+    count, last = await count_for(activity, userid)
+    await redis.zadd(zkey(activity.id), {userid: score(count, last, activity.start_at)})
+    return count
+
+
+async def live_page(redis: Redis, activity: Activity, offset: int, limit: int) -> list[RankRow]:
+    await ensure(redis, activity)
+    found = await redis.zrange(zkey(activity.id), offset, offset + limit - 1, withscores=True)
+    return [_row(activity, offset + i + 1, m, s) for i, (m, s) in enumerate(found)]
+
+
+async def live_rank(redis: Redis, activity: Activity, userid: str) -> RankRow | None:
+    await ensure(redis, activity)
+    pipe = redis.pipeline(transaction=False)
+    pipe.zrank(zkey(activity.id), userid)
+    pipe.zscore(zkey(activity.id), userid)
+    rank, value = await pipe.execute()
+    if rank is None or value is None:
+        return None
+    return _row(activity, int(rank) + 1, userid, value)
+
+
+async def live_size(redis: Redis, activity: Activity) -> int:
+    await ensure(redis, activity)
+    return int(await redis.zcard(zkey(activity.id)))
+
+
+def _row(activity: Activity, rank: int, member: Any, value: float) -> RankRow:
+    uid = member.decode() if isinstance(member, bytes) else str(member)
+    count = count_of(value)
+    last = None
+    if count:
+        last = activity.start_at + timedelta(seconds=int(value) + count * SPAN)
+    return RankRow(rank, uid, count, last)

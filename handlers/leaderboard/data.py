@@ -1,0 +1,175 @@
+"""Console data pages: TOP10, tables by member / date / customer (each also as .xlsx), and the
+TOP10 chart PNG for the closing report card (signed URL, no login: WeCom fetches it)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from aiohttp import web
+
+from bot.auth_types import Role
+from bot.http import ApiError, RequestContext, json_ok, xlsx_response
+from handlers.leaderboard import access, counting, router
+from handlers.leaderboard.chart import top10_png
+from handlers.leaderboard.notify import names_of
+from storage.facts import Customer, FollowEvent, FollowRelation
+from storage.leaderboard import Activity, Metric
+
+BASE = "/api/leaderboard/activities/{id}/data"
+MEMBER_HEADERS = ["排名", "成员", "总客户数", "邀请客户数", "流失客户数", "净增客户数"]
+DATE_HEADERS = ["日期", "数量"]
+CUSTOMER_HEADERS = ["客户", "添加成员", "添加时间", "状态", "是否计入", "说明"]
+
+
+async def member_rows(activity: Activity) -> list[list[Any]]:
+    ranking = await counting.recompute(activity)
+    uids = [r.userid for r in ranking]
+    names = await names_of(uids)
+    total: Counter[str] = Counter(
+        str(u)
+        for u in await FollowRelation.filter(userid__in=uids, active=True).values_list(
+            "userid", flat=True
+        )
+    )
+    window = {"at__gte": activity.start_at, "at__lt": activity.end_at, "userid__in": uids}
+    adds = await FollowEvent.filter(kind="add", **window).values_list("userid", "external_userid")
+    ends = await FollowEvent.filter(kind="end", **window).values_list("userid", "external_userid")
+    invited = {pair for pair in adds}
+    lost = {pair for pair in ends}
+    rows = []
+    for r in ranking:
+        mine = {c for u, c in invited if u == r.userid}
+        gone = {c for u, c in lost if u == r.userid}
+        rows.append(
+            [r.rank, names[r.userid], total[r.userid], len(mine), len(gone), len(mine - gone)]
+        )
+    return rows
+
+
+async def date_rows(ctx: RequestContext, activity: Activity) -> list[list[Any]]:
+    facts = await counting.credited_facts(activity)
+    tz = ctx.deps.settings.tz
+    per_day = Counter(f[2].astimezone(tz).date().isoformat() for f in facts if f[2])
+    return [[day, per_day[day]] for day in sorted(per_day)]
+
+
+async def customer_rows(activity: Activity) -> list[list[Any]]:
+    credited = {(f[0], f[1], f[2]) for f in await counting.credited_facts(activity)}
+    uids = await counting.participant_ids(activity.id)
+    names = await names_of(uids)
+    if activity.metric == Metric.GROUP_JOINS:
+        return [[c, names.get(u, u), at, "已入群", True, "计入"] for u, c, at in sorted(credited)]
+    adds = await FollowEvent.filter(
+        kind="add", userid__in=uids, at__gte=activity.start_at, at__lt=activity.end_at
+    ).order_by("at", "id")
+    ids = list({a.external_userid for a in adds})
+    cust = {c.external_userid: c for c in await Customer.filter(external_userid__in=ids)}
+    active = set(
+        await FollowRelation.filter(external_userid__in=ids, active=True).values_list(
+            "userid", "external_userid"
+        )
+    )
+    rows = []
+    for add in adds:
+        counted = any(
+            u == add.userid and c == add.external_userid and at == add.at for u, c, at in credited
+        )
+        reason = "计入" if counted else await _why_not(add, cust.get(add.external_userid))
+        status = "仍是客户" if (add.userid, add.external_userid) in active else "已流失"
+        label = cust[add.external_userid].name if add.external_userid in cust else ""
+        rows.append(
+            [
+                label or add.external_userid,
+                names.get(add.userid, add.userid),
+                add.at,
+                status,
+                counted,
+                reason,
+            ]
+        )
+    return rows
+
+
+async def _why_not(add: FollowEvent, customer: Customer | None) -> str:
+    first = (
+        await FollowEvent.filter(
+            external_userid=add.external_userid, kind="add", userid__not=add.userid, at__lt=add.at
+        )
+        .order_by("at")
+        .first()
+    )
+    by = first.userid if first else ""
+    if not by and customer and customer.first_added_by not in ("", add.userid):
+        by = customer.first_added_by
+    if by:
+        return f"重复：首次由 {(await names_of([by]))[by]} 添加"
+    return "重复：该成员已添加过此客户"
+
+
+def _wants_xlsx(ctx: RequestContext) -> bool:
+    fmt = ctx.request.query.get("format", "json")
+    if fmt not in ("json", "xlsx"):
+        raise ApiError(400, "参数 format 只能是 json 或 xlsx", "format")
+    return fmt == "xlsx"
+
+
+def _answer(ctx: RequestContext, name: str, headers: list[str], rows: list[list[Any]]) -> Any:
+    if _wants_xlsx(ctx):
+        return xlsx_response(name, headers, rows, ctx.deps.settings.tz)
+    keyword = ctx.request.query.get("q", "").strip()
+    if keyword:
+        rows = [r for r in rows if any(keyword in str(v) for v in r)]
+    return json_ok({"headers": headers, "rows": rows, "total": len(rows)})
+
+
+@router.get(BASE + "/members", role=Role.DEPT_ADMIN)
+async def by_member(ctx: RequestContext) -> web.StreamResponse:
+    activity = await access.load(ctx, manage=True)
+    return _answer(
+        ctx, f"拉新排行榜-成员-{activity.id}.xlsx", MEMBER_HEADERS, await member_rows(activity)
+    )  # type: ignore[no-any-return]
+
+
+@router.get(BASE + "/dates", role=Role.DEPT_ADMIN)
+async def by_date(ctx: RequestContext) -> web.StreamResponse:
+    activity = await access.load(ctx, manage=True)
+    return _answer(
+        ctx, f"拉新排行榜-日期-{activity.id}.xlsx", DATE_HEADERS, await date_rows(ctx, activity)
+    )  # type: ignore[no-any-return]
+
+
+@router.get(BASE + "/customers", role=Role.DEPT_ADMIN)
+async def by_customer(ctx: RequestContext) -> web.StreamResponse:
+    activity = await access.load(ctx, manage=True)
+    return _answer(
+        ctx, f"拉新排行榜-客户-{activity.id}.xlsx", CUSTOMER_HEADERS, await customer_rows(activity)
+    )  # type: ignore[no-any-return]
+
+
+@router.get(BASE + "/top10", role=Role.DEPT_ADMIN)
+async def top10(ctx: RequestContext) -> web.StreamResponse:
+    activity = await access.load(ctx, manage=True)
+    rows = (await counting.recompute(activity))[:10]
+    names = await names_of([r.userid for r in rows])
+    return json_ok(
+        {"items": [{"rank": r.rank, "name": names[r.userid], "count": r.count} for r in rows]}
+    )
+
+
+@router.get("/api/leaderboard/chart/{id}.png", role=None)
+async def chart(ctx: RequestContext) -> web.StreamResponse:
+    activity_id = access.activity_id(ctx)
+    if not ctx.deps.signer.verify_mac(
+        "lb.chart", str(activity_id), ctx.request.query.get("sig", "")
+    ):
+        raise ApiError(403, "链接无效")
+    activity = await Activity.get_or_none(id=activity_id, deleted=False)
+    if activity is None:
+        raise ApiError(404, "活动不存在或已删除")
+    rows = (await counting.recompute(activity))[:10]
+    names = await names_of([r.userid for r in rows])
+    png = top10_png(activity.name, [(names[r.userid], r.count) for r in rows])
+    return web.Response(
+        body=png, content_type="image/png", headers={"Cache-Control": "public, max-age=300"}
+    )

@@ -1,0 +1,60 @@
+"""Fact listeners: after a fact is stored (and again on retries), recount the credited
+participant from the database, update the live ranking and report crossings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.deps import Deps
+from handlers.leaderboard import counting, notify
+from storage.facts import CustomerGroup, FollowEvent
+from storage.leaderboard import Activity, Metric, Participant
+
+
+async def _running(at: Any, metric: Metric) -> list[Activity]:
+    return list(
+        await Activity.filter(deleted=False, metric=metric.value, start_at__lte=at, end_at__gt=at)
+    )
+
+
+async def _update(deps: Deps, activity: Activity, userids: set[str]) -> None:
+    for uid in sorted(userids):
+        if await Participant.filter(activity_id=activity.id, userid=uid).exists():
+            await counting.refresh_participant(deps.redis, activity, uid)
+            await notify.check_crossings(deps, activity, uid)
+
+
+async def on_follow_added(deps: Deps, fact: Any) -> None:
+    # Under dedup an add from any earlier time (even before the window, by a non-participant)
+    # can take the credit away from a participant who added the same customer later.
+    candidates = await Activity.filter(
+        deleted=False, metric=Metric.NEW_CUSTOMERS.value, end_at__gt=fact.at
+    )
+    for activity in candidates:
+        in_window = activity.start_at <= fact.at
+        if not (in_window or activity.dedup):
+            continue
+        affected = {fact.userid} if in_window else set()
+        if activity.dedup:
+            others = await FollowEvent.filter(
+                external_userid=fact.external_userid,
+                kind="add",
+                at__gte=activity.start_at,
+                at__lt=activity.end_at,
+            ).values_list("userid", flat=True)
+            affected.update(others)
+        await _update(deps, activity, affected)
+
+
+async def on_group_joined(deps: Deps, fact: Any) -> None:
+    if int(getattr(fact, "member_type", 2)) != 2:
+        return
+    credited = fact.invitor
+    if not credited and int(fact.scene) == 3:
+        group = await CustomerGroup.get_or_none(chat_id=fact.chat_id)
+        credited = group.owner if group else ""
+    if not credited:
+        return
+    for activity in await _running(fact.at, Metric.GROUP_JOINS):
+        if fact.chat_id in (activity.chat_ids or []):
+            await _update(deps, activity, {credited})

@@ -1,0 +1,178 @@
+"""A fake WeCom client serving an in-memory corp, a recording job queue, and event builders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import jinja2
+from redis.asyncio import Redis
+
+from bot.deps import Deps
+from bot.events import Event, event_from_dict
+from bot.router import Dispatcher
+from bot.settings import Settings
+from bot.signing import Signer
+from bot.wecom_errors import WeComError
+from handlers.facts import router
+
+T0 = 1_700_000_000
+
+
+class FakeWeCom:
+    def __init__(self) -> None:
+        self.contacts: dict[str, dict[str, Any]] = {}
+        self.follows: dict[str, list[dict[str, Any]]] = {}
+        self.groups: dict[str, dict[str, Any]] = {}
+        self.tag_groups: list[dict[str, Any]] = []
+        self.users: list[dict[str, Any]] = []
+        self.departments: list[dict[str, Any]] = [{"id": 1, "name": "总部", "parentid": 0}]
+        self.directory_error: int | None = None
+        self.marked: list[tuple[str, str, list[str], list[str]]] = []
+        self.calls: list[str] = []
+
+    async def get_external_contact(self, external_userid: str) -> dict[str, Any]:
+        self.calls.append("get_external_contact")
+        if external_userid not in self.contacts:
+            raise WeComError(84061, "not external contact", "/cgi-bin/externalcontact/get")
+        return {
+            "external_contact": self.contacts[external_userid],
+            "follow_user": list(self.follows.get(external_userid, [])),
+        }
+
+    async def batch_get_by_user(
+        self, userids: list[str], cursor: str = "", limit: int = 100
+    ) -> dict[str, Any]:
+        items = [
+            {"external_contact": self.contacts[ext], "follow_info": _info(f)}
+            for ext, follows in sorted(self.follows.items())
+            for f in follows
+            if f["userid"] in userids
+        ]
+        start = int(cursor or 0)
+        end = start + 1  # one per page: the paging is exercised
+        return {
+            "external_contact_list": items[start:end],
+            "next_cursor": str(end) if end < len(items) else "",
+        }
+
+    async def groupchat_list(self, cursor: str = "", limit: int = 100) -> dict[str, Any]:
+        chats = [{"chat_id": c, "status": 0} for c in sorted(self.groups)]
+        return {"group_chat_list": chats, "next_cursor": ""}
+
+    async def groupchat_get(self, chat_id: str) -> dict[str, Any]:
+        self.calls.append("groupchat_get")
+        if chat_id not in self.groups:
+            raise WeComError(49008, "chat not found", "/cgi-bin/externalcontact/groupchat/get")
+        return dict(self.groups[chat_id])
+
+    async def get_corp_tag_list(self) -> list[dict[str, Any]]:
+        return self.tag_groups
+
+    async def mark_tag(
+        self,
+        userid: str,
+        external_userid: str,
+        add: list[str] | None = None,
+        remove: list[str] | None = None,
+    ) -> dict[str, Any]:
+        self.marked.append((userid, external_userid, list(add or []), list(remove or [])))
+        return {"errcode": 0}
+
+    def _check_directory(self) -> None:
+        if self.directory_error:
+            raise WeComError(self.directory_error, "no privilege", "/cgi-bin/user/list")
+
+    async def list_users(self, department_id: int = 1) -> list[dict[str, Any]]:
+        self._check_directory()
+        return self.users
+
+    async def list_departments(self) -> list[dict[str, Any]]:
+        self._check_directory()
+        return self.departments
+
+    async def get_user(self, userid: str) -> dict[str, Any]:
+        return next(u for u in self.users if u["userid"] == userid)
+
+
+def _info(follow: dict[str, Any]) -> dict[str, Any]:
+    info = {k: v for k, v in follow.items() if k != "tags"}
+    info["tag_id"] = [t["tag_id"] for t in follow.get("tags", [])]
+    return info
+
+
+class FakeQueue:
+    def __init__(self) -> None:
+        self.jobs: list[tuple[str, tuple[Any, ...], str | None, float | None]] = []
+
+    async def enqueue(
+        self, name: str, *args: Any, job_id: str | None = None, defer_by: float | None = None
+    ) -> bool:
+        self.jobs.append((name, args, job_id, defer_by))
+        return True
+
+    def take(self) -> list[tuple[str, tuple[Any, ...]]]:
+        taken = [(name, args) for name, args, *_ in self.jobs]
+        self.jobs.clear()
+        return taken
+
+
+def make_deps(settings: Settings, redis: Redis, wecom: FakeWeCom, now: int = T0 + 3600) -> Deps:
+    clock: Callable[[], datetime] = lambda: datetime.fromtimestamp(now, UTC)  # noqa: E731
+    return Deps(
+        settings=settings,
+        redis=redis,
+        wecom=wecom,  # type: ignore[arg-type]
+        queue=FakeQueue(),  # type: ignore[arg-type]
+        signer=Signer(settings.security.secret),
+        dispatcher=Dispatcher([router]),
+        templates=jinja2.Environment(autoescape=True),
+        clock=clock,
+    )
+
+
+def contact_event(change: str, userid: str, ext: str, at: int, **extra: str) -> Event:
+    data = {
+        "ToUserName": "corp",
+        "FromUserName": "sys",
+        "CreateTime": str(at),
+        "MsgType": "event",
+        "Event": "change_external_contact",
+        "ChangeType": change,
+        "UserID": userid,
+        "ExternalUserID": ext,
+        **extra,
+    }
+    return event_from_dict(data)
+
+
+def chat_event(chat_id: str, detail: str, members: list[str], at: int, **extra: str) -> Event:
+    data: dict[str, Any] = {
+        "ToUserName": "corp",
+        "FromUserName": "sys",
+        "CreateTime": str(at),
+        "MsgType": "event",
+        "Event": "change_external_chat",
+        "ChangeType": "update",
+        "ChatId": chat_id,
+        "UpdateDetail": detail,
+        "MemChangeCnt": str(len(members)),
+        "MemChangeList": {"Item": members[0] if len(members) == 1 else members},
+        **extra,
+    }
+    return event_from_dict(data)
+
+
+async def deliver(deps: Deps, event: Event) -> None:
+    """What the inbox does for one event, then run the jobs it queued (the refreshes)."""
+    outcomes = await deps.dispatcher.dispatch_event(deps, event)
+    errors = [o.error for o in outcomes if o.error]
+    assert not errors, errors
+    await run_jobs(deps)
+
+
+async def run_jobs(deps: Deps) -> None:
+    jobs = {j.__name__: j for j in deps.dispatcher.jobs}
+    for name, args in deps.queue.take():  # type: ignore[attr-defined]
+        await jobs[name]({"deps": deps}, *args)

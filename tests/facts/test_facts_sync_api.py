@@ -1,0 +1,174 @@
+"""Sync reconciliation, mark_tags, listeners failing, API permissions and the Excel export."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import make_mocked_request
+from openpyxl import load_workbook
+
+from bot.auth_types import Principal, Role
+from bot.deps import Deps
+from bot.http import ApiError, RequestContext
+from handlers.facts import ListenerError, mark_tags, on_follow_added
+from handlers.facts.api import customer_view
+from handlers.facts.base import from_ts, remove_listener
+from handlers.facts.customers import COLUMNS, customers_export
+from handlers.facts.sync import SyncError, full_sync
+from storage.facts import (
+    FollowEvent,
+    FollowRelation,
+    FollowTag,
+    GroupMembershipEvent,
+    TimelineEntry,
+)
+from tests.facts.fakes import T0, FakeWeCom, contact_event
+
+EXT = "wmCust"
+
+
+def corp(wecom: FakeWeCom) -> None:
+    wecom.users = [
+        {"userid": "alice", "name": "爱丽丝", "department": [1], "status": 1},
+        {"userid": "bob", "name": "鲍勃", "department": [1], "status": 1},
+    ]
+    wecom.tag_groups = [
+        {
+            "group_id": "g1",
+            "group_name": "等级",
+            "tag": [{"id": "t1", "name": "VIP"}, {"id": "t2", "name": "普通"}],
+        }
+    ]
+    wecom.contacts[EXT] = {"external_userid": EXT, "name": "李四", "type": 1}
+    wecom.contacts["wmOther"] = {"external_userid": "wmOther", "name": "王五", "type": 2}
+    wecom.follows[EXT] = [
+        {
+            "userid": "alice",
+            "createtime": T0,
+            "add_way": 1,
+            "state": "s1",
+            "tags": [{"tag_id": "t1", "type": 1}],
+        }
+    ]
+    wecom.follows["wmOther"] = [{"userid": "bob", "createtime": T0 + 5, "add_way": 3}]
+    wecom.groups["wrChat"] = {
+        "chat_id": "wrChat",
+        "name": "群",
+        "owner": "bob",
+        "create_time": T0,
+        "member_list": [{"userid": EXT, "type": 2, "join_time": T0 + 7, "join_scene": 3}],
+    }
+
+
+async def test_sync_reconciles_without_inventing(deps: Deps, wecom: FakeWeCom) -> None:
+    corp(wecom)
+    # A callback-known relation wecom no longer has: sync ends it with reason unknown.
+    await deps.dispatcher.dispatch_event(
+        deps, contact_event("add_external_contact", "bob", "wmGone", T0 - 50)
+    )
+    result = await full_sync({"deps": deps})
+    assert result["staff"] == 2 and result["tags"] == 2 and result["groups"] == 1
+    add = await FollowEvent.get(userid="alice", external_userid=EXT, kind="add")
+    assert (add.source, add.at, add.key) == ("sync", from_ts(T0), f"add:alice:{EXT}:{T0}")
+    gone = await FollowRelation.get(userid="bob", external_userid="wmGone")
+    assert not gone.active and gone.end_reason == ""
+    join = await GroupMembershipEvent.get(member_id=EXT)
+    assert (join.source, join.at, join.scene) == ("sync", from_ts(T0 + 7), 3)
+    assert await FollowTag.filter(external_userid=EXT).values_list("tag_id", flat=True) == ["t1"]
+    counts = (
+        await FollowEvent.all().count(),
+        await GroupMembershipEvent.all().count(),
+        await TimelineEntry.all().count(),
+    )
+    again = await full_sync({"deps": deps})
+    assert again["relations_found"] == 0 and again["relations_ended"] == 0
+    assert counts == (
+        await FollowEvent.all().count(),
+        await GroupMembershipEvent.all().count(),
+        await TimelineEntry.all().count(),
+    )
+    # The callback arriving after the sync found the relation adds nothing.
+    await deps.dispatcher.dispatch_event(
+        deps, contact_event("add_external_contact", "alice", EXT, T0)
+    )
+    assert await FollowEvent.filter(userid="alice", external_userid=EXT).count() == 1
+
+
+async def test_sync_explains_the_directory_rule(deps: Deps, wecom: FakeWeCom) -> None:
+    corp(wecom)
+    wecom.directory_error = 60011
+    with pytest.raises(SyncError, match="since 2022 the customer-contact"):
+        await full_sync({"deps": deps})
+
+
+async def test_failing_listener_fails_the_handler_then_retries(
+    deps: Deps, wecom: FakeWeCom
+) -> None:
+    corp(wecom)
+    calls: list[str] = []
+
+    @on_follow_added
+    async def flaky(d: Deps, fact: Any) -> None:
+        calls.append(fact.key)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+
+    try:
+        event = contact_event("add_external_contact", "alice", EXT, T0)
+        first = await deps.dispatcher.dispatch_event(deps, event)
+        assert first[0].error and "boom" in first[0].error
+        second = await deps.dispatcher.dispatch_event(deps, event)
+        assert not second[0].error
+    finally:
+        remove_listener("follow_added", flaky)
+    assert calls == [f"add:alice:{EXT}:{T0}"] * 2
+    assert await FollowEvent.filter(kind="add").count() == 1
+    assert ListenerError
+
+
+async def test_mark_tags(deps: Deps, wecom: FakeWeCom) -> None:
+    corp(wecom)
+    await full_sync({"deps": deps})
+    await mark_tags(
+        deps, userid="alice", external_userid=EXT, add=["t2"], remove=["t1"], by="alice"
+    )
+    assert wecom.marked == [("alice", EXT, ["t2"], ["t1"])]
+    assert await FollowTag.filter(external_userid=EXT).values_list("tag_id", flat=True) == ["t2"]
+    entry = await TimelineEntry.get(external_userid=EXT, kind="tag")
+    assert entry.text == "添加标签 普通；移除标签 VIP"
+
+
+def ctx(deps: Deps, path: str, user: Principal, **match: str) -> RequestContext:
+    return RequestContext(make_mocked_request("GET", path, match_info=match), deps, user)
+
+
+async def test_staff_reads_only_own_customers(deps: Deps, wecom: FakeWeCom) -> None:
+    corp(wecom)
+    await full_sync({"deps": deps})
+    bob = Principal("bob", "鲍勃", Role.STAFF)
+    with pytest.raises(ApiError) as err:
+        await customer_view(ctx(deps, f"/api/facts/customers/{EXT}", bob, external_userid=EXT))
+    assert err.value.status == 403
+    alice = Principal("alice", "爱丽丝", Role.STAFF)
+    resp = await customer_view(ctx(deps, f"/api/facts/customers/{EXT}", alice, external_userid=EXT))
+    assert resp.status == 200
+    admin = Principal("root", "管理员", Role.ADMIN)
+    resp = await customer_view(ctx(deps, f"/api/facts/customers/{EXT}", admin, external_userid=EXT))
+    assert resp.status == 200
+
+
+async def test_excel_export_columns(deps: Deps, wecom: FakeWeCom) -> None:
+    corp(wecom)
+    await full_sync({"deps": deps})
+    admin = Principal("root", "管理员", Role.ADMIN)
+    resp = await customers_export(ctx(deps, "/api/facts/customers.xlsx?status=active", admin))
+    assert resp.body is not None
+    sheet = load_workbook(io.BytesIO(resp.body)).active
+    rows = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert rows[0] == COLUMNS
+    names = sorted(r[0] for r in rows[1:])
+    assert names == ["李四", "王五"]
+    li = next(r for r in rows[1:] if r[0] == "李四")
+    assert li[2] == "爱丽丝" and li[7] == "VIP" and li[8] == "跟进中"

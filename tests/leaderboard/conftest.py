@@ -1,0 +1,120 @@
+"""Fixtures for the leaderboard tests: deps with a fake WeCom recording cards, a small corp,
+and helpers to insert facts directly."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jinja2
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from redis.asyncio import Redis
+
+from bot.deps import Deps
+from bot.router import Dispatcher
+from bot.settings import Settings
+from bot.signing import Signer
+from handlers.leaderboard import router
+from storage.directory import Department, Staff
+from storage.facts import FollowEvent, GroupMembershipEvent
+from storage.leaderboard import Activity
+from tests.auth.support import FakeQueue, build_app
+
+T0 = datetime(2024, 6, 1, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
+_seq = itertools.count()
+
+
+class FakeWeCom:
+    def __init__(self) -> None:
+        self.sent: list[tuple[list[str], dict[str, Any]]] = []
+
+    async def send_template_card(self, touser: list[str], card: dict[str, Any]) -> dict[str, Any]:
+        self.sent.append((list(touser), card))
+        return {"errcode": 0}
+
+    def to(self, userid: str) -> list[dict[str, Any]]:
+        return [card for users, card in self.sent if userid in users]
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(T0 + timedelta(hours=1))
+
+
+@pytest.fixture
+async def deps(settings: Settings, redis: Redis, db: None, clock: Clock) -> Deps:
+    return Deps(
+        settings=settings,
+        redis=redis,
+        wecom=FakeWeCom(),  # type: ignore[arg-type]
+        queue=FakeQueue(),  # type: ignore[arg-type]
+        signer=Signer(settings.security.secret),
+        dispatcher=Dispatcher([router]),
+        templates=jinja2.Environment(autoescape=True),
+        clock=clock,
+    )
+
+
+@pytest.fixture
+async def client(
+    deps: Deps, aiohttp_client: Callable[[web.Application], Awaitable[TestClient]]
+) -> TestClient:
+    return await aiohttp_client(build_app(deps))
+
+
+@pytest.fixture
+async def corp(db: None) -> None:
+    """Departments 1 > 2 (sales: alice, bob), 1 > 3 (support: carol); dave in 2 and 3."""
+    for dept_id, parent in ((1, 0), (2, 1), (3, 1)):
+        await Department.create(id=dept_id, name=f"部门{dept_id}", parent_id=parent)
+    for userid, depts in (("alice", [2]), ("bob", [2]), ("carol", [3]), ("dave", [2, 3])):
+        await Staff.create(userid=userid, name=userid.title(), departments=depts)
+
+
+async def make_activity(**kw: Any) -> Activity:
+    values: dict[str, Any] = {
+        "name": "测试活动",
+        "start_at": T0,
+        "end_at": T0 + timedelta(days=7),
+        "top_n": 2,
+        "started_done": True,
+    }
+    values.update(kw)
+    return await Activity.create(**values)
+
+
+async def add(userid: str, customer: str, minutes: float, kind: str = "add") -> FollowEvent:
+    at = T0 + timedelta(minutes=minutes)
+    key = f"{kind}:{userid}:{customer}:{at.isoformat()}"
+    fact, _ = await FollowEvent.get_or_create(
+        key=key, defaults={"userid": userid, "external_userid": customer, "kind": kind, "at": at}
+    )
+    return fact
+
+
+async def join(
+    chat: str, member: str, minutes: float, invitor: str = "", scene: int = 0, member_type: int = 2
+) -> GroupMembershipEvent:
+    at = T0 + timedelta(minutes=minutes)
+    return await GroupMembershipEvent.create(
+        key=f"join:{chat}:{member}:{at.isoformat()}:{next(_seq)}",
+        chat_id=chat,
+        member_id=member,
+        member_type=member_type,
+        kind="join",
+        scene=scene,
+        invitor=invitor,
+        at=at,
+    )

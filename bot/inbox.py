@@ -7,6 +7,7 @@ FromUserName + CreateTime would collide). A handler that finished is recorded in
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import random
@@ -63,10 +64,8 @@ async def enqueue(deps: Deps, row: InboxEvent, defer_by: float | None = None) ->
 
 
 async def record_run(row_id: int, handler: str, now: datetime) -> None:
-    try:
+    with contextlib.suppress(IntegrityError):  # a concurrent run of the row recorded it first
         await HandlerRun.create(inbox_id=row_id, handler=handler, finished_at=now)
-    except IntegrityError:
-        pass  # a concurrent run of the same row recorded it first
 
 
 async def _run_button(deps: Deps, row: InboxEvent, event: TemplateCardEvent) -> None:

@@ -38,7 +38,7 @@ class HandlerRun(Model):
     """A handler that finished for an inbox row: a retry runs only the ones missing here."""
 
     id = fields.BigIntField(primary_key=True)
-    inbox = fields.ForeignKeyField("models.InboxEvent", related_name="runs", on_delete=fields.CASCADE)
+    inbox: fields.ForeignKeyRelation[InboxEvent] = fields.ForeignKeyField("models.InboxEvent", related_name="runs", on_delete=fields.CASCADE)
     handler = fields.CharField(max_length=128)
     finished_at = fields.DatetimeField()
 
@@ -53,7 +53,7 @@ class ConsoleRole(Model):
     id = fields.IntField(primary_key=True)
     userid = fields.CharField(max_length=64, unique=True)
     role = fields.CharField(max_length=16)  # "admin" | "dept_admin"
-    departments = fields.JSONField(default=list)  # dept_admin's scope, department ids
+    departments = fields.JSONField[list[int]](default=list)  # dept_admin's scope, department ids
     granted_by = fields.CharField(max_length=64, default="")
     granted_at = fields.DatetimeField(auto_now_add=True)
 

@@ -20,7 +20,7 @@ class Department(Model):
 class Staff(Model):
     userid = fields.CharField(max_length=64, primary_key=True)
     name = fields.CharField(max_length=128)
-    departments = fields.JSONField(default=list)  # department ids
+    departments = fields.JSONField[list[int]](default=list)  # department ids
     main_department = fields.IntField(default=0)
     avatar = fields.CharField(max_length=512, default="")
     status = fields.IntField(default=1)  # 1 active, 2 disabled, 4 not activated, 5 left

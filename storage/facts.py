@@ -176,7 +176,7 @@ class TimelineEntry(Model):
     kind = fields.CharField(max_length=32)  # added, deleted, tag, group_join, radar_view, ...
     feature = fields.CharField(max_length=32, default="facts")
     text = fields.CharField(max_length=512)  # Chinese, shown in the sidebar
-    detail = fields.JSONField(default=dict)
+    detail = fields.JSONField[dict[str, object]](default=dict)
     at = fields.DatetimeField(db_index=True)
 
     class Meta:

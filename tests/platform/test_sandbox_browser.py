@@ -27,8 +27,8 @@ async def test_card_click_updates_card_in_inbox_page(
         async with chromium() as browser:
             page = await browser.new_page()
             await page.goto(stack.sandbox_url + "/sandbox?user=zhangsan")
-            button = page.get_by_role("button", name="确认")
-            await button.click()
+            async with page.expect_response("**/sandbox/api/play/click_card"):
+                await page.get_by_role("button", name="确认").click()
             if delay:  # past the passive-reply budget: the worker updates it via the API
                 await stack.run_jobs()
             await page.get_by_text("已确认 5").wait_for(timeout=5000)

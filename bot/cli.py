@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.logs import setup_logging
 from bot.settings import ConfigError, Settings, load_settings
+from storage.db import SchemaNotReady
 
 log = logging.getLogger("scrmbot")
 
@@ -39,7 +40,8 @@ async def _serve(settings: Settings) -> None:
 
     from bot.web import create_app
 
-    runner = web.AppRunner(create_app(settings), shutdown_timeout=settings.server.shutdown_timeout)
+    app = create_app(settings, migrate=False)
+    runner = web.AppRunner(app, shutdown_timeout=settings.server.shutdown_timeout)
     await runner.setup()
     await web.TCPSite(runner, settings.server.host, settings.server.port).start()
     log.info("serving on %s", settings.base_url)
@@ -53,7 +55,7 @@ async def _worker(settings: Settings) -> None:
     from bot.runtime import Runtime
     from jobs.worker import build_worker
 
-    async with Runtime(settings) as rt:
+    async with Runtime(settings, create_schema=False) as rt:
         worker = build_worker(rt)
         await worker.async_run()
 
@@ -92,8 +94,13 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="scrmbot", description="WeCom growth service")
     parser.add_argument("--config", help="TOML config file (see config.example.toml)")
+    # --config is also accepted after the sub-command (`scrmbot serve --config x.toml`).
+    after = argparse.ArgumentParser(add_help=False)
+    after.add_argument("--config", default=argparse.SUPPRESS, help="TOML config file")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="the whole product on this machine, against the sandbox")
+    demo = sub.add_parser(
+        "demo", parents=[after], help="the whole product on this machine, against the sandbox"
+    )
     demo.add_argument("--port", type=int, default=8080)
     demo.add_argument("--sandbox-port", type=int, default=0, help="default: port + 1")
     for name, text in [
@@ -103,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
         ("check", "validate config and WeCom permissions"),
         ("sync", "full sync of directory, customers, groups and tags"),
     ]:
-        sub.add_parser(name, help=text)
+        sub.add_parser(name, parents=[after], help=text)
     args = parser.parse_args(argv)
     runners: dict[str, Callable[[Settings], Coroutine[Any, Any, None]]] = {
         "serve": _serve, "worker": _worker, "migrate": _migrate, "check": _check, "sync": _sync,
@@ -114,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
             asyncio.run(_demo(settings, args))
         else:
             asyncio.run(runners[args.command](_settings(args)))
-    except ConfigError as exc:
+    except (ConfigError, SchemaNotReady) as exc:
         print(f"scrmbot: {exc}", file=sys.stderr)  # noqa: T201
         raise SystemExit(2) from None
     except KeyboardInterrupt:

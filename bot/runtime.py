@@ -96,6 +96,14 @@ class Runtime:
         return url
 
     async def __aenter__(self) -> Runtime:
+        try:
+            await self._open()
+        except BaseException:
+            await self.__aexit__()  # a half-open runtime closes what it opened
+            raise
+        return self
+
+    async def _open(self) -> None:
         from bot.wecom import WeComClient
 
         if not self.redis_url:
@@ -115,7 +123,6 @@ class Runtime:
             templates=templates(),
             clock=self.clock,
         )
-        return self
 
     def routers_http(self) -> list[HttpRoute]:
         return [r for router in self.routers for r in router.http]

@@ -94,12 +94,14 @@ def create_app(
     routers: list[Router] | None = None,
     clock: Callable[[], datetime] = utcnow,
     runtime: Runtime | None = None,
+    migrate: bool = True,
 ) -> web.Application:
-    """Build the app. Pass `runtime` to share one already-open Runtime (the demo does)."""
+    """Build the app. Pass `runtime` to share one already-open Runtime (the demo does);
+    `migrate=False` only checks that `scrmbot migrate` was run (production web processes)."""
     from bot.http import wrap_view
 
     app = web.Application(middlewares=[request_context], client_max_size=64 * 1024 * 1024)
-    rt = runtime or Runtime(settings, routers, clock)
+    rt = runtime or Runtime(settings, routers, clock, create_schema=migrate)
     app[RUNTIME_KEY] = rt
 
     async def resources(app: web.Application) -> AsyncIterator[None]:

@@ -18,7 +18,7 @@ from storage.directory import Staff
 
 log = logging.getLogger(__name__)
 
-AREAS = ("admin", "sidebar", "toolbar")
+AREAS = ("admin", "sidebar", "toolbar", "profile")
 INBOX_STATUSES = {
     "dead": InboxStatus.DEAD,
     "failed": InboxStatus.FAILED,
@@ -86,7 +86,7 @@ async def jssdk(ctx: RequestContext) -> web.StreamResponse:
 async def nav(ctx: RequestContext) -> web.StreamResponse:
     area = ctx.request.query.get("area", "")
     if area not in AREAS:
-        raise ApiError(400, "参数 area 只能是 admin、sidebar 或 toolbar", "area")
+        raise ApiError(400, "参数 area 只能是 admin、sidebar、toolbar 或 profile", "area")
     entries = ctx.deps.dispatcher.pages(area, _user(ctx).role)
     items = [{"title": p.title, "path": p.path, "order": p.order} for p in entries]
     return json_ok({"area": area, "entries": items})

@@ -63,9 +63,25 @@ TORTOISE_ORM = {
 }
 
 
+class SchemaNotReady(RuntimeError):
+    """Pending migrations: the web and worker processes refuse to start."""
+
+
+async def connect(url: str) -> TortoiseContext:
+    return await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
+
+
 async def init_db(url: str, *, create_schema: bool = True) -> TortoiseContext:
-    """Connect; keep the returned context and close *it* (see CONVENTIONS: tortoise trap)."""
-    ctx = await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
+    """Connect (and apply pending migrations when `create_schema`); keep the returned context
+    and close *it* (see CONVENTIONS: the tortoise trap)."""
+    from storage.migrate import apply_migrations, pending_migrations
+
+    ctx = await connect(url)
     if create_schema:
-        await ctx.generate_schemas(safe=True)
+        await apply_migrations()
+    elif pending := await pending_migrations():
+        await ctx.close_connections()
+        raise SchemaNotReady(
+            f"the database needs migrations {', '.join(pending)}: run `scrmbot migrate` first"
+        )
     return ctx

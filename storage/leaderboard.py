@@ -62,7 +62,7 @@ class ActivityDepartment(Model):
 
 
 class Participant(Model):
-    """One staff member in an activity; `picked` = chosen by name, `via_dept` = from a dept."""
+    """One staff member in an activity: `picked` = chosen by name, `via_dept` = from a dept."""
 
     id = fields.IntField(primary_key=True)
     activity_id = fields.IntField(db_index=True)

@@ -1,24 +1,45 @@
-"""Schema migrations with tortoise-orm's migration framework (dialect-neutral operations, so
-the same files apply to SQLite and PostgreSQL). Create a new one after changing models with
-`python -m tortoise -c storage.db.TORTOISE_ORM makemigrations`."""
+"""Schema migrations with tortoise-orm's migration framework: dialect-neutral operations, so
+the files in `storage/migrations/` apply to SQLite and PostgreSQL alike.
+
+After changing a model: `python -m tortoise -c storage.db.TORTOISE_ORM makemigrations`
+(tests fail while models and migrations disagree).
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from tortoise import Tortoise
-from tortoise.migrations.api import migrate as tortoise_migrate
-
-from storage.db import tortoise_config
+from tortoise import connections
+from tortoise.migrations.executor import MigrationExecutor
 
 log = logging.getLogger(__name__)
 
 
+def _executor() -> MigrationExecutor:
+    from storage.db import tortoise_config
+
+    apps: dict[str, dict[str, Any]] = tortoise_config("sqlite://:memory:")["apps"]
+    return MigrationExecutor(connections.get("default"), apps)
+
+
+async def apply_migrations() -> None:
+    """Apply every pending migration on the current connection (after Tortoise.init)."""
+    await _executor().migrate(
+        progress=lambda event, app, name: log.info("migration %s: %s.%s", event, app, name)
+    )
+
+
+async def pending_migrations() -> list[str]:
+    return [f"{s.migration.app_label}.{s.migration.name}" for s in await _executor().plan()]
+
+
 async def migrate(url: str) -> None:
+    """`scrmbot migrate`."""
+    from storage.db import connect
+
+    ctx = await connect(url)
     try:
-        await tortoise_migrate(
-            config=tortoise_config(url),
-            progress=lambda event, app, name: log.info("migration %s %s.%s", event, app, name),
-        )
+        await apply_migrations()
     finally:
-        await Tortoise.close_connections()
+        await ctx.close_connections()

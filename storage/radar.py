@@ -4,6 +4,7 @@ alert ledger that keeps alerts to one per (staff, customer, radar, 30-minute buc
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -20,7 +21,7 @@ class RadarGroup(Model):
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=64)
     order = fields.IntField(default=0, db_index=True)
-    departments = fields.JSONField(default=list)  # visible department ids; empty = everyone
+    departments: list[int] = fields.JSONField(default=list)  # type: ignore[assignment]  # visible department ids; empty = everyone
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -29,16 +30,18 @@ class RadarGroup(Model):
 
 class Radar(Model):
     id = fields.IntField(primary_key=True)
-    group = fields.ForeignKeyField("models.RadarGroup", related_name="radars", null=True)
+    group: fields.ForeignKeyNullableRelation[RadarGroup] = fields.ForeignKeyField(
+        "models.RadarGroup", related_name="radars", null=True
+    )
     name = fields.CharField(max_length=64)
     type = fields.CharEnumField(RadarType, max_length=8)
     url = fields.CharField(max_length=1024, default="")  # link type only
-    files = fields.JSONField(default=list)  # stored upload names (pdf: 1, images: n, video: 1)
+    files: list[dict[str, Any]] = fields.JSONField(default=list)  # type: ignore[assignment]  # stored upload names (pdf: 1, images: n, video: 1)
     title = fields.CharField(max_length=64)
     description = fields.CharField(max_length=256, default="")
     cover = fields.CharField(max_length=128, default="")  # stored upload name
     friends_only = fields.BooleanField(default=False)
-    tag_ids = fields.JSONField(default=list)
+    tag_ids: list[str] = fields.JSONField(default=list)  # type: ignore[assignment]
     alert = fields.BooleanField(default=True)
     timeline = fields.BooleanField(default=True)
     order = fields.IntField(default=0, db_index=True)
@@ -52,11 +55,13 @@ class Radar(Model):
 
 
 class Share(Model):
-    """One send from the chat toolbar; the token is the public link `/r/<token>`."""
+    """One send from the chat toolbar, the token is the public link `/r/<token>`."""
 
     id = fields.BigIntField(primary_key=True)
     token = fields.CharField(max_length=64, unique=True)
-    radar = fields.ForeignKeyField("models.Radar", related_name="shares")
+    radar: fields.ForeignKeyRelation[Radar] = fields.ForeignKeyField(
+        "models.Radar", related_name="shares"
+    )
     userid = fields.CharField(max_length=64, db_index=True)
     external_userid = fields.CharField(max_length=64, default="", db_index=True)
     chat_id = fields.CharField(max_length=64, default="")

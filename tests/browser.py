@@ -5,9 +5,13 @@ from __future__ import annotations
 import contextlib
 import shutil
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, Page, async_playwright
+
+from bot.auth import SESSION_COOKIE, SESSION_PURPOSE
+from bot.deps import Deps
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = [
@@ -28,3 +32,14 @@ async def chromium() -> AsyncIterator[Browser]:
             yield browser
         finally:
             await browser.close()
+
+
+async def signed_in_page(browser: Browser, deps: Deps, base_url: str, userid: str) -> Page:
+    """A page whose context carries a valid session for `userid` (skips the login flow)."""
+    context = await browser.new_context()
+    value = deps.signer.dumps(SESSION_PURPOSE, {"u": userid, "iat": 0}, 3600)
+    cookie: Any = {"name": SESSION_COOKIE, "value": value, "url": base_url}
+    await context.add_cookies([cookie])
+    page = await context.new_page()
+    page.set_default_timeout(5000)
+    return page

@@ -52,4 +52,4 @@ def _register_listeners() -> None:
 
 _register_listeners()
 
-from handlers.leaderboard import data, demo, views  # noqa: E402,F401  (registers routes)
+from handlers.leaderboard import data, demo, options, views  # noqa: E402,F401  (registers routes)

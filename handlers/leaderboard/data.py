@@ -114,12 +114,18 @@ def _wants_xlsx(ctx: RequestContext) -> bool:
     return fmt == "xlsx"
 
 
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "计入" if value else "不计入"
+    return str(value)
+
+
 def _answer(ctx: RequestContext, name: str, headers: list[str], rows: list[list[Any]]) -> Any:
+    keyword = ctx.request.query.get("q", "").strip()
+    if keyword:  # the export holds what the filtered table shows
+        rows = [r for r in rows if any(keyword in _text(v) for v in r)]
     if _wants_xlsx(ctx):
         return xlsx_response(name, headers, rows, ctx.deps.settings.tz)
-    keyword = ctx.request.query.get("q", "").strip()
-    if keyword:
-        rows = [r for r in rows if any(keyword in str(v) for v in r)]
     return json_ok({"headers": headers, "rows": rows, "total": len(rows)})
 
 

@@ -49,6 +49,15 @@ function buildNav(state) {
   ));
 }
 
+// Links from cards (e.g. /admin?open=leaderboard&activity=3) open that feature's page; the
+// feature reads its own parameters from location.search.
+function openFromQuery(state) {
+  const feature = new URLSearchParams(location.search).get("open");
+  if (!feature || location.hash) return;
+  const entry = state.entries.find((e) => e.path.includes(`/${feature}/`));
+  if (entry) history.replaceState(null, "", `${location.pathname}${location.search}#f/${encodeURIComponent(entry.path)}`);
+}
+
 async function logout() {
   try {
     const data = await kit.api("POST", "/auth/logout");
@@ -69,6 +78,7 @@ async function start() {
   const state = { entries: nav.entries, builtins: builtins(user) };
   state.ui = { ...kit, user, area: "admin", entries: nav.entries };
   buildNav(state);
+  openFromQuery(state);
   window.addEventListener("hashchange", () => render(state));
   render(state);
 }

@@ -46,6 +46,11 @@ export async function startShell(area, title) {
     const context = await chatContext(wecom);
     bar.textContent = `${user.name} · ${describe(context)}${wecom.inWeCom ? "" : "（演示环境）"}`;
     const nav = await kit.api("GET", `/api/nav?area=${area}`);
+    // `?open=<feature>&k=v` (links in app cards) opens that feature at once; the rest of the
+    // query reaches the module as `ui.context.params`.
+    const query = Object.fromEntries(new URLSearchParams(location.search));
+    const { open: wanted, ...params } = query;
+    context.params = params;
     const ui = { ...kit, user, area, wecom, context, entries: nav.entries };
     const home = () => {
       heading.textContent = title;
@@ -63,7 +68,10 @@ export async function startShell(area, title) {
     };
     back.addEventListener("click", home);
     home();
-    if (nav.entries.length === 1) open(nav.entries[0]);
+    const target = wanted && nav.entries.find((e) =>
+      e.path.includes(`/${wanted}/`) || e.path.endsWith(`/${wanted}.js`));
+    if (target) open(target);
+    else if (nav.entries.length === 1) open(nav.entries[0]);
   } catch (err) {
     if (err.status !== 401) root.replaceChildren(h("p", { class: "muted" }, `加载失败：${err.message}`));
   }

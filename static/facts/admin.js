@@ -1,45 +1,35 @@
-// 客户管理: the customer list with filters, paging and the Excel export.
-import { getJSON, h, when, notify } from './common.js';
-
-const FILTERS = [
-  ['staff', '员工 userid'], ['tag', '标签 ID'], ['added_from', '添加起始日期'],
-  ['added_to', '添加截止日期'], ['add_way', '添加方式'], ['state', '渠道 state'],
-];
+// 客户管理: the customer list (one row per follow relation) with filters, paging and export.
+const WAYS = [["", "全部"], ["1", "扫码"], ["2", "搜索手机号"], ["3", "名片分享"], ["4", "群聊"],
+  ["16", "获客链接"]];
 
 export async function mount(el, ui) {
-  const form = h('form', { class: 'facts-filters' });
-  for (const [name, label] of FILTERS) {
-    const type = name.startsWith('added_') ? 'date' : 'text';
-    form.append(h('label', {}, label, h('input', { name, type })));
-  }
-  form.append(h('label', {}, '状态', h('select', { name: 'status' },
-    h('option', { value: '' }, '全部'), h('option', { value: 'active' }, '跟进中'),
-    h('option', { value: 'lost' }, '已流失'))));
-  form.append(h('button', { type: 'submit' }, '查询'),
-    h('button', { type: 'button', onclick: () => { location.href = `/api/facts/customers.xlsx?${params()}`; } }, '导出 Excel'));
-  const table = h('table', { class: 'table' });
-  const pager = h('div', { class: 'pager' });
-  el.replaceChildren(h('h2', {}, '客户管理'), form, table, pager);
-  let page = 1;
-  function params() {
-    const p = new URLSearchParams();
-    for (const [k, v] of new FormData(form)) if (v) p.set(k, v);
-    return p;
-  }
-  async function load() {
-    const p = params(); p.set('page', page);
-    try {
-      const data = await getJSON(ui, `/api/facts/customers?${p}`);
-      table.replaceChildren(h('tr', {}, data.columns.map((c) => h('th', {}, c))),
-        ...data.items.map((r) => h('tr', {},
-          [r.name, r.type, r.staff, when(r.added_at), r.add_way, r.state, r.remark,
-            r.tags.join('、'), r.status].map((v) => h('td', {}, v)))));
-      const pages = Math.max(1, Math.ceil(data.total / data.size));
-      pager.replaceChildren(`共 ${data.total} 条 · 第 ${page}/${pages} 页 `,
-        h('button', { onclick: () => { if (page > 1) { page -= 1; load(); } } }, '上一页'),
-        h('button', { onclick: () => { if (page < pages) { page += 1; load(); } } }, '下一页'));
-    } catch (e) { notify(ui, e.message); }
-  }
-  form.addEventListener('submit', (ev) => { ev.preventDefault(); page = 1; load(); });
-  await load();
+  const { h } = ui;
+  const box = h("div", { id: "facts-customers" });
+  el.replaceChildren(h("h2", {}, "客户管理"), box);
+  const query = (page, filters) => new URLSearchParams({ ...filters, page: String(page) });
+  ui.table(box, {
+    columns: [
+      { title: "客户", key: "name" },
+      { title: "客户类型", key: "type" },
+      { title: "跟进员工", key: "staff" },
+      { title: "添加时间", render: (r) => ui.formatTime(r.added_at) },
+      { title: "添加方式", key: "add_way" },
+      { title: "渠道(state)", key: "state" },
+      { title: "备注", key: "remark" },
+      { title: "标签", render: (r) => r.tags.join("、") },
+      { title: "状态", key: "status" },
+    ],
+    filters: [
+      { key: "staff", label: "员工账号" },
+      { key: "added_from", label: "添加起始", type: "date" },
+      { key: "added_to", label: "添加截止", type: "date" },
+      { key: "add_way", label: "添加方式", type: "select",
+        options: WAYS.map(([value, label]) => ({ value, label })) },
+      { key: "state", label: "渠道 state" },
+      { key: "status", label: "状态", type: "select", options: [
+        { value: "", label: "全部" }, { value: "active", label: "跟进中" }, { value: "lost", label: "已流失" }] },
+    ],
+    fetch: (page, filters) => ui.api("GET", `/api/facts/customers?${query(page, filters)}`),
+    exportUrl: "/api/facts/customers.xlsx",
+  });
 }

@@ -1,29 +1,23 @@
-// Small helpers shared by the facts pages; they use the shell's ui kit when it is there.
-export async function getJSON(ui, url, opts = {}) {
-  if (ui && ui.api) return ui.api(url, opts);
-  const headers = { 'Content-Type': 'application/json' };
-  const csrf = document.cookie.match(/(?:^|; )csrf=([^;]+)/);
-  if (csrf) headers['X-CSRF-Token'] = decodeURIComponent(csrf[1]);
-  const resp = await fetch(url, { credentials: 'same-origin', headers, ...opts });
-  const data = await resp.json().catch(() => ({}));
-  if (!resp.ok) throw new Error(data.error || `请求失败（${resp.status}）`);
-  return data;
+// Small helpers shared by the facts pages, on top of the shell's ui kit (`ui.api`, `ui.h`).
+export function call(ui, method, url, body) {
+  return ui.api(method, url, body);
 }
 
-export function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
-    else el.setAttribute(k, v);
+export function when(ui, iso) {
+  return ui.formatTime(iso);
+}
+
+// The customer of the chat the page was opened from: the shell's context, the JS-SDK, or an
+// explicit ?external_userid= (links from the console).
+export async function currentCustomer(ui, ctx = {}) {
+  if (ctx.external_userid) return ctx.external_userid;
+  const fromUrl = new URLSearchParams(location.search).get("external_userid");
+  if (fromUrl) return fromUrl;
+  if (ui.context && ui.context.externalUserId) return ui.context.externalUserId;
+  if (!ui.wecom) return "";
+  try {
+    return (await ui.wecom.getCurExternalContact()).userId || "";
+  } catch (err) {
+    return "";
   }
-  for (const c of children.flat()) el.append(c instanceof Node ? c : String(c ?? ''));
-  return el;
-}
-
-export function when(iso) {
-  return iso ? new Date(iso).toLocaleString('zh-CN', { hour12: false }) : '';
-}
-
-export function notify(ui, text) {
-  if (ui && ui.toast) ui.toast(text); else window.alert(text);
 }

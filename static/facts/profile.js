@@ -1,87 +1,131 @@
 // 客户画像: who the customer is, the staff following them, tags, groups and the timeline.
-import { getJSON, h, when, notify } from './common.js';
+import { call, currentCustomer, when } from "./common.js";
 
-async function currentCustomer(ui) {
-  const fromUrl = new URLSearchParams(location.search).get('external_userid');
-  if (fromUrl) return fromUrl;
-  const wx = window.wx || (ui && ui.wx);
-  if (!wx || !wx.invoke) return '';
-  return new Promise((resolve) => {
-    wx.invoke('getCurExternalContact', {}, (res) => resolve(res && res.userId ? res.userId : ''));
-  });
-}
+const TYPE = { 1: "微信用户", 2: "企业微信用户" };
+const TAG_STYLE = { display: "inline-block", margin: "4px 4px 0 0", padding: "0 6px", borderRadius: "4px",
+  background: "#eef4ff", color: "#2f6bd8", fontSize: "12px" };
+const GROUP_STYLE = { display: "flex", flexWrap: "wrap", gap: "6px", alignItems: "center", margin: "6px 0" };
+const END = { deleted_by_customer: "客户已删除", deleted_by_staff: "已删除客户", transferred: "已转接" };
 
 export async function mount(el, ui, ctx = {}) {
-  const ext = ctx.external_userid || (await currentCustomer(ui));
-  if (!ext) { el.replaceChildren(h('p', {}, '请在与客户的聊天中打开此页面')); return; }
+  const { h } = ui;
+  const ext = await currentCustomer(ui, ctx);
+  if (!ext) {
+    el.replaceChildren(h("p", { class: "muted" }, "请在与客户的单聊中打开此页面"));
+    return;
+  }
   const base = `/api/facts/customers/${encodeURIComponent(ext)}`;
   let data;
-  try { data = await getJSON(ui, base); } catch (e) { el.replaceChildren(h('p', {}, e.message)); return; }
-  const tags = await getJSON(ui, '/api/facts/tags').catch(() => ({ groups: [] }));
-  const c = data.customer;
+  try {
+    data = await ui.api("GET", base, undefined, { quiet: true });
+  } catch (err) {
+    el.replaceChildren(h("p", { class: "muted", id: "facts-error" }, err.message));
+    return;
+  }
+  const tags = await call(ui, "GET", "/api/facts/tags").catch(() => ({ groups: [] }));
+  const mine = data.follows.find((f) => f.mine && f.active);
   el.replaceChildren(
-    h('section', { class: 'facts-who' },
-      c.avatar ? h('img', { src: c.avatar, alt: '', width: '48', height: '48' }) : '',
-      h('h2', {}, c.name || c.external_userid),
-      h('p', {}, c.type === 2 ? `企业微信用户 · ${c.corp_name}` : '微信用户'),
-      h('p', {}, `首次添加：${when(c.first_added_at)}`)),
-    h('section', {}, h('h3', {}, '跟进员工'),
-      h('ul', {}, data.follows.map((f) => h('li', {},
-        `${f.name}${f.remark ? `（备注：${f.remark}）` : ''} · ${when(f.added_at)} · `
-        + (f.active ? '跟进中' : '已删除'),
-        ' ', f.tags.map((t) => h('span', { class: 'tag' }, t.name)))))),
-    tagEditor(ui, base, data.follows.find((f) => f.mine && f.active), tags.groups),
-    h('section', {}, h('h3', {}, '所在群聊'),
-      h('ul', {}, data.groups.length ? data.groups.map((g) => h('li', {},
-        `${g.name || g.chat_id} · ${when(g.join_time)} 入群`)) : h('li', {}, '暂无'))),
+    who(ui, data.customer),
+    follows(ui, data.follows),
+    mine ? tagEditor(ui, base, mine, tags.groups, () => mount(el, ui, ctx)) : "",
+    groups(ui, data.groups),
+    featureBlocks(ui, ext),
     timeline(ui, base),
-    h('div', { class: 'facts-blocks' }));
-  await mountBlocks(el.querySelector('.facts-blocks'), ui, ext);
+  );
 }
 
-function tagEditor(ui, base, mine, groups) {
-  if (!mine) return h('section', {});
+// Other features add their blocks (stage, points, radar visits) through router.page("profile").
+function featureBlocks(ui, ext) {
+  const { h } = ui;
+  const box = h("div", { id: "facts-blocks" });
+  ui.api("GET", "/api/nav?area=profile", undefined, { quiet: true }).then(async (nav) => {
+    for (const entry of nav.entries) {
+      const body = h("div", {});
+      box.append(h("section", { class: "card", "data-block": entry.path }, h("h3", {}, entry.title), body));
+      try {
+        const mod = await import(entry.path);
+        await mod.mount(body, ui, { external_userid: ext });
+      } catch (err) {
+        body.replaceChildren(h("p", { class: "muted" }, `加载失败：${err.message || err}`));
+      }
+    }
+  }).catch(() => {});
+  return box;
+}
+
+function who(ui, c) {
+  const { h } = ui;
+  const kind = c.type === 2 ? `${TYPE[2]} · ${c.corp_name || ""}` : TYPE[1];
+  return h("section", { class: "card facts-who" },
+    c.avatar ? h("img", { src: c.avatar, alt: "", width: 48, height: 48, onerror: (e) => e.target.remove() })
+      : null,
+    h("h2", { id: "facts-name" }, c.name || c.external_userid),
+    h("p", { class: "muted" }, kind),
+    c.first_added_at ? h("p", { class: "muted" }, `首次添加：${when(ui, c.first_added_at)}`) : null);
+}
+
+function follows(ui, list) {
+  const { h } = ui;
+  return h("section", { class: "card", id: "facts-follows" }, h("h3", {}, "跟进员工"),
+    h("ul", {}, list.map((f) => h("li", { "data-userid": f.userid },
+      h("b", {}, f.name), f.remark ? `（备注：${f.remark}）` : "",
+      ` · ${when(ui, f.added_at)} 添加 · `,
+      f.active ? "跟进中" : (END[f.end_reason] || "已不是好友"),
+      f.tags.length ? h("div", {}, f.tags.map((t) => h("span", { class: "facts-tag", style: TAG_STYLE }, t.name)))
+        : null))));
+}
+
+// After a change the whole page is drawn again: the follow list and the timeline show it too.
+function tagEditor(ui, base, mine, tagGroups, redraw) {
+  const { h } = ui;
   const have = new Set(mine.tags.map((t) => t.tag_id));
-  const box = h('section', {}, h('h3', {}, '我打的标签'));
-  for (const g of groups) {
-    box.append(h('p', {}, g.name, ' ', g.tags.map((t) => h('button', {
-      class: have.has(t.tag_id) ? 'tag on' : 'tag',
-      onclick: async (ev) => {
-        const on = have.has(t.tag_id);
-        const body = on ? { remove: [t.tag_id] } : { add: [t.tag_id] };
-        try {
-          await getJSON(ui, `${base}/tags`, { method: 'POST', body: JSON.stringify(body) });
-          if (on) have.delete(t.tag_id); else have.add(t.tag_id);
-          ev.target.className = have.has(t.tag_id) ? 'tag on' : 'tag';
-        } catch (e) { notify(ui, e.message); }
-      },
-    }, t.name))));
+  const box = h("section", { class: "card", id: "facts-tags" }, h("h3", {}, "我打的标签"));
+  for (const g of tagGroups) {
+    box.append(h("div", { class: "facts-tag-group", style: GROUP_STYLE }, h("span", { class: "muted" }, g.name),
+      g.tags.map((t) => h("button", {
+        type: "button",
+        class: have.has(t.tag_id) ? "btn btn-small btn-primary" : "btn btn-small",
+        "data-tag": t.tag_id,
+        "aria-pressed": have.has(t.tag_id) ? "true" : "false",
+        onclick: async (ev) => {
+          const button = ev.currentTarget;
+          const on = have.has(t.tag_id);
+          button.disabled = true;
+          try {
+            await call(ui, "POST", `${base}/tags`, on ? { remove: [t.tag_id] } : { add: [t.tag_id] });
+            ui.toast(on ? `已移除标签 ${t.name}` : `已添加标签 ${t.name}`);
+            await redraw();
+          } catch (err) {
+            button.disabled = false; // ui.api already showed the error
+          }
+        },
+      }, t.name))));
   }
   return box;
 }
 
-function timeline(ui, base) {
-  const list = h('ul', { class: 'facts-timeline' });
-  let page = 0;
-  const more = h('button', { onclick: load }, '加载更多');
-  async function load() {
-    page += 1;
-    const data = await getJSON(ui, `${base}/timeline?page=${page}`);
-    for (const t of data.items) list.append(h('li', {}, h('time', {}, when(t.at)), ' ', t.text));
-    more.hidden = page * data.size >= data.total;
-  }
-  load().catch((e) => notify(ui, e.message));
-  return h('section', {}, h('h3', {}, '客户动态'), list, more);
+function groups(ui, list) {
+  const { h } = ui;
+  return h("section", { class: "card", id: "facts-groups" }, h("h3", {}, "所在群聊"),
+    h("ul", {}, list.length
+      ? list.map((g) => h("li", {}, `${g.name || g.chat_id} · ${when(ui, g.join_time)} 入群`))
+      : h("li", { class: "muted" }, "暂无")));
 }
 
-async function mountBlocks(el, ui, ext) {
-  const nav = await getJSON(ui, '/api/nav?area=profile').catch(() => ({ items: [] }));
-  for (const item of nav.items || nav || []) {
-    const slot = h('section', { class: 'facts-block' }, h('h3', {}, item.title));
-    el.append(slot);
-    try {
-      const mod = await import(item.path);
-      await mod.mount(slot, ui, { external_userid: ext });
-    } catch (e) { slot.append(h('p', {}, `加载失败：${e.message}`)); }
+function timeline(ui, base) {
+  const { h } = ui;
+  const list = h("ul", { class: "facts-timeline", id: "facts-timeline" });
+  let page = 0;
+  const more = h("button", { class: "btn btn-small hidden", type: "button", onclick: () => load() }, "加载更多");
+  async function load() {
+    page += 1;
+    const data = await call(ui, "GET", `${base}/timeline?page=${page}`);
+    for (const t of data.items) {
+      list.append(h("li", {}, h("time", { class: "muted" }, when(ui, t.at)), " ", t.text));
+    }
+    if (!data.total) list.append(h("li", { class: "muted" }, "暂无动态"));
+    more.classList.toggle("hidden", page * data.size >= data.total);
   }
+  load().catch(() => {});
+  return h("section", { class: "card" }, h("h3", {}, "客户动态"), list, more);
 }

@@ -29,6 +29,7 @@ from tests.harness import Stack, running_stack
 
 
 async def run_sync(stack: Stack) -> dict[str, Any]:
+    assert stack.runtime.pool is not None
     job = await stack.runtime.pool.enqueue_job("full_sync")
     assert job is not None
     await stack.run_jobs()

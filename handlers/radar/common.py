@@ -129,3 +129,9 @@ async def radar_cached(radar_id: int) -> Radar | None:
 
 def forget_radar(radar_id: int) -> None:
     _radars.drop(radar_id)
+
+
+def clear_caches() -> None:
+    """Forget every cached share and radar (tests; a database swapped under a process)."""
+    _shares._data.clear()
+    _radars._data.clear()

@@ -1,0 +1,68 @@
+"""Radar's people-facing output: the alert card (pure: data in, dict out) and the small HTML
+pages a customer sees on the landing link (rendered from `cards/templates/radar/`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+_TEMPLATES = Path(__file__).resolve().parent / "templates" / "radar"
+pages = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+
+def render_page(name: str, **values: Any) -> str:
+    return pages.get_template(name).render(**values)
+
+
+def duration_text(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds}秒"
+    minutes, sec = divmod(seconds, 60)
+    return f"{minutes}分{sec}秒" if sec else f"{minutes}分钟"
+
+
+@dataclass(frozen=True)
+class Alert:
+    customer_name: str
+    radar_title: str
+    level: int
+    forwarder: str  # who forwarded it (level >= 2), shown by name
+    at_text: str  # local time, "HH:MM"
+    profile_url: str
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def alert_card(alert: Alert) -> dict[str, Any]:
+    """A text_notice card: 「客户 X 正在查看《…》」 with a jump to the customer profile."""
+    title = f"客户 {_clip(alert.customer_name, 16)} 正在查看《{_clip(alert.radar_title, 20)}》"
+    rows = [{"keyname": "访问时间", "value": alert.at_text}]
+    if alert.level >= 2:
+        rows.append({"keyname": "客户层级", "value": f"{alert.level}级"})
+        rows.append({"keyname": "转发人", "value": _clip(alert.forwarder or "访客", 20)})
+    return {
+        "card_type": "text_notice",
+        "source": {"desc": "智能雷达"},
+        "main_title": {"title": title, "desc": "及时跟进，不错过高意向客户"},
+        "horizontal_content_list": rows,
+        "jump_list": [{"type": 1, "title": "查看客户画像", "url": alert.profile_url}],
+        "card_action": {"type": 1, "url": alert.profile_url},
+    }
+
+
+def timeline_text(radar_title: str, duration: int | None, progress: int | None) -> str:
+    text = f"查看了雷达《{_clip(radar_title, 40)}》"
+    if duration is not None:
+        text += f"，停留{duration_text(duration)}"
+    if progress is not None:
+        text += f"，进度{progress}%"
+    return text

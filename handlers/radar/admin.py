@@ -1,0 +1,294 @@
+"""Console API for radar groups and radars (admins): create, edit, order, delete."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pydantic
+from aiohttp import web
+from tortoise.expressions import Q
+
+from bot.auth_types import Role
+from bot.http import ApiError, RequestContext, json_ok, read_json
+from bot.router import Router
+from handlers.radar import uploads
+from handlers.radar.common import (
+    MOVES,
+    Move,
+    forget_radar,
+    get_radar,
+    int_param,
+    reorder,
+    save_order,
+)
+from storage.radar import Radar, RadarGroup, RadarType, Share
+
+
+class GroupIn(pydantic.BaseModel):
+    name: str = pydantic.Field(min_length=1, max_length=64)
+    departments: list[int] = pydantic.Field(default_factory=list, max_length=500)
+
+
+class GroupPatch(pydantic.BaseModel):
+    name: str | None = pydantic.Field(None, min_length=1, max_length=64)
+    departments: list[int] | None = pydantic.Field(None, max_length=500)
+
+
+class MoveIn(pydantic.BaseModel):
+    to: Move
+
+
+def group_json(group: RadarGroup, count: int) -> dict[str, Any]:
+    return {
+        "id": group.id,
+        "name": group.name,
+        "order": group.order,
+        "departments": group.departments,
+        "radar_count": count,
+    }
+
+
+def radar_json(radar: Radar) -> dict[str, Any]:
+    return {
+        "id": radar.id,
+        "group_id": radar.group_id,  # type: ignore[attr-defined]
+        "name": radar.name,
+        "type": radar.type.value,
+        "url": radar.url,
+        "files": radar.files,
+        "page_count": sum(int(f.get("pages", 0)) for f in radar.files),
+        "title": radar.title,
+        "description": radar.description,
+        "cover": radar.cover,
+        "friends_only": radar.friends_only,
+        "tag_ids": radar.tag_ids,
+        "alert": radar.alert,
+        "timeline": radar.timeline,
+        "order": radar.order,
+        "updated_at": radar.updated_at,
+    }
+
+
+async def _groups() -> list[RadarGroup]:
+    return await RadarGroup.all().order_by("order", "id")
+
+
+async def list_groups(ctx: RequestContext) -> web.StreamResponse:
+    counts: dict[int, int] = {}
+    for gid in await Radar.filter(deleted=False).values_list("group_id", flat=True):
+        key = int(str(gid)) if gid is not None else 0
+        counts[key] = counts.get(key, 0) + 1
+    return json_ok({"groups": [group_json(g, counts.get(g.id, 0)) for g in await _groups()]})
+
+
+async def create_group(ctx: RequestContext) -> web.StreamResponse:
+    body = await read_json(ctx.request, GroupIn)
+    order = len(await _groups())
+    group = await RadarGroup.create(
+        name=body.name.strip(), departments=body.departments, order=order
+    )
+    return json_ok(group_json(group, 0), status=201)
+
+
+async def _group(ctx: RequestContext) -> RadarGroup:
+    group = await RadarGroup.get_or_none(id=int_param(ctx))
+    if group is None:
+        raise ApiError(404, "雷达分组不存在")
+    return group
+
+
+async def update_group(ctx: RequestContext) -> web.StreamResponse:
+    group = await _group(ctx)
+    body = await read_json(ctx.request, GroupPatch)
+    if body.name is not None:
+        group.name = body.name.strip()
+    if body.departments is not None:
+        group.departments = body.departments
+    await group.save()
+    count = await Radar.filter(group_id=group.id, deleted=False).count()
+    return json_ok(group_json(group, count))
+
+
+async def delete_group(ctx: RequestContext) -> web.StreamResponse:
+    group = await _group(ctx)
+    if await Radar.filter(group_id=group.id, deleted=False).exists():
+        raise ApiError(400, "分组下还有雷达，请先移出后再删除")
+    await Radar.filter(group_id=group.id).update(group_id=None)
+    await group.delete()
+    return json_ok({"deleted": True})
+
+
+async def move_group(ctx: RequestContext) -> web.StreamResponse:
+    group = await _group(ctx)
+    body = await read_json(ctx.request, MoveIn)
+    await save_order(reorder(await _groups(), group.id, body.to))
+    return await list_groups(ctx)
+
+
+# --- radars ---------------------------------------------------------------------------------
+
+
+async def list_radars(ctx: RequestContext) -> web.StreamResponse:
+    query = Radar.filter(deleted=False)
+    group_id = ctx.request.query.get("group_id", "")
+    if group_id.isdigit():
+        query = query.filter(group_id=int(group_id))
+    if q := ctx.request.query.get("q", "").strip()[:64]:
+        query = query.filter(Q(name__icontains=q) | Q(title__icontains=q))
+    radars = await query.order_by("order", "id")
+    sends: dict[int, int] = {}
+    for rid in await Share.filter(radar_id__in=[r.id for r in radars]).values_list(
+        "radar_id", flat=True
+    ):
+        sends[int(str(rid))] = sends.get(int(str(rid)), 0) + 1
+    return json_ok({"radars": [radar_json(r) | {"sends": sends.get(r.id, 0)} for r in radars]})
+
+
+async def show_radar(ctx: RequestContext) -> web.StreamResponse:
+    return json_ok(radar_json(await get_radar(int_param(ctx))))
+
+
+def _flag(form: uploads.Form, name: str, default: bool) -> bool:
+    raw = form.fields.get(name)
+    return default if raw is None else raw.strip().lower() in ("1", "true", "on", "yes")
+
+
+def _text(form: uploads.Form, name: str, label: str, limit: int, required: bool) -> str | None:
+    raw = form.fields.get(name)
+    if raw is None:
+        if required:
+            raise ApiError(400, f"请填写{label}", name)
+        return None
+    value = raw.strip()
+    if required and not value:
+        raise ApiError(400, f"请填写{label}", name)
+    if len(value) > limit:
+        raise ApiError(400, f"{label}不能超过 {limit} 个字", name)
+    return value
+
+
+def _tag_ids(form: uploads.Form) -> list[str] | None:
+    raw = form.fields.get("tag_ids")
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw) if raw.strip().startswith("[") else raw.split(",")
+    except ValueError:
+        raise ApiError(400, "标签格式不正确", "tag_ids") from None
+    tags = [str(t).strip() for t in value if str(t).strip()]
+    if len(tags) > 50 or any(len(t) > 64 for t in tags):
+        raise ApiError(400, "标签过多或标签 ID 过长", "tag_ids")
+    return tags
+
+
+async def _apply(ctx: RequestContext, radar: Radar, form: uploads.Form, new: bool) -> None:
+    for name, label, limit in (("name", "雷达名称", 64), ("title", "雷达标题", 64)):
+        if (value := _text(form, name, label, limit, new)) is not None:
+            setattr(radar, name, value)
+    if (desc := _text(form, "description", "雷达描述", 256, False)) is not None:
+        radar.description = desc
+    if "group_id" in form.fields:
+        gid = form.fields["group_id"].strip()
+        if gid and (not gid.isdigit() or not await RadarGroup.exists(id=int(gid))):
+            raise ApiError(400, "所选分组不存在", "group_id")
+        radar.group_id = int(gid) if gid else None  # type: ignore[attr-defined]
+    radar.friends_only = _flag(form, "friends_only", radar.friends_only)
+    radar.alert = _flag(form, "alert", radar.alert)
+    radar.timeline = _flag(form, "timeline", radar.timeline)
+    if (tags := _tag_ids(form)) is not None:
+        radar.tag_ids = tags
+    _content(ctx, radar, form, new)
+
+
+def _content(ctx: RequestContext, radar: Radar, form: uploads.Form, new: bool) -> None:
+    settings = ctx.deps.settings
+    if radar.type is RadarType.LINK:
+        url = _text(form, "url", "链接地址", 1024, new)
+        if url is not None:
+            if not url.startswith(("https://", "http://")):
+                raise ApiError(400, "链接地址必须以 http:// 或 https:// 开头", "url")
+            radar.url = url
+    else:
+        kind = {"pdf": "pdf", "images": "image", "video": "video"}[radar.type.value]
+        got = form.files.get("files", [])
+        if kind != "image" and len(got) > 1:
+            raise ApiError(400, "只能上传一个文件", "files")
+        if len(got) > 30:
+            raise ApiError(400, "图片最多 30 张", "files")
+        if got:
+            radar.files = [_stored(settings, kind, data) for _, data in got]
+        elif new:
+            raise ApiError(400, "请上传雷达内容文件", "files")
+    if covers := form.files.get("cover"):
+        radar.cover = uploads.store(settings, covers[0][1], "image", "封面图")
+
+
+def _stored(settings: Any, kind: str, data: bytes) -> dict[str, Any]:
+    name = uploads.store(settings, data, kind, "雷达内容")
+    entry: dict[str, Any] = {"name": name, "size": len(data)}
+    if kind == "pdf":
+        entry["pages"] = uploads.pdf_pages(data)
+    return entry
+
+
+async def create_radar(ctx: RequestContext) -> web.StreamResponse:
+    form = await uploads.read_form(ctx.request, ctx.deps.settings)
+    try:
+        rtype = RadarType(form.fields.get("type", "").strip())
+    except ValueError:
+        raise ApiError(400, "请选择文件类型：链接、PDF、图片或视频", "type") from None
+    assert ctx.user is not None
+    radar = Radar(type=rtype, created_by=ctx.user.userid, files=[], tag_ids=[])
+    await _apply(ctx, radar, form, new=True)
+    radar.order = await Radar.filter(group_id=radar.group_id, deleted=False).count()  # type: ignore[attr-defined]
+    await radar.save()
+    return json_ok(radar_json(radar), status=201)
+
+
+async def update_radar(ctx: RequestContext) -> web.StreamResponse:
+    radar = await get_radar(int_param(ctx))
+    form = await uploads.read_form(ctx.request, ctx.deps.settings)
+    if "type" in form.fields and form.fields["type"].strip() != radar.type.value:
+        raise ApiError(400, "雷达创建后不能修改文件类型，请新建一个雷达", "type")
+    await _apply(ctx, radar, form, new=False)
+    await radar.save()
+    forget_radar(radar.id)
+    return json_ok(radar_json(radar))
+
+
+async def delete_radar(ctx: RequestContext) -> web.StreamResponse:
+    radar = await get_radar(int_param(ctx))
+    radar.deleted = True
+    await radar.save(update_fields=["deleted", "updated_at"])
+    forget_radar(radar.id)
+    return json_ok({"deleted": True})
+
+
+async def move_radar(ctx: RequestContext) -> web.StreamResponse:
+    radar = await get_radar(int_param(ctx))
+    body = await read_json(ctx.request, MoveIn)
+    siblings = await Radar.filter(group_id=radar.group_id, deleted=False).order_by("order", "id")  # type: ignore[attr-defined]
+    await save_order(reorder(siblings, radar.id, body.to))
+    return json_ok({"moved": True})
+
+
+async def admin_file(ctx: RequestContext) -> web.StreamResponse:
+    return uploads.file_response(ctx.deps.settings, ctx.request.match_info["name"])
+
+
+def register(router: Router) -> None:
+    admin = Role.ADMIN
+    assert set(MOVES) == {"up", "down", "top", "bottom"}
+    router.get("/api/radar/groups", role=Role.STAFF)(list_groups)
+    router.post("/api/radar/groups", role=admin)(create_group)
+    router.route("PATCH", r"/api/radar/groups/{id:\d+}", role=admin)(update_group)
+    router.route("DELETE", r"/api/radar/groups/{id:\d+}", role=admin)(delete_group)
+    router.post(r"/api/radar/groups/{id:\d+}/move", role=admin)(move_group)
+    router.get("/api/radar/radars", role=admin)(list_radars)
+    router.post("/api/radar/radars", role=admin)(create_radar)
+    router.get(r"/api/radar/radars/{id:\d+}", role=Role.STAFF)(show_radar)
+    router.route("PATCH", r"/api/radar/radars/{id:\d+}", role=admin)(update_radar)
+    router.route("DELETE", r"/api/radar/radars/{id:\d+}", role=admin)(delete_radar)
+    router.post(r"/api/radar/radars/{id:\d+}/move", role=admin)(move_radar)
+    router.get("/api/radar/files/{name}", role=Role.STAFF)(admin_file)

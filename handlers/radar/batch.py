@@ -1,0 +1,130 @@
+"""Group commit for landing-page visits: the visits (and new visitors) that arrive within the
+same few milliseconds are written in one transaction, then announced on the live channel and
+handed to the worker as one follow-up job and one heartbeat write-back job per batch.
+
+Each request still waits for its own rows to be committed before the page is answered, so a
+visit the visitor has seen is never lost, and a forward (which needs the page's `from=` link)
+always finds its parent's row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import weakref
+from collections import Counter
+from dataclasses import dataclass, field
+
+from tortoise.transactions import in_transaction
+
+from bot.deps import Deps
+from handlers.radar import visits
+from handlers.radar.common import live_channel
+from storage.radar import Visit, Visitor
+
+log = logging.getLogger(__name__)
+FOLLOWUP_JOB = "radar_followups"
+FINALIZE_JOB = "radar_finalize_many"
+
+
+@dataclass
+class _Pending:
+    visit: Visit
+    visitor: Visitor | None  # a visitor seen for the first time, inserted with the visit
+    measured: bool  # heartbeats expected (not a link radar)
+    future: asyncio.Future[None] = field(repr=False)
+
+
+class VisitBatcher:
+    def __init__(self, deps: Deps, max_batch: int = 256, max_delay: float = 0.002) -> None:
+        self.deps = deps
+        self.max_batch = max_batch
+        self.max_delay = max_delay
+        self._pending: list[_Pending] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    async def record(self, visit: Visit, new_visitor: Visitor | None, measured: bool) -> None:
+        """Returns once the visit (and the new visitor) are committed."""
+        item = _Pending(visit, new_visitor, measured, asyncio.get_running_loop().create_future())
+        self._pending.append(item)
+        if len(self._pending) >= self.max_batch:
+            self._schedule(0)
+        elif self._flusher is None:
+            self._schedule(self.max_delay)
+        await item.future
+
+    def _schedule(self, delay: float) -> None:
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_after(delay))
+
+    async def _flush_after(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        async with self._lock:  # one transaction at a time; later arrivals form the next batch
+            batch, self._pending = self._pending, []
+            self._flusher = None
+            if not batch:
+                return
+            try:
+                await insert(batch)
+            except Exception as exc:
+                for item in batch:
+                    if not item.future.done():
+                        item.future.set_exception(exc)
+                return
+        await announce(self.deps, batch)
+        for item in batch:
+            if not item.future.done():
+                item.future.set_result(None)
+
+
+async def insert(batch: list[_Pending]) -> None:
+    visitors = list({p.visitor.id: p.visitor for p in batch if p.visitor is not None}.values())
+    async with in_transaction() as tx:
+        if visitors:
+            await Visitor.bulk_create(visitors, using_db=tx)
+        await Visit.bulk_create([p.visit for p in batch], using_db=tx)
+
+
+async def announce(deps: Deps, batch: list[_Pending]) -> None:
+    """Live events (one per radar per batch) and the worker's jobs; best effort, the visits
+    are already recorded when Redis hiccups."""
+    first = batch[0].visit.id
+    try:
+        per_radar = Counter(p.visit.radar_id for p in batch)
+        async with deps.redis.pipeline(transaction=False) as pipe:
+            for radar_id, count in per_radar.items():
+                at = batch[-1].visit.started_at.isoformat()
+                event = {"type": "visit", "count": count, "at": at}
+                pipe.publish(live_channel(radar_id), json.dumps(event))
+            await pipe.execute()
+        identified = [p.visit.id for p in batch if p.visit.external_userid]
+        if identified:
+            await deps.queue.enqueue(FOLLOWUP_JOB, identified, job_id=f"radar:follow:{first}")
+        measured = [p.visit.id for p in batch if p.measured]
+        if measured:
+            await deps.queue.enqueue(
+                FINALIZE_JOB,
+                measured,
+                0,
+                job_id=f"radar:fin:{first}:0",
+                defer_by=visits.FINALIZE_AFTER,
+            )
+    except Exception:
+        log.exception("radar: announcing %d visits (first %s) failed", len(batch), first)
+
+
+_batchers: dict[int, tuple[weakref.ref[Deps], VisitBatcher]] = {}
+
+
+def batcher(deps: Deps) -> VisitBatcher:
+    """The process's batcher for these deps (one app, one event loop)."""
+    found = _batchers.get(id(deps))
+    if found is not None and found[0]() is deps:
+        return found[1]
+    for key in [k for k, (ref, _) in _batchers.items() if ref() is None]:
+        del _batchers[key]
+    made = VisitBatcher(deps)
+    _batchers[id(deps)] = (weakref.ref(deps), made)
+    return made

@@ -1,0 +1,208 @@
+"""Smart follow-up, run in the worker (never inline on the landing page): tags, timeline and
+the coalesced alert for an identified customer; and the delayed write-back of heartbeats."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+
+from bot.deps import Deps
+from bot.router import Router
+from cards.radar import Alert, alert_card, timeline_text
+from handlers.facts import add_timeline, mark_tags
+from handlers.radar.common import live_channel
+from handlers.radar import visits
+from handlers.radar.visits import read_beats
+from storage.facts import Customer, FollowRelation, TimelineEntry
+from storage.radar import AlertLog, Radar, RadarType, Visit, Visitor
+
+log = logging.getLogger(__name__)
+ALERT_WINDOW_MINUTES = 30
+ACTIVE_WITHIN = 60  # a visit with a beat this recent is still open
+MAX_ROUNDS = 180  # stop following a tab left open for hours
+
+
+def timeline_key(visit_id: str) -> str:
+    return f"radar:visit:{visit_id}"
+
+
+async def _customer_name(external_userid: str) -> str:
+    customer = await Customer.get_or_none(external_userid=external_userid)
+    return customer.name if customer and customer.name else "未知客户"
+
+
+async def _tag_owner(root_userid: str, external_userid: str) -> str | None:
+    """Tags live on a follow relation: the sharing staff member's, else any active one."""
+    rels = await FollowRelation.filter(external_userid=external_userid, active=True).values_list(
+        "userid", flat=True
+    )
+    if root_userid in rels:
+        return root_userid
+    return str(rels[0]) if rels else None
+
+
+async def followup(deps: Deps, visit_id: str) -> None:
+    visit = await Visit.get_or_none(id=visit_id)
+    if visit is None or not visit.external_userid:
+        return
+    radar = await Radar.get_or_none(id=visit.radar_id)
+    if radar is None:
+        return
+    ext = visit.external_userid
+    if radar.tag_ids and await deps.redis.set(f"scrmbot:radar:tagged:{radar.id}:{ext}", 1, nx=True):
+        owner = await _tag_owner(visit.root_userid, ext)
+        if owner:
+            await mark_tags(
+                deps,
+                userid=owner,
+                external_userid=ext,
+                add=list(radar.tag_ids),
+                remove=[],
+                by="radar",
+                feature="radar",
+            )
+    if radar.timeline:
+        await add_timeline(
+            deps,
+            external_userid=ext,
+            kind="radar_view",
+            key=timeline_key(visit.id),
+            text=timeline_text(radar.title, None, None),
+            userid=visit.root_userid,
+            feature="radar",
+            detail={"radar_id": radar.id, "level": visit.level},
+            at=visit.started_at,
+        )
+    if radar.alert:
+        await send_alert(deps, visit, radar)
+
+
+async def send_alert(deps: Deps, visit: Visit, radar: Radar) -> bool:
+    """One card per (staff, customer, radar) per 30 minutes; the ledger row decides."""
+    minutes = int(visit.started_at.timestamp()) // 60
+    try:
+        await AlertLog.create(
+            userid=visit.root_userid,
+            external_userid=visit.external_userid,
+            radar_id=radar.id,
+            bucket=minutes // ALERT_WINDOW_MINUTES,
+            sent_at=deps.now(),
+        )
+    except IntegrityError:
+        return False
+    forwarder = ""
+    if visit.level >= 2 and visit.parent_visitor_id:
+        parent = await Visitor.get_or_none(id=visit.parent_visitor_id)
+        forwarder = (
+            await _customer_name(parent.external_userid)
+            if parent and parent.external_userid
+            else "访客"
+        )
+    ext = visit.external_userid
+    card = alert_card(
+        Alert(
+            customer_name=await _customer_name(ext),
+            radar_title=radar.title,
+            level=visit.level,
+            forwarder=forwarder,
+            at_text=visit.started_at.astimezone(deps.settings.tz).strftime("%H:%M"),
+            profile_url=deps.url(f"/sidebar?open=profile&external_userid={ext}"),
+        )
+    )
+    await deps.wecom.send_template_card([visit.root_userid], card)
+    return True
+
+
+async def finalize(deps: Deps, visit_id: str, round_no: int) -> bool:
+    """Write the heartbeats back; True when the visit is over (else it is checked again)."""
+    visit = await Visit.get_or_none(id=visit_id)
+    if visit is None or visit.finalized:
+        return True
+    beats = await read_beats(deps, visit_id)
+    now = deps.now()
+    if beats:
+        visit.duration_seconds = max(visit.duration_seconds, beats.get("t", 0))
+        visit.progress = max(visit.progress, beats.get("p", 0))
+        visit.max_page = max(visit.max_page, beats.get("pg", 0))
+        visit.last_beat_at = now - timedelta(seconds=max(0, int(now.timestamp()) - beats["last"]))
+    last = visit.last_beat_at or visit.started_at
+    active = (now - last).total_seconds() < ACTIVE_WITHIN and round_no < MAX_ROUNDS
+    visit.finalized = not active
+    await visit.save()
+    if visit.finalized:
+        await _close_timeline(deps, visit)
+        event = {
+            "type": "visit_end",
+            "duration": visit.duration_seconds,
+            "progress": visit.progress,
+        }
+        await deps.redis.publish(live_channel(visit.radar_id), json.dumps(event))
+    return visit.finalized
+
+
+async def _close_timeline(deps: Deps, visit: Visit) -> None:
+    if not visit.external_userid:
+        return
+    radar = await Radar.get_or_none(id=visit.radar_id)
+    if radar is None or not radar.timeline:
+        return
+    measured = radar.type is not RadarType.LINK
+    text = timeline_text(
+        radar.title,
+        visit.duration_seconds if measured else None,
+        visit.progress if measured else None,
+    )
+    detail: dict[str, Any] = {"radar_id": radar.id, "level": visit.level}
+    detail |= {"duration": visit.duration_seconds, "progress": visit.progress}
+    await TimelineEntry.filter(key=timeline_key(visit.id)).update(text=text, detail=detail)
+
+
+async def finalize_many(deps: Deps, visit_ids: list[str], round_no: int) -> list[str]:
+    """Write back a batch's heartbeats; the visits still open, to be checked again."""
+    still_open = []
+    for visit_id in visit_ids:
+        try:
+            if not await finalize(deps, visit_id, round_no):
+                still_open.append(visit_id)
+        except Exception:  # one bad row must not keep the rest of the batch from closing
+            log.exception("radar: finalizing visit %s failed", visit_id)
+    return still_open
+
+
+def register(router: Router) -> None:
+    @router.job
+    async def radar_followup(ctx: dict[str, Any], visit_id: str) -> None:
+        await followup(ctx["deps"], visit_id)
+
+    @router.job
+    async def radar_followups(ctx: dict[str, Any], visit_ids: list[str]) -> None:
+        for visit_id in visit_ids:
+            try:
+                await followup(ctx["deps"], visit_id)
+            except Exception:
+                log.exception("radar: follow-up of visit %s failed", visit_id)
+
+    @router.job
+    async def radar_finalize(ctx: dict[str, Any], visit_id: str, round_no: int = 0) -> None:
+        """Single-visit form, for jobs queued before visits were batched."""
+        await radar_finalize_many(ctx, [visit_id], round_no)
+
+    @router.job
+    async def radar_finalize_many(
+        ctx: dict[str, Any], visit_ids: list[str], round_no: int = 0
+    ) -> None:
+        deps: Deps = ctx["deps"]
+        still_open = await finalize_many(deps, visit_ids, round_no)
+        if still_open:
+            nxt = round_no + 1
+            await deps.queue.enqueue(
+                "radar_finalize_many",
+                still_open,
+                nxt,
+                job_id=f"radar:fin:{still_open[0]}:{nxt}",
+                defer_by=visits.FINALIZE_AFTER,
+            )

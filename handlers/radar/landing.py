@@ -1,0 +1,237 @@
+"""The public landing link `/r/<token>` a customer opens, its files, and its heartbeats.
+
+Tokens are checked with their MAC before any database lookup, so random or forged tokens
+cost nothing and answer the same 404 page. Nothing here reveals another visitor's data."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+
+import qrcode
+from aiohttp import web
+
+from bot.http import RequestContext
+from bot.router import Router
+from cards.radar import render_page
+from handlers.radar import uploads, visits
+from handlers.radar.common import (
+    SHARE_PURPOSE,
+    VISITOR_COOKIE,
+    VISITOR_PURPOSE,
+    ShareInfo,
+    radar_cached,
+    share_by_token,
+)
+from storage.directory import Staff
+from storage.radar import Radar, RadarType
+
+log = logging.getLogger(__name__)
+TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{8,40}\.[A-Za-z0-9_-]{10,40}$")
+BEAT_LIMIT = 40  # beats per visitor and IP per minute (one every 5 s is 12)
+MAX_BEAT_BYTES = 512
+
+
+def _page(status: int, title: str, message: str) -> web.Response:
+    body = render_page("message.html", title=title, message=message)
+    return web.Response(status=status, text=body, content_type="text/html", charset="utf-8")
+
+
+def not_found() -> web.Response:
+    return _page(404, "链接无效", "该链接不存在或已失效，请联系您的顾问获取新的链接。")
+
+
+def removed() -> web.Response:
+    return _page(410, "内容已下架", "内容已下架，请联系您的顾问")
+
+
+async def _resolve(ctx: RequestContext) -> tuple[str, ShareInfo, Radar] | web.Response:
+    token = ctx.request.match_info.get("token", "")
+    if not TOKEN_RE.match(token) or not ctx.deps.signer.check_token(SHARE_PURPOSE, token):
+        return not_found()
+    share = await share_by_token(token)
+    if share is None:
+        return not_found()
+    radar = await radar_cached(share.radar_id)
+    if radar is None or radar.deleted:
+        return removed()
+    return token, share, radar
+
+
+def _visitor_cookie(ctx: RequestContext) -> str | None:
+    raw = ctx.request.cookies.get(VISITOR_COOKIE, "")
+    body = ctx.deps.signer.loads(VISITOR_PURPOSE, raw) if 0 < len(raw) < 256 else None
+    vid = body.get("v") if body else None
+    return vid if isinstance(vid, str) and 0 < len(vid) <= 32 else None
+
+
+def _set_cookie(ctx: RequestContext, response: web.StreamResponse, visitor_id: str) -> None:
+    value = ctx.deps.signer.dumps(VISITOR_PURPOSE, {"v": visitor_id})
+    response.set_cookie(
+        VISITOR_COOKIE,
+        value,
+        max_age=2 * 365 * 24 * 3600,
+        path="/r/",
+        httponly=True,
+        samesite="Lax",
+        secure=ctx.deps.settings.base_url.startswith("https://"),
+    )
+
+
+async def landing(ctx: RequestContext) -> web.StreamResponse:
+    resolved = await _resolve(ctx)
+    if isinstance(resolved, web.Response):
+        return resolved
+    token, share, radar = resolved
+    deps = ctx.deps
+    parent = visits.from_visitor(deps, ctx.request.query.get("from", "")[:80])
+    ident = await visits.identify(deps, _visitor_cookie(ctx), share, forwarded=parent is not None)
+    visitor = ident.visitor
+    if radar.friends_only and not await visits.is_corp_customer(visitor.external_userid):
+        await visits.save_new(ident)  # the cookie keeps this browser's identity
+        response: web.StreamResponse = await _friends_page(ctx, token, share)
+    else:
+        measured = radar.type is not RadarType.LINK
+        visit = await visits.record_visit(deps, share, ident, parent, measured)
+        response = _content(ctx, token, radar, visit.id, visits.epoch(visit.started_at), visitor.id)
+    response.headers["Cache-Control"] = "no-store"
+    if ident.new:
+        _set_cookie(ctx, response, visitor.id)
+    return response
+
+
+def _content(
+    ctx: RequestContext, token: str, radar: Radar, visit_id: str, started: int, visitor_id: str
+) -> web.StreamResponse:
+    if radar.type is RadarType.LINK:
+        return web.Response(status=302, headers={"Location": radar.url})
+    base = f"/r/{token}"
+    config = {
+        "kind": radar.type.value,
+        "beat": f"{base}/beat",
+        "key": visits.beat_key(ctx.deps, token, visit_id, started),
+        "self": f"{base}?from={visits.from_value(ctx.deps, visitor_id)}",
+        "files": [f"{base}/f/{f['name']}" for f in radar.files],
+        "worker": "/static/vendor/pdfjs/pdf.worker.min.mjs",
+    }
+    body = render_page(
+        "landing.html",
+        title=radar.title,
+        description=radar.description,
+        kind=radar.type.value,
+        files=config["files"],
+        config=config,
+    )
+    return web.Response(text=body, content_type="text/html", charset="utf-8")
+
+
+async def _friends_page(ctx: RequestContext, token: str, share: ShareInfo) -> web.Response:
+    staff = await Staff.get_or_none(userid=share.userid)
+    body = render_page(
+        "friends.html",
+        title="添加顾问后查看",
+        corp_name=ctx.deps.settings.corp.name,
+        staff_name=staff.name if staff else "",
+        qr_url=f"/r/{token}/qr.png",
+    )
+    return web.Response(status=403, text=body, content_type="text/html", charset="utf-8")
+
+
+async def beat(ctx: RequestContext) -> web.StreamResponse:
+    token = ctx.request.match_info.get("token", "")
+    if not TOKEN_RE.match(token) or not ctx.deps.signer.check_token(SHARE_PURPOSE, token):
+        return web.Response(status=404)
+    raw = await ctx.request.content.read(MAX_BEAT_BYTES + 1)
+    data = _beat_body(raw)
+    checked = visits.check_beat_key(ctx.deps, token, str(data.get("k", ""))) if data else None
+    if data is None or checked is None:
+        return web.Response(status=400)
+    visit_id, started = checked
+    nums = [_int(data.get(k)) for k in ("t", "p", "pg")]
+    limit = (_limit_key(ctx, _visitor_cookie(ctx) or visit_id), BEAT_LIMIT)
+    if not await visits.add_beat(ctx.deps, visit_id, started, *nums, limit=limit):
+        return web.Response(status=429)
+    return web.Response(status=204)
+
+
+def _beat_body(raw: bytes) -> dict[str, object] | None:
+    if len(raw) > MAX_BEAT_BYTES:
+        return None
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _int(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    return int(value) if abs(value) < 10**7 else 0
+
+
+def _limit_key(ctx: RequestContext, who: str) -> str:
+    """Beats are limited per visitor and IP, per minute."""
+    ip = ctx.request.remote or ""
+    minute = int(ctx.deps.now().timestamp()) // 60
+    return f"scrmbot:radar:rl:{who}:{ip}:{minute}"
+
+
+async def content_file(ctx: RequestContext) -> web.StreamResponse:
+    resolved = await _resolve(ctx)
+    if isinstance(resolved, web.Response):
+        return resolved
+    _, _, radar = resolved
+    name = ctx.request.match_info.get("name", "")
+    if name not in {f["name"] for f in radar.files}:
+        return web.Response(status=404)
+    return uploads.file_response(ctx.deps.settings, name)
+
+
+async def cover(ctx: RequestContext) -> web.StreamResponse:
+    resolved = await _resolve(ctx)
+    if isinstance(resolved, web.Response):
+        return resolved
+    radar = resolved[2]
+    if not radar.cover:
+        return web.Response(status=302, headers={"Location": "/static/radar/cover.png"})
+    return uploads.file_response(ctx.deps.settings, radar.cover)
+
+
+async def contact_qr(ctx: RequestContext) -> web.StreamResponse:
+    resolved = await _resolve(ctx)
+    if isinstance(resolved, web.Response):
+        return resolved
+    link = await _contact_link(ctx, resolved[1].userid)
+    buf = io.BytesIO()
+    qrcode.make(link, box_size=8, border=2).save(buf)
+    headers = {"Cache-Control": "private, max-age=600"}
+    return web.Response(body=buf.getvalue(), content_type="image/png", headers=headers)
+
+
+async def _contact_link(ctx: RequestContext, userid: str) -> str:
+    """The staff member's 联系我 link, made once per day per member (cached in Redis)."""
+    deps = ctx.deps
+    key = f"scrmbot:radar:contact:{userid}"
+    if cached := await deps.redis.get(key):
+        return str(cached.decode())
+    link = "https://work.weixin.qq.com/"  # placeholder when no contact way can be made
+    make = getattr(deps.wecom, "add_contact_way", None)
+    if make is not None:
+        try:
+            result = await make(type=1, scene=2, user=[userid], state="radar")
+            link = str(result.get("qr_code") or link)
+        except Exception:
+            log.warning("radar: add_contact_way failed for %s", userid, exc_info=True)
+    await deps.redis.set(key, link, ex=24 * 3600)
+    return link
+
+
+def register(router: Router) -> None:
+    router.get(r"/r/{token}", role=None)(landing)
+    router.post(r"/r/{token}/beat", role=None, csrf=False)(beat)
+    router.get(r"/r/{token}/f/{name}", role=None)(content_file)
+    router.get(r"/r/{token}/cover", role=None)(cover)
+    router.get(r"/r/{token}/qr.png", role=None)(contact_qr)

@@ -1,0 +1,142 @@
+"""Uploaded radar content: the type is read from the file's first bytes (never from its name
+or the browser's claim), the size is capped while streaming, and files get random names."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import BodyPartReader, web
+
+from bot.http import ApiError
+from bot.settings import Settings
+
+KINDS = {
+    "pdf": ("pdf",),
+    "image": ("png", "jpg", "gif", "webp"),
+    "video": ("mp4",),
+}
+CONTENT_TYPES = {
+    "pdf": "application/pdf",
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "gif": "image/gif",
+    "webp": "image/webp",
+    "mp4": "video/mp4",
+}
+NAME_RE = re.compile(r"^[A-Za-z0-9_-]{16,40}\.(pdf|png|jpg|gif|webp|mp4)$")
+_PAGE_RE = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
+
+
+def sniff(head: bytes) -> str | None:
+    """The file's real type from its magic bytes, or None."""
+    if head.startswith(b"%PDF-"):
+        return "pdf"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpg"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head[4:8] == b"ftyp":
+        return "mp4"
+    return None
+
+
+def pdf_pages(data: bytes) -> int:
+    return len(_PAGE_RE.findall(data))
+
+
+def upload_dir(settings: Settings) -> Path:
+    path = Path(settings.storage.upload_dir) / "radar"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def file_path(settings: Settings, name: str) -> Path | None:
+    if not NAME_RE.match(name):
+        return None
+    path = upload_dir(settings) / name
+    return path if path.is_file() else None
+
+
+def file_response(settings: Settings, name: str) -> web.StreamResponse:
+    path = file_path(settings, name)
+    if path is None:
+        raise web.HTTPNotFound(text="文件不存在")
+    ext = name.rsplit(".", 1)[1]
+    headers = {"Content-Type": CONTENT_TYPES[ext], "X-Content-Type-Options": "nosniff"}
+    headers["Cache-Control"] = "private, max-age=3600"
+    return web.FileResponse(path, headers=headers)
+
+
+def store(settings: Settings, data: bytes, kind: str, label: str) -> str:
+    """Check the bytes are of `kind` ("pdf", "image", "video") and save them; the new name."""
+    ext = sniff(data[:16])
+    if ext is None or ext not in KINDS[kind]:
+        wanted = {"pdf": "PDF 文件", "image": "PNG/JPEG/GIF/WebP 图片", "video": "MP4 视频"}[kind]
+        raise ApiError(400, f"{label}的文件内容不是{wanted}，请重新选择", label)
+    name = f"{secrets.token_urlsafe(18)}.{ext}"
+    (upload_dir(settings) / name).write_bytes(data)
+    return name
+
+
+@dataclass
+class Form:
+    """A multipart form: text fields and the uploaded files (bytes) per field name."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+    files: dict[str, list[tuple[str, bytes]]] = field(default_factory=dict)
+
+
+async def _read_part(part: BodyPartReader, limit: int) -> bytes:
+    chunks, size = [], 0
+    while chunk := await part.read_chunk(256 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"文件过大，单个文件不能超过 {limit // (1024 * 1024)} MB")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_form(request: web.Request, settings: Settings) -> Form:
+    """Read a JSON body or a multipart form into one `Form`."""
+    form = Form()
+    if not request.content_type.startswith("multipart/"):
+        return await _json_form(request)
+    limit = settings.storage.max_upload_mb * 1024 * 1024
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader) or not part.name:
+            continue
+        if part.filename:
+            data = await _read_part(part, limit)
+            if data:
+                form.files.setdefault(part.name, []).append((part.filename, data))
+        else:
+            form.fields[part.name] = (await _read_part(part, 64 * 1024)).decode("utf-8", "replace")
+    return form
+
+
+async def _json_form(request: web.Request) -> Form:
+    import json
+
+    from bot.http import read_body
+
+    try:
+        data: Any = json.loads(await read_body(request) or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "请求内容不是有效的 JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "请求内容必须是一个 JSON 对象")
+    out = Form()
+    for key, value in data.items():
+        out.fields[key] = json.dumps(value) if isinstance(value, list | dict) else str(value)
+        if isinstance(value, bool):
+            out.fields[key] = "true" if value else "false"
+    return out

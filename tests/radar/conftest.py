@@ -1,0 +1,94 @@
+"""Fixtures for the radar tests: a real app with the radar router, a fake WeCom that records
+cards and tag calls, a recording queue, a movable clock, and a small corp."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jinja2
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from redis.asyncio import Redis
+
+from bot.deps import Deps
+from bot.router import Dispatcher
+from bot.settings import Settings
+from bot.signing import Signer
+from handlers.radar import router as radar_router
+from storage.directory import Department, Staff
+from storage.facts import Customer, FollowRelation
+from tests.auth.support import FakeQueue, build_app
+
+
+class FakeWeCom:
+    def __init__(self) -> None:
+        self.cards: list[tuple[list[str], dict[str, Any]]] = []
+        self.tags: list[tuple[str, str, list[str]]] = []
+
+    async def send_template_card(self, touser: list[str], card: dict[str, Any]) -> dict[str, Any]:
+        self.cards.append((touser, card))
+        return {"errcode": 0}
+
+    async def mark_tag(self, userid: str, ext: str, add: list[str], remove: list[str]) -> None:
+        self.tags.append((userid, ext, add))
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def deps(settings: Settings, redis: Redis, db: None, clock: Clock) -> Deps:
+    return Deps(
+        settings=settings,
+        redis=redis,
+        wecom=FakeWeCom(),  # type: ignore[arg-type]
+        queue=FakeQueue(),  # type: ignore[arg-type]
+        signer=Signer(settings.security.secret),
+        dispatcher=Dispatcher([radar_router]),
+        templates=jinja2.Environment(autoescape=True),
+        clock=clock,
+    )
+
+
+@pytest.fixture
+async def client(
+    deps: Deps, aiohttp_client: Callable[[web.Application], Awaitable[TestClient]]
+) -> TestClient:
+    return await aiohttp_client(build_app(deps))
+
+
+@pytest.fixture
+async def corp(db: None) -> None:
+    """Departments 1 > 2 (sales) > 3 (east), 1 > 4 (support); staff alice(2), bob(3), carol(4);
+    customers wm_ann (alice's) and wm_ben (bob's)."""
+    for dept_id, parent in ((1, 0), (2, 1), (3, 2), (4, 1)):
+        await Department.create(id=dept_id, name=f"部门{dept_id}", parent_id=parent)
+    for userid, depts in (("alice", [2]), ("bob", [3]), ("carol", [4])):
+        await Staff.create(userid=userid, name=userid.title(), departments=depts)
+    now = datetime(2025, 1, 1, tzinfo=UTC)
+    for ext, name, staff in (("wm_ann", "安", "alice"), ("wm_ben", "本", "bob")):
+        await Customer.create(external_userid=ext, name=name)
+        await FollowRelation.create(userid=staff, external_userid=ext, added_at=now)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches() -> None:
+    from handlers.radar.common import clear_caches
+
+    clear_caches()

@@ -1,0 +1,141 @@
+"""Console API: groups, radars, uploads checked by content, permissions, toolbar shares."""
+
+from __future__ import annotations
+
+from aiohttp import FormData
+from aiohttp.test_utils import TestClient
+
+from bot.deps import Deps
+from handlers.radar.demo import demo_pdf, demo_png
+from storage.radar import Radar, Share
+from tests.auth.support import csrf, sign_in
+from tests.radar.support import make_radar
+
+
+def _form(kind: str, data: bytes | None = None, **fields: str) -> FormData:
+    form = FormData()
+    for key, value in {"name": "手册", "title": "产品手册", "type": kind, **fields}.items():
+        form.add_field(key, value)
+    if data is not None:
+        form.add_field("files", data, filename="a.pdf", content_type="application/pdf")
+    return form
+
+
+async def test_groups_lifecycle(client: TestClient, deps: Deps, corp: None) -> None:
+    sign_in(client, deps, "admin")
+    h = csrf(client)
+    ids = []
+    for name in ("甲", "乙", "丙"):
+        resp = await client.post("/api/radar/groups", json={"name": name}, headers=h)
+        assert resp.status == 201
+        ids.append((await resp.json())["id"])
+    resp = await client.post(f"/api/radar/groups/{ids[2]}/move", json={"to": "top"}, headers=h)
+    assert [g["name"] for g in (await resp.json())["groups"]] == ["丙", "甲", "乙"]
+    resp = await client.post(f"/api/radar/groups/{ids[0]}/move", json={"to": "down"}, headers=h)
+    assert [g["name"] for g in (await resp.json())["groups"]] == ["丙", "乙", "甲"]
+    resp = await client.post(f"/api/radar/groups/{ids[0]}/move", json={"to": "sideways"}, headers=h)
+    assert resp.status == 400
+    resp = await client.patch(
+        f"/api/radar/groups/{ids[1]}", json={"name": "新名", "departments": [2]}, headers=h
+    )
+    assert (await resp.json())["departments"] == [2]
+    await Radar.create(group_id=ids[1], name="x", type="link", title="x", url="https://a.b/")
+    resp = await client.delete(f"/api/radar/groups/{ids[1]}", headers=h)
+    assert resp.status == 400
+    assert (await resp.json())["error"] == "分组下还有雷达，请先移出后再删除"
+    resp = await client.delete(f"/api/radar/groups/{ids[0]}", headers=h)
+    assert resp.status == 200
+
+
+async def test_uploads_are_checked_by_content(client: TestClient, deps: Deps, corp: None) -> None:
+    sign_in(client, deps, "admin")
+    h = csrf(client)
+    png = demo_png("x", (1, 2, 3))
+    resp = await client.post("/api/radar/radars", data=_form("pdf", png), headers=h)
+    assert resp.status == 400
+    assert "PDF" in (await resp.json())["error"]
+    resp = await client.post("/api/radar/radars", data=_form("pdf", b"<html>%PDF-"), headers=h)
+    assert resp.status == 400
+    resp = await client.post("/api/radar/radars", data=_form("pdf"), headers=h)
+    assert resp.status == 400  # no file
+    resp = await client.post("/api/radar/radars", data=_form("pdf", demo_pdf(2)), headers=h)
+    assert resp.status == 201
+    body = await resp.json()
+    assert body["page_count"] == 2
+    name = body["files"][0]["name"]
+    assert name.endswith(".pdf") and not name.startswith("a")
+    stored = deps.settings.storage.upload_dir
+    assert (await client.get(f"/api/radar/files/{name}")).status == 200
+    assert stored
+    resp = await client.post("/api/radar/radars", data=_form("video", demo_pdf(1)), headers=h)
+    assert resp.status == 400
+    mp4 = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64
+    resp = await client.post("/api/radar/radars", data=_form("video", mp4), headers=h)
+    assert resp.status == 201
+    resp = await client.post("/api/radar/radars", data=_form("link", url="ftp://x"), headers=h)
+    assert resp.status == 400
+
+
+async def test_upload_size_limit(client: TestClient, deps: Deps, corp: None) -> None:
+    sign_in(client, deps, "admin")
+    big = b"%PDF-" + b"0" * (deps.settings.storage.max_upload_mb * 1024 * 1024 + 10)
+    resp = await client.post("/api/radar/radars", data=_form("pdf", big), headers=csrf(client))
+    assert resp.status == 413
+
+
+async def test_edit_and_delete(client: TestClient, deps: Deps, corp: None) -> None:
+    sign_in(client, deps, "admin")
+    h = csrf(client)
+    radar = await make_radar(deps)
+    resp = await client.patch(
+        f"/api/radar/radars/{radar.id}", json={"title": "新标题", "friends_only": True}, headers=h
+    )
+    assert resp.status == 200
+    body = await resp.json()
+    assert body["title"] == "新标题" and body["friends_only"] is True
+    resp = await client.patch(f"/api/radar/radars/{radar.id}", json={"type": "link"}, headers=h)
+    assert resp.status == 400
+    assert (await client.delete(f"/api/radar/radars/{radar.id}", headers=h)).status == 200
+    assert (await client.get(f"/api/radar/radars/{radar.id}")).status == 404
+
+
+async def test_staff_cannot_manage(client: TestClient, deps: Deps, corp: None) -> None:
+    sign_in(client, deps, "alice")
+    h = csrf(client)
+    assert (await client.post("/api/radar/groups", json={"name": "x"}, headers=h)).status == 403
+    assert (
+        await client.post("/api/radar/radars", data=_form("pdf", demo_pdf(1)), headers=h)
+    ).status == 403
+    client.session.cookie_jar.clear()
+    assert (await client.get("/api/radar/toolbar")).status == 401
+
+
+async def test_toolbar_visibility_and_share(client: TestClient, deps: Deps, corp: None) -> None:
+    sales = await make_radar(deps, departments=[2], title="销售资料")
+    support = await make_radar(deps, departments=[4], title="客服资料")
+    await make_radar(deps, title="公开资料")
+    sign_in(client, deps, "bob")  # department 3, under sales (2)
+    h = csrf(client)
+    body = await (await client.get("/api/radar/toolbar")).json()
+    titles = [r["title"] for g in body["groups"] for r in g["radars"]]
+    assert titles == ["销售资料", "公开资料"]
+    resp = await client.post(
+        "/api/radar/shares", json={"radar_id": support.id, "external_userid": "wm_ben"}, headers=h
+    )
+    assert resp.status == 404
+    resp = await client.post("/api/radar/shares", json={"radar_id": sales.id}, headers=h)
+    assert resp.status == 400
+    for _ in range(2):
+        resp = await client.post(
+            "/api/radar/shares", json={"radar_id": sales.id, "external_userid": "wm_ben"}, headers=h
+        )
+        assert resp.status == 201
+    body = await resp.json()
+    assert body["news"]["link"] == deps.url("/r/" + body["token"])
+    assert body["news"]["title"] == "销售资料"
+    assert deps.signer.check_token("radar.share", body["token"])
+    assert await Share.filter(radar_id=sales.id, userid="bob").count() == 2
+    resp = await client.post(
+        "/api/radar/shares", json={"radar_id": sales.id, "chat_id": "wr1"}, headers=h
+    )
+    assert resp.status == 201

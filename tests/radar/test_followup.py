@@ -1,0 +1,88 @@
+"""Smart follow-up: tags once, timeline with duration, alerts coalesced per 30 minutes."""
+
+from __future__ import annotations
+
+from aiohttp.test_utils import TestClient
+
+from bot.deps import Deps
+from handlers.radar.followup import finalize, followup
+from handlers.radar.visits import add_beat, epoch
+from storage.facts import TimelineEntry
+from storage.radar import AlertLog, Visit
+from tests.radar.conftest import Clock
+from tests.radar.support import make_radar, make_share, open_link, page_config
+
+
+async def _run_jobs(deps: Deps) -> None:
+    queue = deps.queue
+    jobs, queue.jobs = list(queue.jobs), []  # type: ignore[attr-defined]
+    for name, args, _ in jobs:
+        if name == "radar_followups":
+            for visit_id in args[0]:
+                await followup(deps, visit_id)
+
+
+async def test_alert_tags_and_timeline(
+    client: TestClient, deps: Deps, corp: None, clock: Clock
+) -> None:
+    radar = await make_radar(deps, tag_ids=["tag_hot"])
+    share = await make_share(deps, radar)
+    await open_link(client, f"/r/{share.token}")
+    await _run_jobs(deps)
+    wecom = deps.wecom
+    assert len(wecom.cards) == 1  # type: ignore[attr-defined]
+    touser, card = wecom.cards[0]  # type: ignore[attr-defined]
+    assert touser == ["alice"]
+    assert card["main_title"]["title"] == "客户 安 正在查看《产品手册》"
+    assert card["card_action"]["url"] == deps.url("/sidebar?open=profile&external_userid=wm_ann")
+    assert wecom.tags == [("alice", "wm_ann", ["tag_hot"])]  # type: ignore[attr-defined]
+    entry = await TimelineEntry.get(external_userid="wm_ann", kind="radar_view")
+    assert entry.text == "查看了雷达《产品手册》"
+    visit = await Visit.get()
+    clock.advance(40)
+    await add_beat(deps, visit.id, epoch(visit.started_at), 35, 75, 3)
+    clock.advance(100)
+    assert await finalize(deps, visit.id, 1)
+    await entry.refresh_from_db()
+    assert entry.text == "查看了雷达《产品手册》，停留35秒，进度75%"
+    # again within 30 minutes: no second card, no second tag call; a new timeline entry
+    clock.advance(60)
+    await open_link(client, f"/r/{share.token}", fresh=False)
+    await _run_jobs(deps)
+    assert len(wecom.cards) == 1  # type: ignore[attr-defined]
+    assert len(wecom.tags) == 1  # type: ignore[attr-defined]
+    assert await TimelineEntry.filter(external_userid="wm_ann", kind="radar_view").count() == 2
+    clock.advance(31 * 60)
+    await open_link(client, f"/r/{share.token}", fresh=False)
+    await _run_jobs(deps)
+    assert len(wecom.cards) == 2  # type: ignore[attr-defined]
+    assert await AlertLog.all().count() == 2
+
+
+async def test_level_two_alert_goes_to_root_staff(
+    client: TestClient, deps: Deps, corp: None
+) -> None:
+    """A level-2 visitor who is a known customer (cookie from an earlier single-chat open)."""
+    radar = await make_radar(deps)
+    share_ann = await make_share(deps, radar, userid="alice", ext="wm_ann")
+    share_ben = await make_share(deps, radar, userid="bob", ext="wm_ben")
+    _, html = await open_link(client, f"/r/{share_ann.token}")
+    forward = page_config(html)["self"]
+    await open_link(client, f"/r/{share_ben.token}")  # this browser is now wm_ben
+    await open_link(client, forward, fresh=False)  # ben opens ann's forward
+    await _run_jobs(deps)
+    cards = deps.wecom.cards  # type: ignore[attr-defined]
+    to_alice = [c for u, c in cards if u == ["alice"]]
+    assert len(to_alice) == 2
+    rows = {r["keyname"]: r["value"] for r in to_alice[1]["horizontal_content_list"]}
+    assert rows["客户层级"] == "2级" and rows["转发人"] == "安"
+    assert to_alice[1]["main_title"]["title"].startswith("客户 本 正在查看")
+
+
+async def test_anonymous_visit_has_no_followup(client: TestClient, deps: Deps, corp: None) -> None:
+    radar = await make_radar(deps)
+    share = await make_share(deps, radar, ext="")
+    await open_link(client, f"/r/{share.token}")
+    await _run_jobs(deps)
+    assert deps.wecom.cards == []  # type: ignore[attr-defined]
+    assert await TimelineEntry.all().count() == 0

@@ -1,0 +1,163 @@
+"""The public landing link: tokens, levels, heartbeats, friends-only and removed pages."""
+
+from __future__ import annotations
+
+import secrets
+
+from aiohttp.test_utils import TestClient
+
+from bot.deps import Deps
+from handlers.radar.common import SHARE_PURPOSE
+from handlers.radar.followup import finalize
+from storage.radar import Visit, Visitor
+from tests.radar.support import make_radar, make_share, open_link, page_config
+
+
+async def test_random_and_forged_tokens_are_404(client: TestClient, deps: Deps, corp: None) -> None:
+    radar = await make_radar(deps)
+    share = await make_share(deps, radar)
+    rid, _, mac = share.token.partition(".")
+    forged = [
+        "abc",
+        secrets.token_urlsafe(12) + "." + mac,  # someone else's MAC
+        rid + "." + "A" * len(mac),
+        rid + "." + mac[:-1] + ("A" if mac[-1] != "A" else "B"),
+        deps.signer.token("other.purpose"),
+    ]
+    for token in forged:
+        status, body = await open_link(client, f"/r/{token}")
+        assert status == 404, token
+        assert "链接无效" in body
+    status, _ = await open_link(client, f"/r/{deps.signer.token(SHARE_PURPOSE)}")
+    assert status == 404  # a valid MAC but no share
+    assert await Visit.all().count() == 0
+    status, _ = await open_link(client, f"/r/{share.token}")
+    assert status == 200
+
+
+async def test_levels_through_three_forwards(client: TestClient, deps: Deps, corp: None) -> None:
+    radar = await make_radar(deps)
+    share = await make_share(deps, radar)
+    status, html = await open_link(client, f"/r/{share.token}")
+    assert status == 200
+    first = page_config(html)
+    assert first["self"].startswith(f"/r/{share.token}?from=")
+    cookie = client.session.cookie_jar.filter_cookies(client.make_url("/r/x"))
+    assert "scrmbot_rv" in cookie
+    link = first["self"]
+    for _ in range(3):
+        status, html = await open_link(client, link)
+        assert status == 200
+        link = page_config(html)["self"]
+    visits = await Visit.all().order_by("level")
+    assert [v.level for v in visits] == [1, 2, 3, 4]
+    assert [v.channel for v in visits] == ["single", "forward", "forward", "forward"]
+    for parent, child in zip(visits, visits[1:], strict=False):
+        assert child.parent_visitor_id == parent.visitor_id
+    assert visits[0].external_userid == "wm_ann"  # the share's customer, not the forwards
+    assert all(v.external_userid == "" for v in visits[1:])
+    assert {v.root_userid for v in visits} == {"alice"}
+
+
+async def test_revisit_keeps_level_and_forged_from_is_ignored(
+    client: TestClient, deps: Deps, corp: None
+) -> None:
+    radar = await make_radar(deps)
+    share = await make_share(deps, radar)
+    _, html = await open_link(client, f"/r/{share.token}")
+    link = page_config(html)["self"]
+    await open_link(client, link)  # level 2 in a new browser
+    await open_link(client, link, fresh=False)  # the same browser again
+    await open_link(client, f"/r/{share.token}?from=someone.forgedmac123")
+    levels = sorted(v.level for v in await Visit.all())
+    assert levels == [1, 1, 2, 2]
+
+
+async def test_beats_give_duration_and_progress(
+    client: TestClient, deps: Deps, corp: None, clock: object
+) -> None:
+    radar = await make_radar(deps)
+    share = await make_share(deps, radar)
+    _, html = await open_link(client, f"/r/{share.token}")
+    cfg = page_config(html)
+    for t, page in ((5, 1), (10, 2), (15, 3), (12, 2)):
+        clock.advance(5)  # type: ignore[attr-defined]
+        resp = await client.post(
+            cfg["beat"], data=f'{{"k":"{cfg["key"]}","t":{t},"p":{page * 25},"pg":{page}}}'
+        )
+        assert resp.status == 204
+    resp = await client.post(cfg["beat"], data='{"k":"x.1.bad","t":999}')
+    assert resp.status == 400
+    resp = await client.post(cfg["beat"], data=f'{{"k":"{cfg["key"]}","t":9999,"p":100}}')
+    assert resp.status == 204  # accepted but capped by the time that really passed
+    visit = await Visit.get()
+    assert await finalize(deps, visit.id, 0) is False  # still beating
+    clock.advance(120)  # type: ignore[attr-defined]
+    assert await finalize(deps, visit.id, 1) is True
+    await visit.refresh_from_db()
+    assert visit.duration_seconds == 30  # 20 s elapsed + 10 s slack, not 9999
+    assert visit.progress == 100
+    assert visit.max_page == 3
+    assert visit.finalized
+
+
+async def test_beats_are_rate_limited(client: TestClient, deps: Deps, corp: None) -> None:
+    radar = await make_radar(deps)
+    share = await make_share(deps, radar)
+    _, html = await open_link(client, f"/r/{share.token}")
+    cfg = page_config(html)
+    body = f'{{"k":"{cfg["key"]}","t":1}}'
+    statuses = [(await client.post(cfg["beat"], data=body)).status for _ in range(45)]
+    assert statuses.count(204) == 40
+    assert statuses[-1] == 429
+    resp = await client.post(cfg["beat"], data="x" * 2000)
+    assert resp.status in (400, 429)
+
+
+async def test_friends_only_asks_to_add_staff(client: TestClient, deps: Deps, corp: None) -> None:
+    radar = await make_radar(deps, friends_only=True)
+    group_share = await make_share(deps, radar, ext="")
+    status, html = await open_link(client, f"/r/{group_share.token}")
+    assert status == 403
+    assert "添加顾问" in html and "Alice" in html
+    qr = await client.get(f"/r/{group_share.token}/qr.png")
+    assert qr.status == 200 and (await qr.read()).startswith(b"\x89PNG")
+    assert await Visit.all().count() == 0
+    share = await make_share(deps, radar)  # sent to wm_ann, alice's customer
+    status, html = await open_link(client, f"/r/{share.token}")
+    assert status == 200
+    assert await Visit.all().count() == 1
+
+
+async def test_deleted_radar_shows_removed_page(client: TestClient, deps: Deps, corp: None) -> None:
+    from handlers.radar.common import forget_radar
+
+    radar = await make_radar(deps)
+    share = await make_share(deps, radar)
+    _, html = await open_link(client, f"/r/{share.token}")
+    file_url = page_config(html)["files"][0]
+    assert (await client.get(file_url)).status == 200
+    radar.deleted = True
+    await radar.save()
+    forget_radar(radar.id)
+    status, html = await open_link(client, f"/r/{share.token}")
+    assert status == 410
+    assert "内容已下架，请联系您的顾问" in html
+    assert (await client.get(file_url)).status == 410
+
+
+async def test_link_type_redirects_after_recording(
+    client: TestClient, deps: Deps, corp: None
+) -> None:
+    from storage.radar import RadarType
+
+    radar = await make_radar(deps, type=RadarType.LINK, url="https://example.com/a", files=[])
+    share = await make_share(deps, radar)
+    resp = await client.get(f"/r/{share.token}", allow_redirects=False)
+    assert resp.status == 302
+    assert resp.headers["Location"] == "https://example.com/a"
+    assert "scrmbot_rv" in resp.cookies
+    assert await Visit.all().count() == 1
+    assert await Visitor.all().count() == 1
+    jobs = [name for name, _, _ in deps.queue.jobs]  # type: ignore[attr-defined]
+    assert jobs == ["radar_followups"]  # no heartbeat write-back for links

@@ -1,0 +1,261 @@
+"""智能雷达 in a real browser (system Chromium) against the whole stack: the chat toolbar's
+send through the JS-SDK shim, and the landing page's heartbeats, forward levels and alert."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.deps import Deps
+from bot.embedded_redis import EmbeddedRedis
+from bot.sandbox.corp import Corp
+from handlers import facts as facts_pkg
+from handlers.facts.sync import full_sync
+from handlers.radar import followup, uploads, visits
+from handlers.radar import router as radar_router
+from handlers.radar.common import SHARE_PURPOSE, clear_caches
+from handlers.radar.demo import COLORS, demo_pdf, demo_png
+from handlers.system import router as system_router
+from storage.facts import TimelineEntry
+from storage.radar import Radar, RadarGroup, RadarType, Share, Visit
+from tests.browser import chromium, needs_chromium
+from tests.harness import Stack, running_stack
+
+pytestmark = needs_chromium
+EXT = "wmRadarCustomer01"
+PHONE = {"viewport": {"width": 390, "height": 760}, "device_scale_factor": 2, "is_mobile": True}
+
+
+def radar_corp() -> Corp:
+    corp = Corp()
+    corp.add_department(2, "销售部")
+    corp.add_department(3, "客服部")
+    corp.add_staff("alice", "艾丽丝", [2])
+    corp.add_staff("carol", "卡罗尔", [3])
+    corp.add_customer("张三", EXT)
+    corp.add_follow("alice", EXT, "", 1, int(time.time()) - 86400)
+    return corp
+
+
+async def seed_radars(deps: Deps) -> dict[str, Radar]:
+    s = deps.settings
+    sales = await RadarGroup.create(name="产品资料", order=0, departments=[2])
+    service = await RadarGroup.create(name="客服专用", order=1, departments=[3])
+    public = await RadarGroup.create(name="公司介绍", order=2)
+    cover = uploads.store(s, demo_png("Cover", COLORS[1]), "image", "封面图")
+    pdf = demo_pdf(4)
+    images = [
+        {"name": uploads.store(s, demo_png(f"Case {i}", COLORS[i]), "image", "图片"), "size": 0}
+        for i in range(3)
+    ]
+    made = {
+        "pdf": await Radar.create(
+            group=sales, name="手册", type=RadarType.PDF, title="产品手册 2025 版",
+            description="四页看懂我们的产品", cover=cover, tag_ids=[],
+            files=[{"name": uploads.store(s, pdf, "pdf", "PDF"), "size": len(pdf), "pages": 4}],
+        ),
+        "images": await Radar.create(
+            group=sales, name="案例", type=RadarType.IMAGES, title="客户案例图集",
+            description="三个真实案例", files=images, order=1,
+        ),
+        "service": await Radar.create(
+            group=service, name="售后", type=RadarType.LINK, title="售后服务指南",
+            url="https://example.com/after-sales",
+        ),
+        "link": await Radar.create(
+            group=public, name="官网", type=RadarType.LINK, title="公司官网",
+            url="https://example.com/",
+        ),
+    }  # fmt: skip
+    return made
+
+
+@pytest.fixture
+async def stack(tmp_path: Path, db_url: str, redis_server: EmbeddedRedis) -> AsyncIterator[Stack]:
+    clear_caches()
+    routers = [system_router, facts_pkg.router, radar_router]
+    async with running_stack(
+        tmp_path, db_url, redis_server.url, corp=radar_corp(), routers=routers
+    ) as s:
+        await full_sync({"deps": s.deps})
+        yield s
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    async with chromium() as b:
+        yield b
+
+
+async def staff_page(browser: Any, stack: Stack, userid: str) -> Any:
+    """A phone-sized page whose visits to the app sign in through the sandbox's OAuth."""
+    context = await browser.new_context(**PHONE)
+    await context.add_cookies([{"name": "sandbox_user", "value": userid, "url": stack.sandbox_url}])
+    page = await context.new_page()
+    page.set_default_timeout(8000)
+    return page
+
+
+async def open_radar_tool(page: Any, url: str) -> None:
+    await page.goto(url)
+    await page.wait_for_selector("#context:has-text('艾丽丝')")
+    if not await page.locator(".radar-list").count():
+        await page.click("[data-path='/static/radar/toolbar.js']")
+    await page.wait_for_selector(".radar-item")
+
+
+async def test_toolbar_sends_a_share_as_news(stack: Stack, browser: Any) -> None:
+    radars = await seed_radars(stack.deps)
+    page = await staff_page(browser, stack, "alice")
+    await open_radar_tool(page, f"{stack.app_url}/toolbar?sandbox_contact={EXT}")
+    assert "当前客户会话" in await page.inner_text("#context")
+    headings = await page.locator(".radar-list h3").all_inner_texts()
+    assert headings == ["产品资料", "公司介绍"]  # 客服专用 is for another department
+    titles = await page.locator(".radar-item strong").all_inner_texts()
+    assert titles == ["产品手册 2025 版", "客户案例图集", "公司官网"]
+    await page.screenshot(path="/tmp/radar_toolbar.png")
+
+    await page.fill(".radar-search", "图集")
+    await page.wait_for_function("document.querySelectorAll('.radar-item').length === 1")
+    assert await page.inner_text(".radar-item strong") == "客户案例图集"
+    await page.fill(".radar-search", "没有这个")
+    await page.wait_for_selector(".radar-list:has-text('没有找到匹配的雷达')")
+    await page.fill(".radar-search", "手册")
+    await page.wait_for_function("document.querySelectorAll('.radar-item').length === 1")
+    await page.click(f"[data-radar='{radars['pdf'].id}']")
+    await page.wait_for_function("window.__sentMessages && window.__sentMessages.length === 1")
+    await page.wait_for_selector(".ui-toast:has-text('已发送《产品手册 2025 版》')")
+
+    share = await Share.get()
+    assert (share.radar_id, share.userid, share.external_userid, share.chat_id) == (  # type: ignore[attr-defined]
+        radars["pdf"].id, "alice", EXT, "",
+    )  # fmt: skip
+    sent = (await page.evaluate("window.__sentMessages"))[0]
+    link = f"{stack.app_url}/r/{share.token}"
+    assert sent["contact"] == EXT
+    assert sent["msg"]["msgtype"] == "news"
+    assert sent["msg"]["news"] == {
+        "link": link,
+        "title": "产品手册 2025 版",
+        "desc": "四页看懂我们的产品",
+        "imgUrl": f"{link}/cover",
+    }
+    cover = await stack.session.get(sent["msg"]["news"]["imgUrl"])
+    assert cover.status == 200 and cover.headers["Content-Type"] == "image/png"
+
+    # The same radar again from a customer group's toolbar: a new share bound to the chat.
+    chat = stack.corp.create_group("alice", "VIP 客户群", [EXT]).chat_id
+    page2 = await staff_page(browser, stack, "alice")
+    await open_radar_tool(page2, f"{stack.app_url}/toolbar?sandbox_chat={chat}")
+    assert "当前客户群会话" in await page2.inner_text("#context")
+    await page2.click(f"[data-radar='{radars['images'].id}']")
+    await page2.wait_for_function("window.__sentMessages && window.__sentMessages.length === 1")
+    group_share = await Share.get(chat_id=chat)
+    sent = (await page2.evaluate("window.__sentMessages"))[0]
+    assert sent["chat"] == chat
+    assert group_share.external_userid == "" and group_share.radar_id == radars["images"].id  # type: ignore[attr-defined]
+    assert sent["msg"]["news"]["link"] == f"{stack.app_url}/r/{group_share.token}"
+    assert sent["msg"]["news"]["imgUrl"] == f"{stack.app_url}/static/radar/cover.png"
+    assert await Share.all().count() == 2
+
+
+async def wait_beats(deps: Deps, visit_id: str, check: Any, timeout: float = 8.0) -> dict[str, int]:
+    deadline = time.monotonic() + timeout
+    while True:
+        beats = await visits.read_beats(deps, visit_id)
+        if beats and check(beats):
+            return beats
+        assert time.monotonic() < deadline, f"no matching beat for {visit_id}: {beats}"
+        await asyncio.sleep(0.1)
+
+
+async def hide(page: Any) -> None:
+    """What WeChat does when the reader switches away: the page becomes hidden."""
+    await page.evaluate(
+        """() => {
+          Object.defineProperty(document, "visibilityState", {value: "hidden", configurable: true});
+          document.dispatchEvent(new Event("visibilitychange"));
+        }"""
+    )
+
+
+async def read_to_the_end(page: Any, kind: str) -> None:
+    """Wait for the content, take the phone screenshot, then read: page 2 of the PDF, or
+    scroll to the last image."""
+    if kind == "pdf":
+        await page.wait_for_selector("#pdf-status:has-text('共 4 页')")
+        await page.wait_for_selector("canvas[data-page='2']")
+    else:
+        await page.wait_for_function(
+            "[...document.querySelectorAll('#content img')].every((i) => i.complete)"
+        )
+    await page.screenshot(path=f"/tmp/radar_landing{'' if kind == 'pdf' else '_images'}.png")
+    if kind == "pdf":
+        await page.locator("canvas[data-page='2']").scroll_into_view_if_needed()
+    else:
+        await page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+
+
+@pytest.mark.parametrize("kind", ["pdf", "images"])
+async def test_landing_beats_levels_and_one_alert(
+    stack: Stack, browser: Any, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Write heartbeats back soon and treat a visit as over at once, so the burst worker ends.
+    monkeypatch.setattr(visits, "FINALIZE_AFTER", 0.2)
+    monkeypatch.setattr(followup, "ACTIVE_WITHIN", 0)
+    radar = (await seed_radars(stack.deps))[kind]
+    share = await Share.create(
+        token=stack.deps.signer.token(SHARE_PURPOSE), radar=radar, userid="alice",
+        external_userid=EXT, chat_id="", created_at=stack.deps.now(),
+    )  # fmt: skip
+    link = f"{stack.app_url}/r/{share.token}"
+
+    reader = await (await browser.new_context(**PHONE)).new_page()
+    reader.set_default_timeout(8000)
+    await reader.goto(link)
+    await reader.wait_for_function("location.search.includes('from=')")
+    forwarded = reader.url
+    assert forwarded.startswith(link + "?from=")
+    first = await Visit.get()
+    assert (first.level, first.external_userid, first.channel) == (1, EXT, "single")
+    await read_to_the_end(reader, kind)
+    await asyncio.sleep(1.2)  # some view time to measure
+    if kind == "pdf":
+        await hide(reader)
+    else:
+        await reader.evaluate("window.dispatchEvent(new Event('pagehide'))")
+    beats = await wait_beats(stack.deps, first.id, lambda b: b.get("t", 0) >= 1)
+    assert beats["p"] >= (50 if kind == "pdf" else 90)
+
+    # A friend opens the forwarded link in their own browser: level 2 under the reader.
+    friend = await (await browser.new_context(**PHONE)).new_page()
+    await friend.goto(forwarded)
+    await friend.wait_for_function("location.search.includes('from=')")
+    assert friend.url != forwarded  # a forward from the friend would carry the friend
+    second = await Visit.get(level=2)
+    assert second.parent_visitor_id == first.visitor_id
+    assert (second.channel, second.external_userid, second.root_userid) == ("forward", "", "alice")
+    await friend.close()
+
+    await reader.reload()  # the customer looks again: a new visit, the same level, no new alert
+    await reader.wait_for_function("location.search.includes('from=')")
+    await hide(reader)
+    await stack.run_jobs()
+
+    await first.refresh_from_db()
+    assert first.finalized and first.duration_seconds >= 1
+    assert first.progress == beats["p"]
+    if kind == "pdf":
+        assert first.max_page >= 2
+    assert await Visit.filter(level=1).count() == 2
+    cards = [m for m in stack.corp.inbox("alice") if m.msgtype == "template_card"]
+    assert len(cards) == 1, [c.payload for c in cards]
+    text = str(cards[0].payload)
+    assert "张三" in text and radar.title in text
+    entry = await TimelineEntry.get(key=followup.timeline_key(first.id))
+    assert entry.external_userid == EXT and radar.title in entry.text

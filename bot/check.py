@@ -42,10 +42,11 @@ async def _try(name: str, call: Callable[[], Awaitable[Any]]) -> bool:
 async def run_checks(settings: Settings) -> bool:
     from bot.wecom import WeComClient
 
+    from bot.embedded_redis import EmbeddedRedis
+
     ok = _line(True, "configuration loaded", f"corp {settings.wecom.corp_id}")
-    if not settings.redis.url:
-        return _line(True, "WeCom checks skipped", "no Redis configured (demo mode)") and ok
-    redis = Redis.from_url(settings.redis.url)
+    embedded = None if settings.redis.url else EmbeddedRedis(persist=False)
+    redis = Redis.from_url(embedded.start() if embedded else settings.redis.url)
     try:
         async with aiohttp.ClientSession() as session:
             client = WeComClient(settings, redis, session)
@@ -69,4 +70,6 @@ async def run_checks(settings: Settings) -> bool:
         return _line(False, "WeCom reachable", _explain(exc))
     finally:
         await redis.aclose()
+        if embedded:
+            embedded.stop()
     return ok

@@ -39,3 +39,15 @@ def test_bad_config_names_key_and_fix(env: dict[str, str], needle: str) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(tmp_path / "nope.toml", environ={})
+
+
+def test_cli_refuses_bad_config_with_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    monkeypatch.setenv("SCRMBOT_SERVER__PORT", "not-a-port")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve"])
+    assert exit_info.value.code == 2
+    assert "[server.port]" in capsys.readouterr().err

@@ -98,7 +98,9 @@ def make_requests(n: int) -> list[tuple[dict[str, str], bytes]]:
     ]
 
 
-async def load(url: str, requests: list[tuple[dict[str, str], bytes]], concurrency: int) -> dict[str, float]:
+async def load(
+    url: str, requests: list[tuple[dict[str, str], bytes]], concurrency: int
+) -> dict[str, float]:
     latencies: list[float] = []
     errors = 0
     queue = iter(requests)
@@ -137,7 +139,9 @@ async def wait_up(port: int) -> None:
     raise RuntimeError(f"server on {port} did not start")
 
 
-async def run_server(mode: str, env: dict[str, str], reqs: list, concurrency: int) -> dict[str, float]:
+async def run_server(
+    mode: str, env: dict[str, str], reqs: list, concurrency: int
+) -> dict[str, float]:
     port = free_port()
     proc = subprocess.Popen(  # noqa: ASYNC220 — a server process for the whole run
         [sys.executable, "-m", "bench.callbacks", f"--serve-{mode}", str(port)], env=env
@@ -185,15 +189,20 @@ def main() -> None:  # noqa: RET503
     bare = asyncio.run(run_server("bare", env, reqs, args.c))
     full = asyncio.run(run_server("app", env, reqs, args.c))
     stored, done = asyncio.run(count_and_drain(env))
-    print(f"events per run: {args.n} (+200 warm-up), concurrency {args.c}, data in {data_dir}")  # noqa: T201
-    for name, r in (("ceiling (verify+decrypt+parse)", bare), ("pipeline (embedded default)", full)):
-        print(  # noqa: T201
+    print(f"events per run: {args.n} (+200 warm-up), concurrency {args.c}, data in {data_dir}")
+    for name, r in (
+        ("ceiling (verify+decrypt+parse)", bare),
+        ("pipeline (embedded default)", full),
+    ):
+        print(
             f"{name:32s} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.1f} ms  "
             f"p99 {r['p99_ms']:6.1f} ms  non-200: {int(r['errors'])}"
         )
-    print(f"ratio pipeline/ceiling: {full['rps'] / bare['rps']:.2f} (goal >= 0.5)")  # noqa: T201
+    print(f"ratio pipeline/ceiling: {full['rps'] / bare['rps']:.2f} (goal >= 0.5)")
     lost = args.n + 200 - stored
-    print(f"inbox rows: {stored} of {args.n + 200} sent (lost {lost}); processed by a worker: {done}")  # noqa: T201
+    print(
+        f"inbox rows: {stored} of {args.n + 200} sent (lost {lost}); processed by a worker: {done}"
+    )
 
 
 if __name__ == "__main__":

@@ -117,4 +117,3 @@ def setup(app: web.Application, crypto: WeComCrypto) -> None:
     app.on_startup.append(_batcher)
     app.router.add_get("/wecom/callback", verify_url)
     app.router.add_post("/wecom/callback", receive)
-

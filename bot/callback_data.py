@@ -1,11 +1,11 @@
 """Typed, signed card-button keys (aiogram's CallbackData, with an HMAC so forged keys do nothing).
 
-    class RankButton(CallbackData, prefix="lb.rank"):
-        activity_id: int
-        action: str
+class RankButton(CallbackData, prefix="lb.rank"):
+    activity_id: int
+    action: str
 
-    key = RankButton(activity_id=3, action="open").pack(signer)   # "lb.rank:3:open:Xy12..."
-    RankButton.unpack(key, signer)                               # RankButton(3, "open")
+key = RankButton(activity_id=3, action="open").pack(signer)   # "lb.rank:3:open:Xy12..."
+RankButton.unpack(key, signer)                               # RankButton(3, "open")
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ class CallbackData:
         dataclasses.dataclass(frozen=True)(cls)
         hints = typing.get_type_hints(cls)
         cls._fields = tuple(
-            (f.name, hints[f.name]) for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+            (f.name, hints[f.name])
+            for f in dataclasses.fields(cls)  # type: ignore[arg-type]
         )
 
     def pack(self, signer: Signer) -> str:

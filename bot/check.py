@@ -40,9 +40,8 @@ async def _try(name: str, call: Callable[[], Awaitable[Any]]) -> bool:
 
 
 async def run_checks(settings: Settings) -> bool:
-    from bot.wecom import WeComClient
-
     from bot.embedded_redis import EmbeddedRedis
+    from bot.wecom import WeComClient
 
     ok = _line(True, "configuration loaded", f"corp {settings.wecom.corp_id}")
     embedded = None if settings.redis.url else EmbeddedRedis(persist=False)

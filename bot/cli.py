@@ -113,7 +113,11 @@ def main(argv: list[str] | None = None) -> None:
         sub.add_parser(name, parents=[after], help=text)
     args = parser.parse_args(argv)
     runners: dict[str, Callable[[Settings], Coroutine[Any, Any, None]]] = {
-        "serve": _serve, "worker": _worker, "migrate": _migrate, "check": _check, "sync": _sync,
+        "serve": _serve,
+        "worker": _worker,
+        "migrate": _migrate,
+        "check": _check,
+        "sync": _sync,
     }
     try:
         if args.command == "demo":

@@ -101,7 +101,9 @@ class WeComCrypto:
 
     def encrypt(self, msg: str) -> str:
         text = msg.encode()
-        plain = secrets.token_bytes(16) + struct.pack(">I", len(text)) + text + self.corp_id.encode()
+        plain = (
+            secrets.token_bytes(16) + struct.pack(">I", len(text)) + text + self.corp_id.encode()
+        )
         pad = 32 - len(plain) % 32
         plain += bytes([pad]) * pad
         return base64.b64encode(self._cipher.encrypt(plain)).decode()
@@ -118,7 +120,9 @@ class WeComCrypto:
         self.check_signature(sig, timestamp, nonce, encrypt)
         return self.decrypt(encrypt)
 
-    def encrypt_reply(self, msg: str, nonce: str | None = None, timestamp: str | None = None) -> str:
+    def encrypt_reply(
+        self, msg: str, nonce: str | None = None, timestamp: str | None = None
+    ) -> str:
         """The encrypted, signed passive-reply envelope (REFERENCE §1)."""
         nonce = nonce or secrets.token_hex(8)
         timestamp = timestamp or str(int(time.time()))

@@ -16,7 +16,9 @@ log = logging.getLogger("scrmbot.demo")
 def demo_settings(settings: Settings, port: int, sandbox_port: int) -> Settings:
     sandbox = f"http://127.0.0.1:{sandbox_port}"
     data = settings.model_dump()
-    data["server"].update(port=port, base_url=settings.server.base_url or f"http://127.0.0.1:{port}")
+    data["server"].update(
+        port=port, base_url=settings.server.base_url or f"http://127.0.0.1:{port}"
+    )
     data["wecom"].update(api_base=sandbox, oauth_base=sandbox, login_base=sandbox)
     admins = set(data["security"]["super_admins"]) | {"admin"}
     data["security"]["super_admins"] = sorted(admins)

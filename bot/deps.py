@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,15 +24,21 @@ def utcnow() -> datetime:
 
 
 class JobQueue:
-    """Enqueue arq jobs by name; `job_id` makes an enqueue idempotent (arq skips a live id)."""
+    """Enqueue arq jobs by name; `job_id` makes an enqueue idempotent (arq skips a live id).
 
-    def __init__(self, pool: Any) -> None:
+    Bounded in time: a hung Redis must not hold a callback past WeCom's 5 s (the caller
+    treats the TimeoutError like any other Redis failure)."""
+
+    def __init__(self, pool: Any, timeout: float = 1.5) -> None:
         self.pool = pool
+        self.timeout = timeout
 
     async def enqueue(
         self, name: str, *args: Any, job_id: str | None = None, defer_by: float | None = None
     ) -> bool:
-        job = await self.pool.enqueue_job(name, *args, _job_id=job_id, _defer_by=defer_by)
+        job = await asyncio.wait_for(
+            self.pool.enqueue_job(name, *args, _job_id=job_id, _defer_by=defer_by), self.timeout
+        )
         return job is not None
 
 

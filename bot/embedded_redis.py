@@ -71,8 +71,20 @@ class EmbeddedRedis:
         # jobs survive a demo restart.
         save = ["--save", "60", "1"] if self.persist else ["--save", ""]
         args = [
-            _binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.data_dir),
-            *save, "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning",
+            _binary(),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.data_dir),
+            *save,
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--loglevel",
+            "warning",
         ]
         self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 

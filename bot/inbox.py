@@ -72,7 +72,9 @@ async def _run_button(deps: Deps, row: InboxEvent, event: TemplateCardEvent) -> 
     """The slow path of a card click: the handler's update goes out via the API, once."""
     reply = await deps.dispatcher.dispatch_button(deps, event)
     if reply is not None and event.response_code and not row.replied:
-        await deps.wecom.update_template_card([event.from_user], event.response_code, reply.api_body())
+        await deps.wecom.update_template_card(
+            [event.from_user], event.response_code, reply.api_body()
+        )
         await InboxEvent.filter(id=row.id).update(replied=True)
 
 

@@ -116,4 +116,6 @@ async def enqueue_batch(deps: Deps, ids: list[int], first_key: str) -> None:
     try:
         await deps.queue.enqueue(BATCH_JOB, ids, job_id=f"inbox-batch:{first_key[:24]}")
     except Exception as exc:
-        log.warning("enqueue of %d inbox rows failed (%s); the requeue cron will retry", len(ids), exc)
+        log.warning(
+            "enqueue of %d inbox rows failed (%s); the requeue cron will retry", len(ids), exc
+        )

@@ -37,7 +37,9 @@ class PlainFormatter(logging.Formatter):
 def setup_logging(level: str = "INFO", json_format: bool = True) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(
-        JsonFormatter() if json_format else PlainFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        JsonFormatter()
+        if json_format
+        else PlainFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]

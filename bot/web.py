@@ -49,10 +49,15 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         raise
     except Exception:
         log.exception("unhandled error on %s %s (request %s)", request.method, request.path, rid)
-        response = web.json_response({"error": "服务器内部错误，请稍后重试", "request_id": rid}, status=500)
+        response = web.json_response(
+            {"error": "服务器内部错误，请稍后重试", "request_id": rid}, status=500
+        )
     response.headers["X-Request-Id"] = rid
     log.debug(
-        "%s %s %s %.1fms", request.method, request.path, response.status,
+        "%s %s %s %.1fms",
+        request.method,
+        request.path,
+        response.status,
         (time.perf_counter() - start) * 1000,
     )
     return response
@@ -85,7 +90,9 @@ async def metrics(request: web.Request) -> web.Response:
     from bot.inbox import update_gauges
 
     await update_gauges(request.app[DEPS_KEY].now())
-    return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
+    return web.Response(
+        body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
+    )
 
 
 def create_app(

@@ -45,7 +45,9 @@ async def requeue_stranded(ctx: dict[str, Any]) -> int:
 
 
 CORE_FUNCTIONS: list[Callable[..., Awaitable[Any]]] = [
-    process_inbox, process_inbox_batch, requeue_stranded,
+    process_inbox,
+    process_inbox_batch,
+    requeue_stranded,
 ]
 CORE_CRONS = [cron(requeue_stranded, second={0, 30}, unique=True, run_at_startup=True)]
 

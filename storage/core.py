@@ -38,7 +38,9 @@ class HandlerRun(Model):
     """A handler that finished for an inbox row: a retry runs only the ones missing here."""
 
     id = fields.BigIntField(primary_key=True)
-    inbox: fields.ForeignKeyRelation[InboxEvent] = fields.ForeignKeyField("models.InboxEvent", related_name="runs", on_delete=fields.CASCADE)
+    inbox: fields.ForeignKeyRelation[InboxEvent] = fields.ForeignKeyField(
+        "models.InboxEvent", related_name="runs", on_delete=fields.CASCADE
+    )
     handler = fields.CharField(max_length=128)
     finished_at = fields.DatetimeField()
 

@@ -54,7 +54,10 @@ async def test_fast_click_updates_card_passively(
 ) -> None:
     clicks: list[int] = []
     async with running_stack(
-        tmp_path, db_url, redis_server.url, corp=corp_with_staff(),
+        tmp_path,
+        db_url,
+        redis_server.url,
+        corp=corp_with_staff(),
         routers=[card_router(0, clicks)],
     ) as stack:
         key = Confirm(item=7).pack(stack.deps.signer)
@@ -73,8 +76,12 @@ async def test_slow_click_updates_card_through_api(
 ) -> None:
     clicks: list[int] = []
     async with running_stack(
-        tmp_path, db_url, redis_server.url, corp=corp_with_staff(),
-        routers=[card_router(0.3, clicks)], inbox={"card_reply_budget_seconds": 0.1},
+        tmp_path,
+        db_url,
+        redis_server.url,
+        corp=corp_with_staff(),
+        routers=[card_router(0.3, clicks)],
+        inbox={"card_reply_budget_seconds": 0.1},
     ) as stack:
         key = Confirm(item=8).pack(stack.deps.signer)
         message_id = await send_card(stack, key)
@@ -91,7 +98,10 @@ async def test_forged_key_does_nothing(
 ) -> None:
     clicks: list[int] = []
     async with running_stack(
-        tmp_path, db_url, redis_server.url, corp=corp_with_staff(),
+        tmp_path,
+        db_url,
+        redis_server.url,
+        corp=corp_with_staff(),
         routers=[card_router(0, clicks)],
     ) as stack:
         forged = "probe.ok:9:AAAAAAAAAAAA"

@@ -70,7 +70,9 @@ def test_bad_ciphertext_rejected(crypto: WeComCrypto, encrypt: str) -> None:
 
 
 def test_entities_refused() -> None:
-    bomb = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><xml><Encrypt>&a;</Encrypt></xml>'
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><xml><Encrypt>&a;</Encrypt></xml>'
+    )
     with pytest.raises(BadRequest, match="malformed"):
         parse_xml(bomb)
 

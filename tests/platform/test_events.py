@@ -15,27 +15,38 @@ def xml(body: str) -> str:
 
 
 def test_add_external_contact() -> None:
-    ev = parse_event(xml(
-        "<Event>change_external_contact</Event><ChangeType>add_external_contact</ChangeType>"
-        "<UserID>zhangsan</UserID><ExternalUserID>wmA</ExternalUserID><State>lb1</State>"
-        "<WelcomeCode>WC</WelcomeCode>"
-    ))
+    ev = parse_event(
+        xml(
+            "<Event>change_external_contact</Event><ChangeType>add_external_contact</ChangeType>"
+            "<UserID>zhangsan</UserID><ExternalUserID>wmA</ExternalUserID><State>lb1</State>"
+            "<WelcomeCode>WC</WelcomeCode>"
+        )
+    )
     assert isinstance(ev, ExternalContactEvent)
     assert ev.route == ("change_external_contact", "add_external_contact")
-    assert (ev.user_id, ev.external_user_id, ev.state, ev.welcome_code) == ("zhangsan", "wmA", "lb1", "WC")
+    assert (ev.user_id, ev.external_user_id, ev.state, ev.welcome_code) == (
+        "zhangsan",
+        "wmA",
+        "lb1",
+        "WC",
+    )
 
 
 def test_chat_update_member_list_one_and_many() -> None:
-    one = parse_event(xml(
-        "<Event>change_external_chat</Event><ChatId>c1</ChatId><ChangeType>update</ChangeType>"
-        "<UpdateDetail>add_member</UpdateDetail><JoinScene>3</JoinScene><MemChangeCnt>1</MemChangeCnt>"
-        "<MemChangeList><Item>wmA</Item></MemChangeList><LastMemVer>a</LastMemVer><CurMemVer>b</CurMemVer>"
-    ))
-    many = parse_event(xml(
-        "<Event>change_external_chat</Event><ChatId>c1</ChatId><ChangeType>update</ChangeType>"
-        "<UpdateDetail>del_member</UpdateDetail><QuitScene>1</QuitScene>"
-        "<MemChangeList><Item>wmA</Item><Item>wmB</Item></MemChangeList>"
-    ))
+    one = parse_event(
+        xml(
+            "<Event>change_external_chat</Event><ChatId>c1</ChatId><ChangeType>update</ChangeType>"
+            "<UpdateDetail>add_member</UpdateDetail><JoinScene>3</JoinScene><MemChangeCnt>1</MemChangeCnt>"
+            "<MemChangeList><Item>wmA</Item></MemChangeList><LastMemVer>a</LastMemVer><CurMemVer>b</CurMemVer>"
+        )
+    )
+    many = parse_event(
+        xml(
+            "<Event>change_external_chat</Event><ChatId>c1</ChatId><ChangeType>update</ChangeType>"
+            "<UpdateDetail>del_member</UpdateDetail><QuitScene>1</QuitScene>"
+            "<MemChangeList><Item>wmA</Item><Item>wmB</Item></MemChangeList>"
+        )
+    )
     assert isinstance(one, ExternalChatEvent) and isinstance(many, ExternalChatEvent)
     assert one.mem_change_list == ("wmA",) and one.join_scene == 3 and one.cur_mem_ver == "b"
     assert many.mem_change_list == ("wmA", "wmB") and many.quit_scene == 1
@@ -44,12 +55,14 @@ def test_chat_update_member_list_one_and_many() -> None:
 def test_template_card_event_both_spellings() -> None:
     for spelling in ("OptionIds", "OpitonIds"):
         inner = "OptionId" if spelling == "OptionIds" else "OpitonId"
-        ev = parse_event(xml(
-            "<Event>template_card_event</Event><EventKey>k</EventKey><TaskId>t</TaskId>"
-            "<CardType>vote_interaction</CardType><ResponseCode>rc</ResponseCode>"
-            f"<SelectedItems><SelectedItem><QuestionKey>q</QuestionKey><{spelling}>"
-            f"<{inner}>a</{inner}><{inner}>b</{inner}></{spelling}></SelectedItem></SelectedItems>"
-        ))
+        ev = parse_event(
+            xml(
+                "<Event>template_card_event</Event><EventKey>k</EventKey><TaskId>t</TaskId>"
+                "<CardType>vote_interaction</CardType><ResponseCode>rc</ResponseCode>"
+                f"<SelectedItems><SelectedItem><QuestionKey>q</QuestionKey><{spelling}>"
+                f"<{inner}>a</{inner}><{inner}>b</{inner}></{spelling}></SelectedItem></SelectedItems>"
+            )
+        )
         assert isinstance(ev, TemplateCardEvent)
         assert ev.selected == {"q": ("a", "b")} and ev.response_code == "rc"
 

@@ -81,15 +81,16 @@ async def test_two_distinct_events_same_second_are_not_merged(
         assert sorted(seen) == ["wmA", "wmB"]
 
 
-async def test_redis_down_still_acknowledged_then_processed(
-    tmp_path: Path, db_url: str
-) -> None:
+async def test_redis_down_still_acknowledged_then_processed(tmp_path: Path, db_url: str) -> None:
     redis = EmbeddedRedis(str(tmp_path / "redis"), persist=False)
     redis.start()
     seen: list[str] = []
     try:
         async with running_stack(
-            tmp_path, db_url, redis.url, routers=[recording_router(seen)],
+            tmp_path,
+            db_url,
+            redis.url,
+            routers=[recording_router(seen)],
             inbox={"stranded_after_seconds": 0.01},
         ) as stack:
             redis.kill()
@@ -114,7 +115,9 @@ async def test_failing_handler_retried_then_dead_and_isolated(
     seen_bad: list[str] = []
     seen_good: list[str] = []
     async with running_stack(
-        tmp_path, db_url, redis_server.url,
+        tmp_path,
+        db_url,
+        redis_server.url,
         routers=[recording_router(seen_bad, fail=True), _renamed(recording_router(seen_good))],
         inbox={"max_attempts": 2, "retry_base_seconds": 0.01},
     ) as stack:
@@ -130,7 +133,10 @@ async def test_failing_handler_retried_then_dead_and_isolated(
 
 def _renamed(router: Router) -> Router:
     router.name = "probe2"
-    router.events = [type(r)(f"probe2.{r.handler.__name__}", r.event, r.change_type, r.handler) for r in router.events]
+    router.events = [
+        type(r)(f"probe2.{r.handler.__name__}", r.event, r.change_type, r.handler)
+        for r in router.events
+    ]
     return router
 
 
@@ -197,8 +203,12 @@ async def test_url_verification_and_ops(
         echo = crypto.encrypt("8964123")
         from bot.crypto import signature
 
-        params = {"msg_signature": signature(crypto.token, "1", "n", echo), "timestamp": "1",
-                  "nonce": "n", "echostr": echo}
+        params = {
+            "msg_signature": signature(crypto.token, "1", "n", echo),
+            "timestamp": "1",
+            "nonce": "n",
+            "echostr": echo,
+        }
         async with stack.session.get(stack.app_url + "/wecom/callback", params=params) as resp:
             assert resp.status == 200 and await resp.text() == "8964123"
         params["msg_signature"] = "f" * 40

@@ -20,8 +20,12 @@ async def test_card_click_updates_card_in_inbox_page(
 ) -> None:
     clicks: list[int] = []
     async with running_stack(
-        tmp_path, db_url, redis_server.url, corp=corp_with_staff(),
-        routers=[card_router(delay, clicks)], inbox={"card_reply_budget_seconds": 0.1},
+        tmp_path,
+        db_url,
+        redis_server.url,
+        corp=corp_with_staff(),
+        routers=[card_router(delay, clicks)],
+        inbox={"card_reply_budget_seconds": 0.1},
     ) as stack:
         await send_card(stack, Confirm(item=5).pack(stack.deps.signer))
         async with chromium() as browser:

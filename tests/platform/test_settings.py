@@ -22,7 +22,10 @@ def test_env_overrides_toml(tmp_path: Path) -> None:
     ("env", "needle"),
     [
         ({"SCRMBOT_SERVER__PORT": "70000"}, "[server.port]"),
-        ({"SCRMBOT_WECOM__ENCODING_AES_KEY": "short"}, "[wecom.encoding_aes_key] must be the 43-character"),
+        (
+            {"SCRMBOT_WECOM__ENCODING_AES_KEY": "short"},
+            "[wecom.encoding_aes_key] must be the 43-character",
+        ),
         ({"SCRMBOT_SECURITY__SECRET": "x"}, "[security.secret] must be at least 32"),
         ({"SCRMBOT_CORP__TIMEZONE": "Mars/Base"}, "[corp.timezone]"),
         ({"SCRMBOT_DATABASE__URL": "mysql://x"}, "[database.url]"),

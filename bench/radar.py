@@ -150,9 +150,9 @@ async def main(args: argparse.Namespace) -> None:
     deps = Deps(
         settings,
         redis,
-        object(),
-        queue,
-        Signer(settings.security.secret),  # type: ignore[arg-type]
+        object(),  # type: ignore[arg-type]
+        queue,  # type: ignore[arg-type]
+        Signer(settings.security.secret),
         Dispatcher([router]),
         jinja2.Environment(),
     )

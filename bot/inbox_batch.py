@@ -1,21 +1,16 @@
-"""Group commit for the callback inbox: callbacks arriving together are stored with one
-multi-row INSERT … ON CONFLICT DO NOTHING RETURNING and enqueued as one arq job.
-
-Each callback still waits for its own row to be committed before it is acknowledged
-(durable before acknowledged); batching only shares the transaction and the Redis round
-trips among the callbacks that arrived within the same few milliseconds.
-"""
+"""The callback inbox's group commit: callbacks arriving together are stored with one
+multi-row INSERT … ON CONFLICT DO NOTHING RETURNING and enqueued as one arq job."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from tortoise import connections
 
 from bot.deps import Deps
+from bot.group_commit import GroupCommit
 from storage.core import InboxEvent
 
 log = logging.getLogger(__name__)
@@ -23,58 +18,35 @@ BATCH_JOB = "process_inbox_batch"
 COLUMNS = ("key", "kind", "xml", "received_at", "next_attempt_at", "status", "attempts", "replied")
 
 
-@dataclass
-class _Pending:
+@dataclass(frozen=True)
+class InboxItem:
     key: str
     kind: str
     xml: str
-    future: asyncio.Future[tuple[int, bool]] = field(repr=False)
 
 
 class InboxBatcher:
-    def __init__(self, deps: Deps, max_batch: int = 256, max_delay: float = 0.002) -> None:
+    def __init__(self, deps: Deps) -> None:
         self.deps = deps
-        self.max_batch = max_batch
-        self.max_delay = max_delay
-        self._pending: list[_Pending] = []
-        self._flusher: asyncio.Task[None] | None = None
-        self._lock = asyncio.Lock()
+        self._group = GroupCommit(self._insert, self._enqueue)
 
     async def store(self, key: str, kind: str, xml: str) -> tuple[int, bool]:
-        """(row id, created) once the row is committed."""
-        loop = asyncio.get_running_loop()
-        item = _Pending(key, kind, xml, loop.create_future())
-        self._pending.append(item)
-        if len(self._pending) >= self.max_batch:
-            self._schedule(0)
-        elif self._flusher is None:
-            self._schedule(self.max_delay)
-        return await item.future
+        """(row id, created) once the row is committed and its job enqueue was attempted."""
+        return await self._group.submit(InboxItem(key, kind, xml))
 
-    def _schedule(self, delay: float) -> None:
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush_after(delay))
+    async def _insert(self, items: list[InboxItem]) -> list[tuple[int, bool]]:
+        ids, created = await insert_rows(items, self.deps.now())
+        seen: set[str] = set()
+        results = []
+        for item in items:  # the same event twice in one batch: only the first is "created"
+            results.append((ids[item.key], item.key in created and item.key not in seen))
+            seen.add(item.key)
+        return results
 
-    async def _flush_after(self, delay: float) -> None:
-        await asyncio.sleep(delay)
-        async with self._lock:  # one INSERT at a time; arrivals from now on form the next batch
-            batch, self._pending = self._pending, []
-            self._flusher = None
-            if not batch:
-                return
-            try:
-                ids, created = await insert_rows(batch, self.deps.now())
-            except Exception as exc:
-                for item in batch:
-                    item.future.set_exception(exc)
-                return
-        # Off the lock: the next batch's INSERT need not wait for Redis. Acknowledged only
-        # after the enqueue was attempted, so the worker sees the rows as soon as WeCom does.
-        new = [ids[k] for k in dict.fromkeys(i.key for i in batch) if k in created]
+    async def _enqueue(self, items: list[InboxItem], results: list[tuple[int, bool]]) -> None:
+        new = [row_id for row_id, created in results if created]
         if new:
-            await enqueue_batch(self.deps, new, batch[0].key)
-        for item in batch:
-            item.future.set_result((ids[item.key], item.key in created))
+            await enqueue_batch(self.deps, new, items[0].key)
 
 
 def _placeholders(dialect: str, rows: int, cols: int) -> str:
@@ -86,21 +58,20 @@ def _placeholders(dialect: str, rows: int, cols: int) -> str:
     return ",".join([one] * rows)
 
 
-async def insert_rows(batch: list[_Pending], now: datetime) -> tuple[dict[str, int], set[str]]:
+async def insert_rows(items: list[InboxItem], now: datetime) -> tuple[dict[str, int], set[str]]:
+    """Row ids by key, and the keys this call inserted (the others were already stored)."""
     conn = connections.get("default")
-    dialect = conn.capabilities.dialect
-    unique = {item.key: item for item in batch}  # the same event twice in one batch
+    unique = {item.key: item for item in items}
     when = InboxEvent._meta.fields_map["received_at"].to_db_value(now, InboxEvent)
     values: list[object] = []
     for item in unique.values():
         values += [item.key, item.kind, item.xml, when, when, "pending", 0, False]
-    table = InboxEvent._meta.db_table
     sql = (
-        f"INSERT INTO {table} ({','.join(COLUMNS)}) VALUES "
-        f"{_placeholders(dialect, len(unique), len(COLUMNS))} "
+        f"INSERT INTO {InboxEvent._meta.db_table} ({','.join(COLUMNS)}) VALUES "
+        f"{_placeholders(conn.capabilities.dialect, len(unique), len(COLUMNS))} "
         "ON CONFLICT (key) DO NOTHING RETURNING id, key"
     )
-    async with conn._in_transaction() as tx:  # noqa: SLF001 — tortoise's transaction API
+    async with conn._in_transaction() as tx:
         inserted = await tx.execute_query_dict(sql, values)  # execute_query drops RETURNING on PG
         ids = {row["key"]: row["id"] for row in inserted}
         created = set(ids)

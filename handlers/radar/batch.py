@@ -9,16 +9,16 @@ always finds its parent's row.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import weakref
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from tortoise.transactions import in_transaction
 
 from bot.deps import Deps
+from bot.group_commit import GroupCommit
 from handlers.radar import visits
 from handlers.radar.common import live_channel
 from storage.radar import Visit, Visitor
@@ -28,63 +28,33 @@ FOLLOWUP_JOB = "radar_followups"
 FINALIZE_JOB = "radar_finalize_many"
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Pending:
     visit: Visit
     visitor: Visitor | None  # a visitor seen for the first time, inserted with the visit
     measured: bool  # heartbeats expected (not a link radar)
-    future: asyncio.Future[None] = field(repr=False)
 
 
 class VisitBatcher:
-    def __init__(self, deps: Deps, max_batch: int = 256, max_delay: float = 0.002) -> None:
+    def __init__(self, deps: Deps) -> None:
         self.deps = deps
-        self.max_batch = max_batch
-        self.max_delay = max_delay
-        self._pending: list[_Pending] = []
-        self._flusher: asyncio.Task[None] | None = None
-        self._lock = asyncio.Lock()
+        self._group: GroupCommit[_Pending, None] = GroupCommit(insert, self._announce)
 
     async def record(self, visit: Visit, new_visitor: Visitor | None, measured: bool) -> None:
         """Returns once the visit (and the new visitor) are committed."""
-        item = _Pending(visit, new_visitor, measured, asyncio.get_running_loop().create_future())
-        self._pending.append(item)
-        if len(self._pending) >= self.max_batch:
-            self._schedule(0)
-        elif self._flusher is None:
-            self._schedule(self.max_delay)
-        await item.future
+        await self._group.submit(_Pending(visit, new_visitor, measured))
 
-    def _schedule(self, delay: float) -> None:
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush_after(delay))
-
-    async def _flush_after(self, delay: float) -> None:
-        await asyncio.sleep(delay)
-        async with self._lock:  # one transaction at a time; later arrivals form the next batch
-            batch, self._pending = self._pending, []
-            self._flusher = None
-            if not batch:
-                return
-            try:
-                await insert(batch)
-            except Exception as exc:
-                for item in batch:
-                    if not item.future.done():
-                        item.future.set_exception(exc)
-                return
+    async def _announce(self, batch: list[_Pending], _: list[None]) -> None:
         await announce(self.deps, batch)
-        for item in batch:
-            if not item.future.done():
-                item.future.set_result(None)
 
 
-async def insert(batch: list[_Pending]) -> None:
+async def insert(batch: list[_Pending]) -> list[None]:
     visitors = list({p.visitor.id: p.visitor for p in batch if p.visitor is not None}.values())
     async with in_transaction() as tx:
         if visitors:
             await Visitor.bulk_create(visitors, using_db=tx)
         await Visit.bulk_create([p.visit for p in batch], using_db=tx)
+    return [None] * len(batch)
 
 
 async def announce(deps: Deps, batch: list[_Pending]) -> None:

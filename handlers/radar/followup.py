@@ -14,8 +14,8 @@ from bot.deps import Deps
 from bot.router import Router
 from cards.radar import Alert, alert_card, timeline_text
 from handlers.facts import add_timeline, mark_tags
-from handlers.radar.common import live_channel
 from handlers.radar import visits
+from handlers.radar.common import live_channel
 from handlers.radar.visits import read_beats
 from storage.facts import Customer, FollowRelation, TimelineEntry
 from storage.radar import AlertLog, Radar, RadarType, Visit, Visitor

@@ -149,9 +149,9 @@ async def beat(ctx: RequestContext) -> web.StreamResponse:
     if data is None or checked is None:
         return web.Response(status=400)
     visit_id, started = checked
-    nums = [_int(data.get(k)) for k in ("t", "p", "pg")]
+    t, p, pg = (_int(data.get(k)) for k in ("t", "p", "pg"))
     limit = (_limit_key(ctx, _visitor_cookie(ctx) or visit_id), BEAT_LIMIT)
-    if not await visits.add_beat(ctx.deps, visit_id, started, *nums, limit=limit):
+    if not await visits.add_beat(ctx.deps, visit_id, started, t, p, pg, limit=limit):
         return web.Response(status=429)
     return web.Response(status=204)
 

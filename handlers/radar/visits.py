@@ -15,9 +15,8 @@ from storage.radar import Visit, Visitor
 BEAT_PREFIX = "scrmbot:radar:beat:"
 BEAT_TTL = 2 * 24 * 3600
 FINALIZE_AFTER = 60.0  # seconds between write-backs of a visit's heartbeats
-# One round trip per beat: count it against the visitor's per-minute limit (KEYS[2], ARGV[1];
-# 0 = none); within
-# the limit keep the largest value per field and set "last" to the time of the latest beat.
+# One round trip per beat: count it against the per-minute limit (KEYS[2], ARGV[1]; 0 = none);
+# within the limit keep the largest value per field; "last" is the time of the latest beat.
 _BEAT_LUA = """
 if ARGV[1] ~= '0' then
   local count = redis.call('INCR', KEYS[2])

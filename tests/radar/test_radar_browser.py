@@ -53,7 +53,7 @@ async def seed_radars(deps: Deps) -> dict[str, Radar]:
         {"name": uploads.store(s, demo_png(f"Case {i}", COLORS[i]), "image", "图片"), "size": 0}
         for i in range(3)
     ]
-    made = {
+    return {
         "pdf": await Radar.create(
             group=sales, name="手册", type=RadarType.PDF, title="产品手册 2025 版",
             description="四页看懂我们的产品", cover=cover, tag_ids=[],
@@ -72,7 +72,6 @@ async def seed_radars(deps: Deps) -> dict[str, Radar]:
             url="https://example.com/",
         ),
     }  # fmt: skip
-    return made
 
 
 @pytest.fixture
@@ -164,8 +163,8 @@ async def test_toolbar_sends_a_share_as_news(stack: Stack, browser: Any) -> None
     assert await Share.all().count() == 2
 
 
-async def wait_beats(deps: Deps, visit_id: str, check: Any, timeout: float = 8.0) -> dict[str, int]:
-    deadline = time.monotonic() + timeout
+async def wait_beats(deps: Deps, visit_id: str, check: Any, within: float = 8.0) -> dict[str, int]:
+    deadline = time.monotonic() + within
     while True:
         beats = await visits.read_beats(deps, visit_id)
         if beats and check(beats):

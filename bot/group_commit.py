@@ -1,0 +1,70 @@
+"""Group commit: writes that arrive within the same few milliseconds share one transaction.
+
+Each submitter still waits until its own item is committed (and the `after` step — a job
+enqueue, a live event — was attempted), so nothing is acknowledged before it is durable;
+batching only shares the transaction and the Redis round trips. Used by the callback inbox
+and by the radar's landing page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class GroupCommit(Generic[T, R]):
+    def __init__(
+        self,
+        commit: Callable[[list[T]], Awaitable[list[R]]],
+        after: Callable[[list[T], list[R]], Awaitable[None]] | None = None,
+        *,
+        max_batch: int = 256,
+        max_delay: float = 0.002,
+    ) -> None:
+        """`commit(items)` writes the batch in one transaction and returns one result per
+        item; `after(items, results)` runs outside the lock (best effort, must not raise)."""
+        self._commit = commit
+        self._after = after
+        self.max_batch = max_batch
+        self.max_delay = max_delay
+        self._pending: list[tuple[T, asyncio.Future[R]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    async def submit(self, item: T) -> R:
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, future))
+        if len(self._pending) >= self.max_batch:
+            self._schedule(0)
+        elif self._flusher is None:
+            self._schedule(self.max_delay)
+        return await future
+
+    def _schedule(self, delay: float) -> None:
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_after(delay))
+
+    async def _flush_after(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        async with self._lock:  # one transaction at a time; arrivals from now on: next batch
+            batch, self._pending = self._pending, []
+            self._flusher = None
+            if not batch:
+                return
+            items = [item for item, _ in batch]
+            try:
+                results = await self._commit(items)
+            except Exception as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                return
+        if self._after is not None:  # off the lock: the next INSERT need not wait for Redis
+            await self._after(items, results)
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)

@@ -1,0 +1,85 @@
+"""Group commit of visits: openings arriving together share one transaction and one job each
+for follow-up and heartbeat write-back, and every visit is still recorded."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from bot.deps import Deps
+from handlers.radar.batch import FINALIZE_JOB, FOLLOWUP_JOB, batcher
+from handlers.radar.followup import finalize_many
+from handlers.radar.visits import add_beat, epoch
+from storage.radar import Visit, Visitor
+from tests.radar.conftest import Clock
+from tests.radar.support import make_radar, make_share
+
+
+async def _open_many(client: TestClient, path: str, n: int) -> list[int]:
+    async def one() -> int:
+        async with client.session.get(client.make_url(path), allow_redirects=False) as resp:
+            return resp.status
+
+    return list(await asyncio.gather(*(one() for _ in range(n))))
+
+
+def _jobs(deps: Deps, name: str) -> list[tuple[Any, ...]]:
+    return [args for job, args, _ in deps.queue.jobs if job == name]  # type: ignore[attr-defined]
+
+
+async def test_concurrent_openings_are_all_recorded_in_batches(
+    client: TestClient, deps: Deps, corp: None
+) -> None:
+    from aiohttp import DummyCookieJar
+
+    client.session._cookie_jar = DummyCookieJar()  # noqa: SLF001 — every request a new visitor
+    radar = await make_radar(deps)
+    share = await make_share(deps, radar)
+    statuses = await _open_many(client, f"/r/{share.token}", 60)
+    assert statuses == [200] * 60
+    assert await Visit.all().count() == 60
+    assert await Visitor.all().count() == 60
+    ids = set(await Visit.all().values_list("id", flat=True))
+    finals = _jobs(deps, FINALIZE_JOB)
+    follows = _jobs(deps, FOLLOWUP_JOB)
+    assert {v for args in finals for v in args[0]} == ids  # every visit written back later
+    assert {v for args in follows for v in args[0]} == ids  # all are the share's customer
+    assert len(finals) < 60  # batched: fewer jobs than visits
+
+
+async def test_failed_insert_fails_every_waiting_request(deps: Deps, corp: None) -> None:
+    radar = await make_radar(deps)
+    share = await make_share(deps, radar)
+    visit = Visit(
+        id="same", share_id=share.id, radar_id=radar.id, visitor_id="nobody", root_userid="alice",
+        started_at=deps.now(),
+    )  # fmt: skip
+    twin = Visit(**{k: getattr(visit, k) for k in ("id", "share_id", "radar_id", "visitor_id")},
+                 root_userid="alice", started_at=deps.now())  # fmt: skip
+    results = await asyncio.gather(
+        batcher(deps).record(visit, None, True),
+        batcher(deps).record(twin, None, True),
+        return_exceptions=True,
+    )
+    assert all(isinstance(r, Exception) for r in results)  # the primary key clashes
+    assert await Visit.all().count() == 0
+    assert deps.queue.jobs == []  # type: ignore[attr-defined]
+
+
+async def test_finalize_many_returns_the_visits_still_open(
+    client: TestClient, deps: Deps, corp: None, clock: Clock
+) -> None:
+    radar = await make_radar(deps)
+    share = await make_share(deps, radar)
+    for _ in range(3):
+        client.session.cookie_jar.clear()
+        assert (await client.get(f"/r/{share.token}")).status == 200
+    visits = await Visit.all().order_by("id")
+    clock.advance(90)
+    await add_beat(deps, visits[0].id, epoch(visits[0].started_at), 80, 50, 2)
+    still_open = await finalize_many(deps, [v.id for v in visits] + ["missing"], 0)
+    assert still_open == [visits[0].id]
+    closed = await Visit.filter(finalized=True).count()
+    assert closed == 2

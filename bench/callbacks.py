@@ -140,16 +140,21 @@ async def wait_up(port: int) -> None:
 
 
 async def run_server(
-    mode: str, env: dict[str, str], reqs: list, concurrency: int
-) -> dict[str, float]:
+    mode: str, env: dict[str, str], reqs: list, n: int, concurrencies: list[int]
+) -> list[dict[str, float]]:
+    """One server process; a warm-up, then one run per concurrency with its own events."""
     port = free_port()
     proc = subprocess.Popen(  # noqa: ASYNC220 — a server process for the whole run
         [sys.executable, "-m", "bench.callbacks", f"--serve-{mode}", str(port)], env=env
     )
+    url = f"http://127.0.0.1:{port}/wecom/callback"
     try:
         await wait_up(port)
-        await load(f"http://127.0.0.1:{port}/wecom/callback", reqs[:200], concurrency)  # warm-up
-        return await load(f"http://127.0.0.1:{port}/wecom/callback", reqs[200:], concurrency)
+        await load(url, reqs[:200], 32)
+        runs = []
+        for i, c in enumerate(concurrencies):
+            runs.append(await load(url, reqs[200 + i * n : 200 + (i + 1) * n], c))
+        return runs
     finally:
         proc.terminate()
         proc.wait(15)
@@ -174,8 +179,8 @@ async def count_and_drain(env: dict[str, str]) -> tuple[int, int]:
 
 def main() -> None:  # noqa: RET503
     parser = argparse.ArgumentParser()
-    parser.add_argument("-n", type=int, default=6000, help="events per server")
-    parser.add_argument("-c", type=int, default=32, help="concurrent connections")
+    parser.add_argument("-n", type=int, default=6000, help="events per run")
+    parser.add_argument("-c", type=int, nargs="+", default=[32, 128], help="concurrencies")
     parser.add_argument("--serve-bare", type=int)
     parser.add_argument("--serve-app", type=int)
     args = parser.parse_args()
@@ -185,23 +190,22 @@ def main() -> None:  # noqa: RET503
         return serve_app(args.serve_app)
     data_dir = tempfile.mkdtemp(prefix="scrmbot-bench-")
     env = settings_env(data_dir)
-    reqs = make_requests(args.n + 200)
-    bare = asyncio.run(run_server("bare", env, reqs, args.c))
-    full = asyncio.run(run_server("app", env, reqs, args.c))
+    sent = 200 + args.n * len(args.c)
+    reqs = make_requests(sent)
+    bare = asyncio.run(run_server("bare", env, reqs, args.n, args.c))
+    full = asyncio.run(run_server("app", env, reqs, args.n, args.c))
     stored, done = asyncio.run(count_and_drain(env))
-    print(f"events per run: {args.n} (+200 warm-up), concurrency {args.c}, data in {data_dir}")
-    for name, r in (
-        ("ceiling (verify+decrypt+parse)", bare),
-        ("pipeline (embedded default)", full),
-    ):
-        print(
-            f"{name:32s} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.1f} ms  "
-            f"p99 {r['p99_ms']:6.1f} ms  non-200: {int(r['errors'])}"
-        )
-    print(f"ratio pipeline/ceiling: {full['rps'] / bare['rps']:.2f} (goal >= 0.5)")
-    lost = args.n + 200 - stored
+    print(f"{args.n} distinct signed events per run (+200 warm-up); data in {data_dir}")
+    for c, b, f in zip(args.c, bare, full, strict=True):
+        print(f"concurrency {c}:")
+        for name, r in (("ceiling (verify+decrypt+parse)", b), ("pipeline (embedded default)", f)):
+            print(
+                f"  {name:32s} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.1f} ms  "
+                f"p99 {r['p99_ms']:6.1f} ms  non-200: {int(r['errors'])}"
+            )
+        print(f"  ratio pipeline/ceiling: {f['rps'] / b['rps']:.2f} (goal >= 0.5)")
     print(
-        f"inbox rows: {stored} of {args.n + 200} sent (lost {lost}); processed by a worker: {done}"
+        f"inbox rows: {stored} of {sent} sent (lost {sent - stored}); processed by a worker: {done}"
     )
 
 

@@ -20,6 +20,11 @@ def demo_settings(settings: Settings, port: int, sandbox_port: int) -> Settings:
         port=port, base_url=settings.server.base_url or f"http://127.0.0.1:{port}"
     )
     data["wecom"].update(api_base=sandbox, oauth_base=sandbox, login_base=sandbox)
+    if not data["wechat_mp"]["app_id"]:  # the sandbox plays the service account
+        from bot.sandbox.mp import MP_APP_ID, MP_SECRET
+
+        mp = {"app_id": MP_APP_ID, "secret": MP_SECRET, "oauth_base": sandbox, "api_base": sandbox}
+        data["wechat_mp"].update(mp)
     admins = set(data["security"]["super_admins"]) | {"admin"}
     data["security"]["super_admins"] = sorted(admins)
     return Settings.model_validate(data)

@@ -70,6 +70,26 @@ class WeComSettings(_Section):
         return v.rstrip("/")
 
 
+class WeChatMpSettings(_Section):
+    """An optional WeChat service account (服务号) whose web OAuth identifies radar visitors."""
+
+    app_id: str = ""  # empty = off
+    secret: str = ""
+    oauth_base: str = "https://open.weixin.qq.com"
+    api_base: str = "https://api.weixin.qq.com"
+
+    @field_validator("oauth_base", "api_base")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"https?://", v):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.app_id and self.secret)
+
+
 class DatabaseSettings(_Section):
     url: str = "sqlite://data/scrmbot.sqlite3"
 
@@ -144,6 +164,7 @@ class LoggingSettings(_Section):
 class Settings(_Section):
     server: ServerSettings = Field(default_factory=ServerSettings)
     wecom: WeComSettings = Field(default_factory=WeComSettings)
+    wechat_mp: WeChatMpSettings = Field(default_factory=WeChatMpSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)

@@ -11,6 +11,7 @@ from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 
+from bot.sandbox import mp
 from bot.sandbox.apiutil import CONFIG_KEY, corp_of
 
 COOKIE = "sandbox_user"
@@ -74,6 +75,8 @@ def _grant(request: web.Request, target: str, userid: str, customer: str) -> web
 
 
 async def authorize(request: web.Request) -> web.StreamResponse:
+    if request.query.get("appid") == mp.MP_APP_ID:  # the service account's web OAuth
+        return await mp.authorize(request)
     target = _redirect_target(request)
     customer = request.query.get("sandbox_customer", "")
     userid = request.query.get(COOKIE, "") or ("" if customer else request.cookies.get(COOKIE, ""))
@@ -100,3 +103,4 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/connect/oauth2/authorize", authorize)
     app.router.add_get("/wwlogin/sso/login", sso_login)
     app.router.add_get("/sandbox/logout", logout)
+    mp.setup(app)

@@ -37,10 +37,10 @@ async def on_chat_changed(deps: Deps, event: ExternalChatEvent) -> None:
     if not event.chat_id:
         return
     if event.change_type == "dismiss":
-        await CustomerGroup.update_or_create(
+        group, _ = await CustomerGroup.update_or_create(
             defaults={"status": "dismissed"}, chat_id=event.chat_id
         )
-        await GroupMember.filter(chat_id=event.chat_id).delete()
+        await _members_leave(deps, group, event.created_at)
         return
     kinds = {"add_member": ("join", event.join_scene), "del_member": ("quit", event.quit_scene)}
     if event.update_detail in kinds:
@@ -50,6 +50,17 @@ async def on_chat_changed(deps: Deps, event: ExternalChatEvent) -> None:
             await deps.redis.hset(_key(event.chat_id, "pending"), mapping=fields)  # type: ignore[misc]
             await deps.redis.expire(_key(event.chat_id, "pending"), PENDING_TTL)
     await schedule_refresh(deps, event.chat_id)
+
+
+async def _members_leave(deps: Deps, group: CustomerGroup, at: datetime) -> None:
+    """A dismissed group: everyone still in it leaves (scene 1, removed) — once, since each
+    quit is keyed by its membership episode."""
+    counts = {"joins": 0, "quits": 0}
+    for m in await GroupMember.filter(chat_id=group.chat_id):
+        rec = _Reconcile(deps, group, m.member_id, FactSource.CALLBACK, counts)
+        await rec.quit(at, 1, m.member_type, FactSource.CALLBACK, pending=False)
+    await GroupMember.filter(chat_id=group.chat_id).delete()
+    await _notify_pending(deps, group.chat_id)
 
 
 async def schedule_refresh(deps: Deps, chat_id: str) -> None:

@@ -51,12 +51,17 @@ async def full_sync(ctx: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-async def nightly_sync(ctx: dict[str, Any]) -> dict[str, Any]:
+NIGHTLY_LOCAL_HOUR = 3
+
+
+async def nightly_sync(ctx: dict[str, Any]) -> dict[str, Any] | None:
+    """Hourly in arq's UTC; syncs only at 03:10 in the corp's own time zone."""
+    if ctx["deps"].local_now().hour != NIGHTLY_LOCAL_HOUR:
+        return None
     return await full_sync(ctx)
 
 
-# 03:10 Asia/Shanghai (the default corp zone) is 19:10 UTC: arq's cron runs in UTC.
-router.cron(arq.cron(nightly_sync, hour={19}, minute={10}, unique=True, timeout=3600))
+router.cron(arq.cron(nightly_sync, minute={10}, unique=True, timeout=3600))
 
 
 async def _pages(deps: Deps, userids: list[str]) -> list[dict[str, Any]]:

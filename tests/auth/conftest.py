@@ -4,32 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-import jinja2
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
 from bot.deps import Deps
-from bot.router import Dispatcher
 from bot.settings import Settings
-from bot.signing import Signer
 from handlers.system import router as system_router
 from storage.directory import Department, Staff
-from tests.auth.support import FakeQueue, FakeWeCom, build_app, probe
+from tests.auth.support import FakeWeCom, build_app, probe
+from tests.support import fake_deps
 
 
 @pytest.fixture
 async def deps(settings: Settings, redis: Redis, db: None) -> Deps:
-    return Deps(
-        settings=settings,
-        redis=redis,
-        wecom=FakeWeCom(),  # type: ignore[arg-type]
-        queue=FakeQueue(),  # type: ignore[arg-type]
-        signer=Signer(settings.security.secret),
-        dispatcher=Dispatcher([system_router, probe]),
-        templates=jinja2.Environment(autoescape=True),
-    )
+    return fake_deps(settings, redis, [system_router, probe], FakeWeCom())
 
 
 @pytest.fixture

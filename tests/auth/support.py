@@ -3,7 +3,6 @@ routes of each role, and helpers to sign in and to pass the CSRF check."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -33,15 +32,6 @@ class FakeWeCom:
 
     async def get_agent_ticket(self) -> str:
         return "agent-ticket"
-
-
-@dataclass
-class FakeQueue:
-    jobs: list[tuple[str, tuple[Any, ...], str | None]] = field(default_factory=list)
-
-    async def enqueue(self, name: str, *args: Any, job_id: str | None = None, **_: Any) -> bool:
-        self.jobs.append((name, args, job_id))
-        return True
 
 
 probe = Router("probe")

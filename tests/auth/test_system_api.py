@@ -11,7 +11,8 @@ from aiohttp.test_utils import TestClient
 from bot.auth import CSRF_COOKIE, jsapi_signature
 from bot.deps import Deps
 from storage.core import ConsoleRole, InboxEvent, InboxStatus
-from tests.auth.support import FakeQueue, csrf, sign_in
+from tests.auth.support import csrf, sign_in
+from tests.support import FakeQueue
 
 DOC_TICKET = (
     "sM4AOVdWfPE4DxkXGEs8VMCPGGVi4C3VM0P37wVUCFvkVAy_90u5h9nbSlYy3-Sl-HhTdfl2fzFy1AOcHKP7qg"
@@ -130,7 +131,7 @@ async def test_dead_letters_list_and_retry(client: TestClient, deps: Deps, corp:
     assert (row.status, row.attempts) == (InboxStatus.PENDING, 0)
     assert row.next_attempt_at is not None
     assert isinstance(deps.queue, FakeQueue)
-    name, args, job_id = deps.queue.jobs[0]
+    name, args, job_id, _ = deps.queue.jobs[0]
     assert (name, args) == ("process_inbox", (dead.id,))
     assert job_id is not None and job_id.startswith(f"inbox:{dead.id}:")
 

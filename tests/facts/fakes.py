@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
-import jinja2
 from redis.asyncio import Redis
 
 from bot.deps import Deps
 from bot.events import Event, event_from_dict
-from bot.router import Dispatcher
 from bot.settings import Settings
-from bot.signing import Signer
 from bot.wecom_errors import WeComError
 from handlers.facts import router
+from handlers.facts.base import from_ts
+from tests.support import Clock, fake_deps
 
 T0 = 1_700_000_000
 
@@ -102,34 +99,8 @@ def _info(follow: dict[str, Any]) -> dict[str, Any]:
     return info
 
 
-class FakeQueue:
-    def __init__(self) -> None:
-        self.jobs: list[tuple[str, tuple[Any, ...], str | None, float | None]] = []
-
-    async def enqueue(
-        self, name: str, *args: Any, job_id: str | None = None, defer_by: float | None = None
-    ) -> bool:
-        self.jobs.append((name, args, job_id, defer_by))
-        return True
-
-    def take(self) -> list[tuple[str, tuple[Any, ...]]]:
-        taken = [(name, args) for name, args, *_ in self.jobs]
-        self.jobs.clear()
-        return taken
-
-
 def make_deps(settings: Settings, redis: Redis, wecom: FakeWeCom, now: int = T0 + 3600) -> Deps:
-    clock: Callable[[], datetime] = lambda: datetime.fromtimestamp(now, UTC)  # noqa: E731
-    return Deps(
-        settings=settings,
-        redis=redis,
-        wecom=wecom,  # type: ignore[arg-type]
-        queue=FakeQueue(),  # type: ignore[arg-type]
-        signer=Signer(settings.security.secret),
-        dispatcher=Dispatcher([router]),
-        templates=jinja2.Environment(autoescape=True),
-        clock=clock,
-    )
+    return fake_deps(settings, redis, [router], wecom, clock=Clock(from_ts(now)))
 
 
 def contact_event(change: str, userid: str, ext: str, at: int, **extra: str) -> Event:

@@ -8,21 +8,19 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import jinja2
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
 from bot.deps import Deps
-from bot.router import Dispatcher
 from bot.settings import Settings
-from bot.signing import Signer
 from handlers.leaderboard import router
 from storage.directory import Department, Staff
 from storage.facts import FollowEvent, GroupMembershipEvent
 from storage.leaderboard import Activity
-from tests.auth.support import FakeQueue, build_app
+from tests.auth.support import build_app
+from tests.support import Clock, fake_deps
 
 T0 = datetime(2024, 6, 1, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 _seq = itertools.count()
@@ -40,14 +38,6 @@ class FakeWeCom:
         return [card for users, card in self.sent if userid in users]
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
     return Clock(T0 + timedelta(hours=1))
@@ -55,16 +45,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 async def deps(settings: Settings, redis: Redis, db: None, clock: Clock) -> Deps:
-    return Deps(
-        settings=settings,
-        redis=redis,
-        wecom=FakeWeCom(),  # type: ignore[arg-type]
-        queue=FakeQueue(),  # type: ignore[arg-type]
-        signer=Signer(settings.security.secret),
-        dispatcher=Dispatcher([router]),
-        templates=jinja2.Environment(autoescape=True),
-        clock=clock,
-    )
+    return fake_deps(settings, redis, [router], FakeWeCom(), clock=clock)
 
 
 @pytest.fixture

@@ -20,7 +20,8 @@ from bot.signing import Signer
 from handlers.radar import router as radar_router
 from storage.directory import Department, Staff
 from storage.facts import Customer, FollowRelation
-from tests.auth.support import FakeQueue, build_app
+from tests.auth.support import build_app
+from tests.support import FakeQueue
 
 
 class FakeWeCom:

@@ -26,7 +26,7 @@ async def _open_many(client: TestClient, path: str, n: int) -> list[int]:
 
 
 def _jobs(deps: Deps, name: str) -> list[tuple[Any, ...]]:
-    return [args for job, args, _ in deps.queue.jobs if job == name]  # type: ignore[attr-defined]
+    return [args for job, args, *_ in deps.queue.jobs if job == name]  # type: ignore[attr-defined]
 
 
 async def test_concurrent_openings_are_all_recorded_in_batches(

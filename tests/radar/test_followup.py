@@ -16,7 +16,7 @@ from tests.radar.support import make_radar, make_share, open_link, page_config
 async def _run_jobs(deps: Deps) -> None:
     queue = deps.queue
     jobs, queue.jobs = list(queue.jobs), []  # type: ignore[attr-defined]
-    for name, args, _ in jobs:
+    for name, args, *_ in jobs:
         if name == "radar_followups":
             for visit_id in args[0]:
                 await followup(deps, visit_id)

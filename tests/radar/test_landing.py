@@ -159,5 +159,5 @@ async def test_link_type_redirects_after_recording(
     assert "scrmbot_rv" in resp.cookies
     assert await Visit.all().count() == 1
     assert await Visitor.all().count() == 1
-    jobs = [name for name, _, _ in deps.queue.jobs]  # type: ignore[attr-defined]
+    jobs = [name for name, *_ in deps.queue.jobs]  # type: ignore[attr-defined]
     assert jobs == ["radar_followups"]  # no heartbeat write-back for links

@@ -23,7 +23,7 @@ from handlers.radar.demo import COLORS, demo_pdf, demo_png
 from handlers.system import router as system_router
 from storage.facts import TimelineEntry
 from storage.radar import Radar, RadarGroup, RadarType, Share, Visit
-from tests.browser import chromium, needs_chromium
+from tests.browser import chromium, needs_chromium, signed_in_page
 from tests.harness import Stack, running_stack
 
 pytestmark = needs_chromium
@@ -258,3 +258,63 @@ async def test_landing_beats_levels_and_one_alert(
     assert "张三" in text and radar.title in text
     entry = await TimelineEntry.get(key=followup.timeline_key(first.id))
     assert entry.external_userid == EXT and radar.title in entry.text
+
+
+async def test_console_live_numbers_tag_pickers_and_batch_tag(stack: Stack, browser: Any) -> None:
+    group = stack.corp.add_tags("客户意向", ["高意向", "看过资料"])
+    hot, seen = (t.id for t in group.tags)
+    await full_sync({"deps": stack.deps})  # the corp's tags into the facts store
+    radar = (await seed_radars(stack.deps))["pdf"]
+    share = await Share.create(
+        token=stack.deps.signer.token(SHARE_PURPOSE), radar=radar, userid="alice",
+        external_userid=EXT, chat_id="", created_at=stack.deps.now(),
+    )  # fmt: skip
+    link = f"{stack.app_url}/r/{share.token}"
+    page = await signed_in_page(browser, stack.deps, stack.app_url, "admin")
+    await page.set_viewport_size({"width": 1280, "height": 1000})
+    page.set_default_timeout(8000)
+    await page.goto(f"{stack.app_url}/admin#f//static/radar/admin.js")
+
+    # the radar form's smart follow-up tags: chips by group, saved as tag ids
+    row = page.locator("tr", has_text="产品手册 2025 版")
+    await row.get_by_role("button", name="编辑").click()
+    await page.locator(".radar-tag-group", has_text="客户意向").wait_for()
+    await page.click(f".radar-tag[data-tag='{seen}']")
+    await page.get_by_role("button", name="保存").click()
+    await page.wait_for_selector(".ui-toast:has-text('已保存')")
+    await radar.refresh_from_db()
+    assert radar.tag_ids == [seen]
+
+    # the data page updates in place while visits come in
+    await (
+        page.locator("tr", has_text="产品手册 2025 版")
+        .get_by_role("button", name="数据分析")
+        .click()
+    )
+    stats = page.locator(".stats[data-visits='0']")
+    await stats.wait_for()
+    await asyncio.sleep(0.3)  # the event stream is subscribed
+    assert (await stack.session.get(link)).status == 200
+    await page.locator(".stats[data-visits='1']").wait_for()
+    for _ in range(2):  # a burst: folded into one more refresh within the throttle
+        assert (await stack.session.get(link)).status == 200
+    await page.locator(".stats[data-visits='3']").wait_for()
+    assert "最近访问" in await page.inner_text(".live-note")
+    await page.wait_for_timeout(300)  # the chart animation
+    await page.screenshot(path="/tmp/radar_admin.png", full_page=True)
+
+    # customer analysis → batch tag through the picker → the sandbox corp has the tag
+    await page.get_by_role("button", name="返回").click()
+    await (
+        page.locator("tr", has_text="产品手册 2025 版")
+        .get_by_role("button", name="数据分析")
+        .click()
+    )
+    customer = page.locator("tr", has_text="张三")
+    await customer.locator("input[type=checkbox]").check()
+    await page.get_by_role("button", name="批量打标签").click()
+    await page.click(f".radar-tag[data-tag='{hot}']")
+    await page.screenshot(path="/tmp/radar_tag_picker.png")
+    await page.get_by_role("button", name="确定").click()
+    await page.wait_for_selector(".ui-toast:has-text('已为 1 位客户打标签')")
+    assert hot in stack.corp.get_follow("alice", EXT).tag_ids

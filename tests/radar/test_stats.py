@@ -38,6 +38,8 @@ async def test_overview_levels_funnel(client: TestClient, deps: Deps, corp: None
         (3, 1, 0.0),
     ]
     assert [s["count"] for s in body["funnel"]] == [2, 4, 0, 3]
+    live = await (await client.get(f"/api/radar/radars/{rid}/stats?live=1")).json()
+    assert live == {"overview": ov, "levels": body["levels"]}  # the console's live refresh
     assert len(body["pages"]) == 4
     staff = {s["userid"]: s for s in body["staff"]}
     assert staff["alice"]["visits"] == 4 and staff["alice"]["direct"] == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+from pathlib import Path
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ from storage.radar import Radar, RadarGroup, RadarType, Share, Visit, Visitor
 
 log = logging.getLogger(__name__)
 COLORS = ((37, 99, 235), (22, 163, 74), (234, 88, 12))
+DEMO_VIDEO = Path(__file__).parent / "assets" / "demo.mp4"  # 4 s, 320×180, H.264, 5 KB
 
 
 def demo_image(
@@ -49,6 +51,7 @@ async def _radars(deps: Deps) -> list[Radar]:
     s = deps.settings
     cover = uploads.store(s, demo_png("Cover", COLORS[0]), "image", "封面图")
     pdf = demo_pdf(3)
+    video = DEMO_VIDEO.read_bytes()
     specs: list[tuple[RadarGroup, str, RadarType, dict[str, Any]]] = [
         (intro, "官网链接", RadarType.LINK, {"url": "https://example.com/"}),
         (
@@ -74,6 +77,12 @@ async def _radars(deps: Deps) -> list[Radar]:
                     for i in range(3)
                 ]
             },
+        ),
+        (
+            product,
+            "产品视频",
+            RadarType.VIDEO,
+            {"files": [{"name": uploads.store(s, video, "video", "视频"), "size": len(video)}]},
         ),
     ]
     out = []

@@ -16,11 +16,9 @@ from aiohttp import web
 from bot.http import RequestContext
 from bot.router import Router
 from cards.radar import render_page
-from handlers.radar import uploads, visits
+from handlers.radar import uploads, visits, wechat
 from handlers.radar.common import (
     SHARE_PURPOSE,
-    VISITOR_COOKIE,
-    VISITOR_PURPOSE,
     ShareInfo,
     radar_cached,
     share_by_token,
@@ -61,23 +59,7 @@ async def _resolve(ctx: RequestContext) -> tuple[str, ShareInfo, Radar] | web.Re
 
 
 def _visitor_cookie(ctx: RequestContext) -> str | None:
-    raw = ctx.request.cookies.get(VISITOR_COOKIE, "")
-    body = ctx.deps.signer.loads(VISITOR_PURPOSE, raw) if 0 < len(raw) < 256 else None
-    vid = body.get("v") if body else None
-    return vid if isinstance(vid, str) and 0 < len(vid) <= 32 else None
-
-
-def _set_cookie(ctx: RequestContext, response: web.StreamResponse, visitor_id: str) -> None:
-    value = ctx.deps.signer.dumps(VISITOR_PURPOSE, {"v": visitor_id})
-    response.set_cookie(
-        VISITOR_COOKIE,
-        value,
-        max_age=2 * 365 * 24 * 3600,
-        path="/r/",
-        httponly=True,
-        samesite="Lax",
-        secure=ctx.deps.settings.base_url.startswith("https://"),
-    )
+    return wechat.cookie_visitor(wechat.read_cookie(ctx))
 
 
 async def landing(ctx: RequestContext) -> web.StreamResponse:
@@ -86,8 +68,12 @@ async def landing(ctx: RequestContext) -> web.StreamResponse:
         return resolved
     token, share, radar = resolved
     deps = ctx.deps
+    cookie = wechat.read_cookie(ctx)
+    if wechat.wanted(ctx, cookie):
+        return wechat.authorize_redirect(ctx, token)
     parent = visits.from_visitor(deps, ctx.request.query.get("from", "")[:80])
-    ident = await visits.identify(deps, _visitor_cookie(ctx), share, forwarded=parent is not None)
+    visitor_id = wechat.cookie_visitor(cookie)
+    ident = await visits.identify(deps, visitor_id, share, forwarded=parent is not None)
     visitor = ident.visitor
     if radar.friends_only and not await visits.is_corp_customer(visitor.external_userid):
         await visits.save_new(ident)  # the cookie keeps this browser's identity
@@ -98,7 +84,20 @@ async def landing(ctx: RequestContext) -> web.StreamResponse:
         response = _content(ctx, token, radar, visit.id, visits.epoch(visit.started_at), visitor.id)
     response.headers["Cache-Control"] = "no-store"
     if ident.new:
-        _set_cookie(ctx, response, visitor.id)
+        wechat.write_cookie(ctx, response, visitor.id, tried=bool(cookie.get("o")))
+    return response
+
+
+async def oauth_return(ctx: RequestContext) -> web.StreamResponse:
+    """Where the service account's OAuth sends the browser back; on to the page either way."""
+    resolved = await _resolve(ctx)
+    if isinstance(resolved, web.Response):
+        return resolved
+    token = resolved[0]
+    visitor_id = await wechat.adopt(ctx, token, _visitor_cookie(ctx))
+    location = wechat.return_location(ctx, token)
+    response = web.Response(status=302, headers={"Location": location, "Cache-Control": "no-store"})
+    wechat.write_cookie(ctx, response, visitor_id, tried=True)
     return response
 
 
@@ -231,6 +230,7 @@ async def _contact_link(ctx: RequestContext, userid: str) -> str:
 
 def register(router: Router) -> None:
     router.get(r"/r/{token}", role=None)(landing)
+    router.get(r"/r/{token}/oauth", role=None)(oauth_return)
     router.post(r"/r/{token}/beat", role=None, csrf=False)(beat)
     router.get(r"/r/{token}/f/{name}", role=None)(content_file)
     router.get(r"/r/{token}/cover", role=None)(cover)

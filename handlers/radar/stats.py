@@ -101,6 +101,9 @@ async def overview_view(ctx: RequestContext) -> web.StreamResponse:
     rows = await _rows(ctx, radar.id)
     sends = await _sends(ctx, radar.id)
     folks = analysis.people(rows)
+    overview = analysis.overview(rows, _midnight(ctx), sum(sends.values()))
+    if ctx.request.query.get("live") == "1":  # the console's live refresh: numbers only
+        return json_ok({"overview": overview, "levels": analysis.levels(folks)})
     names = await Names.load(folks)
     seconds = _seconds(ctx)
 
@@ -121,7 +124,7 @@ async def overview_view(ctx: RequestContext) -> web.StreamResponse:
                 "type": radar.type.value,
                 "measured": radar.type.value != "link",
             },
-            "overview": analysis.overview(rows, _midnight(ctx), sum(sends.values())),
+            "overview": overview,
             "levels": analysis.levels(folks),
             "rank_visits": rank(lambda p: (-p.visits, p.key)),
             "rank_duration": rank(lambda p: (-p.duration, p.key)),

@@ -71,6 +71,7 @@ function editRadar(radar, groups) {
   const group = h("select", { name: "group_id" }, groups.map((g) =>
     h("option", { value: g.id, selected: radar && radar.group_id === g.id }, g.name)));
   const check = (name, on) => h("input", { type: "checkbox", name, checked: on });
+  const picker = tagPicker(radar ? radar.tag_ids : []);
   f.append(field("雷达名称", h("input", { name: "name", value: radar ? radar.name : "", maxlength: 64 })),
     field("选择分组", group), field("文件类型", type),
     field("链接地址（链接类型）", h("input", { name: "url", value: radar ? radar.url : "" })),
@@ -79,7 +80,7 @@ function editRadar(radar, groups) {
     field("雷达描述", h("textarea", { name: "description" }, radar ? radar.description : "")),
     field("封面图", h("input", { type: "file", name: "cover", accept: "image/*" })),
     field("仅好友查看", check("friends_only", radar ? radar.friends_only : false)),
-    field("访问后打标签（标签 ID，逗号分隔）", h("input", { name: "tag_ids", value: radar ? radar.tag_ids.join(",") : "" })),
+    field("访问后打标签", picker.el),
     field("访问时提醒员工", check("alert", radar ? radar.alert : true)),
     field("记录到客户动态", check("timeline", radar ? radar.timeline : true)));
   modal({ title: radar ? "编辑雷达" : "新增雷达", body: f, actions: [{ label: "取消" }, { label: "保存", primary: true,
@@ -87,6 +88,7 @@ function editRadar(radar, groups) {
       const data = new FormData(f);
       for (const name of ["friends_only", "alert", "timeline"]) data.set(name, f.elements[name].checked ? "true" : "false");
       if (!radar) data.set("type", type.value);
+      data.set("tag_ids", picker.value().join(","));
       for (const [k, v] of [...data.entries()]) if (v instanceof File && !v.size) data.delete(k);
       const token = (document.cookie.match(/scrmbot_csrf=([^;]+)/) || [])[1] || "";
       const resp = await fetch(radar ? `/api/radar/radars/${radar.id}` : "/api/radar/radars", {
@@ -103,37 +105,70 @@ function editRadar(radar, groups) {
 
 async function showStats(radar) {
   const data = await api("GET", `/api/radar/radars/${radar.id}/stats`);
-  const o = data.overview;
-  const num = (label, value) => h("div", { class: "stat" }, h("div", { class: "muted" }, label), h("strong", {}, String(value)));
-  const liveNote = h("span", { class: "muted" }, "实时更新中");
+  const measured = data.radar.measured;
+  const liveNote = h("span", { class: "muted live-note" }, "实时更新中");
+  const numbers = h("div", { class: "stats" });
+  drawNumbers(numbers, data.overview, measured);
+  let source = null;
   const back = h("button", { class: "btn", onclick: () => { source.close(); showList(); } }, "返回");
   const charts = { levels: h("div", { class: "ui-chart" }), funnel: h("div", { class: "ui-chart" }),
     pages: h("div", { class: "ui-chart" }), tree: h("div", { class: "ui-chart", style: "height:420px" }) };
   const customers = h("div");
-  root.replaceChildren(h("div", { class: "card" }, back, h("h2", {}, `${data.radar.name} · 数据分析`), liveNote,
-    h("div", { class: "stats" }, num("总访问客户数", o.visitors), num("今日访问客户数", o.visitors_today),
-      num("总访问次数", o.visits), num("今日访问次数", o.visits_today), num("分享客户数", o.shared_visitors),
-      num("今日分享客户数", o.shared_visitors_today), num("发送次数", o.sends),
-      num("平均查看时长(秒)", data.radar.measured ? o.avg_duration : "—"),
-      num("平均查看进度(%)", data.radar.measured ? o.avg_progress : "—"), num("分享率(%)", o.share_rate)),
-    data.radar.measured ? null : h("p", { class: "muted" }, "链接类型的雷达会跳转到外部页面，暂不支持统计查看时长和查看进度。")),
+  root.replaceChildren(h("div", { class: "card" }, back, h("h2", {}, `${data.radar.name} · 数据分析`), liveNote, numbers,
+    measured ? null : h("p", { class: "muted" }, "链接类型的雷达会跳转到外部页面，暂不支持统计查看时长和查看进度。")),
     h("div", { class: "card" }, h("h3", {}, "客户层级"), charts.levels),
     h("div", { class: "card" }, h("h3", {}, "转化漏斗"), charts.funnel),
     h("div", { class: "card" }, h("h3", {}, "查看排行榜"), rankTable(data)),
     data.pages.length ? h("div", { class: "card" }, h("h3", {}, "PDF 阅读流失（每页读到的人数）"), charts.pages) : null,
     h("div", { class: "card" }, h("h3", {}, "客户分析"), customers, charts.tree),
     h("div", { class: "card" }, h("h3", {}, "员工分析"), staffTable(data.staff)));
-  chart(charts.levels, { tooltip: {}, xAxis: { data: data.levels.map((l) => `${l.level}级`) }, yAxis: {},
-    series: [{ type: "bar", name: "人数", data: data.levels.map((l) => l.visitors) },
-      { type: "line", name: "分享率%", data: data.levels.map((l) => l.share_rate) }] });
+  const levelsChart = chart(charts.levels, levelsOption(data.levels));
   chart(charts.funnel, { tooltip: {}, series: [{ type: "funnel", sort: "none",
     data: data.funnel.map((s) => ({ name: `${s.label} ${s.count}`, value: s.count })) }] });
   if (data.pages.length) chart(charts.pages, { tooltip: {}, xAxis: { data: data.pages.map((p) => `第${p.page}页`) },
     yAxis: {}, series: [{ type: "line", areaStyle: {}, data: data.pages.map((p) => p.readers) }] });
   customerTable(radar, customers, charts.tree);
-  const source = new EventSource(`/api/radar/radars/${radar.id}/live`);
-  source.addEventListener("visit", () => { liveNote.textContent = `有新的访问（${new Date().toLocaleTimeString()}），点击刷新`;
-    liveNote.onclick = () => { source.close(); showStats(radar); }; });
+  source = new EventSource(`/api/radar/radars/${radar.id}/live`);
+  const refresh = throttled(LIVE_EVERY_MS, async () => {
+    if (!numbers.isConnected) { source.close(); return; }  // the page was left
+    const fresh = await api("GET", `/api/radar/radars/${radar.id}/stats?live=1`, undefined, { quiet: true });
+    drawNumbers(numbers, fresh.overview, measured);
+    (await levelsChart).setOption(levelsOption(fresh.levels), true);
+    liveNote.textContent = `实时更新中 · 最近访问 ${new Date().toLocaleTimeString()}`;
+  });
+  source.addEventListener("visit", refresh);
+}
+
+const LIVE_EVERY_MS = 2000;
+
+// Run `fn` at once, then at most once per `ms`; events in between fold into one trailing run.
+function throttled(ms, fn) {
+  let last = 0, timer = null, running = false;
+  const run = async () => {
+    timer = null; running = true; last = Date.now();
+    try { await fn(); } catch (e) { /* the next event retries */ } finally { running = false; }
+  };
+  return () => {
+    if (timer) return;
+    const wait = Math.max(0, last + ms - Date.now(), running ? ms : 0);
+    timer = setTimeout(run, wait);
+  };
+}
+
+function drawNumbers(el, o, measured) {
+  const num = (label, value) => h("div", { class: "stat" }, h("div", { class: "muted" }, label), h("strong", {}, String(value)));
+  el.replaceChildren(num("总访问客户数", o.visitors), num("今日访问客户数", o.visitors_today),
+    num("总访问次数", o.visits), num("今日访问次数", o.visits_today), num("分享客户数", o.shared_visitors),
+    num("今日分享客户数", o.shared_visitors_today), num("发送次数", o.sends),
+    num("平均查看时长(秒)", measured ? o.avg_duration : "—"),
+    num("平均查看进度(%)", measured ? o.avg_progress : "—"), num("分享率(%)", o.share_rate));
+  el.dataset.visits = String(o.visits);
+}
+
+function levelsOption(levels) {
+  return { tooltip: {}, xAxis: { data: levels.map((l) => `${l.level}级`) }, yAxis: {},
+    series: [{ type: "bar", name: "人数", data: levels.map((l) => l.visitors) },
+      { type: "line", name: "分享率%", data: levels.map((l) => l.share_rate) }] };
 }
 
 function rankTable(data) {
@@ -183,10 +218,40 @@ async function showPerson(base, row, treeEl) {
 
 async function batchTag(selected) {
   if (!selected.size) { toast("请先勾选已识别的客户", "error"); return; }
-  const input = h("input", { placeholder: "标签 ID，逗号分隔" });
-  modal({ title: "批量打标签", body: input, actions: [{ label: "取消" }, { label: "确定", primary: true, onClick: async () => {
-    const tag_ids = input.value.split(/[,，\s]+/).filter(Boolean);
-    const res = await api("POST", "/api/radar/tags", { external_userids: [...selected], tag_ids });
-    toast(`已为 ${res.tagged} 位客户打标签`, "success");
-  } }] });
+  const picker = tagPicker([]);
+  modal({ title: `批量打标签（已选 ${selected.size} 位客户）`, body: picker.el, actions: [{ label: "取消" },
+    { label: "确定", primary: true, onClick: async () => {
+      const tag_ids = picker.value();
+      if (!tag_ids.length) { toast("请选择要打的标签", "error"); return false; }
+      const res = await api("POST", "/api/radar/tags", { external_userids: [...selected], tag_ids });
+      const skipped = res.skipped.length ? `，${res.skipped.length} 位不是企业客户已跳过` : "";
+      toast(`已为 ${res.tagged} 位客户打标签${skipped}`, "success");
+    } }] });
+}
+
+// The corp's tags by group, as toggle chips; value() = the chosen tag ids. Ids no longer in
+// the corp (deleted in WeCom) stay chosen under 已删除 until unticked.
+function tagPicker(chosen) {
+  const picked = new Set(chosen);
+  const el = h("div", { class: "radar-tag-picker" }, h("span", { class: "muted" }, "正在加载标签…"));
+  const chip = (id, name) => {
+    const b = h("button", { type: "button", class: "btn btn-small radar-tag", "data-tag": id, style: "margin:2px 6px 2px 0",
+      "aria-pressed": String(picked.has(id)), onclick: () => {
+        picked.has(id) ? picked.delete(id) : picked.add(id);
+        b.setAttribute("aria-pressed", String(picked.has(id)));
+        b.classList.toggle("btn-primary", picked.has(id));
+      } }, name);
+    b.classList.toggle("btn-primary", picked.has(id));
+    return b;
+  };
+  api("GET", "/api/facts/tags").then(({ groups }) => {
+    const known = new Set(groups.flatMap((g) => g.tags.map((t) => t.tag_id)));
+    const gone = [...picked].filter((id) => !known.has(id));
+    const rows = groups.filter((g) => g.tags.length).map((g) => h("div", { class: "radar-tag-group", style: "margin-bottom:8px" },
+      h("div", { class: "muted" }, g.name), ...g.tags.map((t) => chip(t.tag_id, t.name))));
+    if (gone.length) rows.push(h("div", { class: "radar-tag-group" }, h("div", { class: "muted" }, "已删除"),
+      ...gone.map((id) => chip(id, id))));
+    el.replaceChildren(...(rows.length ? rows : [h("span", { class: "muted" }, "企业还没有客户标签，请先在企业微信后台创建")]));
+  }).catch(() => el.replaceChildren(h("span", { class: "muted" }, "标签加载失败，请稍后重试")));
+  return { el, value: () => [...picked] };
 }

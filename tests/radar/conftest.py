@@ -4,24 +4,21 @@ cards and tag calls, a recording queue, a movable clock, and a small corp."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-import jinja2
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
 from bot.deps import Deps
-from bot.router import Dispatcher
 from bot.settings import Settings
-from bot.signing import Signer
 from handlers.radar import router as radar_router
 from storage.directory import Department, Staff
 from storage.facts import Customer, FollowRelation
 from tests.auth.support import build_app
-from tests.support import FakeQueue
+from tests.support import Clock, fake_deps
 
 
 class FakeWeCom:
@@ -37,34 +34,14 @@ class FakeWeCom:
         self.tags.append((userid, ext, add))
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(datetime(2025, 3, 1, 2, 0, tzinfo=UTC))
 
 
 @pytest.fixture
 async def deps(settings: Settings, redis: Redis, db: None, clock: Clock) -> Deps:
-    return Deps(
-        settings=settings,
-        redis=redis,
-        wecom=FakeWeCom(),  # type: ignore[arg-type]
-        queue=FakeQueue(),  # type: ignore[arg-type]
-        signer=Signer(settings.security.secret),
-        dispatcher=Dispatcher([radar_router]),
-        templates=jinja2.Environment(autoescape=True),
-        clock=clock,
-    )
+    return fake_deps(settings, redis, [radar_router], FakeWeCom(), clock=clock)
 
 
 @pytest.fixture

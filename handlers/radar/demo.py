@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import io
 import logging
-from pathlib import Path
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageDraw

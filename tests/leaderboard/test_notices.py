@@ -3,9 +3,15 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from arq import create_pool
+from arq.connections import RedisSettings
+from arq.worker import Worker
+
 from bot.deps import Deps
+from bot.embedded_redis import EmbeddedRedis
 from handlers.leaderboard import listeners, schedule
 from handlers.leaderboard.activities import set_members
+from jobs.worker import timed
 from storage.leaderboard import NoticeLog
 from tests.leaderboard.conftest import T0, Clock, add, make_activity
 
@@ -67,3 +73,36 @@ async def test_deleted_activity_sends_nothing(deps: Deps, corp: None, clock: Clo
     clock.now = T0 + timedelta(hours=10)
     await schedule.tick(deps)
     assert deps.wecom.sent == []
+
+
+async def test_daily_broadcast_once_with_two_arq_workers(
+    deps: Deps, corp: None, clock: Clock, redis_server: EmbeddedRedis
+) -> None:
+    """Two real arq workers each run a tick at 18:01 (say two crons fired): one broadcast."""
+    activity = await make_activity(daily_time="18:00", started_done=True)
+    await set_members(activity.id, ["alice", "bob", "carol"], [])
+    clock.now = T0 + timedelta(hours=9, minutes=1)
+    pool = await create_pool(RedisSettings.from_dsn(redis_server.url))
+    try:
+        for n in range(2):
+            await pool.enqueue_job("leaderboard_tick", _job_id=f"tick-{n}")
+        workers = [
+            Worker(
+                functions=[timed(f) for f in deps.dispatcher.jobs],
+                redis_pool=pool,
+                ctx={"deps": deps},
+                burst=True,
+                poll_delay=0.01,
+                handle_signals=False,
+                max_jobs=1,
+            )
+            for _ in range(2)
+        ]
+        await asyncio.gather(*(w.main() for w in workers))
+        assert sum(w.jobs_complete for w in workers) == 2
+        for w in workers:
+            await w.close()
+    finally:
+        await pool.aclose()
+    daily = [c for _, c in deps.wecom.sent if "每日播报" in c["main_title"]["title"]]
+    assert len(daily) == 3

@@ -70,7 +70,7 @@ async def receive(request: web.Request) -> web.Response:
     kind = inbox.kind_of(event)
     if isinstance(event, TemplateCardEvent):
         return await _card_click(deps, crypto, xml, event)
-    _, created = await request.app[BATCHER_KEY].store(inbox.inbox_key(xml), kind[:96], xml)
+    _, created = await request.app[BATCHER_KEY].store(inbox.inbox_key(xml), kind, xml)
     CALLBACKS.labels(kind, "stored" if created else "duplicate").inc()
     return web.Response(text="")
 

@@ -9,9 +9,11 @@ and by the radar's landing page.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -64,7 +66,12 @@ class GroupCommit(Generic[T, R]):
                         future.set_exception(exc)
                 return
         if self._after is not None:  # off the lock: the next INSERT need not wait for Redis
-            await self._after(items, results)
+            try:
+                await self._after(items, results)
+            except Exception:  # the items are committed: their callers must still be answered
+                log.exception(
+                    "group commit: the step after a commit of %d items failed", len(items)
+                )
         for (_, future), result in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(result)

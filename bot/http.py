@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
-from zoneinfo import ZoneInfo
 
 import pydantic
 from aiohttp import web
@@ -212,8 +211,6 @@ def page_params(request: web.Request, default_size: int = 20) -> tuple[int, int]
 
 # --- Excel export ----------------------------------------------------------------------------
 
-_DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
-
 
 def _cell_value(value: Any, tz: tzinfo) -> Any:
     if isinstance(value, datetime):
@@ -241,15 +238,15 @@ def _row(sheet: Any, values: Iterable[Any], tz: tzinfo, bold: bool = False) -> l
 
 
 def xlsx_response(
-    filename: str, headers: list[str], rows: Iterable[list[Any]], tz: tzinfo | None = None
+    filename: str, headers: list[str], rows: Iterable[list[Any]], tz: tzinfo
 ) -> web.Response:
-    """An .xlsx download: a bold Chinese header row, then the rows; times in `tz`."""
-    zone = tz or _DEFAULT_TZ
+    """An .xlsx download: a bold Chinese header row, then the rows; times in `tz` (pass
+    `settings.tz`: the corp's zone, as people read it)."""
     book = Workbook(write_only=True)
     sheet = book.create_sheet("导出")
-    sheet.append(_row(sheet, headers, zone, bold=True))
+    sheet.append(_row(sheet, headers, tz, bold=True))
     for row in rows:
-        sheet.append(_row(sheet, row, zone))
+        sheet.append(_row(sheet, row, tz))
     buf = io.BytesIO()
     book.save(buf)
     if not filename.lower().endswith(".xlsx"):

@@ -11,7 +11,9 @@ import contextlib
 import hashlib
 import logging
 import random
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from functools import partial
 
 from tortoise.exceptions import IntegrityError
 
@@ -31,8 +33,9 @@ def inbox_key(xml: str) -> str:
 
 
 def kind_of(event: Event) -> str:
+    """The event's route as a label, cut to the column's 96 characters."""
     name, change = event.route
-    return f"{name}/{change}" if change else name
+    return (f"{name}/{change}" if change else name)[:96]
 
 
 async def store(xml: str, event: Event, now: datetime) -> tuple[InboxEvent, bool]:
@@ -40,7 +43,7 @@ async def store(xml: str, event: Event, now: datetime) -> tuple[InboxEvent, bool
     key = inbox_key(xml)
     try:
         row = await InboxEvent.create(
-            key=key, kind=kind_of(event)[:96], xml=xml, received_at=now, next_attempt_at=now
+            key=key, kind=kind_of(event), xml=xml, received_at=now, next_attempt_at=now
         )
     except IntegrityError:
         return await InboxEvent.get(key=key), False
@@ -80,17 +83,16 @@ async def _run_button(deps: Deps, row: InboxEvent, event: TemplateCardEvent) -> 
 
 async def _run_all(deps: Deps, row: InboxEvent, event: Event, done: set[str]) -> list[str]:
     errors: list[str] = []
-    specials: list[tuple[str, object]] = []
+    specials: list[tuple[str, Callable[[], Awaitable[object]]]] = []
     if isinstance(event, TemplateCardEvent):
-        specials.append((BUTTON_RUN, _run_button(deps, row, event)))
+        specials.append((BUTTON_RUN, partial(_run_button, deps, row, event)))
     if isinstance(event, TextMessage):
-        specials.append((TEXT_RUN, deps.dispatcher.dispatch_text(deps, event)))
-    for name, coro in specials:
+        specials.append((TEXT_RUN, partial(deps.dispatcher.dispatch_text, deps, event)))
+    for name, run in specials:
         if name in done:
-            coro.close()  # type: ignore[attr-defined]
             continue
         try:
-            await coro  # type: ignore[misc]
+            await run()
             await record_run(row.id, name, deps.now())
         except Exception as exc:
             log.exception("inbox row %s: %s failed", row.id, name)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from xml.sax.saxutils import escape
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,12 @@ def to_xml(value: Any, tag: str) -> str:
         return f"<{tag}>{int(value)}</{tag}>"
     if isinstance(value, int | float):
         return f"<{tag}>{value}</{tag}>"
-    return f"<{tag}><![CDATA[{escape(str(value)).replace(']]>', ']]&gt;')}]]></{tag}>"
+    return f"<{tag}>{cdata(str(value))}</{tag}>"
+
+
+def cdata(text: str) -> str:
+    """CDATA is literal (no entities); a `]]>` inside is split across two sections."""
+    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 
 def _singular_tag(tag: str) -> str:
@@ -51,8 +55,7 @@ def _singular_tag(tag: str) -> str:
 
 def passive_reply_xml(reply: CardReply, to_user: str, corp_id: str) -> str:
     head = (
-        f"<ToUserName><![CDATA[{to_user}]]></ToUserName>"
-        f"<FromUserName><![CDATA[{corp_id}]]></FromUserName>"
+        f"<ToUserName>{cdata(to_user)}</ToUserName><FromUserName>{cdata(corp_id)}</FromUserName>"
         f"<CreateTime>{int(time.time())}</CreateTime>"
     )
     if reply.card is not None:
@@ -60,8 +63,7 @@ def passive_reply_xml(reply: CardReply, to_user: str, corp_id: str) -> str:
             reply.card, "TemplateCard"
         )
     else:
-        body = (
-            "<MsgType><![CDATA[update_button]]></MsgType><Button>"
-            f"<ReplaceName><![CDATA[{reply.replace_name or '已处理'}]]></ReplaceName></Button>"
+        body = "<MsgType><![CDATA[update_button]]></MsgType>" + to_xml(
+            {"replace_name": reply.replace_name or "已处理"}, "Button"
         )
     return f"<xml>{head}{body}</xml>"

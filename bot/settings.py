@@ -23,6 +23,12 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _base_url(v: str) -> str:
+    if not re.match(r"https?://", v):
+        raise ValueError("must start with http:// or https://")
+    return v.rstrip("/")
+
+
 class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
@@ -62,12 +68,7 @@ class WeComSettings(_Section):
             raise ValueError("must be 1-32 letters or digits, as set in the WeCom console")
         return v
 
-    @field_validator("api_base", "oauth_base", "login_base")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        if not re.match(r"https?://", v):
-            raise ValueError("must start with http:// or https://")
-        return v.rstrip("/")
+    _url = field_validator("api_base", "oauth_base", "login_base")(_base_url)
 
 
 class WeChatMpSettings(_Section):
@@ -78,12 +79,7 @@ class WeChatMpSettings(_Section):
     oauth_base: str = "https://open.weixin.qq.com"
     api_base: str = "https://api.weixin.qq.com"
 
-    @field_validator("oauth_base", "api_base")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        if not re.match(r"https?://", v):
-            raise ValueError("must start with http:// or https://")
-        return v.rstrip("/")
+    _url = field_validator("oauth_base", "api_base")(_base_url)
 
     @property
     def enabled(self) -> bool:

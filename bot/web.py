@@ -33,7 +33,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 @web.middleware
 async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Request id, one access log line, and no traceback ever reaches the client."""
-    from bot.http import ApiError
+    from bot.http import ApiError, error_response
 
     rid = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
     request[REQUEST_ID_KEY] = rid
@@ -42,7 +42,7 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         response = await handler(request)
     except ApiError as exc:
         log.info("api error %s on %s %s: %s", exc.status, request.method, request.path, exc.message)
-        response = web.json_response({"error": exc.message, "field": exc.field}, status=exc.status)
+        response = error_response(exc)
     except web.HTTPException as exc:
         response = exc  # type: ignore[assignment]
     except asyncio.CancelledError:

@@ -6,6 +6,7 @@ import io
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp import web
@@ -95,7 +96,8 @@ def test_xlsx_response_round_trip() -> None:
         ["张三", 3, when, True],
         ['=HYPERLINK("http://x")', None, None, ["a", "b"]],
     ]
-    resp = xlsx_response("拉新排行.xlsx", ["成员", "人数", "时间", "有效"], rows)
+    headers = ["成员", "人数", "时间", "有效"]
+    resp = xlsx_response("拉新排行.xlsx", headers, rows, ZoneInfo("Asia/Shanghai"))
     disposition = resp.headers["Content-Disposition"]
     assert disposition.startswith('attachment; filename="export.xlsx"')
     assert "filename*=UTF-8''%E6%8B%89%E6%96%B0%E6%8E%92%E8%A1%8C.xlsx" in disposition

@@ -1,0 +1,42 @@
+"""Group commit: callers share a commit, each gets its own result, failures reach them all."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.group_commit import GroupCommit
+
+
+async def test_batches_and_answers_each_caller() -> None:
+    batches: list[list[int]] = []
+
+    async def commit(items: list[int]) -> list[int]:
+        batches.append(items)
+        return [i * 10 for i in items]
+
+    group: GroupCommit[int, int] = GroupCommit(commit)
+    assert await asyncio.gather(*(group.submit(i) for i in range(5))) == [0, 10, 20, 30, 40]
+    assert batches == [[0, 1, 2, 3, 4]]
+
+
+async def test_a_failed_commit_fails_every_caller() -> None:
+    async def commit(items: list[int]) -> list[int]:
+        raise RuntimeError("disk full")
+
+    group: GroupCommit[int, int] = GroupCommit(commit)
+    results = await asyncio.gather(group.submit(1), group.submit(2), return_exceptions=True)
+    assert all(isinstance(r, RuntimeError) for r in results)
+
+
+async def test_a_failing_after_step_still_answers(caplog: pytest.LogCaptureFixture) -> None:
+    async def commit(items: list[int]) -> list[int]:
+        return items
+
+    async def after(items: list[int], results: list[int]) -> None:
+        raise ConnectionError("redis went away")
+
+    group: GroupCommit[int, int] = GroupCommit(commit, after)
+    assert await asyncio.wait_for(group.submit(7), 2) == 7
+    assert "failed" in caplog.text

@@ -53,18 +53,8 @@ async def followup(deps: Deps, visit_id: str) -> None:
     if radar is None:
         return
     ext = visit.external_userid
-    if radar.tag_ids and await deps.redis.set(f"scrmbot:radar:tagged:{radar.id}:{ext}", 1, nx=True):
-        owner = await _tag_owner(visit.root_userid, ext)
-        if owner:
-            await mark_tags(
-                deps,
-                userid=owner,
-                external_userid=ext,
-                add=list(radar.tag_ids),
-                remove=[],
-                by="radar",
-                feature="radar",
-            )
+    if radar.tag_ids:
+        await _tag_once(deps, visit, radar)
     if radar.timeline:
         await add_timeline(
             deps,
@@ -81,11 +71,36 @@ async def followup(deps: Deps, visit_id: str) -> None:
         await send_alert(deps, visit, radar)
 
 
+async def _tag_once(deps: Deps, visit: Visit, radar: Radar) -> None:
+    """The radar's tags, once per (radar, customer): a staff member who later removes them is
+    not overruled. A failed WeCom call releases the mark so a later visit tags again."""
+    ext = visit.external_userid
+    mark = f"scrmbot:radar:tagged:{radar.id}:{ext}"
+    if not await deps.redis.set(mark, 1, nx=True):
+        return
+    owner = await _tag_owner(visit.root_userid, ext)
+    if not owner:
+        return
+    try:
+        await mark_tags(
+            deps,
+            userid=owner,
+            external_userid=ext,
+            add=list(radar.tag_ids),
+            remove=[],
+            by="radar",
+            feature="radar",
+        )
+    except Exception:
+        await deps.redis.delete(mark)
+        raise
+
+
 async def send_alert(deps: Deps, visit: Visit, radar: Radar) -> bool:
     """One card per (staff, customer, radar) per 30 minutes; the ledger row decides."""
     minutes = int(visit.started_at.timestamp()) // 60
     try:
-        await AlertLog.create(
+        ledger = await AlertLog.create(
             userid=visit.root_userid,
             external_userid=visit.external_userid,
             radar_id=radar.id,
@@ -94,6 +109,15 @@ async def send_alert(deps: Deps, visit: Visit, radar: Radar) -> bool:
         )
     except IntegrityError:
         return False
+    try:
+        await deps.wecom.send_template_card([visit.root_userid], await _alert(deps, visit, radar))
+    except Exception:
+        await ledger.delete()  # not sent: the next visit in this window may alert
+        raise
+    return True
+
+
+async def _alert(deps: Deps, visit: Visit, radar: Radar) -> dict[str, Any]:
     forwarder = ""
     if visit.level >= 2 and visit.parent_visitor_id:
         parent = await Visitor.get_or_none(id=visit.parent_visitor_id)
@@ -103,7 +127,7 @@ async def send_alert(deps: Deps, visit: Visit, radar: Radar) -> bool:
             else "访客"
         )
     ext = visit.external_userid
-    card = alert_card(
+    return alert_card(
         Alert(
             customer_name=await _customer_name(ext),
             radar_title=radar.title,
@@ -113,8 +137,6 @@ async def send_alert(deps: Deps, visit: Visit, radar: Radar) -> bool:
             profile_url=deps.url(f"/sidebar?open=profile&external_userid={ext}"),
         )
     )
-    await deps.wecom.send_template_card([visit.root_userid], card)
-    return True
 
 
 async def finalize(deps: Deps, visit_id: str, round_no: int) -> bool:
@@ -175,21 +197,12 @@ async def finalize_many(deps: Deps, visit_ids: list[str], round_no: int) -> list
 
 def register(router: Router) -> None:
     @router.job
-    async def radar_followup(ctx: dict[str, Any], visit_id: str) -> None:
-        await followup(ctx["deps"], visit_id)
-
-    @router.job
     async def radar_followups(ctx: dict[str, Any], visit_ids: list[str]) -> None:
         for visit_id in visit_ids:
             try:
                 await followup(ctx["deps"], visit_id)
             except Exception:
                 log.exception("radar: follow-up of visit %s failed", visit_id)
-
-    @router.job
-    async def radar_finalize(ctx: dict[str, Any], visit_id: str, round_no: int = 0) -> None:
-        """Single-visit form, for jobs queued before visits were batched."""
-        await radar_finalize_many(ctx, [visit_id], round_no)
 
     @router.job
     async def radar_finalize_many(

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{8,40}\.[A-Za-z0-9_-]{10,40}$")
 BEAT_LIMIT = 40  # beats per visitor and IP per minute (one every 5 s is 12)
 MAX_BEAT_BYTES = 512
+CONTACT_FALLBACK = "https://work.weixin.qq.com/"  # when no contact way can be made
 
 
 def _page(status: int, title: str, message: str) -> web.Response:
@@ -211,19 +212,20 @@ async def contact_qr(ctx: RequestContext) -> web.StreamResponse:
 
 
 async def _contact_link(ctx: RequestContext, userid: str) -> str:
-    """The staff member's 联系我 link, made once per day per member (cached in Redis)."""
+    """The staff member's 联系我 link, made once per day per member (cached in Redis); a failure
+    is not cached, so the next visitor gets the real link once WeCom answers again."""
     deps = ctx.deps
     key = f"scrmbot:radar:contact:{userid}"
     if cached := await deps.redis.get(key):
         return str(cached.decode())
-    link = "https://work.weixin.qq.com/"  # placeholder when no contact way can be made
-    make = getattr(deps.wecom, "add_contact_way", None)
-    if make is not None:
-        try:
-            result = await make(type=1, scene=2, user=[userid], state="radar")
-            link = str(result.get("qr_code") or link)
-        except Exception:
-            log.warning("radar: add_contact_way failed for %s", userid, exc_info=True)
+    try:
+        result = await deps.wecom.add_contact_way(type=1, scene=2, user=[userid], state="radar")
+    except Exception:
+        log.warning("radar: add_contact_way failed for %s", userid, exc_info=True)
+        return CONTACT_FALLBACK
+    link = str(result.get("qr_code") or "")
+    if not link:
+        return CONTACT_FALLBACK
     await deps.redis.set(key, link, ex=24 * 3600)
     return link
 

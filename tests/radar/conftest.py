@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from bot.deps import Deps
 from bot.settings import Settings
+from bot.wecom_errors import WeComError
 from handlers.radar import router as radar_router
 from storage.directory import Department, Staff
 from storage.facts import Customer, FollowRelation
@@ -25,13 +26,25 @@ class FakeWeCom:
     def __init__(self) -> None:
         self.cards: list[tuple[list[str], dict[str, Any]]] = []
         self.tags: list[tuple[str, str, list[str]]] = []
+        self.failing: set[str] = set()  # method names that raise WeComError(-1) once
+
+    def _fail(self, method: str) -> None:
+        if method in self.failing:
+            self.failing.discard(method)
+            raise WeComError(-1, "system busy", method)
 
     async def send_template_card(self, touser: list[str], card: dict[str, Any]) -> dict[str, Any]:
+        self._fail("send_template_card")
         self.cards.append((touser, card))
         return {"errcode": 0}
 
     async def mark_tag(self, userid: str, ext: str, add: list[str], remove: list[str]) -> None:
+        self._fail("mark_tag")
         self.tags.append((userid, ext, add))
+
+    async def add_contact_way(self, **kw: Any) -> dict[str, Any]:
+        self._fail("add_contact_way")
+        return {"config_id": "cw1", "qr_code": f"https://work.weixin.qq.com/ca/{kw['user'][0]}"}
 
 
 @pytest.fixture

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from bot.deps import Deps
+from bot.wecom_errors import WeComError
 from handlers.radar.followup import finalize, followup
 from handlers.radar.visits import add_beat, epoch
 from storage.facts import TimelineEntry
@@ -86,3 +88,26 @@ async def test_anonymous_visit_has_no_followup(client: TestClient, deps: Deps, c
     await _run_jobs(deps)
     assert deps.wecom.cards == []  # type: ignore[attr-defined]
     assert await TimelineEntry.all().count() == 0
+
+
+async def test_failed_wecom_calls_do_not_use_up_tags_or_alert(
+    client: TestClient, deps: Deps, corp: None, clock: Clock
+) -> None:
+    """A tag call or alert that WeCom refused is tried again on the next visit."""
+    radar = await make_radar(deps, tag_ids=["tag_hot"])
+    share = await make_share(deps, radar)
+    await open_link(client, f"/r/{share.token}")
+    first = await Visit.get()
+    deps.wecom.failing.update({"mark_tag", "send_template_card"})  # type: ignore[attr-defined]
+    with pytest.raises(WeComError):
+        await followup(deps, first.id)  # the tag call fails
+    with pytest.raises(WeComError):
+        await followup(deps, first.id)  # tagged now; the alert fails
+    assert await AlertLog.all().count() == 0
+    clock.advance(60)
+    await open_link(client, f"/r/{share.token}", fresh=False)
+    deps.queue.jobs = []  # type: ignore[attr-defined]
+    second = await Visit.exclude(id=first.id).get()
+    await followup(deps, second.id)
+    assert deps.wecom.tags == [("alice", "wm_ann", ["tag_hot"])]  # type: ignore[attr-defined]
+    assert len(deps.wecom.cards) == 1  # type: ignore[attr-defined]

@@ -129,6 +129,17 @@ async def test_friends_only_asks_to_add_staff(client: TestClient, deps: Deps, co
     assert await Visit.all().count() == 1
 
 
+async def test_contact_qr_failure_is_not_cached(client: TestClient, deps: Deps, corp: None) -> None:
+    radar = await make_radar(deps, friends_only=True)
+    share = await make_share(deps, radar, ext="")
+    deps.wecom.failing.add("add_contact_way")  # type: ignore[attr-defined]
+    assert (await client.get(f"/r/{share.token}/qr.png")).status == 200
+    assert await deps.redis.get("scrmbot:radar:contact:alice") is None
+    assert (await client.get(f"/r/{share.token}/qr.png")).status == 200
+    cached = await deps.redis.get("scrmbot:radar:contact:alice")
+    assert cached == b"https://work.weixin.qq.com/ca/alice"
+
+
 async def test_deleted_radar_shows_removed_page(client: TestClient, deps: Deps, corp: None) -> None:
     from handlers.radar.common import forget_radar
 

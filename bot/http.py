@@ -189,14 +189,24 @@ async def read_json(request: web.Request, model: type[M]) -> M:
         raise ApiError(400, message, field) from None
 
 
-def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+MAX_ID = 2**31 - 1  # the id columns are 32-bit integers on PostgreSQL
+
+
+def path_id(request: web.Request, name: str = "id", missing: str = "找不到该记录") -> int:
+    """A numeric id from the URL path; anything else (letters, "²", too large) is a 404."""
+    raw = request.match_info.get(name, "")
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10 or int(raw) > MAX_ID:
+        raise ApiError(404, missing)
+    return int(raw)
+
+
+def int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query.get(name, "")
     if not raw:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, f"参数 {name} 必须是整数", name) from None
+    if not (raw.lstrip("-").isascii() and raw.lstrip("-").isdigit()) or len(raw) > 12:
+        raise ApiError(400, f"参数 {name} 必须是整数", name)
+    value = int(raw)
     if not low <= value <= high:
         raise ApiError(400, f"参数 {name} 必须在 {low} 到 {high} 之间", name)
     return value
@@ -204,8 +214,8 @@ def _int_param(request: web.Request, name: str, default: int, low: int, high: in
 
 def page_params(request: web.Request, default_size: int = 20) -> tuple[int, int]:
     """`?page=` (from 1) and `?size=` (up to 100)."""
-    page = _int_param(request, "page", 1, 1, 100_000)
-    size = _int_param(request, "size", default_size, 1, MAX_PAGE_SIZE)
+    page = int_param(request, "page", 1, 1, 100_000)
+    size = int_param(request, "size", default_size, 1, MAX_PAGE_SIZE)
     return page, size
 
 

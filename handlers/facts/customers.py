@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections import defaultdict
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 from tortoise.queryset import QuerySet
 
 from bot.auth_types import Role
-from bot.http import ApiError, RequestContext, json_ok, page_params, scope_userids, xlsx_response
+from bot.http import (
+    ApiError,
+    RequestContext,
+    int_param,
+    json_ok,
+    page_params,
+    scope_userids,
+    xlsx_response,
+)
 from handlers.facts.api import _user, parse_day
 from handlers.facts.base import router
 from storage.directory import Staff
@@ -28,6 +37,7 @@ COLUMNS = [
 ]
 TYPE_ZH = {1: "微信用户", 2: "企业微信用户"}
 EXPORT_LIMIT = 50_000
+MAX_ADD_WAY = 100_000  # WeCom's add_way codes are small; a bigger number is a typo
 
 
 async def _query(ctx: RequestContext) -> QuerySet[FollowRelation]:
@@ -49,9 +59,7 @@ async def _query(ctx: RequestContext) -> QuerySet[FollowRelation]:
             day = day + timedelta(days=1) if op == "lt" and len(q[name]) <= 10 else day
             query = query.filter(**{f"added_at__{op}": day})
     if q.get("add_way"):
-        if not q["add_way"].isdigit():
-            raise ApiError(400, "参数 add_way 必须是整数", "add_way")
-        query = query.filter(add_way=int(q["add_way"]))
+        query = query.filter(add_way=int_param(ctx.request, "add_way", 0, 0, MAX_ADD_WAY))
     if q.get("state"):
         query = query.filter(state=q["state"])
     status = q.get("status", "")
@@ -74,6 +82,9 @@ async def _rows(relations: list[FollowRelation]) -> list[dict[str, Any]]:
     names = dict(
         await CorpTag.filter(tag_id__in={t for *_, t in tag_rows}).values_list("tag_id", "name")
     )
+    tags: defaultdict[tuple[str, str], list[str]] = defaultdict(list)
+    for userid, ext, tag_id in tag_rows:
+        tags[(userid, ext)].append(names.get(tag_id, tag_id))
     out = []
     for r in relations:
         c = customers.get(r.external_userid)
@@ -88,11 +99,7 @@ async def _rows(relations: list[FollowRelation]) -> list[dict[str, Any]]:
                 "add_way": r.add_way,
                 "state": r.state,
                 "remark": r.remark,
-                "tags": [
-                    names.get(t, t)
-                    for u, e, t in tag_rows
-                    if u == r.userid and e == r.external_userid
-                ],
+                "tags": tags[(r.userid, r.external_userid)],
                 "status": "已流失" if not r.active else "跟进中",
             }
         )
@@ -128,7 +135,7 @@ async def customers_export(ctx: RequestContext) -> web.StreamResponse:
     if await query.count() > EXPORT_LIMIT:
         raise ApiError(400, f"导出数量超过 {EXPORT_LIMIT} 条，请缩小筛选范围")
     rows = await _rows(await query)
-    stamp = datetime.now(ctx.deps.settings.tz).strftime("%Y%m%d")
+    stamp = ctx.deps.local_now().strftime("%Y%m%d")
     return xlsx_response(
         f"客户列表-{stamp}.xlsx", COLUMNS, [_cells(r) for r in rows], ctx.deps.settings.tz
     )

@@ -5,14 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from bot.auth_types import Principal, Role
-from bot.http import ApiError, RequestContext, scope_userids
+from bot.http import ApiError, RequestContext, path_id, scope_userids
 from handlers.leaderboard.activities import list_values
+from handlers.leaderboard.counting import participant_ids
 from storage.leaderboard import Activity, ActivityDepartment, Participant, Team
-
-
-async def member_ids(activity_id: int) -> set[str]:
-    rows = await Participant.filter(activity_id=activity_id).values_list("userid", flat=True)
-    return {str(u) for u in rows}
 
 
 async def manages(user: Principal, activity: Activity, scope: set[str] | None = None) -> bool:
@@ -23,7 +19,7 @@ async def manages(user: Principal, activity: Activity, scope: set[str] | None = 
     if user.role is not Role.DEPT_ADMIN:
         return False
     scope = scope if scope is not None else await scope_userids(user) or set()
-    members = await member_ids(activity.id)
+    members = set(await participant_ids(activity.id))
     if not members:
         return activity.created_by == user.userid
     return members <= scope
@@ -36,10 +32,7 @@ async def sees(user: Principal, activity: Activity, scope: set[str] | None = Non
 
 
 def activity_id(ctx: RequestContext) -> int:
-    raw = ctx.request.match_info.get("id", "")
-    if not raw.isdigit():
-        raise ApiError(404, "活动不存在")
-    return int(raw)
+    return path_id(ctx.request, "id", "活动不存在")
 
 
 async def load(ctx: RequestContext, *, manage: bool = False) -> Activity:

@@ -55,7 +55,7 @@ REMINDER_FIELDS = {
     "damping_minutes",
 }
 RUNNING_EDITABLE = {"end_at", "top_n", "description"} | REMINDER_FIELDS
-SIMPLE_FIELDS = (set(FIELD_LABELS) - {"userids", "department_ids", "teams"}) | {"name"}
+SIMPLE_FIELDS = set(FIELD_LABELS) - {"userids", "department_ids", "teams"}
 
 
 class TeamIn(BaseModel):
@@ -178,8 +178,7 @@ def apply_fields(activity: Activity, patch: ActivityPatch) -> None:
 
 
 def copy_fields(activity: Activity) -> dict[str, Any]:
-    names = SIMPLE_FIELDS | {"dedup"}
-    return {n: getattr(activity, n) for n in names}
+    return {n: getattr(activity, n) for n in SIMPLE_FIELDS}
 
 
 # --- participants and teams ----------------------------------------------------------------------

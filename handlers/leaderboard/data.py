@@ -3,7 +3,7 @@ TOP10 chart PNG for the closing report card (signed URL, no login: WeCom fetches
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from typing import Any
 
 from aiohttp import web
@@ -32,19 +32,28 @@ async def member_rows(activity: Activity) -> list[list[Any]]:
             "userid", flat=True
         )
     )
-    window = {"at__gte": activity.start_at, "at__lt": activity.end_at, "userid__in": uids}
-    adds = await FollowEvent.filter(kind="add", **window).values_list("userid", "external_userid")
-    ends = await FollowEvent.filter(kind="end", **window).values_list("userid", "external_userid")
-    invited = {pair for pair in adds}
-    lost = {pair for pair in ends}
+    invited = await _customers_by_staff(activity, uids, "add")
+    lost = await _customers_by_staff(activity, uids, "end")
     rows = []
     for r in ranking:
-        mine = {c for u, c in invited if u == r.userid}
-        gone = {c for u, c in lost if u == r.userid}
+        mine, gone = invited[r.userid], lost[r.userid]
         rows.append(
             [r.rank, names[r.userid], total[r.userid], len(mine), len(gone), len(mine - gone)]
         )
     return rows
+
+
+async def _customers_by_staff(
+    activity: Activity, uids: list[str], kind: str
+) -> defaultdict[str, set[str]]:
+    """Per staff member, the customers with a `kind` event inside the window."""
+    found = await FollowEvent.filter(
+        kind=kind, at__gte=activity.start_at, at__lt=activity.end_at, userid__in=uids
+    ).values_list("userid", "external_userid")
+    out: defaultdict[str, set[str]] = defaultdict(set)
+    for userid, ext in found:
+        out[userid].add(ext)
+    return out
 
 
 async def date_rows(ctx: RequestContext, activity: Activity) -> list[list[Any]]:
@@ -70,12 +79,12 @@ async def customer_rows(activity: Activity) -> list[list[Any]]:
             "userid", "external_userid"
         )
     )
+    reasons = await _why_not(
+        [a for a in adds if (a.userid, a.external_userid, a.at) not in credited], cust
+    )
     rows = []
     for add in adds:
-        counted = any(
-            u == add.userid and c == add.external_userid and at == add.at for u, c, at in credited
-        )
-        reason = "计入" if counted else await _why_not(add, cust.get(add.external_userid))
+        counted = add.id not in reasons
         status = "仍是客户" if (add.userid, add.external_userid) in active else "已流失"
         label = cust[add.external_userid].name if add.external_userid in cust else ""
         rows.append(
@@ -85,26 +94,39 @@ async def customer_rows(activity: Activity) -> list[list[Any]]:
                 add.at,
                 status,
                 counted,
-                reason,
+                reasons.get(add.id, "计入"),
             ]
         )
     return rows
 
 
-async def _why_not(add: FollowEvent, customer: Customer | None) -> str:
-    first = (
+async def _why_not(skipped: list[FollowEvent], cust: dict[str, Customer]) -> dict[int, str]:
+    """Why each add did not count, by FollowEvent id: who had added the customer first."""
+    if not skipped:
+        return {}
+    found = (
         await FollowEvent.filter(
-            external_userid=add.external_userid, kind="add", userid__not=add.userid, at__lt=add.at
+            external_userid__in={a.external_userid for a in skipped}, kind="add"
         )
-        .order_by("at")
-        .first()
+        .order_by("at", "id")
+        .values_list("external_userid", "userid", "at")
     )
-    by = first.userid if first else ""
-    if not by and customer and customer.first_added_by not in ("", add.userid):
-        by = customer.first_added_by
-    if by:
-        return f"重复：首次由 {(await names_of([by]))[by]} 添加"
-    return "重复：该成员已添加过此客户"
+    adders: defaultdict[str, list[tuple[str, Any]]] = defaultdict(list)
+    for ext, userid, at in found:
+        adders[ext].append((userid, at))
+    firsts: dict[int, str] = {}
+    for add in skipped:
+        earlier = adders[add.external_userid]
+        by = next((u for u, at in earlier if u != add.userid and at < add.at), "")
+        customer = cust.get(add.external_userid)
+        if not by and customer and customer.first_added_by not in ("", add.userid):
+            by = customer.first_added_by
+        firsts[add.id] = by
+    names = await names_of([by for by in firsts.values() if by])
+    return {
+        fid: f"重复：首次由 {names[by]} 添加" if by else "重复：该成员已添加过此客户"
+        for fid, by in firsts.items()
+    }
 
 
 def _wants_xlsx(ctx: RequestContext) -> bool:

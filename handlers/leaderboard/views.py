@@ -11,6 +11,7 @@ from bot.auth_types import Role
 from bot.http import ApiError, RequestContext, json_ok, page_params, read_json, scope_userids
 from handlers.leaderboard import access, activities, counting, router
 from handlers.leaderboard.activities import ActivityPatch, state_of
+from handlers.leaderboard.notify import names_of
 from storage.facts import Customer, CustomerGroup
 from storage.leaderboard import Activity, ActivityState, Metric, Participant, Team
 
@@ -18,7 +19,7 @@ BASE = "/api/leaderboard/activities"
 
 
 def serialize(ctx: RequestContext, activity: Activity, lists: dict[str, Any]) -> dict[str, Any]:
-    fields = sorted(activities.SIMPLE_FIELDS | {"dedup"})
+    fields = sorted(activities.SIMPLE_FIELDS)
     data: dict[str, Any] = {name: getattr(activity, name) for name in fields}
     teams = [
         {"name": n, "department_id": None if d < 0 else d, "userids": m}
@@ -157,8 +158,6 @@ async def ranking(ctx: RequestContext) -> web.StreamResponse:
     rows = await counting.live_page(ctx.deps.redis, activity, (page - 1) * size, size)
     me = await counting.live_rank(ctx.deps.redis, activity, ctx.user.userid)
     uids = [r.userid for r in rows] + ([me.userid] if me else [])
-    from handlers.leaderboard.notify import names_of
-
     names = await names_of(uids)
     return json_ok(
         {

@@ -8,7 +8,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from bot.http import ApiError, RequestContext
+from bot.http import ApiError, RequestContext, path_id
 from storage.radar import Radar, Share
 
 SHARE_PURPOSE = "radar.share"
@@ -25,10 +25,7 @@ def live_channel(radar_id: int) -> str:
 
 
 def int_param(ctx: RequestContext, name: str = "id") -> int:
-    raw = ctx.request.match_info.get(name, "")
-    if not raw.isdigit() or len(raw) > 12:
-        raise ApiError(404, "找不到该记录")
-    return int(raw)
+    return path_id(ctx.request, name)
 
 
 async def get_radar(radar_id: int) -> Radar:

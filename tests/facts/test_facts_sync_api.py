@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from aiohttp import web
@@ -16,7 +17,7 @@ from bot.http import ApiError, RequestContext
 from handlers.facts import ListenerError, mark_tags, on_follow_added
 from handlers.facts.api import customer_view
 from handlers.facts.base import from_ts, remove_listener
-from handlers.facts.customers import COLUMNS, customers_export
+from handlers.facts.customers import COLUMNS, customers_export, customers_view
 from handlers.facts.sync import SyncError, full_sync
 from storage.facts import (
     FollowEvent,
@@ -173,3 +174,11 @@ async def test_excel_export_columns(deps: Deps, wecom: FakeWeCom) -> None:
     assert names == ["李四", "王五"]
     li = next(r for r in rows[1:] if r[0] == "李四")
     assert li[2] == "爱丽丝" and li[7] == "VIP" and li[8] == "跟进中"
+
+
+@pytest.mark.parametrize("raw", ["abc", "-1", "²", "99999999999999999999999"])
+async def test_a_bad_add_way_filter_is_a_400(deps: Deps, wecom: FakeWeCom, raw: str) -> None:
+    admin = Principal("root", "管理员", Role.ADMIN)
+    with pytest.raises(ApiError) as err:
+        await customers_view(ctx(deps, f"/api/facts/customers?add_way={quote(raw)}", admin))
+    assert err.value.status == 400 and err.value.field == "add_way"

@@ -10,6 +10,7 @@ from openpyxl import load_workbook
 from bot.deps import Deps
 from handlers.leaderboard.activities import set_members
 from storage.core import ConsoleRole
+from storage.facts import Customer
 from storage.leaderboard import Activity
 from tests.auth.support import csrf, sign_in
 from tests.leaderboard.conftest import T0, Clock, add, make_activity
@@ -133,3 +134,36 @@ async def test_member_table_and_excel_have_the_same_columns(
     reasons = {(r[1], r[0]): r[5] for r in custom["rows"]}
     assert reasons[("Bob", "c1")] == "重复：首次由 Alice 添加"
     assert reasons[("Alice", "c2")] == "计入"
+
+
+async def test_customer_table_explains_each_uncounted_add(
+    client: TestClient, deps: Deps, roles: None
+) -> None:
+    activity = await make_activity(dedup=True)
+    await set_members(activity.id, ["alice", "bob"], [])
+    await add("alice", "c3", 5)
+    await add("alice", "c3", 6, kind="end")
+    await add("alice", "c3", 7)  # the same member again
+    await Customer.create(
+        external_userid="c4", first_added_by="carol", first_added_at=T0 - timedelta(days=1)
+    )
+    await add("bob", "c4", 8)  # first added before the window, known only from a sync
+    sign_in(client, deps, "admin")
+    custom = await (await client.get(f"{URL}/{activity.id}/data/customers")).json()
+    got = [(r[1], r[0], r[4], r[5]) for r in custom["rows"]]
+    assert got == [
+        ("Alice", "c3", True, "计入"),
+        ("Alice", "c3", False, "重复：该成员已添加过此客户"),
+        ("Bob", "c4", False, "重复：首次由 Carol 添加"),
+    ]
+
+
+@pytest.mark.parametrize("raw", ["99999999999999999999", "2147483648", "²"])
+async def test_an_impossible_activity_id_is_not_found(
+    client: TestClient, deps: Deps, raw: str
+) -> None:
+    sign_in(client, deps, "admin")
+    for path in (f"{URL}/{raw}", f"{URL}/{raw}/data/members", f"{URL}/{raw}/ranking"):
+        resp = await client.get(path)
+        assert resp.status == 404, (path, await resp.text())
+        assert (await resp.json())["error"] == "活动不存在"

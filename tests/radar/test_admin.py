@@ -139,3 +139,9 @@ async def test_toolbar_visibility_and_share(client: TestClient, deps: Deps, corp
         "/api/radar/shares", json={"radar_id": sales.id, "chat_id": "wr1"}, headers=h
     )
     assert resp.status == 201
+
+
+async def test_impossible_ids_are_404_not_500(client: TestClient, deps: Deps, corp: None) -> None:
+    sign_in(client, deps, "admin")
+    for bad in ("²", "99999999999", "1e3", "-1"):
+        assert (await client.get(f"/api/radar/radars/{bad}")).status == 404, bad

@@ -40,7 +40,7 @@ async def on_chat_changed(deps: Deps, event: ExternalChatEvent) -> None:
         group, _ = await CustomerGroup.update_or_create(
             defaults={"status": "dismissed"}, chat_id=event.chat_id
         )
-        await _members_leave(deps, group, event.created_at)
+        await members_leave(deps, group, event.created_at, FactSource.CALLBACK)
         return
     kinds = {"add_member": ("join", event.join_scene), "del_member": ("quit", event.quit_scene)}
     if event.update_detail in kinds:
@@ -52,15 +52,16 @@ async def on_chat_changed(deps: Deps, event: ExternalChatEvent) -> None:
     await schedule_refresh(deps, event.chat_id)
 
 
-async def _members_leave(deps: Deps, group: CustomerGroup, at: datetime) -> None:
-    """A dismissed group: everyone still in it leaves (scene 1, removed) — once, since each
-    quit is keyed by its membership episode."""
+async def members_leave(deps: Deps, group: CustomerGroup, at: datetime, source: str) -> int:
+    """A dismissed (or, found by sync, vanished) group: everyone still in it leaves (scene 1,
+    removed) — once, since each quit is keyed by its membership episode."""
     counts = {"joins": 0, "quits": 0}
     for m in await GroupMember.filter(chat_id=group.chat_id):
-        rec = _Reconcile(deps, group, m.member_id, FactSource.CALLBACK, counts)
-        await rec.quit(at, 1, m.member_type, FactSource.CALLBACK, pending=False)
+        rec = _Reconcile(deps, group, m.member_id, source, counts)
+        await rec.quit(at, 1, m.member_type, source, pending=False)
     await GroupMember.filter(chat_id=group.chat_id).delete()
     await _notify_pending(deps, group.chat_id)
+    return counts["quits"]
 
 
 async def schedule_refresh(deps: Deps, chat_id: str) -> None:

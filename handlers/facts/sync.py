@@ -14,7 +14,7 @@ from bot.deps import Deps
 from bot.wecom_errors import WeComError
 from handlers.facts.base import from_ts, router
 from handlers.facts.directory import DirectoryDenied, sync_directory, sync_tags
-from handlers.facts.groups import reconcile_group
+from handlers.facts.groups import members_leave, reconcile_group
 from handlers.facts.store import (
     SAME_MOMENT,
     record_add,
@@ -23,7 +23,7 @@ from handlers.facts.store import (
     upsert_customer,
 )
 from storage.directory import Staff
-from storage.facts import CustomerGroup, FactSource, FollowRelation, GroupMember
+from storage.facts import CustomerGroup, FactSource, FollowRelation
 
 log = logging.getLogger(__name__)
 BATCH_USERS = 100
@@ -165,8 +165,8 @@ async def sync_groups(deps: Deps) -> dict[str, int]:
         done = await reconcile_group(deps, info, FactSource.SYNC)
         counts["joins"] += done["joins"]
         counts["quits"] += done["quits"]
-    gone = CustomerGroup.filter(status="active", chat_id__not_in=chat_ids or [""])
-    gone_ids = await gone.values_list("chat_id", flat=True)
-    await CustomerGroup.filter(chat_id__in=gone_ids).update(status="dismissed")
-    await GroupMember.filter(chat_id__in=gone_ids).delete()
+    gone = await CustomerGroup.filter(status="active", chat_id__not_in=chat_ids or [""])
+    for group in gone:  # dismissed while its callback was missed: its members left
+        await CustomerGroup.filter(chat_id=group.chat_id).update(status="dismissed")
+        counts["quits"] += await members_leave(deps, group, deps.now(), FactSource.SYNC)
     return counts

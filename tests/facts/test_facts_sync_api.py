@@ -20,9 +20,11 @@ from handlers.facts.base import from_ts, remove_listener
 from handlers.facts.customers import COLUMNS, customers_export, customers_view
 from handlers.facts.sync import SyncError, full_sync
 from storage.facts import (
+    CustomerGroup,
     FollowEvent,
     FollowRelation,
     FollowTag,
+    GroupMember,
     GroupMembershipEvent,
     TimelineEntry,
 )
@@ -182,3 +184,17 @@ async def test_a_bad_add_way_filter_is_a_400(deps: Deps, wecom: FakeWeCom, raw: 
     with pytest.raises(ApiError) as err:
         await customers_view(ctx(deps, f"/api/facts/customers?add_way={quote(raw)}", admin))
     assert err.value.status == 400 and err.value.field == "add_way"
+
+
+async def test_sync_records_quits_for_a_group_that_vanished(deps: Deps, wecom: FakeWeCom) -> None:
+    corp(wecom)
+    await full_sync({"deps": deps})
+    chat_id = next(iter(wecom.groups))
+    del wecom.groups[chat_id]  # dismissed in WeCom; its callback never arrived
+    result = await full_sync({"deps": deps})
+    assert result["quits"] == 1
+    quit_ = await GroupMembershipEvent.get(chat_id=chat_id, kind="quit")
+    assert (quit_.member_id, quit_.source, quit_.scene) == (EXT, "sync", 1)
+    assert (await CustomerGroup.get(chat_id=chat_id)).status == "dismissed"
+    assert await GroupMember.filter(chat_id=chat_id).count() == 0
+    assert (await full_sync({"deps": deps}))["quits"] == 0

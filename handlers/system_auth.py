@@ -110,12 +110,9 @@ async def admin_shell(ctx: RequestContext) -> web.StreamResponse:
     return shell("admin/index.html")
 
 
-async def sidebar_shell(ctx: RequestContext) -> web.StreamResponse:
-    return shell("sidebar/index.html")
-
-
-async def toolbar_shell(ctx: RequestContext) -> web.StreamResponse:
-    return shell("toolbar/index.html")
+async def phone_shell(ctx: RequestContext) -> web.StreamResponse:
+    """/sidebar and /toolbar: one page; it tells the two apart by its own path."""
+    return shell("common/phone.html")
 
 
 def register(router: Router) -> None:
@@ -127,7 +124,7 @@ def register(router: Router) -> None:
     router.post("/auth/logout", role=None)(logout)
     router.get("/admin/login", role=None)(admin_login_page)
     router.get("/admin", role=staff)(admin_shell)
-    router.get("/sidebar", role=staff)(sidebar_shell)
-    router.get("/sidebar/{tail:.*}", role=staff)(sidebar_shell)
-    router.get("/toolbar", role=staff)(toolbar_shell)
-    router.get("/toolbar/{tail:.*}", role=staff)(toolbar_shell)
+    router.get("/sidebar", role=staff)(phone_shell)
+    router.get("/sidebar/{tail:.*}", role=staff)(phone_shell)
+    router.get("/toolbar", role=staff)(phone_shell)
+    router.get("/toolbar/{tail:.*}", role=staff)(phone_shell)

@@ -145,6 +145,12 @@ class CorpSettings(_Section):
         return v
 
 
+class RadarSettings(_Section):
+    # Landing-page opens per minute per visitor (or per IP for a browser without our cookie);
+    # 0 = no limit. Generous: a phone behind carrier NAT shares its IP with many others.
+    landing_per_minute: int = Field(120, ge=0)
+
+
 class InboxSettings(_Section):
     max_attempts: int = Field(6, ge=1, le=50)
     retry_base_seconds: float = Field(5.0, gt=0)
@@ -167,6 +173,7 @@ class Settings(_Section):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     corp: CorpSettings = Field(default_factory=CorpSettings)
     inbox: InboxSettings = Field(default_factory=InboxSettings)
+    radar: RadarSettings = Field(default_factory=RadarSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
     @property

@@ -74,6 +74,8 @@ async def landing(ctx: RequestContext) -> web.StreamResponse:
         return wechat.authorize_redirect(ctx, token)
     parent = visits.from_visitor(deps, ctx.request.query.get("from", "")[:80])
     visitor_id = wechat.cookie_visitor(cookie)
+    if await _too_many_opens(ctx, visitor_id):
+        return _page(429, "访问过于频繁", "您打开得太频繁了，请稍后再试。")
     ident = await visits.identify(deps, visitor_id, share, forwarded=parent is not None)
     visitor = ident.visitor
     if radar.friends_only and not await visits.is_corp_customer(visitor.external_userid):
@@ -170,6 +172,19 @@ def _int(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return 0
     return int(value) if abs(value) < 10**7 else 0
+
+
+async def _too_many_opens(ctx: RequestContext, visitor_id: str | None) -> bool:
+    """Each open records a visit (and, without our cookie, a visitor): bound them per minute."""
+    most = ctx.deps.settings.radar.landing_per_minute
+    if not most:
+        return False
+    key = _limit_key(ctx, visitor_id or "new").replace(":rl:", ":open:", 1)
+    async with ctx.deps.redis.pipeline(transaction=False) as pipe:
+        pipe.set(key, 0, ex=60, nx=True)
+        pipe.incr(key)
+        _, count = await pipe.execute()
+    return int(count) > most
 
 
 def _limit_key(ctx: RequestContext, who: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from bot.deps import Deps
@@ -172,3 +173,16 @@ async def test_link_type_redirects_after_recording(
     assert await Visitor.all().count() == 1
     jobs = [name for name, *_ in deps.queue.jobs]  # type: ignore[attr-defined]
     assert jobs == ["radar_followups"]  # no heartbeat write-back for links
+
+
+async def test_landing_opens_are_rate_limited(
+    client: TestClient, deps: Deps, corp: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Browsers without our cookie share their IP's budget; each open would be a new visitor."""
+    radar = await make_radar(deps)
+    share = await make_share(deps, radar)
+    monkeypatch.setattr(deps.settings.radar, "landing_per_minute", 3)
+    statuses = [(await open_link(client, f"/r/{share.token}"))[0] for _ in range(5)]
+    assert statuses == [200, 200, 200, 429, 429]
+    assert await Visit.filter(radar_id=radar.id).count() == 3
+    assert await Visitor.all().count() == 3

@@ -5,7 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import re
+from contextvars import ContextVar
 from datetime import UTC, datetime
+
+# The id of the HTTP request being handled (set by the web middleware; tasks it starts
+# inherit it), so every line a request causes can be found together.
+request_id: ContextVar[str] = ContextVar("request_id", default="")
 
 _SECRET = re.compile(
     r"(access_token|corpsecret|secret|ticket|code|token|password)=([^&\s\"']+)", re.IGNORECASE
@@ -24,6 +29,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": scrub(record.getMessage()),
         }
+        if rid := request_id.get():
+            data["request_id"] = rid
         if record.exc_info:
             data["exc"] = scrub(self.formatException(record.exc_info))
         return json.dumps(data, ensure_ascii=False)

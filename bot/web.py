@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from bot import callback
 from bot.crypto import WeComCrypto
 from bot.deps import utcnow
+from bot.logs import request_id
 from bot.metrics import REGISTRY
 from bot.router import Router
 from bot.runtime import Runtime
@@ -37,6 +38,7 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
 
     rid = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
     request[REQUEST_ID_KEY] = rid
+    request_id.set(rid)  # this handler runs in its own task: the value ends with it
     start = time.perf_counter()
     try:
         response = await handler(request)

@@ -195,14 +195,31 @@ async def finalize_many(deps: Deps, visit_ids: list[str], round_no: int) -> list
     return still_open
 
 
+FOLLOWUP_ATTEMPTS = 5
+FOLLOWUP_RETRY_SECONDS = 30.0
+
+
 def register(router: Router) -> None:
     @router.job
-    async def radar_followups(ctx: dict[str, Any], visit_ids: list[str]) -> None:
+    async def radar_followups(ctx: dict[str, Any], visit_ids: list[str], attempt: int = 0) -> None:
+        """One visit failing (WeCom busy, say) does not hold up the batch: the failed ones are
+        tried again later on their own; every step is idempotent."""
+        deps: Deps = ctx["deps"]
+        failed = []
         for visit_id in visit_ids:
             try:
-                await followup(ctx["deps"], visit_id)
+                await followup(deps, visit_id)
             except Exception:
-                log.exception("radar: follow-up of visit %s failed", visit_id)
+                log.exception("radar: follow-up of visit %s failed (attempt %d)", visit_id, attempt)
+                failed.append(visit_id)
+        if failed and attempt + 1 < FOLLOWUP_ATTEMPTS:
+            await deps.queue.enqueue(
+                "radar_followups",
+                failed,
+                attempt + 1,
+                job_id=f"radar:follow:{failed[0]}:retry{attempt + 1}",
+                defer_by=FOLLOWUP_RETRY_SECONDS * 2**attempt,
+            )
 
     @router.job
     async def radar_finalize_many(

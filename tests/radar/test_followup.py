@@ -111,3 +111,21 @@ async def test_failed_wecom_calls_do_not_use_up_tags_or_alert(
     await followup(deps, second.id)
     assert deps.wecom.tags == [("alice", "wm_ann", ["tag_hot"])]  # type: ignore[attr-defined]
     assert len(deps.wecom.cards) == 1  # type: ignore[attr-defined]
+
+
+async def test_a_failed_followup_is_retried_on_its_own(
+    client: TestClient, deps: Deps, corp: None
+) -> None:
+    radar = await make_radar(deps, tag_ids=["tag_hot"])
+    share = await make_share(deps, radar)
+    await open_link(client, f"/r/{share.token}")
+    visit = await Visit.get()
+    jobs = {j.__name__: j for j in deps.dispatcher.jobs}
+    deps.wecom.failing.add("mark_tag")  # type: ignore[attr-defined]
+    deps.queue.jobs = []  # type: ignore[attr-defined]
+    await jobs["radar_followups"]({"deps": deps}, [visit.id])
+    [(name, args, _, delay)] = deps.queue.jobs  # type: ignore[attr-defined]
+    assert (name, args) == ("radar_followups", ([visit.id], 1)) and delay
+    await jobs["radar_followups"]({"deps": deps}, *args)
+    assert deps.wecom.tags == [("alice", "wm_ann", ["tag_hot"])]  # type: ignore[attr-defined]
+    assert len(deps.wecom.cards) == 1  # type: ignore[attr-defined]

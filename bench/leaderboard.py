@@ -57,6 +57,29 @@ async def timed(label: str, fn, repeat: int = 1) -> float:  # type: ignore[no-un
     return (time.perf_counter() - start) / repeat
 
 
+async def api_time(redis: Redis, activity: Activity) -> float:
+    """The sidebar page's call, through the real view, auth and JSON, on a loopback server."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.settings import load_settings
+    from handlers.leaderboard import router
+    from tests.auth.support import build_app, sign_in
+    from tests.support import fake_deps
+
+    settings = load_settings(None, environ={}, overrides={"security": {"super_admins": ["boss"]}})
+    deps = fake_deps(settings, redis, [router], wecom=None)
+    async with TestClient(TestServer(build_app(deps))) as client:
+        sign_in(client, deps, "boss")
+        url = f"/api/leaderboard/activities/{activity.id}/ranking"
+
+        async def get() -> None:
+            async with client.get(url) as resp:
+                assert resp.status == 200, await resp.text()
+                await resp.read()
+
+        return await timed("api", get, 50)
+
+
 async def main(people: int, facts: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.sqlite3"
@@ -75,6 +98,7 @@ async def main(people: int, facts: int) -> None:
             rank = await timed("rank", lambda: counting.live_rank(redis, activity, "u42"), 200)
             page = await timed("page", lambda: counting.live_page(redis, activity, 0, 50), 200)
             one = await timed("recount", lambda: counting.count_for(activity, "u42"), 20)
+            api = await api_time(redis, activity)
         finally:
             await redis.aclose()
             server.stop()
@@ -87,6 +111,7 @@ async def main(people: int, facts: int) -> None:
         ("rank lookup", rank),
         ("ranking page (50)", page),
         ("recount one participant", one),
+        ("ranking API, GET …/ranking over HTTP", api),
     ):
         print(f"{label}: {value * 1000:.2f} ms = {value / base:.3f} x baseline")  # noqa: T201
 

@@ -200,6 +200,18 @@ def path_id(request: web.Request, name: str = "id", missing: str = "找不到该
     return int(raw)
 
 
+def day_param(request: web.Request, name: str, tz: tzinfo) -> datetime | None:
+    """A date (2024-05-01) or date-time query parameter; without a zone it is the corp's."""
+    raw = request.query.get(name, "")
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ApiError(400, f"参数 {name} 不是有效的日期（例如 2024-05-01）", name) from None
+    return value if value.tzinfo else value.replace(tzinfo=tz)
+
+
 def int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query.get(name, "")
     if not raw:

@@ -3,7 +3,6 @@ the pickers other features use (staff, tags, groups)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import pydantic
@@ -199,12 +198,3 @@ async def groups_view(ctx: RequestContext) -> web.StreamResponse:
         query = query.filter(owner__in=scope)
     rows = await query.order_by("name").values("chat_id", "name", "owner", "created_at")
     return json_ok({"items": rows})
-
-
-def parse_day(value: str, name: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        raise ApiError(400, f"参数 {name} 不是有效的日期（例如 2024-05-01）", name) from None

@@ -13,13 +13,14 @@ from bot.auth_types import Role
 from bot.http import (
     ApiError,
     RequestContext,
+    day_param,
     int_param,
     json_ok,
     page_params,
     scope_userids,
     xlsx_response,
 )
-from handlers.facts.api import _user, parse_day
+from handlers.facts.api import _user
 from handlers.facts.base import router
 from storage.directory import Staff
 from storage.facts import CorpTag, Customer, FollowRelation, FollowTag
@@ -53,9 +54,8 @@ async def _query(ctx: RequestContext) -> QuerySet[FollowRelation]:
         tagged = FollowTag.filter(tag_id=q["tag"]).values_list("external_userid", flat=True)
         query = query.filter(external_userid__in=set(await tagged))
     for name, op in (("added_from", "gte"), ("added_to", "lt")):
-        day = parse_day(q.get(name, ""), name)
+        day = day_param(ctx.request, name, tz)
         if day is not None:
-            day = day.replace(tzinfo=day.tzinfo or tz)
             day = day + timedelta(days=1) if op == "lt" and len(q[name]) <= 10 else day
             query = query.filter(**{f"added_at__{op}": day})
     if q.get("add_way"):

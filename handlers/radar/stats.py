@@ -13,6 +13,7 @@ from bot.auth_types import Principal, Role
 from bot.http import (
     ApiError,
     RequestContext,
+    day_param,
     json_ok,
     page_params,
     read_json,
@@ -145,15 +146,6 @@ def _seconds(ctx: RequestContext) -> int:
     return int(raw)
 
 
-def _parse_day(raw: str, name: str) -> datetime | None:
-    if not raw:
-        return None
-    try:
-        return datetime.fromisoformat(raw)
-    except ValueError:
-        raise ApiError(400, "日期格式应为 YYYY-MM-DD", name) from None
-
-
 async def _customer_rows(ctx: RequestContext) -> tuple[list[dict[str, Any]], Names]:
     radar = await get_radar(int_param(ctx))
     folks = analysis.people(await _rows(ctx, radar.id))
@@ -161,7 +153,7 @@ async def _customer_rows(ctx: RequestContext) -> tuple[list[dict[str, Any]], Nam
     q = ctx.request.query
     text, staff = q.get("q", "").strip()[:64], q.get("userid", "").strip()
     tz = ctx.deps.settings.tz
-    since, until = _parse_day(q.get("since", ""), "since"), _parse_day(q.get("until", ""), "until")
+    since, until = day_param(ctx.request, "since", tz), day_param(ctx.request, "until", tz)
     out = []
     for p in sorted(
         folks.values(), key=lambda p: p.last_at.timestamp() if p.last_at else 0.0, reverse=True

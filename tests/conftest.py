@@ -4,13 +4,16 @@ SCRMBOT_TEST_DATABASE_URL is set), settings for an app under test."""
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
+from bot.deps import Deps
 from bot.embedded_redis import EmbeddedRedis
 from bot.settings import Settings, load_settings
 from storage.db import init_db
@@ -76,3 +79,14 @@ def make_settings(tmp_path: Path, db_url: str, redis_url: str, **sections: Any) 
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str, redis_server: EmbeddedRedis) -> Settings:
     return make_settings(tmp_path, db_url, redis_server.url)
+
+
+@pytest.fixture
+async def client(
+    deps: Deps, aiohttp_client: Callable[[web.Application], Awaitable[TestClient]]
+) -> TestClient:
+    """An aiohttp test client on an app made of the `deps` fixture's routers (each feature's
+    conftest defines `deps`)."""
+    from tests.auth.support import build_app
+
+    return await aiohttp_client(build_app(deps))

@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
 from bot.deps import Deps
 from bot.settings import Settings
 from handlers.system import router as system_router
 from storage.directory import Department, Staff
-from tests.auth.support import FakeWeCom, build_app, probe
+from tests.auth.support import FakeWeCom, probe
 from tests.support import fake_deps
 
 
 @pytest.fixture
 async def deps(settings: Settings, redis: Redis, db: None) -> Deps:
     return fake_deps(settings, redis, [system_router, probe], FakeWeCom())
-
-
-@pytest.fixture
-async def client(
-    deps: Deps, aiohttp_client: Callable[[web.Application], Awaitable[TestClient]]
-) -> TestClient:
-    return await aiohttp_client(build_app(deps))
 
 
 @pytest.fixture

@@ -4,13 +4,10 @@ and helpers to insert facts directly."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
 from bot.deps import Deps
@@ -19,7 +16,6 @@ from handlers.leaderboard import router
 from storage.directory import Department, Staff
 from storage.facts import FollowEvent, GroupMembershipEvent
 from storage.leaderboard import Activity
-from tests.auth.support import build_app
 from tests.support import Clock, fake_deps
 
 T0 = datetime(2024, 6, 1, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
@@ -46,13 +42,6 @@ def clock() -> Clock:
 @pytest.fixture
 async def deps(settings: Settings, redis: Redis, db: None, clock: Clock) -> Deps:
     return fake_deps(settings, redis, [router], FakeWeCom(), clock=clock)
-
-
-@pytest.fixture
-async def client(
-    deps: Deps, aiohttp_client: Callable[[web.Application], Awaitable[TestClient]]
-) -> TestClient:
-    return await aiohttp_client(build_app(deps))
 
 
 @pytest.fixture

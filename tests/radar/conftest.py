@@ -3,13 +3,10 @@ cards and tag calls, a recording queue, a movable clock, and a small corp."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
 from bot.deps import Deps
@@ -18,7 +15,6 @@ from bot.wecom_errors import WeComError
 from handlers.radar import router as radar_router
 from storage.directory import Department, Staff
 from storage.facts import Customer, FollowRelation
-from tests.auth.support import build_app
 from tests.support import Clock, fake_deps
 
 
@@ -55,13 +51,6 @@ def clock() -> Clock:
 @pytest.fixture
 async def deps(settings: Settings, redis: Redis, db: None, clock: Clock) -> Deps:
     return fake_deps(settings, redis, [radar_router], FakeWeCom(), clock=clock)
-
-
-@pytest.fixture
-async def client(
-    deps: Deps, aiohttp_client: Callable[[web.Application], Awaitable[TestClient]]
-) -> TestClient:
-    return await aiohttp_client(build_app(deps))
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 """Passive replies to a template_card_event (REFERENCE.md §3, update path A).
 
-The whole-card XML layout is taken from SDK code, not the official page (REFERENCE "not
-confirmed"): snake_case keys become CamelCase elements, list items repeat their parent's
-singular element name (`button_list` → `<ButtonList><Button>…</Button></ButtonList>`).
+The whole-card XML layout is the one independent SDKs write (REFERENCE "not confirmed" from
+the official page): snake_case keys become CamelCase elements (`keyname` → `KeyName`,
+`checkbox` → `CheckBox`), and every list item is an element named after the list
+(`button_list` → `<ButtonList>…</ButtonList><ButtonList>…</ButtonList>`).
 """
 
 from __future__ import annotations
@@ -26,19 +27,24 @@ class CardReply:
         return {"button": {"replace_name": self.replace_name or "已处理"}}
 
 
-def _camel(key: str) -> str:
-    return "".join(part[:1].upper() + part[1:] for part in key.split("_"))
+# Where WeCom's element name is not the plain CamelCase of the JSON key.
+ELEMENT_NAMES = {"keyname": "KeyName", "checkbox": "CheckBox"}
+
+
+def element_name(key: str) -> str:
+    return ELEMENT_NAMES.get(key) or "".join(p[:1].upper() + p[1:] for p in key.split("_"))
 
 
 def to_xml(value: Any, tag: str) -> str:
+    """A list becomes one `tag` element per item (`<ButtonList>…</ButtonList><ButtonList>…`),
+    as WeCom's passive-reply layout has it; booleans are `true`/`false`."""
     if isinstance(value, dict):
-        inner = "".join(to_xml(v, _camel(k)) for k, v in value.items())
+        inner = "".join(to_xml(v, element_name(k)) for k, v in value.items())
         return f"<{tag}>{inner}</{tag}>"
     if isinstance(value, list):
-        item_tag = _singular_tag(tag)
-        return f"<{tag}>" + "".join(to_xml(v, item_tag) for v in value) + f"</{tag}>"
+        return "".join(to_xml(v, tag) for v in value)
     if isinstance(value, bool):
-        return f"<{tag}>{int(value)}</{tag}>"
+        return f"<{tag}>{'true' if value else 'false'}</{tag}>"
     if isinstance(value, int | float):
         return f"<{tag}>{value}</{tag}>"
     return f"<{tag}>{cdata(str(value))}</{tag}>"
@@ -47,10 +53,6 @@ def to_xml(value: Any, tag: str) -> str:
 def cdata(text: str) -> str:
     """CDATA is literal (no entities); a `]]>` inside is split across two sections."""
     return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
-
-
-def _singular_tag(tag: str) -> str:
-    return tag[: -len("List")] if tag.endswith("List") and len(tag) > 4 else "Item"
 
 
 def passive_reply_xml(reply: CardReply, to_user: str, corp_id: str) -> str:

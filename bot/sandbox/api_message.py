@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.sandbox.apiutil import CONFIG_KEY, api, corp_of, int_field, ok, read_body, str_list
+from bot.sandbox.cardcheck import check_card, check_recipients
 from bot.sandbox.errors import SandboxError
 
 routes = web.RouteTableDef()
@@ -23,6 +24,8 @@ async def message_send(request: web.Request) -> dict[str, Any]:
     _check_agent(request, body)
     corp = corp_of(request)
     touser, toparty = str(body.get("touser", "")), str(body.get("toparty", ""))
+    check_recipients(len([u for u in touser.split("|") if u]))
+    check_recipients(len([p for p in toparty.split("|") if p]), "toparty", 100)
     userids, invalid = corp.resolve_recipients(touser, toparty)
     if not userids:
         raise SandboxError(81013)
@@ -40,10 +43,15 @@ async def update_template_card(request: web.Request) -> dict[str, Any]:
     if "button" in body and isinstance(body["button"], dict):
         update: dict[str, Any] = {"button": body["button"]}
     elif isinstance(body.get("template_card"), dict):
+        check_card(body["template_card"])  # refused before the response_code is used up
         update = {"template_card": body["template_card"]}
     else:
         raise SandboxError(40058, "need button.replace_name or template_card")
     userids = str_list(body, "userids")
+    check_recipients(len(userids), "userids")
+    for key in ("partyids", "tagids"):
+        ids = body.get(key) or []
+        check_recipients(len(ids) if isinstance(ids, list) else 0, key, 100)
     atall = int_field(body, "atall", 0) == 1
     if not userids and not atall:
         raise SandboxError(81013)

@@ -1,7 +1,7 @@
 """Read the passive update_template_card reply's XML back into a template_card dict.
 
-The inverse of `bot.replies.to_xml`: CamelCase elements become snake_case keys, and an element
-whose name ends in "List" holds one child per list item.
+The inverse of `bot.replies.to_xml`: CamelCase elements become snake_case keys, and elements
+whose name ends in "List" are list items (one element per item, repeated).
 """
 
 from __future__ import annotations
@@ -12,11 +12,14 @@ from typing import Any
 
 INT_KEYS = {"type", "style", "desc_color", "mode", "atall"}
 FLOAT_KEYS = {"aspect_ratio"}
-BOOL_KEYS = {"is_checked"}
+BOOL_KEYS = {"is_checked", "disable"}
+
+
+KEY_NAMES = {"KeyName": "keyname", "CheckBox": "checkbox"}
 
 
 def snake(tag: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", tag).lower()
+    return KEY_NAMES.get(tag) or re.sub(r"(?<!^)(?=[A-Z])", "_", tag).lower()
 
 
 def _leaf(key: str, text: str) -> Any:
@@ -33,12 +36,18 @@ def _leaf(key: str, text: str) -> Any:
 
 
 def element_to_value(el: ET.Element) -> Any:
+    """Children named `…List` are list items: repeated siblings gather into one list."""
     children = list(el)
-    if el.tag.endswith("List") and len(el.tag) > 4:
-        return [element_to_value(child) for child in children]
     if not children:
         return _leaf(snake(el.tag), el.text or "")
-    return {snake(child.tag): element_to_value(child) for child in children}
+    out: dict[str, Any] = {}
+    for child in children:
+        key, value = snake(child.tag), element_to_value(child)
+        if child.tag.endswith("List") and len(child.tag) > 4:
+            out.setdefault(key, []).append(value)
+        else:
+            out[key] = value
+    return out
 
 
 def parse_reply(xml: str) -> dict[str, Any]:

@@ -7,10 +7,10 @@ from collections import deque
 from typing import Any
 
 from bot.sandbox.base import CorpBase
+from bot.sandbox.cardcheck import INTERACTIVE_CARDS, check_card
 from bot.sandbox.errors import SandboxError
 from bot.sandbox.models import AppMessage, ResponseCode, WelcomeMessage
 
-INTERACTIVE_CARDS = {"button_interaction", "vote_interaction", "multiple_interaction"}
 MSG_TYPES = {"text", "textcard", "news", "markdown", "template_card", "image", "file"}
 RESPONSE_CODE_TTL = 72 * 3600  # "72小时内有效，且只能使用一次" (REFERENCE §3)
 MEMBER_PER_MINUTE = 30  # excess is silently dropped by WeCom (REFERENCE §4)
@@ -97,18 +97,10 @@ class MessagesMixin(CorpBase):
             self._check_card(body)
 
     def _check_card(self, card: dict[str, Any]) -> None:
-        card_type = card.get("card_type")
-        if card_type not in INTERACTIVE_CARDS | {"text_notice", "news_notice"}:
-            raise SandboxError(40058, f"card_type {card_type!r}")
+        check_card(card)
         task_id = str(card.get("task_id", ""))
-        if (card_type in INTERACTIVE_CARDS or card.get("action_menu")) and not task_id:
-            raise SandboxError(40058, "task_id is required for this card")
         if task_id and task_id in self._task_ids:
             raise SandboxError(40058, f"task_id {task_id!r} already used in this app")
-        if card_type == "text_notice" and not card.get("card_action"):
-            raise SandboxError(40058, "card_action is required for text_notice")
-        if len(card.get("button_list") or []) > 6:
-            raise SandboxError(40058, "button_list has more than 6 buttons")
 
     def issue_click_code(self, message: AppMessage) -> str:
         code = self.new_id("rc", 40)
@@ -136,6 +128,7 @@ class MessagesMixin(CorpBase):
 
     def apply_card_update(self, message: AppMessage, update: dict[str, Any]) -> None:
         if "template_card" in update:
+            check_card(update["template_card"])
             message.card = copy.deepcopy(update["template_card"])
             message.replace_name = ""
         elif "button" in update:

@@ -144,7 +144,7 @@ async def test_update_with_whole_card(api: Client, corp: Corp) -> None:
             "template_card": BUTTON_CARD,
         },
     )
-    new_card = {**BUTTON_CARD, "main_title": {"title": "已处理"}, "button_list": []}
+    new_card = {**BUTTON_CARD, "main_title": {"title": "已处理"}}
     body = await call(
         api,
         token,

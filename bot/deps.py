@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,6 +41,20 @@ class JobQueue:
             self.pool.enqueue_job(name, *args, _job_id=job_id, _defer_by=defer_by), self.timeout
         )
         return job is not None
+
+    async def enqueue_new(self, name: str, *args: Any, job_id: str) -> None:
+        """Enqueue under an id nobody else can hold (it names the job's own rows), in one
+        Redis round trip: no WATCH/EXISTS before the MULTI, since there is nothing to check."""
+        from arq.constants import job_key_prefix
+        from arq.jobs import serialize_job
+
+        pool = self.pool
+        now = int(time.time() * 1000)
+        job = serialize_job(name, args, {}, None, now, serializer=pool.job_serializer)
+        pipe = pool.pipeline(transaction=True)
+        pipe.set(job_key_prefix + job_id, job, px=pool.expires_extra_ms, nx=True)
+        pipe.zadd(pool.default_queue_name, {job_id: now})
+        await asyncio.wait_for(pipe.execute(), self.timeout)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ multi-row INSERT … ON CONFLICT DO NOTHING RETURNING and enqueued as one arq jo
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,9 +45,13 @@ class InboxBatcher:
         return results
 
     async def _enqueue(self, items: list[InboxItem], results: list[tuple[int, bool]]) -> None:
-        new = [row_id for row_id, created in results if created]
+        new = [
+            (row_id, item.key)
+            for item, (row_id, created) in zip(items, results, strict=True)
+            if created
+        ]
         if new:
-            await enqueue_batch(self.deps, new, items[0].key)
+            await enqueue_batch(self.deps, [row_id for row_id, _ in new], batch_job_id(new))
 
 
 def _placeholders(dialect: str, rows: int, cols: int) -> str:
@@ -82,10 +87,17 @@ async def insert_rows(items: list[InboxItem], now: datetime) -> tuple[dict[str, 
     return ids, created
 
 
-async def enqueue_batch(deps: Deps, ids: list[int], first_key: str) -> None:
+def batch_job_id(rows: list[tuple[int, str]]) -> str:
+    """Named by the rows this batch created (each row is created by exactly one batch), never
+    by a re-delivered duplicate that an earlier batch's job already carries."""
+    digest = hashlib.sha256("".join(key for _, key in rows).encode()).hexdigest()
+    return f"inbox-batch:{digest[:32]}"
+
+
+async def enqueue_batch(deps: Deps, ids: list[int], job_id: str) -> None:
     """Best effort: if Redis is down the rows stay pending and the requeue cron takes them."""
     try:
-        await deps.queue.enqueue(BATCH_JOB, ids, job_id=f"inbox-batch:{first_key[:24]}")
+        await deps.queue.enqueue_new(BATCH_JOB, ids, job_id=job_id)
     except Exception as exc:
         log.warning(
             "enqueue of %d inbox rows failed (%s); the requeue cron will retry", len(ids), exc

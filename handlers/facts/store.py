@@ -57,19 +57,31 @@ async def add_timeline(
     return True
 
 
-async def upsert_customer(info: dict[str, Any]) -> Customer | None:
-    ext = str(info.get("external_userid") or "")
-    if not ext:
-        return None
+def customer_values(info: dict[str, Any]) -> dict[str, Any]:
+    """The fields WeCom told us, without the empty ones: a late or partial answer (the
+    customer already left everyone) never blanks what we know."""
     values = {
         "name": str(info.get("name") or "")[:128],
         "avatar": str(info.get("avatar") or "")[:512],
-        "type": int(info.get("type") or 1),
+        "type": int(info.get("type") or 0),
         "gender": int(info.get("gender") or 0),
         "unionid": str(info.get("unionid") or "")[:64],
         "corp_name": str(info.get("corp_name") or info.get("corp_full_name") or "")[:128],
     }
-    customer, _ = await Customer.update_or_create(defaults=values, external_userid=ext)
+    return {k: v for k, v in values.items() if v}
+
+
+async def upsert_customer(info: dict[str, Any]) -> Customer | None:
+    ext = str(info.get("external_userid") or "")
+    if not ext:
+        return None
+    values = customer_values(info)
+    customer, created = await Customer.get_or_create(defaults=values, external_userid=ext)
+    changed = {k: v for k, v in values.items() if getattr(customer, k) != v}
+    if not created and changed:
+        await Customer.filter(external_userid=ext).update(**changed)
+        for k, v in changed.items():
+            setattr(customer, k, v)
     return customer
 
 

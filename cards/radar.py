@@ -38,21 +38,57 @@ class Alert:
     profile_url: str
 
 
+# WeCom's template card text limits (characters, as its documentation recommends; longer
+# text is cut off or wrapped on phones). Every alert field is kept within them.
+LIMITS = {
+    "source.desc": 13,
+    "main_title.title": 26,
+    "main_title.desc": 30,
+    "horizontal_content_list.keyname": 5,
+    "horizontal_content_list.value": 26,
+    "jump_list.title": 13,
+}
+ADVICE = "及时跟进，不错过高意向客户"  # the follow-up advice under the title
+
+
 def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
+
+
+def alert_title(customer_name: str, radar_title: str) -> str:
+    """「客户 X 正在查看《…》」 within the title limit: the customer's name keeps up to 8
+    characters, the radar's title gets the rest."""
+    fixed = len("客户  正在查看《》")
+    name = _clip(customer_name, 8)
+    room = LIMITS["main_title.title"] - fixed - len(name)
+    return f"客户 {name} 正在查看《{_clip(radar_title, room)}》"
+
+
+def too_long(card: dict[str, Any]) -> list[str]:
+    """The card fields over WeCom's limits, as "field: text" (empty when the card fits)."""
+    found = []
+    for name, limit in LIMITS.items():
+        part, key = name.split(".")
+        value = card.get(part, {})
+        texts = [value.get(key, "")] if isinstance(value, dict) else [v[key] for v in value]
+        found += [f"{name}: {t}" for t in texts if len(t) > limit]
+    return found
 
 
 def alert_card(alert: Alert) -> dict[str, Any]:
     """A text_notice card: 「客户 X 正在查看《…》」 with a jump to the customer profile."""
-    title = f"客户 {_clip(alert.customer_name, 16)} 正在查看《{_clip(alert.radar_title, 20)}》"
-    rows = [{"keyname": "访问时间", "value": alert.at_text}]
+    value_max = LIMITS["horizontal_content_list.value"]
+    rows = [{"keyname": "访问时间", "value": _clip(alert.at_text, value_max)}]
     if alert.level >= 2:
         rows.append({"keyname": "客户层级", "value": f"{alert.level}级"})
-        rows.append({"keyname": "转发人", "value": _clip(alert.forwarder or "访客", 20)})
+        rows.append({"keyname": "转发人", "value": _clip(alert.forwarder or "访客", value_max)})
     return {
         "card_type": "text_notice",
         "source": {"desc": "智能雷达"},
-        "main_title": {"title": title, "desc": "及时跟进，不错过高意向客户"},
+        "main_title": {
+            "title": alert_title(alert.customer_name, alert.radar_title),
+            "desc": ADVICE,
+        },
         "horizontal_content_list": rows,
         "jump_list": [{"type": 1, "title": "查看客户画像", "url": alert.profile_url}],
         "card_action": {"type": 1, "url": alert.profile_url},

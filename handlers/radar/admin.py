@@ -79,7 +79,9 @@ async def list_groups(ctx: RequestContext) -> web.StreamResponse:
     for gid in await Radar.filter(deleted=False).values_list("group_id", flat=True):
         key = int(str(gid)) if gid is not None else 0
         counts[key] = counts.get(key, 0) + 1
-    return json_ok({"groups": [group_json(g, counts.get(g.id, 0)) for g in await _groups()]})
+    groups = [group_json(g, counts.get(g.id, 0)) for g in await _groups()]
+    # Radars saved without a group (a fresh install has none) are shown under 未分组.
+    return json_ok({"groups": groups, "ungrouped": counts.get(0, 0)})
 
 
 async def create_group(ctx: RequestContext) -> web.StreamResponse:
@@ -221,7 +223,7 @@ def _content(ctx: RequestContext, radar: Radar, form: uploads.Form, new: bool) -
         elif new:
             raise ApiError(400, "请上传雷达内容文件", "files")
     if covers := form.files.get("cover"):
-        radar.cover = uploads.store(settings, covers[0][1], "image", "封面图")
+        radar.cover = uploads.store(settings, covers[0][1], "image", "封面图", "cover")
 
 
 def _stored(settings: Any, kind: str, data: bytes) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pydantic
 from aiohttp import web
+from tortoise.expressions import Q
 
 from bot.auth import department_tree
 from bot.auth_types import Principal, Role
@@ -16,6 +17,7 @@ from handlers.radar.common import SHARE_PURPOSE
 from storage.directory import Staff
 from storage.radar import Radar, RadarGroup, Share
 
+UNGROUPED = "未分组"
 TYPE_LABELS = {"link": "链接", "pdf": "PDF", "images": "图片", "video": "视频"}
 
 
@@ -50,19 +52,20 @@ async def toolbar_list(ctx: RequestContext) -> web.StreamResponse:
     assert ctx.user is not None
     groups = await visible_groups(ctx.user)
     q = ctx.request.query.get("q", "").strip().lower()[:64]
-    radars = await Radar.filter(deleted=False, group_id__in=[g.id for g in groups]).order_by(
-        "order", "id"
-    )
+    radars = await Radar.filter(
+        Q(group_id__in=[g.id for g in groups]) | Q(group_id__isnull=True), deleted=False
+    ).order_by("order", "id")
     out = []
-    for group in groups:
+    # A radar saved without a group is for everyone, listed last under 未分组.
+    for gid, name in [(g.id, g.name) for g in groups] + [(None, UNGROUPED)]:
         items = [
             _item(r)
             for r in radars
-            if r.group_id == group.id  # type: ignore[attr-defined]
+            if r.group_id == gid  # type: ignore[attr-defined]
             and (not q or q in r.title.lower() or q in r.name.lower())
         ]
-        if items or not q:
-            out.append({"id": group.id, "name": group.name, "radars": items})
+        if items or (not q and gid is not None):
+            out.append({"id": gid, "name": name, "radars": items})
     return json_ok({"groups": out})
 
 
@@ -78,7 +81,7 @@ async def create_share(ctx: RequestContext) -> web.StreamResponse:
     if bool(body.external_userid) == bool(body.chat_id):
         raise ApiError(400, "请在与客户的单聊或客户群中发送雷达", "external_userid")
     radar = await Radar.get_or_none(id=body.radar_id, deleted=False)
-    groups = {g.id for g in await visible_groups(ctx.user)}
+    groups = {g.id for g in await visible_groups(ctx.user)} | {None}  # None: 未分组
     if radar is None or radar.group_id not in groups:  # type: ignore[attr-defined]
         raise ApiError(404, "雷达不存在或您无权发送", "radar_id")
     deps = ctx.deps

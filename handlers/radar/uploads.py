@@ -27,6 +27,13 @@ CONTENT_TYPES = {
     "webp": "image/webp",
     "mp4": "video/mp4",
 }
+# ISO-BMFF major brands of MP4 files (H.264/AAC plays in WeChat's browser); AVIF/HEIC images
+# and QuickTime movies share the container but not the brand, and do not play there.
+MP4_BRANDS = frozenset(
+    {b"isom", b"iso2", b"iso4", b"iso5", b"iso6", b"mp41", b"mp42", b"avc1", b"M4V ", b"MSNV"}
+    | {b"dash", b"mmp4"}
+)
+VIDEO_HELP = "MP4 视频（H.264 视频 + AAC 音频，可在微信内直接播放）；不支持 MOV、HEIC、AVIF 等格式"
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{16,40}\.(pdf|png|jpg|gif|webp|mp4)$")
 _PAGE_RE = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
 
@@ -44,7 +51,7 @@ def sniff(head: bytes) -> str | None:
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "webp"
     if head[4:8] == b"ftyp":
-        return "mp4"
+        return "mp4" if head[8:12] in MP4_BRANDS else "bmff"
     return None
 
 
@@ -75,12 +82,12 @@ def file_response(settings: Settings, name: str) -> web.StreamResponse:
     return web.FileResponse(path, headers=headers)
 
 
-def store(settings: Settings, data: bytes, kind: str, label: str) -> str:
+def store(settings: Settings, data: bytes, kind: str, label: str, field: str = "files") -> str:
     """Check the bytes are of `kind` ("pdf", "image", "video") and save them; the new name."""
     ext = sniff(data[:16])
     if ext is None or ext not in KINDS[kind]:
-        wanted = {"pdf": "PDF 文件", "image": "PNG/JPEG/GIF/WebP 图片", "video": "MP4 视频"}[kind]
-        raise ApiError(400, f"{label}的文件内容不是{wanted}，请重新选择", label)
+        wanted = {"pdf": "PDF 文件", "image": "PNG/JPEG/GIF/WebP 图片", "video": VIDEO_HELP}[kind]
+        raise ApiError(400, f"{label}的文件内容不是{wanted}，请重新选择", field)
     name = f"{secrets.token_urlsafe(18)}.{ext}"
     (upload_dir(settings) / name).write_bytes(data)
     return name

@@ -16,7 +16,16 @@ async function showList() {
   const addGroup = h("button", { class: "btn", onclick: () => editGroup() }, "新增分组");
   const addRadar = h("button", { class: "btn btn-primary", onclick: () => editRadar(null, groups) }, "新增雷达");
   root.replaceChildren(h("div", { class: "card" }, h("h2", {}, "智能雷达"), addGroup, " ", addRadar),
-    ...groups.map((g) => groupCard(g, radars.filter((r) => r.group_id === g.id), groups)));
+    ...groups.map((g) => groupCard(g, radars.filter((r) => r.group_id === g.id), groups)),
+    ungroupedCard(radars.filter((r) => r.group_id === null), groups));
+}
+
+// Radars saved without a group: everyone may send them; shown so they can be found and moved.
+function ungroupedCard(radars, groups) {
+  if (!radars.length) return null;
+  return h("div", { class: "card radar-ungrouped" },
+    h("h3", {}, "未分组", h("span", { class: "muted" }, "（全员可见，编辑雷达可选择分组）")),
+    radarTable(radars, groups));
 }
 
 function moveButtons(url) {
@@ -36,14 +45,18 @@ function groupCard(group, radars, groups) {
       group.departments.length ? `（可见部门：${group.departments.join("、")}）` : "（全员可见）")),
     h("div", {}, h("button", { class: "btn btn-small", onclick: () => editGroup(group) }, "编辑"),
       ...moveButtons(`/api/radar/groups/${group.id}/move`), del),
-    h("table", { class: "ui-table" }, h("thead", {}, h("tr", {},
-      ["雷达名称", "类型", "标题", "发送次数", "操作"].map((t) => h("th", {}, t)))),
-    h("tbody", {}, radars.map((r) => h("tr", {}, h("td", {}, r.name), h("td", {}, TYPES[r.type]),
-      h("td", {}, r.title), h("td", {}, String(r.sends)),
-      h("td", {}, h("button", { class: "btn btn-small", onclick: () => showStats(r) }, "数据分析"),
-        h("button", { class: "btn btn-small", onclick: () => editRadar(r, groups) }, "编辑"),
-        ...moveButtons(`/api/radar/radars/${r.id}/move`).slice(0, 2),
-        h("button", { class: "btn btn-small", onclick: () => removeRadar(r) }, "删除")))))));
+    radarTable(radars, groups));
+}
+
+function radarTable(radars, groups) {
+  return h("table", { class: "ui-table" }, h("thead", {}, h("tr", {},
+    ["雷达名称", "类型", "标题", "发送次数", "操作"].map((t) => h("th", {}, t)))),
+  h("tbody", {}, radars.map((r) => h("tr", {}, h("td", {}, r.name), h("td", {}, TYPES[r.type]),
+    h("td", {}, r.title), h("td", {}, String(r.sends)),
+    h("td", {}, h("button", { class: "btn btn-small", onclick: () => showStats(r) }, "数据分析"),
+      h("button", { class: "btn btn-small", onclick: () => editRadar(r, groups) }, "编辑"),
+      ...moveButtons(`/api/radar/radars/${r.id}/move`).slice(0, 2),
+      h("button", { class: "btn btn-small", onclick: () => removeRadar(r) }, "删除"))))));
 }
 
 async function removeRadar(r) {
@@ -68,7 +81,7 @@ function editRadar(radar, groups) {
   const field = (label, input) => h("div", { class: "field" }, h("label", { class: "title" }, label), input);
   const type = h("select", { name: "type", disabled: !!radar },
     Object.entries(TYPES).map(([v, l]) => h("option", { value: v, selected: radar && radar.type === v }, l)));
-  const group = h("select", { name: "group_id" }, groups.map((g) =>
+  const group = h("select", { name: "group_id" }, h("option", { value: "" }, "未分组"), groups.map((g) =>
     h("option", { value: g.id, selected: radar && radar.group_id === g.id }, g.name)));
   const check = (name, on) => h("input", { type: "checkbox", name, checked: on });
   const picker = tagPicker(radar ? radar.tag_ids : []);

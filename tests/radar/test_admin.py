@@ -145,3 +145,51 @@ async def test_impossible_ids_are_404_not_500(client: TestClient, deps: Deps, co
     sign_in(client, deps, "admin")
     for bad in ("²", "99999999999", "1e3", "-1"):
         assert (await client.get(f"/api/radar/radars/{bad}")).status == 404, bad
+
+
+def _bmff(major: bytes, *compatible: bytes) -> bytes:
+    brands = major + b"\x00\x00\x02\x00" + b"".join(compatible)
+    return (8 + len(brands)).to_bytes(4, "big") + b"ftyp" + brands + b"\x00" * 64
+
+
+async def test_video_uploads_check_the_mp4_brand(
+    client: TestClient, deps: Deps, corp: None
+) -> None:
+    sign_in(client, deps, "admin")
+    h = csrf(client)
+    refused = {
+        "AVIF": _bmff(b"avif", b"mif1", b"miaf"),
+        "HEIC": _bmff(b"heic", b"mif1"),
+        "QuickTime": _bmff(b"qt  ", b"qt  "),
+    }
+    for kind, data in refused.items():
+        resp = await client.post("/api/radar/radars", data=_form("video", data), headers=h)
+        body = await resp.json()
+        assert resp.status == 400, kind
+        assert body["field"] == "files"
+        assert "H.264" in body["error"] and "微信" in body["error"], body
+    for brand in (b"isom", b"mp42", b"avc1"):
+        resp = await client.post("/api/radar/radars", data=_form("video", _bmff(brand)), headers=h)
+        assert resp.status == 201, brand
+    assert (await Radar.filter(type="video").count()) == 3
+
+
+async def test_a_radar_without_a_group_is_listed(
+    client: TestClient, deps: Deps, corp: None
+) -> None:
+    sign_in(client, deps, "admin")
+    h = csrf(client)
+    form = {"type": "link", "name": "官网", "title": "官网", "url": "https://example.com/a"}
+    resp = await client.post("/api/radar/radars", json=form, headers=h)
+    assert resp.status == 201, await resp.text()
+    assert (await resp.json())["group_id"] is None
+    radar_id = (await resp.json())["id"]
+    groups = await (await client.get("/api/radar/groups")).json()
+    assert groups["ungrouped"] == 1
+    sign_in(client, deps, "carol")  # any staff member may send it
+    body = await (await client.get("/api/radar/toolbar")).json()
+    assert body["groups"][-1]["name"] == "未分组"
+    assert [r["id"] for r in body["groups"][-1]["radars"]] == [radar_id]
+    share = {"radar_id": radar_id, "external_userid": "wm_ann"}
+    resp = await client.post("/api/radar/shares", json=share, headers=csrf(client))
+    assert resp.status == 201

@@ -18,6 +18,7 @@ from bot.signing import Signer
 
 MAX_KEY_BYTES = 1024  # WeCom's button key limit (REFERENCE.md §3)
 SEP = ":"
+MAC_LENGTH = 12  # button keys are short; 72 bits still cannot be guessed online
 
 
 class CallbackDataError(ValueError):
@@ -51,7 +52,7 @@ class CallbackData:
                 raise CallbackDataError(f"field {name} may not contain ':'")
             parts.append(text)
         body = SEP.join(parts)
-        key = body + SEP + signer.mac("card", body, length=12)
+        key = body + SEP + signer.mac("card", body, length=MAC_LENGTH)
         if len(key.encode()) > MAX_KEY_BYTES:
             raise CallbackDataError(f"packed key is longer than {MAX_KEY_BYTES} bytes")
         return key
@@ -63,7 +64,7 @@ class CallbackData:
     @classmethod
     def unpack(cls, key: str, signer: Signer) -> Self:
         body, _, mac = key.rpartition(SEP)
-        if not signer.verify_mac("card", body, mac):
+        if not signer.verify_mac("card", body, mac, length=MAC_LENGTH):
             raise CallbackDataError("button key signature is invalid")
         parts = body.split(SEP)
         if parts[0] != cls.prefix or len(parts) != len(cls._fields) + 1:

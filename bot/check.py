@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 from redis.asyncio import Redis
 
-from bot.settings import Settings
+from bot.settings import Settings, secret_problem
 from bot.wecom_errors import WeComError
 
 DIRECTORY_DENIED = frozenset({60011, 48002})
@@ -44,6 +44,8 @@ async def run_checks(settings: Settings) -> bool:
     from bot.wecom import WeComClient
 
     ok = _line(True, "configuration loaded", f"corp {settings.wecom.corp_id}")
+    problem = secret_problem(settings)
+    ok = _line(problem is None, "security.secret is a private random secret", problem or "") and ok
     embedded = None if settings.redis.url else EmbeddedRedis(persist=False)
     redis = Redis.from_url(embedded.start() if embedded else settings.redis.url)
     try:

@@ -11,19 +11,21 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from bot.logs import setup_logging
-from bot.settings import ConfigError, Settings, load_settings
+from bot.settings import ConfigError, Settings, load_settings, require_real_secret
 from storage.db import SchemaNotReady
 
 log = logging.getLogger("scrmbot")
 
 
+# Processes that sign sessions and links; `check` reports the secret, `migrate` needs none.
+_NEEDS_SECRET = frozenset({"serve", "worker", "sync"})
+
+
 def _settings(args: argparse.Namespace, **overrides: dict[str, Any]) -> Settings:
     settings = load_settings(args.config, overrides=overrides or None)
     setup_logging(settings.logging.level, settings.logging.json_format)
-    if settings.security.secret.startswith("dev-only") and not settings.security.allow_dev_secret:
-        raise ConfigError(
-            "[security.secret] is the development default; set a random secret of 32+ characters"
-        )
+    if args.command in _NEEDS_SECRET:
+        require_real_secret(settings)
     return settings
 
 

@@ -7,12 +7,17 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 ENV_PREFIX = "SCRMBOT_"
+# Public (it is in the source): only the demo and the tests may sign with it.
 DEV_SECRET = "dev-only-change-me-0123456789abcdef"
+GENERATE_SECRET = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+_PLACEHOLDERS = ("dev-only", "change-me", "changeme", "example", "secret")
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 class ConfigError(Exception):
@@ -112,15 +117,16 @@ class SecuritySettings(_Section):
     secret: str = DEV_SECRET
     super_admins: list[str] = Field(default_factory=list)
     session_max_age: int = Field(7 * 24 * 3600, ge=60)
-    allow_dev_secret: bool = True
+    # Development only: lets `scrmbot serve`/`worker` run with the public default secret, and
+    # only on a plain-http loopback base_url.
+    allow_dev_secret: bool = False
 
     @field_validator("secret")
     @classmethod
     def _secret(cls, v: str) -> str:
         if len(v) < 32:
             raise ValueError(
-                "must be at least 32 characters; generate one with "
-                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+                f"must be at least 32 characters; generate one with `{GENERATE_SECRET}`"
             )
         return v
 
@@ -183,6 +189,36 @@ class Settings(_Section):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.corp.timezone)
+
+
+def secret_problem(settings: Settings) -> str | None:
+    """Why `security.secret` cannot protect sessions and signed links, or None.
+
+    Anyone can read the default in the source and forge a super-admin session with it."""
+    secret = settings.security.secret
+    lowered = secret.lower()
+    if secret == DEV_SECRET or any(lowered.startswith(p) for p in _PLACEHOLDERS):
+        problem = "is the public development default (or a placeholder)"
+    elif len(set(secret)) < 12:
+        problem = "is too simple (fewer than 12 different characters)"
+    else:
+        return None
+    return f"[security.secret] {problem}; set a random secret, e.g. from `{GENERATE_SECRET}`"
+
+
+def require_real_secret(settings: Settings) -> None:
+    """Refuse to run a server or worker on a secret others know (the demo and tests may)."""
+    problem = secret_problem(settings)
+    if problem is None:
+        return
+    url = settings.base_url
+    local = url.startswith("http://") and (urlsplit(url).hostname or "") in _LOOPBACK_HOSTS
+    if settings.security.allow_dev_secret and local:
+        return
+    raise ConfigError(
+        problem + " (set it in the TOML file or SCRMBOT_SECURITY__SECRET; "
+        "security.allow_dev_secret is honoured only on a plain-http loopback base_url)"
+    )
 
 
 def _env_overrides(environ: dict[str, str]) -> dict[str, dict[str, Any]]:

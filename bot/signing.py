@@ -10,6 +10,8 @@ import secrets
 import time
 from typing import Any
 
+DUMPS_MAC_LENGTH = 32
+
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
@@ -30,30 +32,31 @@ class Signer:
         digest = hmac.new(self._key(purpose), message.encode(), hashlib.sha256).digest()
         return _b64(digest)[:length]
 
-    def verify_mac(self, purpose: str, message: str, mac: str) -> bool:
-        if not mac:
+    def verify_mac(self, purpose: str, message: str, mac: str, *, length: int) -> bool:
+        """Only a MAC of exactly the issued `length`: a shortened one would be easier to guess."""
+        if len(mac) != length:
             return False
-        return hmac.compare_digest(self.mac(purpose, message, len(mac)), mac) and len(mac) >= 10
+        return hmac.compare_digest(self.mac(purpose, message, length).encode(), mac.encode())
 
     def token(self, purpose: str, length: int = 22) -> str:
         """An unguessable random id followed by its MAC: `<random>.<mac>`."""
         rid = secrets.token_urlsafe(12)
         return f"{rid}.{self.mac(purpose, rid, length)}"
 
-    def check_token(self, purpose: str, token: str) -> bool:
+    def check_token(self, purpose: str, token: str, length: int = 22) -> bool:
         rid, _, mac = token.partition(".")
-        return bool(rid) and self.verify_mac(purpose, rid, mac)
+        return bool(rid) and self.verify_mac(purpose, rid, mac, length=length)
 
     def dumps(self, purpose: str, payload: dict[str, Any], max_age: int | None = None) -> str:
         body = dict(payload)
         if max_age is not None:
             body["_exp"] = int(time.time()) + max_age
         text = _b64(json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode())
-        return f"{text}.{self.mac(purpose, text, 32)}"
+        return f"{text}.{self.mac(purpose, text, DUMPS_MAC_LENGTH)}"
 
     def loads(self, purpose: str, value: str) -> dict[str, Any] | None:
         text, _, mac = value.partition(".")
-        if not text or not self.verify_mac(purpose, text, mac):
+        if not text or not self.verify_mac(purpose, text, mac, length=DUMPS_MAC_LENGTH):
             return None
         try:
             body = json.loads(_unb64(text))

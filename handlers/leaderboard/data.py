@@ -189,7 +189,7 @@ async def top10(ctx: RequestContext) -> web.StreamResponse:
 async def chart(ctx: RequestContext) -> web.StreamResponse:
     activity_id = access.activity_id(ctx)
     if not ctx.deps.signer.verify_mac(
-        "lb.chart", str(activity_id), ctx.request.query.get("sig", "")
+        "lb.chart", str(activity_id), ctx.request.query.get("sig", ""), length=22
     ):
         raise ApiError(403, "链接无效")
     activity = await Activity.get_or_none(id=activity_id, deleted=False)

@@ -43,7 +43,7 @@ def from_value(deps: Deps, visitor_id: str) -> str:
 
 def from_visitor(deps: Deps, value: str) -> str | None:
     vid, _, mac = value.partition(".")
-    if not vid or len(vid) > 32 or not deps.signer.verify_mac(FROM_PURPOSE, vid, mac):
+    if not vid or len(vid) > 32 or not deps.signer.verify_mac(FROM_PURPOSE, vid, mac, length=12):
         return None
     return vid
 
@@ -58,7 +58,7 @@ def check_beat_key(deps: Deps, token: str, key: str) -> tuple[str, int] | None:
     visit_id, _, started = body.partition(".")
     if not visit_id or not started.isdigit():
         return None
-    if not deps.signer.verify_mac(BEAT_PURPOSE, token + ":" + body, mac):
+    if not deps.signer.verify_mac(BEAT_PURPOSE, token + ":" + body, mac, length=16):
         return None
     return visit_id, int(started)
 

@@ -1,13 +1,23 @@
 from __future__ import annotations
 
-from aiohttp.test_utils import TestClient
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 
-from bot.auth import SESSION_COOKIE, load_principal, scope_userids
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from redis.asyncio import Redis
+
+from bot.auth import SESSION_COOKIE, SESSION_PURPOSE, load_principal, scope_userids
 from bot.auth_types import Principal, Role
 from bot.deps import Deps
-from bot.settings import Settings
+from bot.embedded_redis import EmbeddedRedis
+from bot.settings import DEV_SECRET, Settings
+from bot.signing import Signer
+from handlers.system import router as system_router
 from storage.core import ConsoleRole
-from tests.auth.support import sign_in
+from tests.auth.support import FakeWeCom, build_app, probe, sign_in
+from tests.conftest import make_settings
+from tests.support import fake_deps
 
 
 async def test_session_round_trip(client: TestClient, deps: Deps, corp: None) -> None:
@@ -77,3 +87,22 @@ async def test_scope_userids(corp: None) -> None:
     assert sales == {"alice", "bob", "dave", "gone", "carol"}
     support = await scope_userids(Principal("zed", "Z", Role.DEPT_ADMIN, frozenset({4})))
     assert support == {"carol", "dave", "zed"}
+
+
+async def test_cookie_forged_with_the_public_secret_fails_on_a_configured_server(
+    tmp_path: Path,
+    db_url: str,
+    redis: Redis,
+    redis_server: EmbeddedRedis,
+    corp: None,
+    aiohttp_client: Callable[[web.Application], Awaitable[TestClient]],
+) -> None:
+    secret = "Qm3v8K1xZp4T9wLr2Yh6Nc7Bd5Fg0Sj-aE_uXo"
+    settings = make_settings(tmp_path, db_url, redis_server.url, security={"secret": secret})
+    deps = fake_deps(settings, redis, [system_router, probe], FakeWeCom())
+    client = await aiohttp_client(build_app(deps))
+    forged = Signer(DEV_SECRET).dumps(SESSION_PURPOSE, {"u": "admin", "iat": 0}, 3600)
+    client.session.cookie_jar.update_cookies({SESSION_COOKIE: forged})
+    assert (await client.get("/api/probe/admin")).status == 401
+    sign_in(client, deps, "admin")
+    assert (await client.get("/api/probe/admin")).status == 200

@@ -18,6 +18,11 @@ def _s(data: dict[str, Any], key: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _is_id(text: str) -> bool:
+    """ASCII digits only: "²" passes str.isdigit() but int() refuses it."""
+    return text.isascii() and text.isdigit() and len(text) <= 18
+
+
 def _i(data: dict[str, Any], key: str, default: int = 0) -> int:
     try:
         return int(_s(data, key) or default)
@@ -168,7 +173,7 @@ class ContactEvent(Event):
 
     @classmethod
     def extra(cls, data: dict[str, Any]) -> dict[str, Any]:
-        depts = tuple(int(d) for d in _s(data, "Department").split(",") if d.strip().isdigit())
+        depts = tuple(int(d) for d in _s(data, "Department").split(",") if _is_id(d.strip()))
         return {
             "change_type": _s(data, "ChangeType"),
             "user_id": _s(data, "UserID"),

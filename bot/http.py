@@ -190,14 +190,34 @@ async def read_json(request: web.Request, model: type[M]) -> M:
 
 
 MAX_ID = 2**31 - 1  # the id columns are 32-bit integers on PostgreSQL
+MIN_YEAR, MAX_YEAR = 1970, 2999
+
+
+def parse_id(raw: str) -> int | None:
+    """A database id written in ASCII digits and within the column's range, or None
+    ("²" and "１" pass str.isdigit() but not int(); 20 digits overflow the column)."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10 or int(raw) > MAX_ID:
+        return None
+    return int(raw)
 
 
 def path_id(request: web.Request, name: str = "id", missing: str = "找不到该记录") -> int:
     """A numeric id from the URL path; anything else (letters, "²", too large) is a 404."""
-    raw = request.match_info.get(name, "")
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10 or int(raw) > MAX_ID:
+    found = parse_id(request.match_info.get(name, ""))
+    if found is None:
         raise ApiError(404, missing)
-    return int(raw)
+    return found
+
+
+def query_id(request: web.Request, name: str, label: str) -> int | None:
+    """An optional id filter from the query string: absent → None, malformed → 400."""
+    raw = request.query.get(name, "")
+    if not raw:
+        return None
+    found = parse_id(raw)
+    if found is None:
+        raise ApiError(400, f"{label}无效", name)
+    return found
 
 
 def day_param(request: web.Request, name: str, tz: tzinfo) -> datetime | None:
@@ -206,10 +226,21 @@ def day_param(request: web.Request, name: str, tz: tzinfo) -> datetime | None:
     if not raw:
         return None
     try:
-        value = datetime.fromisoformat(raw)
+        value = datetime.fromisoformat(raw) if raw.isascii() and len(raw) <= 40 else None
     except ValueError:
-        raise ApiError(400, f"参数 {name} 不是有效的日期（例如 2024-05-01）", name) from None
+        value = None
+    # Years near 1 or 9999 overflow once a day is added or the zone is converted.
+    if value is None or not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ApiError(400, f"参数 {name} 不是有效的日期（例如 2024-05-01）", name)
     return value if value.tzinfo else value.replace(tzinfo=tz)
+
+
+def text_param(request: web.Request, name: str, label: str, max_length: int = 64) -> str:
+    """A free-text filter; longer than the column it is compared with is a 400, not a 500."""
+    raw = request.query.get(name, "")
+    if len(raw) > max_length or "\x00" in raw:
+        raise ApiError(400, f"{label}过长或含有无效字符（最多 {max_length} 个字符）", name)
+    return raw
 
 
 def int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:

@@ -18,6 +18,7 @@ from bot.http import (
     json_ok,
     page_params,
     scope_userids,
+    text_param,
     xlsx_response,
 )
 from handlers.facts.api import _user
@@ -48,10 +49,10 @@ async def _query(ctx: RequestContext) -> QuerySet[FollowRelation]:
     scope = await scope_userids(_user(ctx))
     if scope is not None:
         query = query.filter(userid__in=scope)
-    if q.get("staff"):
-        query = query.filter(userid=q["staff"])
-    if q.get("tag"):
-        tagged = FollowTag.filter(tag_id=q["tag"]).values_list("external_userid", flat=True)
+    if staff := text_param(ctx.request, "staff", "员工账号"):
+        query = query.filter(userid=staff)
+    if tag := text_param(ctx.request, "tag", "标签"):
+        tagged = FollowTag.filter(tag_id=tag).values_list("external_userid", flat=True)
         query = query.filter(external_userid__in=set(await tagged))
     for name, op in (("added_from", "gte"), ("added_to", "lt")):
         day = day_param(ctx.request, name, tz)
@@ -60,8 +61,8 @@ async def _query(ctx: RequestContext) -> QuerySet[FollowRelation]:
             query = query.filter(**{f"added_at__{op}": day})
     if q.get("add_way"):
         query = query.filter(add_way=int_param(ctx.request, "add_way", 0, 0, MAX_ADD_WAY))
-    if q.get("state"):
-        query = query.filter(state=q["state"])
+    if state := text_param(ctx.request, "state", "渠道 state"):
+        query = query.filter(state=state)
     status = q.get("status", "")
     if status not in ("", "active", "lost"):
         raise ApiError(400, "参数 status 只能是 active 或 lost", "status")

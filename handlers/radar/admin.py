@@ -10,7 +10,7 @@ from aiohttp import web
 from tortoise.expressions import Q
 
 from bot.auth_types import Role
-from bot.http import ApiError, RequestContext, json_ok, read_json
+from bot.http import ApiError, RequestContext, json_ok, parse_id, query_id, read_json
 from bot.router import Router
 from handlers.radar import uploads
 from handlers.radar.common import (
@@ -133,9 +133,9 @@ async def move_group(ctx: RequestContext) -> web.StreamResponse:
 
 async def list_radars(ctx: RequestContext) -> web.StreamResponse:
     query = Radar.filter(deleted=False)
-    group_id = ctx.request.query.get("group_id", "")
-    if group_id.isdigit():
-        query = query.filter(group_id=int(group_id))
+    group_id = query_id(ctx.request, "group_id", "分组")
+    if group_id is not None:
+        query = query.filter(group_id=group_id)
     if q := ctx.request.query.get("q", "").strip()[:64]:
         query = query.filter(Q(name__icontains=q) | Q(title__icontains=q))
     radars = await query.order_by("order", "id")
@@ -192,7 +192,7 @@ async def _apply(ctx: RequestContext, radar: Radar, form: uploads.Form, new: boo
         radar.description = desc
     if "group_id" in form.fields:
         gid = form.fields["group_id"].strip()
-        if gid and (not gid.isdigit() or not await RadarGroup.exists(id=int(gid))):
+        if gid and ((found := parse_id(gid)) is None or not await RadarGroup.exists(id=found)):
             raise ApiError(400, "所选分组不存在", "group_id")
         radar.group_id = int(gid) if gid else None  # type: ignore[attr-defined]
     radar.friends_only = _flag(form, "friends_only", radar.friends_only)

@@ -141,7 +141,7 @@ async def overview_view(ctx: RequestContext) -> web.StreamResponse:
 
 def _seconds(ctx: RequestContext) -> int:
     raw = ctx.request.query.get("seconds", "10")
-    if not raw.isdigit() or int(raw) > 86_400:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 6 or int(raw) > 86_400:
         raise ApiError(400, "查看时长必须是 0 到 86400 之间的整数（秒）", "seconds")
     return int(raw)
 

@@ -1,4 +1,8 @@
+import pytest
+
+from bot.crypto import CallbackError
 from bot.events import (
+    ContactEvent,
     ExternalChatEvent,
     ExternalContactEvent,
     TemplateCardEvent,
@@ -70,3 +74,20 @@ def test_template_card_event_both_spellings() -> None:
 def test_unknown_event_kept() -> None:
     ev = parse_event(xml("<Event>something_new</Event>"))
     assert isinstance(ev, UnknownEvent) and ev.raw["Event"] == "something_new"
+
+
+def test_odd_digits_in_a_contact_event_are_not_a_server_error() -> None:
+    """ "²" is a digit to str.isdigit() but not to int(): it must not escape as a ValueError
+    (the callback endpoint would answer 500)."""
+    body = (
+        "<Event>change_contact</Event><ChangeType>update_user</ChangeType>"
+        "<UserID>zhangsan</UserID><Department>1,²,３,99999999999999999999999</Department>"
+    )
+    ev = parse_event(xml(body))
+    assert isinstance(ev, ContactEvent) and ev.department == (1,)
+
+
+def test_a_bad_number_is_a_bad_request() -> None:
+    body = "<Event>change_contact</Event><ChangeType>update_user</ChangeType><Status>²</Status>"
+    with pytest.raises(CallbackError):
+        parse_event(xml(body))

@@ -54,12 +54,9 @@ async def _serve(settings: Settings) -> None:
 
 
 async def _worker(settings: Settings) -> None:
-    from bot.runtime import Runtime
-    from jobs.worker import build_worker
+    from jobs.runner import run_worker
 
-    async with Runtime(settings, create_schema=False) as rt:
-        worker = build_worker(rt)
-        await worker.async_run()
+    await run_worker(settings)
 
 
 async def _migrate(settings: Settings) -> None:

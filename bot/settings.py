@@ -164,6 +164,20 @@ class InboxSettings(_Section):
     card_reply_budget_seconds: float = Field(3.0, gt=0, lt=5)
 
 
+class WorkerSettings(_Section):
+    # A running job holds its lock for this long and renews it while it runs: when a worker
+    # dies, its jobs are picked up by another worker after at most this many seconds.
+    lease_seconds: float = Field(30.0, ge=1, le=3600)
+    # Reconnecting to Redis after an outage: the wait doubles up to this cap.
+    reconnect_max_seconds: float = Field(10.0, gt=0, le=300)
+    # On SIGTERM the worker takes no new job and waits this long for the running ones.
+    shutdown_timeout: float = Field(60.0, ge=0)
+    # /healthz, /readyz (503 while Redis or the database is unreachable) and /metrics of the
+    # worker process on this loopback port; 0 = off.
+    health_port: int = Field(0, ge=0, le=65535)
+    health_host: str = "127.0.0.1"
+
+
 class LoggingSettings(_Section):
     level: str = "INFO"
     json_format: bool = True
@@ -179,6 +193,7 @@ class Settings(_Section):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     corp: CorpSettings = Field(default_factory=CorpSettings)
     inbox: InboxSettings = Field(default_factory=InboxSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
     radar: RadarSettings = Field(default_factory=RadarSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 

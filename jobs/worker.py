@@ -2,6 +2,11 @@
 
 Cron jobs are `unique` (arq's default for cron) so N workers fire each run once; every job is
 idempotent because arq may run a job more than once.
+
+A running job's lock is a lease renewed while it runs (arq would otherwise hold every job's
+lock for the longest timeout of any function, an hour for the nightly sync): a job stranded on
+a dead worker is picked up by another within `[worker] lease_seconds`. Each job keeps its own
+timeout.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from arq import cron
+from arq.constants import in_progress_key_prefix
 from arq.worker import Function, Worker, func
 
 from bot import inbox
@@ -44,15 +50,16 @@ async def requeue_stranded(ctx: dict[str, Any]) -> int:
     return await inbox.requeue_stranded(ctx["deps"])
 
 
-CORE_FUNCTIONS: list[Callable[..., Awaitable[Any]]] = [
-    process_inbox,
-    process_inbox_batch,
-    requeue_stranded,
-]
+# Per-job timeouts: one row, a batch of up to 256 rows, the requeue sweep.
+CORE_FUNCTIONS: dict[Callable[..., Awaitable[Any]], float] = {
+    process_inbox: 120,
+    process_inbox_batch: 600,
+    requeue_stranded: 120,
+}
 CORE_CRONS = [cron(requeue_stranded, second={0, 30}, unique=True, run_at_startup=True)]
 
 
-def timed(fn: Callable[..., Awaitable[Any]]) -> Function:
+def timed(fn: Callable[..., Awaitable[Any]], timeout: float | None = None) -> Function:
     """The job under its own name, with its duration and failures in /metrics."""
 
     @functools.wraps(fn)
@@ -66,14 +73,37 @@ def timed(fn: Callable[..., Awaitable[Any]]) -> Function:
         finally:
             JOB_SECONDS.labels(fn.__name__).observe(time.perf_counter() - start)
 
-    return func(run, name=fn.__name__)
+    return func(run, name=fn.__name__, timeout=timeout)
+
+
+class LeasedWorker(Worker):
+    """arq's worker with job locks as short leases, renewed on its heartbeat."""
+
+    def __init__(self, *args: Any, lease_seconds: float = 30.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.in_progress_timeout_s = lease_seconds
+        self._renewed_at = 0.0
+
+    async def heart_beat(self) -> None:
+        await super().heart_beat()
+        now = time.monotonic()
+        if now - self._renewed_at < self.in_progress_timeout_s / 3 or not self.tasks:
+            return
+        self._renewed_at = now
+        lease_ms = int(self.in_progress_timeout_s * 1000)
+        async with self.pool.pipeline(transaction=False) as pipe:
+            for job_id, task in self.tasks.items():
+                if not task.done():
+                    pipe.pexpire(in_progress_key_prefix + job_id, lease_ms)
+            await pipe.execute()
 
 
 def build_worker(rt: Runtime, *, burst: bool = False, handle_signals: bool = True) -> Worker:
     """A worker that shares the runtime's Deps (ctx["deps"]) and arq pool."""
     dispatcher = rt.deps.dispatcher
-    return Worker(
-        functions=[timed(f) for f in [*CORE_FUNCTIONS, *dispatcher.jobs]],
+    functions = [timed(f, t) for f, t in CORE_FUNCTIONS.items()]
+    return LeasedWorker(
+        functions=[*functions, *(timed(f) for f in dispatcher.jobs)],
         cron_jobs=[*CORE_CRONS, *dispatcher.crons],
         redis_pool=rt.pool,
         ctx={"deps": rt.deps},
@@ -84,4 +114,5 @@ def build_worker(rt: Runtime, *, burst: bool = False, handle_signals: bool = Tru
         job_timeout=300,
         keep_result=60,
         max_tries=5,
+        lease_seconds=rt.settings.worker.lease_seconds,
     )

@@ -65,10 +65,10 @@ AND NOT EXISTS (
 """
 
 _GROUP_JOINS = """
-SELECT x.credited, x.member_id, x.at, x.chat_id FROM (
+SELECT x.credited, x.member_id, x.at, x.chat_id, x.id FROM (
   SELECT CASE WHEN g.invitor <> '' THEN g.invitor
               WHEN g.scene = 3 THEN COALESCE(cg.owner, '') ELSE '' END AS credited,
-         g.member_id AS member_id, g.at AS at, g.chat_id AS chat_id
+         g.member_id AS member_id, g.at AS at, g.chat_id AS chat_id, g.id AS id
   FROM group_membership_event g LEFT JOIN customer_group cg ON cg.chat_id = g.chat_id
   WHERE g.kind = 'join' AND g.member_type = 2 AND g.at >= ? AND g.at < ?
   AND g.chat_id IN ({chats})
@@ -77,7 +77,8 @@ SELECT x.credited, x.member_id, x.at, x.chat_id FROM (
 
 
 def credited_sql(activity: Activity, userid: str | None = None) -> tuple[str, list[Any]]:
-    """Rows (userid, customer, at[, chat_id]) of every credited fact; optionally for one person."""
+    """Rows (userid, customer, at[, chat_id, join id]) of every credited fact; optionally for
+    one person."""
     if activity.metric == Metric.GROUP_JOINS:
         chats = [str(c) for c in activity.chat_ids or []]
         extra = "WHERE x.credited = ?" if userid else ""
@@ -94,7 +95,7 @@ def credited_sql(activity: Activity, userid: str | None = None) -> tuple[str, li
 
 async def credited_facts(activity: Activity, userid: str | None = None) -> list[tuple[Any, ...]]:
     query, params = credited_sql(activity, userid)
-    rows = await sql.fetch(query, params)
+    rows = await sql.fetch(query, params, report=userid is None)
     return [(r[0], r[1], sql.to_dt(r[2]), *r[3:]) for r in rows]
 
 
@@ -105,7 +106,7 @@ async def participant_ids(activity_id: int) -> list[str]:
 
 async def recompute(activity: Activity) -> list[RankRow]:
     """The full ranking from the facts: every participant, best first."""
-    found = await _totals(activity)
+    found = await _totals(activity, report=True)
     people = await participant_ids(activity.id)
     keyed = []
     for uid in people:
@@ -115,12 +116,14 @@ async def recompute(activity: Activity) -> list[RankRow]:
     return [RankRow(i + 1, uid, count, last) for i, (_, uid, count, last) in enumerate(keyed)]
 
 
-async def _totals(activity: Activity, userid: str | None = None) -> dict[str, tuple[int, Any]]:
+async def _totals(
+    activity: Activity, userid: str | None = None, *, report: bool = False
+) -> dict[str, tuple[int, Any]]:
     query, params = credited_sql(activity, userid)
     group = activity.metric == Metric.GROUP_JOINS
     who, when = ("credited", "at") if group else ("userid", "first_at")
     agg = f"SELECT q.{who}, COUNT(*), MAX(q.{when}) FROM ({query}) q GROUP BY q.{who}"
-    found = await sql.fetch(agg, params)
+    found = await sql.fetch(agg, params, report=report)
     return {r[0]: (int(r[1]), sql.to_dt(r[2])) for r in found}
 
 
@@ -157,8 +160,9 @@ async def ensure(redis: Redis, activity: Activity) -> bool:
 
 async def refresh_participant(redis: Redis, activity: Activity, userid: str) -> int:
     """Idempotent: recount one participant from the facts and store their score."""
-    if await ensure(redis, activity):
-        return (await count_for(activity, userid))[0]
+    # Even right after a rebuild: the rebuild reads committed facts on the report connection
+    # and may predate the fact that brought us here.
+    await ensure(redis, activity)
     count, last = await count_for(activity, userid)
     await redis.zadd(zkey(activity.id), {userid: score(count, last, activity.start_at)})
     return count

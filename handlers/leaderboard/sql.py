@@ -1,6 +1,10 @@
 """Raw SQL for the hot paths (counting over a million facts), portable to SQLite and
 PostgreSQL: `?` placeholders are rewritten for asyncpg, datetimes are passed the way each
-backend stores them."""
+backend stores them.
+
+Reports (recomputations, data pages) read through `report=True`: on SQLite that is a second
+connection (`reports` in the tortoise config), so a long read runs beside the callbacks'
+writes under WAL instead of queueing them behind it on the one default connection."""
 
 from __future__ import annotations
 
@@ -12,8 +16,12 @@ from typing import Any
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+REPORTS = "reports"
 
-def conn() -> BaseDBAsyncClient:
+
+def conn(report: bool = False) -> BaseDBAsyncClient:
+    if report and REPORTS in connections.db_config:
+        return connections.get(REPORTS)
     return connections.get("default")
 
 
@@ -48,8 +56,8 @@ def _dialect_sql(db: BaseDBAsyncClient, sql: str) -> str:
     return _QMARK.sub(lambda _: f"${next(counter)}", sql)
 
 
-async def fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    db = conn()
+async def fetch(sql: str, params: Sequence[Any], *, report: bool = False) -> list[tuple[Any, ...]]:
+    db = conn(report)
     fixed = [param(db, p) if isinstance(p, datetime) else p for p in params]
     _, rows = await db.execute_query(_dialect_sql(db, sql), fixed)
     return [tuple(r) for r in rows]

@@ -130,38 +130,47 @@ function cell(ui, value) {
   return value ?? "";
 }
 
-function dataTable(box, ui, a, key) {
+async function dataTable(box, ui, a, key) {
   const { h } = ui;
   const url = `${BASE}/${a.id}/data/${key}`;
+  const paged = key === "customers";  // served page by page; the other two are small
+  let first;
+  try {
+    first = await ui.api("GET", paged ? `${url}?size=1` : url);
+  } catch (err) {
+    box.replaceChildren(h("p", { class: "muted" }, err.message));
+    return;
+  }
   const chartEl = key === "dates" ? h("div", { class: "ui-chart", id: "lb-dates-chart" }) : null;
+  const defs = first.definitions ? h("dl", { class: "lb-defs", id: `lb-defs-${key}` },
+    Object.entries(first.definitions).flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])) : null;
   const tableEl = h("div");
-  box.replaceChildren(...[chartEl, tableEl].filter(Boolean));
-  const columns = { members: 6, dates: 2, customers: 6 }[key];
+  box.replaceChildren(...[chartEl, tableEl, defs].filter(Boolean));
   ui.table(tableEl, {
-    filters: [{ key: "q", label: "筛选", placeholder: key === "customers" ? "客户、成员、状态或说明" : "关键词" }],
+    filters: [{ key: "q", label: "筛选", placeholder: paged ? "客户或成员名称" : "关键词" }],
     exportUrl: `${url}?format=xlsx`,
     pageSize: 20,
     fetch: async (page, f) => {
+      if (paged) {
+        const data = await ui.api("GET", `${url}?${new URLSearchParams({ ...f, page, size: 20 })}`);
+        return { items: data.rows, total: data.total, size: 20 };
+      }
       const data = await ui.api("GET", `${url}?${new URLSearchParams(f)}`);
-      if (chartEl) drawDates(ui, chartEl, data.rows);
+      if (chartEl) drawDates(ui, chartEl, data.headers, data.rows);
       const items = data.rows.slice((page - 1) * 20, page * 20);
       return { items, total: data.total, size: 20 };
     },
-    columns: Array.from({ length: columns }, (_, i) => ({
-      title: { members: ["排名", "成员", "总客户数", "邀请客户数", "流失客户数", "净增客户数"],
-        dates: ["日期", "数量"],
-        customers: ["客户", "添加成员", "添加时间", "状态", "是否计入", "说明"] }[key][i],
-      render: (row) => cell(ui, row[i]),
-    })),
+    columns: first.headers.map((title, i) => ({ title, render: (row) => cell(ui, row[i]) })),
   });
 }
 
-function drawDates(ui, el, rows) {
+function drawDates(ui, el, headers, rows) {
   ui.chart(el, {
-    grid: { left: 40, right: 20, top: 20, bottom: 30 },
+    grid: { left: 40, right: 20, top: 30, bottom: 30 },
     tooltip: { trigger: "axis" },
+    legend: { data: headers.slice(1) },
     xAxis: { type: "category", data: rows.map((r) => r[0]) },
     yAxis: { type: "value", minInterval: 1 },
-    series: [{ type: "line", smooth: true, data: rows.map((r) => r[1]), areaStyle: { opacity: 0.15 } }],
+    series: headers.slice(1).map((name, i) => ({ name, type: "line", smooth: true, data: rows.map((r) => r[i + 1]) })),
   });
 }

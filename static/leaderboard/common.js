@@ -56,6 +56,9 @@ const CSS = `
 .lb-team { display: flex; gap: 6px; align-items: center; margin-bottom: 6px; flex-wrap: wrap; }
 .ui-form .field input[type=checkbox] { width: auto; flex: none; margin: 0; }
 .ui-form .lb-remind .field { margin: 0; }
+.lb-defs { display: grid; grid-template-columns: max-content 1fr; gap: 2px 10px; font-size: 12px; color: var(--muted); margin: 10px 0 0; }
+.lb-defs dt { font-weight: 600; }
+.lb-defs dd { margin: 0; }
 .lb-field-error { color: var(--danger); font-size: 12px; margin-top: 4px; }
 .lb-invalid input, .lb-invalid select, .lb-invalid textarea, .lb-invalid .lb-checks { border-color: var(--danger); }
 `;

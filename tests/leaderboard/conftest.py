@@ -65,12 +65,13 @@ async def make_activity(**kw: Any) -> Activity:
     return await Activity.create(**values)
 
 
-async def add(userid: str, customer: str, minutes: float, kind: str = "add") -> FollowEvent:
+async def add(
+    userid: str, customer: str, minutes: float, kind: str = "add", reason: str = ""
+) -> FollowEvent:
     at = T0 + timedelta(minutes=minutes)
     key = f"{kind}:{userid}:{customer}:{at.isoformat()}"
-    fact, _ = await FollowEvent.get_or_create(
-        key=key, defaults={"userid": userid, "external_userid": customer, "kind": kind, "at": at}
-    )
+    values = {"userid": userid, "external_userid": customer, "kind": kind, "at": at}
+    fact, _ = await FollowEvent.get_or_create(key=key, defaults=values | {"end_reason": reason})
     return fact
 
 

@@ -121,7 +121,7 @@ async def test_member_table_and_excel_have_the_same_columns(
     await add("alice", "c1", 1)
     await add("bob", "c1", 2)
     await add("alice", "c2", 3)
-    await add("alice", "c2", 4, kind="end")
+    await add("alice", "c2", 4, kind="end", reason="deleted_by_customer")
     sign_in(client, deps, "admin")
     data = await (await client.get(f"{URL}/{activity.id}/data/members")).json()
     assert data["headers"] == ["排名", "成员", "总客户数", "邀请客户数", "流失客户数", "净增客户数"]

@@ -36,14 +36,8 @@ def normalise_url(url: str) -> str:
 
 
 def tortoise_config(url: str) -> dict[str, Any]:
-    url = normalise_url(url)
-    connections = {"default": url}
-    if url.startswith("sqlite://") and ":memory:" not in url:
-        # A second SQLite connection for long report reads: under WAL they run beside the
-        # writers instead of queueing behind them on the one default connection.
-        connections["reports"] = url
     return {
-        "connections": connections,
+        "connections": {"default": normalise_url(url)},
         "apps": {
             "models": {
                 "models": MODEL_MODULES,

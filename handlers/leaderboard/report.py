@@ -135,7 +135,7 @@ def _offset_minutes(activity: Activity, tz: Any) -> int:
 
 def day_expr(column: str, minutes: int) -> str:
     """The local calendar day of a UTC timestamp column, as YYYY-MM-DD text."""
-    if sql.is_sqlite(sql.conn(report=True)):
+    if sql.is_sqlite(sql.conn()):
         return f"date({column}, '{minutes:+d} minutes')"
     return f"to_char(({column} AT TIME ZONE 'UTC') + interval '{minutes:d} minutes', 'YYYY-MM-DD')"
 

@@ -90,6 +90,7 @@ async def test_console_shell_as_super_admin(browser: Any, server: TestServer, de
     page = await _page(browser, server, deps, "admin")
     await page.goto(str(server.make_url("/admin")))
     await page.wait_for_selector("#user-role:has-text('超级管理员')")
+    await page.wait_for_selector("#nav >> text=权限设置")  # the nav renders after the role
     nav = await page.inner_text("#nav")
     for title in ("首页", "测试功能", "回调收件箱", "权限设置"):
         assert title in nav
@@ -111,6 +112,7 @@ async def test_console_hides_system_pages_from_staff(
     page = await _page(browser, server, deps, "carol")
     await page.goto(str(server.make_url("/admin")))
     await page.wait_for_selector("#user-role:has-text('普通员工')")
+    await page.wait_for_selector("#nav >> text=测试功能")  # the nav renders after the role
     nav = await page.inner_text("#nav")
     assert "测试功能" in nav and "回调收件箱" not in nav and "权限设置" not in nav
 

@@ -40,6 +40,9 @@ class Activity(Model):
     damping_minutes = fields.IntField(default=60)
     # Bookkeeping.
     deleted = fields.BooleanField(default=False, db_index=True)
+    # A copy waiting for its admin: nothing runs (no cards, no report) until it is saved with
+    # its dates.
+    draft = fields.BooleanField(default=False)
     created_by = fields.CharField(max_length=64, default="")
     created_at = fields.DatetimeField(auto_now_add=True)
     started_done = fields.BooleanField(default=False)  # start work (resolve, notices) finished

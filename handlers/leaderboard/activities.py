@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from redis.asyncio import Redis
 
 from bot.auth import department_tree
@@ -59,32 +59,44 @@ SIMPLE_FIELDS = set(FIELD_LABELS) - {"userids", "department_ids", "teams"}
 
 
 class TeamIn(BaseModel):
-    name: str = Field(min_length=1, max_length=64)
-    department_id: int | None = None
-    userids: list[str] = Field(default_factory=list, max_length=10_000)
+    name: str = Field(min_length=1, max_length=64, title="团队名称")
+    department_id: int | None = Field(default=None, title="团队部门")
+    userids: list[str] = Field(default_factory=list, max_length=10_000, title="团队成员")
 
 
 class ActivityPatch(BaseModel):
     """Every field optional: an update sends only what changes; a create fills the rest."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=64)
-    description: str | None = Field(default=None, max_length=2000)
-    start_at: datetime | None = None
-    end_at: datetime | None = None
-    metric: Metric | None = None
-    dedup: bool | None = None
-    chat_ids: list[str] | None = Field(default=None, max_length=200)
-    top_n: int | None = Field(default=None, ge=1, le=1000)
-    userids: list[str] | None = Field(default=None, max_length=20_000)
-    department_ids: list[int] | None = Field(default=None, max_length=500)
-    teams: list[TeamIn] | None = Field(default=None, max_length=100)
-    remind_start_end: bool | None = None
-    remind_daily: bool | None = None
-    daily_time: str | None = None
-    remind_about_to_rank: bool | None = None
-    about_to_rank_distance: int | None = Field(default=None, ge=1, le=100)
-    remind_on_off_list: bool | None = None
-    damping_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
+    name: str | None = Field(default=None, min_length=1, max_length=64, title=FIELD_LABELS["name"])
+    description: str | None = Field(
+        default=None, max_length=2000, title=FIELD_LABELS["description"]
+    )
+    start_at: datetime | None = Field(default=None, title=FIELD_LABELS["start_at"])
+    end_at: datetime | None = Field(default=None, title=FIELD_LABELS["end_at"])
+    metric: Metric | None = Field(default=None, title=FIELD_LABELS["metric"])
+    dedup: bool | None = Field(default=None, title=FIELD_LABELS["dedup"])
+    chat_ids: list[str] | None = Field(default=None, max_length=200, title=FIELD_LABELS["chat_ids"])
+    top_n: int | None = Field(default=None, ge=1, le=1000, title=FIELD_LABELS["top_n"])
+    userids: list[str] | None = Field(
+        default=None, max_length=20_000, title=FIELD_LABELS["userids"]
+    )
+    department_ids: list[int] | None = Field(
+        default=None, max_length=500, title=FIELD_LABELS["department_ids"]
+    )
+    teams: list[TeamIn] | None = Field(default=None, max_length=100, title=FIELD_LABELS["teams"])
+    remind_start_end: bool | None = Field(default=None, title=FIELD_LABELS["remind_start_end"])
+    remind_daily: bool | None = Field(default=None, title=FIELD_LABELS["remind_daily"])
+    daily_time: str | None = Field(default=None, title=FIELD_LABELS["daily_time"])
+    remind_about_to_rank: bool | None = Field(
+        default=None, title=FIELD_LABELS["remind_about_to_rank"]
+    )
+    about_to_rank_distance: int | None = Field(
+        default=None, ge=1, le=100, title=FIELD_LABELS["about_to_rank_distance"]
+    )
+    remind_on_off_list: bool | None = Field(default=None, title=FIELD_LABELS["remind_on_off_list"])
+    damping_minutes: int | None = Field(
+        default=None, ge=1, le=24 * 60, title=FIELD_LABELS["damping_minutes"]
+    )
 
     @field_validator("daily_time")
     @classmethod
@@ -100,15 +112,18 @@ class ActivityPatch(BaseModel):
             raise ValueError("时间必须带时区，例如 2024-06-01T09:00:00+08:00")
         return value
 
-    @model_validator(mode="after")
-    def _window(self) -> ActivityPatch:
-        if self.start_at and self.end_at and self.end_at <= self.start_at:
-            raise ValueError("结束时间必须晚于开始时间")
-        return self
+    @field_validator("end_at")
+    @classmethod
+    def _after_start(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        # On the end field (not the whole body) so the form shows it next to 结束时间.
+        start = info.data.get("start_at")
+        if value is not None and start is not None and value <= start:
+            raise ValueError("必须晚于开始时间")
+        return value
 
 
 def state_of(activity: Activity, now: datetime) -> ActivityState:
-    if now < activity.start_at:
+    if activity.draft or now < activity.start_at:
         return ActivityState.NOT_STARTED
     if now < activity.end_at:
         return ActivityState.RUNNING
@@ -134,6 +149,25 @@ def check_edit(
     end = patch.end_at or activity.end_at
     if end <= start:
         raise ApiError(400, "结束时间必须晚于开始时间", "end_at")
+    if activity.draft or (state is ActivityState.NOT_STARTED and "end_at" in changed):
+        check_not_past(end, now)
+
+
+def check_not_past(end: datetime, now: datetime) -> None:
+    if end <= now:
+        raise ApiError(400, "活动时间已全部过去，请把结束时间设在当前时间之后", "end_at")
+
+
+async def check_has_participants(userids: list[str], department_ids: list[int]) -> None:
+    """An activity nobody takes part in would only report 「共 0 人参与」: refused."""
+    if userids:
+        return
+    if not department_ids:
+        raise ApiError(400, "请选择参与成员或参与部门", "userids")
+    if not await dept_staff(department_ids):
+        raise ApiError(
+            400, "所选参与部门下没有在职成员，请选择参与成员或其他部门", "department_ids"
+        )
 
 
 def list_values(
@@ -178,7 +212,8 @@ def apply_fields(activity: Activity, patch: ActivityPatch) -> None:
 
 
 def copy_fields(activity: Activity) -> dict[str, Any]:
-    return {n: getattr(activity, n) for n in SIMPLE_FIELDS}
+    """A copy is a draft: it keeps every setting but runs nothing until saved with dates."""
+    return {n: getattr(activity, n) for n in SIMPLE_FIELDS} | {"draft": True}
 
 
 # --- participants and teams ----------------------------------------------------------------------

@@ -13,7 +13,9 @@ from storage.leaderboard import Activity, Metric, Participant
 
 async def _running(at: Any, metric: Metric) -> list[Activity]:
     return list(
-        await Activity.filter(deleted=False, metric=metric.value, start_at__lte=at, end_at__gt=at)
+        await Activity.filter(
+            deleted=False, draft=False, metric=metric.value, start_at__lte=at, end_at__gt=at
+        )
     )
 
 
@@ -28,7 +30,7 @@ async def on_follow_added(deps: Deps, fact: Any) -> None:
     # Under dedup an add from any earlier time (even before the window, by a non-participant)
     # can take the credit away from a participant who added the same customer later.
     candidates = await Activity.filter(
-        deleted=False, metric=Metric.NEW_CUSTOMERS.value, end_at__gt=fact.at
+        deleted=False, draft=False, metric=Metric.NEW_CUSTOMERS.value, end_at__gt=fact.at
     )
     for activity in candidates:
         in_window = activity.start_at <= fact.at

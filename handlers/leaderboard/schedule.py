@@ -20,7 +20,9 @@ log = logging.getLogger(__name__)
 
 async def tick(deps: Deps) -> None:
     now = deps.now()
-    for activity in await Activity.filter(deleted=False, ended_done=False, start_at__lte=now):
+    for activity in await Activity.filter(
+        deleted=False, draft=False, ended_done=False, start_at__lte=now
+    ):
         try:
             await run_activity(deps, activity, now)
         except Exception:

@@ -29,6 +29,7 @@ def serialize(ctx: RequestContext, activity: Activity, lists: dict[str, Any]) ->
         "id": activity.id,
         "state": state_of(activity, ctx.deps.now()).value,
         "created_by": activity.created_by,
+        "draft": activity.draft,
         "userids": lists["userids"],
         "department_ids": lists["department_ids"],
         "teams": teams,
@@ -53,7 +54,7 @@ async def list_activities(ctx: RequestContext) -> web.StreamResponse:
         query = query.filter(name__icontains=name)
     if tab == "mine":
         mine = Participant.filter(userid=ctx.user.userid).values_list("activity_id", flat=True)
-        query = query.filter(id__in=list(await mine))
+        query = query.filter(id__in=list(await mine), draft=False)
     scope = None if tab == "mine" else await scope_userids(ctx.user)
     now = ctx.deps.now()
     found = []
@@ -77,6 +78,9 @@ async def create_activity(ctx: RequestContext) -> web.StreamResponse:
             label = activities.FIELD_LABELS[required]
             raise ApiError(400, f"请填写{label}", required)
     await access.check_members_in_scope(ctx.user, patch.userids or [], patch.department_ids or [])
+    assert patch.end_at is not None
+    activities.check_not_past(patch.end_at, ctx.deps.now())
+    await activities.check_has_participants(patch.userids or [], patch.department_ids or [])
     activity = Activity(created_by=ctx.user.userid)
     activities.apply_fields(activity, patch)
     await activity.save()
@@ -108,8 +112,16 @@ async def update_activity(ctx: RequestContext) -> web.StreamResponse:
     assert ctx.user is not None
     activity = await access.load(ctx, manage=True)
     patch = await read_json(ctx.request, ActivityPatch)
-    activities.check_edit(activity, patch, ctx.deps.now(), await access.current_lists(activity.id))
+    lists = await access.current_lists(activity.id)
+    activities.check_edit(activity, patch, ctx.deps.now(), lists)
     await access.check_members_in_scope(ctx.user, patch.userids or [], patch.department_ids or [])
+    if {"userids", "department_ids"} & patch.model_fields_set or activity.draft:
+        await activities.check_has_participants(
+            lists["userids"] if patch.userids is None else patch.userids,
+            lists["department_ids"] if patch.department_ids is None else patch.department_ids,
+        )
+    if activity.draft and {"start_at", "end_at"} <= patch.model_fields_set:
+        activity.draft = False  # the admin has set the copy's dates: it is a real activity now
     activities.apply_fields(activity, patch)
     await activity.save()
     await _save_lists(ctx, activity, patch)

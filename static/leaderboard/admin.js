@@ -32,7 +32,9 @@ function showList(el, ui, nav) {
     fetch: (page, f) => ui.api("GET", `${BASE}?${new URLSearchParams({ tab: "all", page, size: 20, ...f })}`),
     columns: [
       { title: "活动名称", render: (a) => h("a", { href: "#", onclick: (e) => { e.preventDefault(); nav.data(a.id); } }, a.name) },
-      { title: "状态", render: (a) => stateBadge(h, a.state) },
+      { title: "状态", render: (a) => a.draft
+        ? h("span", { class: "lb-state not_started", title: "复制的活动：设置活动时间并保存后才会开始" }, "草稿")
+        : stateBadge(h, a.state) },
       { title: "活动时间", render: (a) => `${ui.formatTime(a.start_at)} 至 ${ui.formatTime(a.end_at)}` },
       { title: "排行指标", render: (a) => metricText(a) },
       { title: "上榜名次", render: (a) => `前 ${a.top_n} 名` },
@@ -48,7 +50,7 @@ function showList(el, ui, nav) {
 async function copy(ui, a, done) {
   try {
     const made = await ui.api("POST", `${BASE}/${a.id}/copy`, {});
-    ui.toast(`已复制为「${made.name}」`);
+    ui.toast(`已复制为草稿「${made.name}」，请设置活动时间后保存`);
     done();
   } catch (err) { /* the kit shows the message */ }
 }

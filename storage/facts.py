@@ -143,10 +143,32 @@ class GroupMembershipEvent(Model):
     invitor = fields.CharField(max_length=64, default="", db_index=True)
     at = fields.DatetimeField(db_index=True)
     source = fields.CharField(max_length=16, default=FactSource.CALLBACK)
+    # Listeners were told (set once they ran): a refresh interrupted in between tells them
+    # when it runs again.
+    notified = fields.BooleanField(default=False)
 
     class Meta:
         table = "group_membership_event"
         indexes = (("chat_id", "kind", "at"),)
+
+
+class GroupChange(Model):
+    """A member change from a change_external_chat callback, until the group refresh reads
+    groupchat/get: the member, join or quit, and the scene (only the callback carries it).
+    In the database, so a refresh lost with Redis is found again and no scene is lost."""
+
+    id = fields.BigIntField(primary_key=True)
+    key = fields.CharField(max_length=160, unique=True)  # the event and the member
+    chat_id = fields.CharField(max_length=64, db_index=True)
+    member_id = fields.CharField(max_length=64, default="")  # "" = refresh only
+    kind = fields.CharField(max_length=8)  # "join" | "quit" | "refresh"
+    scene = fields.IntField(default=0)
+    at = fields.DatetimeField()
+    recorded_at = fields.DatetimeField()
+    done = fields.BooleanField(default=False, db_index=True)
+
+    class Meta:
+        table = "group_change"
 
 
 class GroupMember(Model):

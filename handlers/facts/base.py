@@ -8,12 +8,15 @@ job that called it, so the inbox retries; the fact insert is then a no-op.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import inspect
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from bot.events import Event
 from bot.router import Router
 
 if TYPE_CHECKING:
@@ -89,6 +92,13 @@ async def notify(deps: Deps, kind: str, fact: Any) -> None:
             failed.append(f"{fn.__qualname__}: {type(exc).__name__}: {exc}")
     if failed:
         raise ListenerError("; ".join(failed))
+
+
+def event_id(event: Event) -> str:
+    """A WeCom event's identity: its whole content (as the inbox keys callbacks), so a
+    re-delivery is the same event and two real events never merge, however close in time."""
+    body = json.dumps(event.raw, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()[:32]
 
 
 def from_ts(ts: int | float | str | None) -> datetime:

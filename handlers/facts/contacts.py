@@ -8,7 +8,7 @@ from typing import Any
 from bot.deps import Deps
 from bot.events import ExternalContactEvent
 from bot.wecom_errors import WeComError
-from handlers.facts.base import from_ts, router
+from handlers.facts.base import event_id, router
 from handlers.facts.store import (
     add_timeline,
     record_add,
@@ -54,15 +54,16 @@ async def _added(deps: Deps, event: ExternalContactEvent) -> None:
     data = await _fetch(deps, ext)
     await upsert_customer(data.get("external_contact") or {"external_userid": ext})
     follow = _follow_of(data, userid)
-    # The relation may already be gone again when the worker runs: trust the callback then.
-    at = from_ts(follow["createtime"]) if follow and follow.get("createtime") else event.created_at
+    # The fact is the callback's, at its own time: by the time the worker runs WeCom may
+    # already show a later episode (deleted and added again) or none at all.
     await record_add(
         deps,
         userid=userid,
         external_userid=ext,
-        at=at,
+        at=event.created_at,
         add_way=int((follow or {}).get("add_way") or 0),
-        state=str((follow or {}).get("state") or event.state),
+        state=event.state or str((follow or {}).get("state") or ""),
+        key=f"add:ev:{event_id(event)}",
     )
     if follow:
         await update_follow_details(userid, ext, follow)

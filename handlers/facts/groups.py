@@ -1,35 +1,73 @@
 """Customer groups: change_external_chat carries only ids, so a short-delayed job reads
 groupchat/get and records exactly one join or quit per real change.
 
-The callbacks' scenes (JoinScene / QuitScene) and times wait in Redis per chat until a
-refresh consumes them; a refresh also reconciles against WeCom's member list, which is what
-lets a full sync use the same code.
+Each callback's member changes (with the scene, which only the callback carries) are stored
+as `GroupChange` rows before the refresh is queued, and consumed by the refresh: a refresh
+lost with Redis is found again by a sweep, and no scene is lost. A refresh replays the
+changes in WeCom's order, then reconciles against the member list (which is what lets a full
+sync use the same code). Every join or quit is its own fact, however close in time.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+import arq
 from tortoise.exceptions import IntegrityError
 
 from bot.deps import Deps
 from bot.events import ExternalChatEvent
 from bot.wecom_errors import WeComError
-from handlers.facts.base import from_ts, notify, router, ts
+from handlers.facts.base import event_id, from_ts, notify, router, ts
 from handlers.facts.store import SAME_MOMENT, add_timeline
 from storage.directory import Staff
-from storage.facts import CustomerGroup, FactSource, GroupMember, GroupMembershipEvent
+from storage.facts import (
+    CustomerGroup,
+    FactSource,
+    GroupChange,
+    GroupMember,
+    GroupMembershipEvent,
+)
 
 REFRESH_JOB = "groupchat_refresh"
 REFRESH_DELAY = 3.0
-PENDING_TTL = 7 * 24 * 3600
+# A change still unconsumed this long after it was stored lost its refresh (Redis lost the
+# job or the flag): the sweep queues another.
+SWEEP_AFTER = timedelta(seconds=20)
 EXTERNAL = 2
 
 
 def _key(chat_id: str, what: str) -> str:
     return f"scrmbot:facts:chat:{chat_id}:{what}"
+
+
+def _change_key(kind: str, chat_id: str, member: str, event: ExternalChatEvent) -> str:
+    """Also the key of the join fact the change becomes (":ev:" marks a callback's fact)."""
+    key = f"{kind}:{chat_id}:{member}:ev:{event_id(event)}"
+    if len(key) <= 160:
+        return key
+    return f"{kind}:ev:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+async def record_changes(deps: Deps, event: ExternalChatEvent) -> None:
+    kinds = {"add_member": ("join", event.join_scene), "del_member": ("quit", event.quit_scene)}
+    kind, scene = kinds.get(event.update_detail, ("refresh", 0))
+    members = list(event.mem_change_list) if kind != "refresh" else []
+    for member in members or [""]:
+        with contextlib.suppress(IntegrityError):  # a re-delivered callback: stored already
+            await GroupChange.create(
+                key=_change_key(kind if member else "refresh", event.chat_id, member, event),
+                chat_id=event.chat_id,
+                member_id=member,
+                kind=kind if member else "refresh",
+                scene=scene,
+                at=event.created_at,
+                recorded_at=deps.now(),
+            )
 
 
 @router.event("change_external_chat")
@@ -42,13 +80,7 @@ async def on_chat_changed(deps: Deps, event: ExternalChatEvent) -> None:
         )
         await members_leave(deps, group, event.created_at, FactSource.CALLBACK)
         return
-    kinds = {"add_member": ("join", event.join_scene), "del_member": ("quit", event.quit_scene)}
-    if event.update_detail in kinds:
-        kind, scene = kinds[event.update_detail]
-        fields = {f"{kind}:{m}:{event.create_time}": str(scene) for m in event.mem_change_list}
-        if fields:
-            await deps.redis.hset(_key(event.chat_id, "pending"), mapping=fields)  # type: ignore[misc]
-            await deps.redis.expire(_key(event.chat_id, "pending"), PENDING_TTL)
+    await record_changes(deps, event)
     await schedule_refresh(deps, event.chat_id)
 
 
@@ -58,9 +90,9 @@ async def members_leave(deps: Deps, group: CustomerGroup, at: datetime, source: 
     counts = {"joins": 0, "quits": 0}
     for m in await GroupMember.filter(chat_id=group.chat_id):
         rec = _Reconcile(deps, group, m.member_id, source, counts)
-        await rec.quit(at, 1, m.member_type, source, pending=False)
+        await rec.quit(at, 1, m.member_type, source)
     await GroupMember.filter(chat_id=group.chat_id).delete()
-    await _notify_pending(deps, group.chat_id)
+    await _notify_new(deps, group.chat_id)
     return counts["quits"]
 
 
@@ -86,27 +118,43 @@ async def groupchat_refresh(ctx: dict[str, Any], chat_id: str) -> dict[str, int]
         info = await deps.wecom.groupchat_get(chat_id)
     except WeComError:
         if await CustomerGroup.exists(chat_id=chat_id, status="dismissed"):
+            await GroupChange.filter(chat_id=chat_id, done=False).update(done=True)
             return {"joins": 0, "quits": 0}
         raise
     return await reconcile_group(deps, info, FactSource.CALLBACK)
+
+
+async def sweep_changes(ctx: dict[str, Any]) -> int:
+    """Cron: queue a refresh for every group whose stored changes wait too long."""
+    deps: Deps = ctx["deps"]
+    stale = deps.now() - SWEEP_AFTER
+    rows = GroupChange.filter(done=False, recorded_at__lte=stale)
+    chats = set(await rows.limit(1000).values_list("chat_id", flat=True))
+    for chat_id in sorted(str(c) for c in chats):
+        await schedule_refresh(deps, chat_id)
+    return len(chats)
+
+
+router.cron(arq.cron(sweep_changes, second={5, 25, 45}, unique=True, timeout=60))
 
 
 async def reconcile_group(deps: Deps, info: dict[str, Any], source: str) -> dict[str, int]:
     chat_id = str(info["chat_id"])
     async with deps.redis.lock(_key(chat_id, "lock"), timeout=120, blocking_timeout=60):
         group = await _save_group(info)
-        pending = await _pending(deps, chat_id)
+        changes = list(await GroupChange.filter(chat_id=chat_id, done=False).order_by("at", "id"))
+        pending = [c for c in changes if c.kind in ("join", "quit")]
         remote = {str(m["userid"]): m for m in info.get("member_list") or []}
         rows = await GroupMember.filter(chat_id=chat_id).values_list("member_id", flat=True)
         current = {str(m) for m in rows}
         counts = {"joins": 0, "quits": 0}
-        for member in sorted(set(remote) | current | {p[1] for p in pending}):
-            mine = [p for p in pending if p[1] == member]
+        for member in sorted(set(remote) | current | {c.member_id for c in pending}):
+            mine = [c for c in pending if c.member_id == member]
             rec = _Reconcile(deps, group, member, source, counts)
             await rec.run(remote.get(member), mine)
-        await _notify_pending(deps, chat_id)
-        if pending:
-            await deps.redis.hdel(_key(chat_id, "pending"), *[p[4] for p in pending])  # type: ignore[misc]
+        await _notify_new(deps, chat_id)
+        if changes:
+            await GroupChange.filter(id__in=[c.id for c in changes]).update(done=True)
     return counts
 
 
@@ -123,30 +171,13 @@ async def _save_group(info: dict[str, Any]) -> CustomerGroup:
     return group
 
 
-Pending = tuple[str, str, datetime, int, str]  # kind, member, at, scene, redis field
-
-
-async def _pending(deps: Deps, chat_id: str) -> list[Pending]:
-    raw = await deps.redis.hgetall(_key(chat_id, "pending"))  # type: ignore[misc]
-    out: list[Pending] = []
-    for field, value in raw.items():
-        name = field.decode() if isinstance(field, bytes) else str(field)
-        kind, _, rest = name.partition(":")
-        member, _, stamp = rest.rpartition(":")
-        if kind in ("join", "quit") and member and stamp.isdigit():
-            out.append((kind, member, from_ts(stamp), int(value or 0), name))
-    return sorted(out, key=lambda p: (p[2], p[0]))
-
-
-async def _notify_pending(deps: Deps, chat_id: str) -> None:
-    """Listeners run for every fact this refresh touched; a failure leaves the id queued so
-    the retried job calls them again."""
-    key = _key(chat_id, "notify")
-    for raw in await deps.redis.smembers(key):  # type: ignore[misc]
-        fact = await GroupMembershipEvent.get_or_none(id=int(raw))
-        if fact is not None:
-            await notify(deps, "group_joined" if fact.kind == "join" else "group_quit", fact)
-        await deps.redis.srem(key, raw)  # type: ignore[misc]
+async def _notify_new(deps: Deps, chat_id: str) -> None:
+    """Listeners hear every fact not yet told, in WeCom's order (a join before its quit); a
+    failure leaves the fact untold so the retried job tells it again."""
+    facts = GroupMembershipEvent.filter(chat_id=chat_id, notified=False).order_by("at", "id")
+    for fact in await facts:
+        await notify(deps, "group_joined" if fact.kind == "join" else "group_quit", fact)
+        await GroupMembershipEvent.filter(id=fact.id).update(notified=True)
 
 
 def join_scene(member_scene: Any) -> int:
@@ -157,7 +188,8 @@ def join_scene(member_scene: Any) -> int:
 
 
 class _Reconcile:
-    """One member of one group: callbacks first (they carry the scenes), then WeCom's list."""
+    """One member of one group: the callbacks in WeCom's order (they carry the scenes), then
+    WeCom's member list (it carries the inviter)."""
 
     def __init__(
         self, deps: Deps, group: CustomerGroup, member: str, source: str, counts: dict[str, int]
@@ -166,24 +198,19 @@ class _Reconcile:
         self.chat_id = group.chat_id
         self.counts = counts
 
-    async def run(self, remote: dict[str, Any] | None, pending: list[Pending]) -> None:
+    async def run(self, remote: dict[str, Any] | None, pending: list[GroupChange]) -> None:
         mtype = int(remote["type"]) if remote and remote.get("type") else await self._type()
-        for kind, _, at, scene, _ in pending:
-            if kind == "join":
-                await self.join(at, scene, "", mtype, FactSource.CALLBACK, pending=True)
+        for change in pending:
+            if change.kind == "join":
+                await self.callback_join(change, mtype)
+            else:
+                await self.quit(change.at, change.scene, mtype, FactSource.CALLBACK)
         if remote is not None:
-            invitor = str((remote.get("invitor") or {}).get("userid") or "")
-            at = from_ts(remote.get("join_time"))
-            scene = join_scene(remote.get("join_scene"))
-            await self.join(at, scene, invitor, mtype, self.source, pending=False)
-        for kind, _, at, scene, _ in pending:
-            if kind == "quit":
-                await self.quit(at, scene, mtype, FactSource.CALLBACK, pending=True)
-        if remote is None:
+            await self.listed(remote, mtype)
+            await self._save_member(remote, mtype)
+        else:
             await self._quit_if_still_joined(mtype)
             await GroupMember.filter(chat_id=self.chat_id, member_id=self.member).delete()
-        else:
-            await self._save_member(remote, mtype)
 
     async def _type(self) -> int:
         return 1 if await Staff.exists(userid=self.member) else EXTERNAL
@@ -191,39 +218,60 @@ class _Reconcile:
     async def _events(self, kind: str) -> Any:
         return GroupMembershipEvent.filter(chat_id=self.chat_id, member_id=self.member, kind=kind)
 
-    async def join(
-        self, at: datetime, scene: int, invitor: str, mtype: int, source: str, pending: bool
-    ) -> None:
-        near = (
-            await (await self._events("join"))
-            .filter(at__gte=at - SAME_MOMENT, at__lte=at + SAME_MOMENT)
-            .first()
-        )
-        if near is not None:
-            if invitor and not near.invitor:
-                await GroupMembershipEvent.filter(id=near.id).update(invitor=invitor)
-            if pending:
-                await self._queue_notify(near)
+    async def _open_join(self) -> GroupMembershipEvent | None:
+        """The latest join when no quit followed it: the member's current membership."""
+        joined = await (await self._events("join")).order_by("-at", "-id").first()
+        if joined is None:
+            return None
+        quit_ = await (await self._events("quit")).filter(at__gte=joined.at).exists()
+        return None if quit_ else joined
+
+    async def callback_join(self, change: GroupChange, mtype: int) -> None:
+        """One join per callback; a membership a member list or sync showed first (its own
+        time, WeCom's join_time) is the same join when still open."""
+        fact = await GroupMembershipEvent.get_or_none(key=change.key)
+        if fact is None:
+            seen = await self._open_join()
+            listed = seen is not None and ":ev:" not in seen.key
+            if seen is not None and listed and abs(seen.at - change.at) <= SAME_MOMENT:
+                await GroupMembershipEvent.filter(id=seen.id).update(scene=change.scene)
+                return
+            fact, new = await self._insert(
+                change.key, "join", change.at, change.scene, "", mtype, FactSource.CALLBACK
+            )
+            self.counts["joins"] += new
+            if new:
+                await self._adopt_orphan_quit(fact)
+        await self._timeline(fact, "group_join", f"加入了群聊「{self._name}」")
+
+    async def listed(self, remote: dict[str, Any], mtype: int) -> None:
+        """The member list shows the member: their open membership gets the inviter, or a
+        join we have no callback for (yet) is recorded at WeCom's join_time."""
+        invitor = str((remote.get("invitor") or {}).get("userid") or "")
+        seen = await self._open_join()
+        if seen is not None:
+            if invitor and not seen.invitor:
+                await GroupMembershipEvent.filter(id=seen.id).update(invitor=invitor)
             return
+        at = from_ts(remote.get("join_time"))
+        scene = join_scene(remote.get("join_scene"))
         key = f"join:{self.chat_id}:{self.member}:{ts(at)}"
-        fact, new = await self._insert(key, "join", at, scene, invitor, mtype, source)
+        fact, new = await self._insert(key, "join", at, scene, invitor, mtype, self.source)
         self.counts["joins"] += new
         if new:
             await self._adopt_orphan_quit(fact)
-        if new or pending:
-            await self._queue_notify(fact)
             await self._timeline(fact, "group_join", f"加入了群聊「{self._name}」")
 
-    async def quit(self, at: datetime, scene: int, mtype: int, source: str, pending: bool) -> None:
-        joined = await (await self._events("join")).filter(at__lte=at).order_by("-at").first()
+    async def quit(self, at: datetime, scene: int, mtype: int, source: str) -> None:
+        joined = (
+            await (await self._events("join")).filter(at__lte=at).order_by("-at", "-id").first()
+        )
         episode = str(ts(joined.at)) if joined else f"orphan:{ts(at)}"
         key = f"quit:{self.chat_id}:{self.member}:{episode}"
         fact, new = await self._insert(key, "quit", at, scene, "", mtype, source)
         self.counts["quits"] += new
-        if new or pending:
-            await self._queue_notify(fact)
-            verb = "被移出" if fact.scene == 1 else "退出了"
-            await self._timeline(fact, "group_quit", f"{verb}群聊「{self._name}」")
+        verb = "被移出" if fact.scene == 1 else "退出了"
+        await self._timeline(fact, "group_quit", f"{verb}群聊「{self._name}」")
 
     async def _adopt_orphan_quit(self, join: GroupMembershipEvent) -> None:
         """A quit handled before its join (reordered delivery) gets the membership's key."""
@@ -250,7 +298,7 @@ class _Reconcile:
             return
         key = f"quit:{self.chat_id}:{self.member}:{ts(joined.at)}"
         if not await GroupMembershipEvent.exists(key=key):
-            await self.quit(max(self.deps.now(), joined.at), 0, mtype, self.source, pending=False)
+            await self.quit(max(self.deps.now(), joined.at), 0, mtype, self.source)
 
     async def _insert(
         self, key: str, kind: str, at: datetime, scene: int, invitor: str, mtype: int, source: str
@@ -270,9 +318,6 @@ class _Reconcile:
         except IntegrityError:
             return await GroupMembershipEvent.get(key=key), False
         return fact, True
-
-    async def _queue_notify(self, fact: GroupMembershipEvent) -> None:
-        await self.deps.redis.sadd(_key(self.chat_id, "notify"), str(fact.id))  # type: ignore[misc]
 
     async def _timeline(self, fact: GroupMembershipEvent, kind: str, text: str) -> None:
         # Keyed by time, not by fact key: an adopted orphan quit keeps its timeline entry.

@@ -24,7 +24,8 @@ from storage.facts import (
 if TYPE_CHECKING:
     from bot.deps import Deps
 
-# WeCom's createtime and the callback's CreateTime may differ by a moment.
+# WeCom's createtime (a sync's snapshot) and the callback's CreateTime may differ by a moment:
+# used only to match a synced relation to the one callbacks built, never to merge events.
 SAME_MOMENT = timedelta(seconds=5)
 
 
@@ -100,16 +101,6 @@ async def _mark_first_add(fact: FollowEvent) -> None:
         )
 
 
-async def _near_add(userid: str, ext: str, at: datetime) -> FollowEvent | None:
-    return await FollowEvent.filter(
-        userid=userid,
-        external_userid=ext,
-        kind="add",
-        at__gte=at - SAME_MOMENT,
-        at__lte=at + SAME_MOMENT,
-    ).first()
-
-
 async def record_add(
     deps: Deps,
     *,
@@ -119,20 +110,21 @@ async def record_add(
     add_way: int = 0,
     state: str = "",
     source: str = FactSource.CALLBACK,
+    key: str = "",
 ) -> FollowEvent:
-    """One add per episode; a near-identical time (callback vs createtime) is the same add."""
-    fact = await _near_add(userid, external_userid, at)
-    if fact is None:
-        fact = await _insert(
-            f"add:{userid}:{external_userid}:{ts(at)}",
-            userid=userid,
-            external_userid=external_userid,
-            kind="add",
-            at=at,
-            add_way=add_way,
-            state=state[:64],
-            source=source,
-        )
+    """One add per WeCom event: `key` names the callback (a re-delivery is the same add, a
+    re-add a second later is another); a sync's add is keyed by WeCom's createtime."""
+    fact = await _synced_episode(userid, external_userid, at) if key else None
+    fact = fact or await _insert(
+        key or f"add:{userid}:{external_userid}:{ts(at)}",
+        userid=userid,
+        external_userid=external_userid,
+        kind="add",
+        at=at,
+        add_way=add_way,
+        state=state[:64],
+        source=source,
+    )
     await _mark_first_add(fact)
     await _adopt_orphan_end(fact)
     await rebuild_relation(userid, external_userid)
@@ -148,6 +140,23 @@ async def record_add(
     )
     await notify(deps, "follow_added", fact)
     return fact
+
+
+async def _synced_episode(userid: str, ext: str, at: datetime) -> FollowEvent | None:
+    """An open relation a sync found at WeCom's createtime is the add this late callback
+    reports (a sync cannot tell events apart; callbacks always can)."""
+    add = await FollowEvent.filter(
+        userid=userid,
+        external_userid=ext,
+        kind="add",
+        source=FactSource.SYNC,
+        at__gte=at - SAME_MOMENT,
+        at__lte=at + SAME_MOMENT,
+    ).first()
+    ended = add and await FollowEvent.exists(
+        userid=userid, external_userid=ext, kind="end", at__gte=add.at
+    )
+    return None if add is None or ended else add
 
 
 async def _episode_add(userid: str, ext: str, at: datetime) -> FollowEvent | None:

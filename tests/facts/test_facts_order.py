@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
 from bot.deps import Deps
-from storage.facts import Customer
-from tests.facts.fakes import T0, FakeWeCom, contact_event, deliver
+from bot.events import Event
+from handlers.facts import on_group_joined, on_group_quit
+from handlers.facts.base import from_ts, remove_listener
+from handlers.facts.groups import SWEEP_AFTER, sweep_changes
+from storage.facts import (
+    Customer,
+    FollowEvent,
+    FollowRelation,
+    GroupChange,
+    GroupMember,
+    GroupMembershipEvent,
+    TimelineEntry,
+)
+from tests.facts.fakes import T0, FakeWeCom, chat_event, contact_event, deliver, run_jobs
 
 EXT = "wmOrder1"
+CHAT = "wrOrderChat"
 
 
 async def test_an_add_seen_after_the_customer_left_everyone_keeps_the_name(
@@ -22,3 +40,128 @@ async def test_an_add_seen_after_the_customer_left_everyone_keeps_the_name(
     await deliver(deps, contact_event("add_external_contact", "bob", EXT, T0 + 60))
     customer = await Customer.get(external_userid=EXT)
     assert (customer.name, customer.gender, customer.type) == ("张三", 1, 1)
+
+
+def _both_ways(events: list[Event]) -> dict[str, list[Event]]:
+    """Each callback three times, in WeCom's order and with the delivery reversed."""
+    return {
+        "in_order": [e for e in events for _ in range(3)],
+        "reversed": [e for e in reversed(events) for _ in range(3)],
+    }
+
+
+@pytest.mark.parametrize("order", ["in_order", "reversed"])
+async def test_a_delete_and_re_add_two_seconds_apart_are_two_facts(
+    deps: Deps, wecom: FakeWeCom, order: str
+) -> None:
+    wecom.contacts[EXT] = {"external_userid": EXT, "name": "张三", "type": 1}
+    wecom.follows[EXT] = [{"userid": "alice", "createtime": T0 + 4, "add_way": 1}]
+    events = [
+        contact_event("add_external_contact", "alice", EXT, T0),
+        contact_event("del_follow_user", "alice", EXT, T0 + 2),
+        contact_event("add_external_contact", "alice", EXT, T0 + 4),
+    ]
+    for event in _both_ways(events)[order]:
+        await deliver(deps, event)
+    adds = await FollowEvent.filter(kind="add").order_by("at").values_list("at", flat=True)
+    ends = await FollowEvent.filter(kind="end").values_list("at", flat=True)
+    assert list(adds) == [from_ts(T0), from_ts(T0 + 4)]
+    assert list(ends) == [from_ts(T0 + 2)]
+    relation = await FollowRelation.get(userid="alice", external_userid=EXT)
+    assert relation.active and relation.added_at == from_ts(T0 + 4)
+    assert await TimelineEntry.filter(external_userid=EXT).count() == 3
+
+
+def _group(members: list[dict[str, object]]) -> dict[str, object]:
+    return {"chat_id": CHAT, "name": "VIP群", "owner": "bob", "member_list": members}
+
+
+MEMBER = {
+    "userid": EXT,
+    "type": 2,
+    "join_time": T0 + 4,
+    "join_scene": 1,
+    "invitor": {"userid": "bob"},
+}
+
+
+@pytest.mark.parametrize("order", ["in_order", "reversed"])
+async def test_a_quit_and_re_join_two_seconds_apart_are_two_facts(
+    deps: Deps, wecom: FakeWeCom, order: str
+) -> None:
+    wecom.groups[CHAT] = _group([MEMBER])
+    events = [
+        chat_event(CHAT, "add_member", [EXT], T0, JoinScene="3"),
+        chat_event(CHAT, "del_member", [EXT], T0 + 2, QuitScene="0"),
+        chat_event(CHAT, "add_member", [EXT], T0 + 4, JoinScene="0"),
+    ]
+    for event in _both_ways(events)[order]:
+        await deliver(deps, event)
+    joins = await GroupMembershipEvent.filter(kind="join").order_by("at")
+    assert [(j.at, j.scene) for j in joins] == [(from_ts(T0), 3), (from_ts(T0 + 4), 0)]
+    assert joins[1].invitor == "bob"
+    quits = await GroupMembershipEvent.filter(kind="quit").values_list("at", flat=True)
+    assert list(quits) == [from_ts(T0 + 2)]
+    assert await GroupMember.filter(chat_id=CHAT, member_id=EXT).exists()
+
+
+async def test_a_join_survives_redis_losing_its_refresh(
+    deps: Deps, wecom: FakeWeCom, redis: Redis
+) -> None:
+    """The join was processed, then Redis lost the queued refresh (and its flag): the sweep
+    finds the stored change, and the join gets its scene and its inviter."""
+    heard: list[tuple[str, str]] = []
+
+    @on_group_joined
+    async def joined(d: Deps, fact: Any) -> None:
+        heard.append(("join", fact.invitor))
+
+    try:
+        wecom.groups[CHAT] = _group([{**MEMBER, "join_time": T0}])
+        outcomes = await deps.dispatcher.dispatch_event(
+            deps, chat_event(CHAT, "add_member", [EXT], T0, JoinScene="3")
+        )
+        assert not [o.error for o in outcomes if o.error]
+        deps.queue.take()  # type: ignore[attr-defined]
+        await redis.flushdb()
+        assert await sweep_changes({"deps": deps}) == 0  # not stale yet: its refresh may run
+        deps.clock.advance(SWEEP_AFTER.total_seconds())  # type: ignore[attr-defined]
+        assert await sweep_changes({"deps": deps}) == 1
+        await run_jobs(deps)
+    finally:
+        remove_listener("group_joined", joined)
+    join = await GroupMembershipEvent.get(kind="join")
+    assert (join.scene, join.invitor) == (3, "bob")
+    assert heard == [("join", "bob")]
+    assert not await GroupChange.filter(done=False).exists()
+
+
+async def test_after_a_redis_loss_a_quit_never_overtakes_its_join(
+    deps: Deps, wecom: FakeWeCom, redis: Redis
+) -> None:
+    """The join's refresh was lost with Redis and the customer left before anything ran
+    again: both facts are recorded, and listeners hear the join before the quit."""
+    heard: list[str] = []
+
+    @on_group_joined
+    async def joined(d: Deps, fact: Any) -> None:
+        heard.append("join")
+
+    @on_group_quit
+    async def left(d: Deps, fact: Any) -> None:
+        heard.append("quit")
+
+    try:
+        wecom.groups[CHAT] = _group([])
+        await deps.dispatcher.dispatch_event(
+            deps, chat_event(CHAT, "add_member", [EXT], T0, JoinScene="0")
+        )
+        deps.queue.take()  # type: ignore[attr-defined]
+        await redis.flushdb()
+        await deliver(deps, chat_event(CHAT, "del_member", [EXT], T0 + 30, QuitScene="0"))
+    finally:
+        remove_listener("group_joined", joined)
+        remove_listener("group_quit", left)
+    facts = await GroupMembershipEvent.all().order_by("at").values_list("kind", flat=True)
+    assert list(facts) == ["join", "quit"]
+    assert heard == ["join", "quit"]

@@ -16,7 +16,7 @@ from bot.deps import Deps
 from bot.http import ApiError, RequestContext
 from handlers.facts import ListenerError, mark_tags, on_follow_added
 from handlers.facts.api import customer_view
-from handlers.facts.base import from_ts, remove_listener
+from handlers.facts.base import event_id, from_ts, remove_listener
 from handlers.facts.customers import COLUMNS, customers_export, customers_view
 from handlers.facts.sync import SyncError, full_sync
 from storage.facts import (
@@ -127,7 +127,7 @@ async def test_failing_listener_fails_the_handler_then_retries(
         assert not second[0].error
     finally:
         remove_listener("follow_added", flaky)
-    assert calls == [f"add:alice:{EXT}:{T0}"] * 2
+    assert calls == [f"add:ev:{event_id(event)}"] * 2
     assert await FollowEvent.filter(kind="add").count() == 1
     assert issubclass(ListenerError, RuntimeError)
 

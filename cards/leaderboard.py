@@ -19,6 +19,11 @@ _ENV = jinja2.Environment(
     keep_trailing_newline=False,
 )
 
+# WeCom's advised maximum lengths for text_notice parts (characters); longer text is cut off
+# on the phone, so it is clipped here and the card links to the full page.
+MAX_SUB_TITLE = 112
+MAX_TITLE_DESC = 30
+
 METRIC_LABELS = {"new_customers": "邀请客户成为企微客户", "group_joins": "邀请客户加入群聊"}
 UNITS = {"new_customers": "位", "group_joins": "次"}
 UNIT_NOUNS = {"new_customers": "客户", "group_joins": "入群"}
@@ -82,12 +87,12 @@ def _text_notice(parts: dict[str, str], url: str, extra: dict[str, Any]) -> dict
     card: dict[str, Any] = {
         "card_type": "text_notice",
         "source": {"desc": labels["source"]},
-        "main_title": {"title": parts["title"], "desc": parts["desc"]},
+        "main_title": {"title": parts["title"], "desc": clip(parts["desc"], MAX_TITLE_DESC)},
     }
     if parts.get("emphasis"):
         card["emphasis_content"] = {"title": parts["emphasis"], "desc": parts["emphasis_desc"]}
     if parts.get("sub"):
-        card["sub_title_text"] = parts["sub"]
+        card["sub_title_text"] = clip(parts["sub"], MAX_SUB_TITLE)
     card.update(extra)
     card["jump_list"] = [{"type": 1, "title": labels["button"], "url": url}]
     card["card_action"] = {"type": 1, "url": url}
@@ -98,8 +103,14 @@ def _kv(key: str, value: str) -> dict[str, Any]:
     return {"keyname": key[:20], "value": value[:60]}
 
 
+def clip(text: str, limit: int, more: str = "…") -> str:
+    return text if len(text) <= limit else text[: max(0, limit - len(more))] + more
+
+
 def start_card(activity: CardActivity, url: str) -> dict[str, Any]:
+    """The whole 活动说明 does not fit a card: a short part, then a link to the page."""
     parts = _blocks("start", **_common(activity))
+    parts["sub"] = clip(parts["sub"], MAX_SUB_TITLE, parts["more"])
     labels = _blocks("labels")
     extra = {"horizontal_content_list": [_kv(labels["time_key"], parts["time"])]}
     return _text_notice(parts, url, extra)
@@ -135,7 +146,8 @@ def crossing_card(kind: str, activity: CardActivity, me: Standing, url: str) -> 
 
 def end_card(activity: CardActivity, me: Standing, url: str) -> dict[str, Any]:
     values = _common(activity) | {
-        "my_rank": me.rank if me.on_list else 0,
+        "my_rank": me.rank,
+        "on_list": me.on_list,
         "my_count": me.count,
         "top": me.top[: min(activity.top_n, 10)],
     }

@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from bot.auth import department_tree
 from bot.http import ApiError
-from handlers.leaderboard.counting import zkey
+from handlers.leaderboard.counting import refresh_participant, zkey
 from storage.directory import Staff
 from storage.leaderboard import (
     Activity,
@@ -250,10 +250,15 @@ async def sync_participants(redis: Redis | None, activity: Activity) -> None:
     dept_ids = [int(d) for d in found]  # type: ignore[call-overload]
     wanted = set(await dept_staff(dept_ids))
     rows = {p.userid: p for p in await Participant.filter(activity_id=activity.id)}
-    for uid in wanted - rows.keys():
+    joined = sorted(wanted - rows.keys())
+    for uid in joined:
         await Participant.get_or_create(
             activity_id=activity.id, userid=uid, defaults={"via_dept": True}
         )
+    if redis is not None and joined and await redis.exists(zkey(activity.id)):
+        # Newcomers enter the live ranking now, not at the next full rebuild.
+        for uid in joined:
+            await refresh_participant(redis, activity, uid)
     for uid, row in rows.items():
         if uid in wanted and not row.via_dept:
             row.via_dept = True

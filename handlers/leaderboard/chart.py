@@ -1,54 +1,121 @@
 """The TOP10 bar chart as a PNG, drawn with Pillow (the closing report's card image).
 
-Chinese names need a CJK font: the first one found in `FONT_PATHS` (or $SCRMBOT_CJK_FONT) is
-used; without one, names that the font cannot draw are replaced by their rank."""
+Names are Chinese, so the fonts are CJK ones: $SCRMBOT_CJK_FONT, then the machine's (fontconfig,
+then known paths), then the subset of Noto Sans SC shipped in `fonts/` (ASCII and GB2312),
+which every install has. Each label is drawn with the first font that has all its glyphs, so a
+name never shows as boxes.
+"""
 
 from __future__ import annotations
 
 import io
 import os
+import shutil
+import subprocess
 from functools import lru_cache
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-FONT_PATHS = [
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-    "/System/Library/Fonts/PingFang.ttc",
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+SHIPPED = Path(__file__).parent / "fonts" / "NotoSansSC-GB2312.otf"
+# (path, face index in a collection): Noto's .ttc holds SC as its third face.
+KNOWN = [
+    ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 2),
+    ("/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc", 2),
+    ("/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc", 2),
+    ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", 0),
+    ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", 0),
+    ("/System/Library/Fonts/PingFang.ttc", 0),
+    ("C:/Windows/Fonts/msyh.ttc", 0),
 ]
 WIDTH, HEIGHT = 800, 500
+_MISSING = "\U000f0000"  # a private-use code point no font maps: its mask is the .notdef box
+
+Font = ImageFont.FreeTypeFont
 
 
-@lru_cache(maxsize=4)
-def _font(size: int) -> tuple[ImageFont.FreeTypeFont | ImageFont.ImageFont, bool]:
-    paths = [os.environ.get("SCRMBOT_CJK_FONT", ""), *FONT_PATHS]
-    for path in (p for p in paths if p):
-        if Path(path).is_file():
-            cjk = "DejaVu" not in path
-            return ImageFont.truetype(path, size), cjk
-    return ImageFont.load_default(), False
+def _fontconfig() -> list[tuple[str, int]]:
+    """Simplified-Chinese fonts fontconfig knows, best match first."""
+    if shutil.which("fc-match") is None:
+        return []
+    try:
+        out = subprocess.run(
+            ["fc-match", "-s", "sans-serif:lang=zh-cn", "--format", "%{file}|%{index}|%{lang}\n"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    found = []
+    for line in out.splitlines()[:20]:
+        path, _, rest = line.partition("|")
+        index, _, langs = rest.partition("|")
+        if "zh-cn" in langs.split("|") and index.isdigit():
+            found.append((path, int(index)))
+    return found
 
 
-def _label(text: str, rank: int, cjk: bool) -> str:
-    return text if cjk or text.isascii() else f"No.{rank}"
+def candidates() -> list[tuple[str, int]]:
+    env = os.environ.get("SCRMBOT_CJK_FONT", "")
+    found = [(env, 0)] if env else []
+    found += _fontconfig() + KNOWN + [(str(SHIPPED), 0)]
+    return [(p, i) for p, i in dict.fromkeys(found) if Path(p).is_file()]
+
+
+@lru_cache(maxsize=8)
+def fonts(size: int) -> tuple[Font, ...]:
+    loaded = []
+    for path, index in candidates():
+        try:
+            loaded.append(ImageFont.truetype(path, size, index=index))
+        except OSError:
+            continue
+        if len(loaded) == 3:
+            break
+    return tuple(loaded)
+
+
+def _mask(font: Font, char: str) -> tuple[object, ...]:
+    mask = font.getmask(char)
+    return (font.getbbox(char), mask.size, tuple(mask.histogram()))
+
+
+@lru_cache(maxsize=4096)
+def _has(font: Font, char: str) -> bool:
+    return char.isspace() or _mask(font, char) != _mask(font, _MISSING)
+
+
+def font_for(text: str, size: int) -> Font:
+    """The first font that draws every character of `text` (else the one that draws most)."""
+    chain = fonts(size)
+    if not chain:
+        raise RuntimeError("no font found, not even the shipped one: " + str(SHIPPED))
+    for font in chain:
+        if all(_has(font, c) for c in text):
+            return font
+    return max(chain, key=lambda f: sum(_has(f, c) for c in text))
+
+
+def _fit(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def top10_png(title: str, rows: list[tuple[str, int]]) -> bytes:
     image = Image.new("RGB", (WIDTH, HEIGHT), "white")
     draw = ImageDraw.Draw(image)
-    font, cjk = _font(18)
-    draw.text((24, 16), title if cjk or title.isascii() else "TOP10", fill="#222", font=font)
+    head = _fit(title, 36)
+    draw.text((24, 16), head, fill="#222", font=font_for(head, 20))
     top = max((count for _, count in rows), default=0) or 1
-    bar_h, left, right = 34, 150, WIDTH - 80
+    bar_h, left, right = 34, 170, WIDTH - 80
     for i, (name, count) in enumerate(rows[:10]):
         y = 60 + i * (bar_h + 8)
-        draw.text((24, y + 6), _label(name, i + 1, cjk)[:8], fill="#333", font=font)
+        label = f"{i + 1}. {_fit(name, 7)}"
+        draw.text((24, y + 6), label, fill="#333", font=font_for(label, 18))
         length = int((right - left) * count / top)
         draw.rectangle((left, y, left + max(length, 2), y + bar_h), fill="#2f7df6")
-        draw.text((left + length + 8, y + 6), str(count), fill="#333", font=font)
+        draw.text((left + length + 8, y + 6), str(count), fill="#333", font=font_for("0", 18))
     buf = io.BytesIO()
     image.save(buf, format="PNG", optimize=True)
     return buf.getvalue()

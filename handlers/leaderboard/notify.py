@@ -136,9 +136,32 @@ async def check_crossings(deps: Deps, activity: Activity, userid: str) -> list[s
     rows = {r.userid: r for r in band}
     if me is not None:
         rows[me.userid] = me
-    cutoff = next((r for r in band if r.rank == activity.top_n), None)
+    return await _check_rows(deps, activity, list(rows.values()))
+
+
+async def check_all_zones(deps: Deps, activity: Activity) -> list[str]:
+    """After the cutoff itself moved (上榜名次 changed): everyone on or near the list before,
+    and everyone on or near it now, gets the notice their move calls for."""
+    stored = await deps.redis.hgetall(f"lb:{activity.id}:zone")  # type: ignore[misc]
+    before = [
+        (k.decode() if isinstance(k, bytes) else k)
+        for k, v in stored.items()
+        if (v.decode() if isinstance(v, bytes) else v) != "off"
+    ]
+    now_in = await counting.live_page(
+        deps.redis, activity, 0, activity.top_n + activity.about_to_rank_distance
+    )
+    rows = {r.userid: r for r in now_in}
+    for uid in before:
+        if uid not in rows and (row := await counting.live_rank(deps.redis, activity, uid)):
+            rows[uid] = row
+    return await _check_rows(deps, activity, list(rows.values()))
+
+
+async def _check_rows(deps: Deps, activity: Activity, rows: list[counting.RankRow]) -> list[str]:
+    cutoff = await cutoff_row(deps, activity)
     sent = []
-    for row in rows.values():
+    for row in rows:
         new = zone(activity, row.rank, row.count)
         old = await deps.redis.eval(_SWAP, 1, f"lb:{activity.id}:zone", row.userid, new)  # type: ignore[misc]
         old_zone = old.decode() if isinstance(old, bytes) else (old or "off")

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from bot.auth_types import Role
 from bot.http import ApiError, RequestContext, json_ok, page_params, read_json, scope_userids
-from handlers.leaderboard import access, activities, counting, router
+from handlers.leaderboard import access, activities, counting, notify, router
 from handlers.leaderboard.activities import ActivityPatch, state_of
 from handlers.leaderboard.notify import names_of
 from storage.facts import Customer, CustomerGroup
@@ -127,6 +127,8 @@ async def update_activity(ctx: RequestContext) -> web.StreamResponse:
     await _save_lists(ctx, activity, patch)
     if state_of(activity, ctx.deps.now()) is ActivityState.RUNNING:
         await counting.rebuild(ctx.deps.redis, activity)  # top_n / end may move the cutoff
+        if "top_n" in patch.model_fields_set:
+            await notify.check_all_zones(ctx.deps, activity)
     return json_ok(serialize(ctx, activity, await access.current_lists(activity.id)))
 
 

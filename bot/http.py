@@ -3,10 +3,13 @@ in and out with Chinese error messages, paging and Excel exports."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import io
 import json
 import logging
+import os
+import tempfile
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -29,6 +32,7 @@ from bot.web_keys import DEPS_KEY
 
 __all__ = [
     "ApiError",
+    "XlsxWriter",
     "RequestContext",
     "json_ok",
     "page_params",
@@ -290,6 +294,21 @@ def _row(sheet: Any, values: Iterable[Any], tz: tzinfo, bold: bool = False) -> l
     return cells
 
 
+def _disposition(filename: str) -> dict[str, str]:
+    if not filename.lower().endswith(".xlsx"):
+        filename += ".xlsx"
+    fallback = filename if filename.isascii() else "export.xlsx"
+    fallback = fallback.replace('"', "").replace("\\", "")
+    return {
+        "Content-Type": XLSX_TYPE,
+        "Content-Disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}",
+        "Cache-Control": "no-store",
+    }
+
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
 def xlsx_response(
     filename: str, headers: list[str], rows: Iterable[list[Any]], tz: tzinfo
 ) -> web.Response:
@@ -302,13 +321,41 @@ def xlsx_response(
         sheet.append(_row(sheet, row, tz))
     buf = io.BytesIO()
     book.save(buf)
-    if not filename.lower().endswith(".xlsx"):
-        filename += ".xlsx"
-    fallback = filename if filename.isascii() else "export.xlsx"
-    fallback = fallback.replace('"', "").replace("\\", "")
-    disposition = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
-    return web.Response(
-        body=buf.getvalue(),
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": disposition, "Cache-Control": "no-store"},
-    )
+    head = _disposition(filename)
+    body = buf.getvalue()
+    return web.Response(body=body, content_type=head.pop("Content-Type"), headers=head)
+
+
+class XlsxWriter:
+    """A large .xlsx export that never stalls the web process: rows are added in chunks (the
+    caller reads them from the database a chunk at a time), cells are built and the file is
+    compressed in a worker thread, and the file is streamed from a temporary file."""
+
+    def __init__(self, headers: list[str], tz: tzinfo) -> None:
+        self.tz = tz
+        self.book = Workbook(write_only=True)
+        self.sheet = self.book.create_sheet("导出")
+        self.sheet.append(_row(self.sheet, headers, tz, bold=True))
+
+    def _append(self, rows: list[list[Any]]) -> None:
+        for row in rows:
+            self.sheet.append(_row(self.sheet, row, self.tz))
+
+    async def add(self, rows: Iterable[list[Any]]) -> None:
+        await asyncio.to_thread(self._append, [list(r) for r in rows])
+
+    async def response(self, request: web.Request, filename: str) -> web.StreamResponse:
+        fd, path = tempfile.mkstemp(suffix=".xlsx")
+        os.close(fd)
+        try:
+            await asyncio.to_thread(self.book.save, path)
+            response = web.StreamResponse(headers=_disposition(filename))
+            response.content_length = await asyncio.to_thread(os.path.getsize, path)
+            await response.prepare(request)
+            with open(path, "rb") as f:  # noqa: ASYNC230 - chunks are read in a thread
+                while chunk := await asyncio.to_thread(f.read, 256 * 1024):
+                    await response.write(chunk)
+            await response.write_eof()
+            return response
+        finally:
+            os.unlink(path)

@@ -1,7 +1,8 @@
 """pydantic validation errors in words a person can act on (zh-CN), naming the field.
 
-A model may give a field a Chinese label with `Field(title="活动名称")`; otherwise the field's
-name is shown.
+Every API model gives each field the Chinese label its form shows, `Field(title="活动名称")`;
+nested models and list items are named too ("团队第2项的团队名称"). `untitled_fields(model)`
+lists the fields still without one (the tests check every API model).
 """
 
 from __future__ import annotations
@@ -37,15 +38,54 @@ _TEMPLATES = {
 }
 
 
+def _field(model: type[pydantic.BaseModel], name: str) -> Any:
+    """The field a location part names: by field name or by its alias (what the JSON uses)."""
+    info = model.model_fields.get(name)
+    if info is None:
+        info = next((f for f in model.model_fields.values() if f.alias == name), None)
+    return info
+
+
+def _inner_model(annotation: Any) -> type[pydantic.BaseModel] | None:
+    """The model inside `Model`, `list[Model]`, `Model | None` ..., to label nested fields."""
+    if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        if found := _inner_model(arg):
+            return found
+    return None
+
+
 def _label(model: type[pydantic.BaseModel], loc: tuple[Any, ...]) -> str:
-    names = [str(p) for p in loc if not isinstance(p, int)]
-    if not names:
+    """The field as the form labels it: its `title` (or alias), nested ones joined, list
+    items numbered from 1 as people count: 团队第2项的团队名称."""
+    if not any(isinstance(p, str) for p in loc):
         return "请求内容"
-    info = model.model_fields.get(names[0])
-    label = info.title if info is not None and info.title else names[0]
-    if len(loc) > 1:
-        label += "（" + ".".join(str(p) for p in loc[1:]) + "）"
-    return label
+    parts: list[str] = []
+    current: type[pydantic.BaseModel] | None = model
+    for part in loc:
+        if isinstance(part, int):
+            parts.append(f"第{part + 1}项")
+            continue
+        info = _field(current, str(part)) if current is not None else None
+        if info is None:
+            parts.append(("的" if parts else "") + str(part))
+            current = None
+            continue
+        parts.append(("的" if parts else "") + (info.title or info.alias or str(part)))
+        current = _inner_model(info.annotation)
+    return "".join(parts)
+
+
+def untitled_fields(model: type[pydantic.BaseModel]) -> list[str]:
+    """Fields (nested ones too) a person would see by their code name in an error."""
+    out = []
+    for name, info in model.model_fields.items():
+        if not info.title:
+            out.append(f"{model.__name__}.{name}")
+        if (inner := _inner_model(info.annotation)) is not None and inner is not model:
+            out += untitled_fields(inner)
+    return out
 
 
 def _message(err: Any, label: str) -> str:
@@ -77,3 +117,4 @@ def explain_validation_error(
     loc = tuple(err["loc"])
     field = ".".join(str(p) for p in loc) or None
     return _message(err, _label(model, loc)), field
+

@@ -14,7 +14,7 @@ from bot.auth_types import Principal, Role
 from bot.http import ApiError, RequestContext, json_ok, page_params, read_json
 from bot.router import Router
 from storage.core import ConsoleRole, InboxEvent, InboxStatus
-from storage.directory import Staff
+from storage.directory import Department, Staff
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,7 @@ async def me(ctx: RequestContext) -> web.StreamResponse:
             "departments": sorted(user.departments),
             "csrf": token,
             "corp_name": ctx.deps.settings.corp.name,
+            "tz": ctx.deps.settings.corp.timezone,  # pages show times in the corp's zone
         }
     )
     if new:
@@ -101,14 +102,18 @@ class RoleGrant(BaseModel):
     departments: list[int] = Field(default_factory=list, max_length=500, title="管理部门")
 
 
-def _grant_json(row: ConsoleRole, names: dict[str, str]) -> dict[str, Any]:
+def _grant_json(
+    row: ConsoleRole, names: dict[str, str], depts: dict[int, str] | None = None
+) -> dict[str, Any]:
     role = auth.CONSOLE_ROLES.get(row.role, Role.STAFF)
+    departments = list(row.departments or [])
     return {
         "userid": row.userid,
         "name": names.get(row.userid, row.userid),
         "role": row.role,
         "role_label": role.label,
-        "departments": list(row.departments or []),
+        "departments": departments,
+        "department_names": [(depts or {}).get(int(d), str(d)) for d in departments],
         "granted_by": row.granted_by,
         "granted_at": row.granted_at,
     }
@@ -121,7 +126,9 @@ async def list_roles(ctx: RequestContext) -> web.StreamResponse:
     supers = [
         {"userid": u, "name": names.get(u, u)} for u in ctx.deps.settings.security.super_admins
     ]
-    return json_ok({"items": [_grant_json(r, names) for r in rows], "super_admins": supers})
+    depts = {int(k): str(v) for k, v in await Department.all().values_list("id", "name")}
+    items = [_grant_json(r, names, depts) for r in rows]
+    return json_ok({"items": items, "super_admins": supers})
 
 
 async def grant_role(ctx: RequestContext) -> web.StreamResponse:

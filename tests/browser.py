@@ -42,9 +42,12 @@ async def chromium() -> AsyncIterator[Browser]:
             await browser.close()
 
 
-async def signed_in_page(browser: Browser, deps: Deps, base_url: str, userid: str) -> Page:
-    """A page whose context carries a valid session for `userid` (skips the login flow)."""
-    context = await browser.new_context()
+async def signed_in_page(
+    browser: Browser, deps: Deps, base_url: str, userid: str, **options: Any
+) -> Page:
+    """A page whose context carries a valid session for `userid` (skips the login flow);
+    `options` go to the browser context (viewport, timezone_id ...)."""
+    context = await browser.new_context(**options)
     value = deps.signer.dumps(SESSION_PURPOSE, {"u": userid, "iat": 0}, 3600)
     cookie: Any = {"name": SESSION_COOKIE, "value": value, "url": base_url}
     await context.add_cookies([cookie])

@@ -7,7 +7,7 @@ to new facts with the `on_follow_added` / `on_follow_ended` / `on_group_joined` 
 
 from __future__ import annotations
 
-from handlers.facts import api, contacts, customers, directory, groups, sync  # noqa: F401
+from handlers.facts import api, contacts, customers, directory, groups, pickers, sync  # noqa: F401
 from handlers.facts.base import (
     ListenerError,
     on_follow_added,

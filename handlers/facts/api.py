@@ -127,8 +127,8 @@ async def timeline_view(ctx: RequestContext) -> web.StreamResponse:
 
 
 class TagChange(pydantic.BaseModel):
-    add: list[str] = pydantic.Field(default_factory=list, max_length=50)
-    remove: list[str] = pydantic.Field(default_factory=list, max_length=50)
+    add: list[str] = pydantic.Field(default_factory=list, max_length=50, title="添加的标签")
+    remove: list[str] = pydantic.Field(default_factory=list, max_length=50, title="移除的标签")
 
 
 @router.post("/api/facts/customers/{external_userid}/tags", role=Role.STAFF)

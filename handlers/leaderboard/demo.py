@@ -91,7 +91,7 @@ async def leaderboard_demo_daily(ctx: dict[str, Any], activity_id: int) -> None:
 
 
 class PlayIn(BaseModel):
-    customers: int = Field(default=12, ge=1, le=50)
+    customers: int = Field(default=12, ge=1, le=50, title="模拟客户数")
 
 
 @router.post("/api/leaderboard/activities/{id}/demo/play-day", role=Role.ADMIN)

@@ -8,6 +8,7 @@ from typing import Any
 import pydantic
 from aiohttp import web
 from tortoise.expressions import Q
+from tortoise.functions import Count
 
 from bot.auth_types import Role
 from bot.http import ApiError, RequestContext, json_ok, parse_id, query_id, read_json
@@ -15,6 +16,7 @@ from bot.router import Router
 from handlers.radar import uploads
 from handlers.radar.common import (
     MOVES,
+    SHARE_PURPOSE,
     Move,
     forget_radar,
     get_radar,
@@ -22,31 +24,41 @@ from handlers.radar.common import (
     reorder,
     save_order,
 )
-from storage.radar import Radar, RadarGroup, RadarType, Share
+from storage.directory import Department
+from storage.radar import Radar, RadarGroup, RadarType, Share, Visit
 
 
 class GroupIn(pydantic.BaseModel):
-    name: str = pydantic.Field(min_length=1, max_length=64)
-    departments: list[int] = pydantic.Field(default_factory=list, max_length=500)
+    model_config = pydantic.ConfigDict(str_strip_whitespace=True)  # "  " is a blank name
+
+    name: str = pydantic.Field(min_length=1, max_length=64, title="分组名称")
+    departments: list[int] = pydantic.Field(default_factory=list, max_length=500, title="可见部门")
 
 
 class GroupPatch(pydantic.BaseModel):
-    name: str | None = pydantic.Field(None, min_length=1, max_length=64)
-    departments: list[int] | None = pydantic.Field(None, max_length=500)
+    model_config = pydantic.ConfigDict(str_strip_whitespace=True)
+
+    name: str | None = pydantic.Field(None, min_length=1, max_length=64, title="分组名称")
+    departments: list[int] | None = pydantic.Field(None, max_length=500, title="可见部门")
 
 
 class MoveIn(pydantic.BaseModel):
-    to: Move
+    to: Move = pydantic.Field(title="移动方向")
 
 
-def group_json(group: RadarGroup, count: int) -> dict[str, Any]:
+def group_json(group: RadarGroup, count: int, names: dict[int, str]) -> dict[str, Any]:
     return {
         "id": group.id,
         "name": group.name,
         "order": group.order,
         "departments": group.departments,
+        "department_names": [names.get(int(d), f"已删除的部门 {d}") for d in group.departments],
         "radar_count": count,
     }
+
+
+async def _department_names() -> dict[int, str]:
+    return {int(k): str(v) for k, v in await Department.all().values_list("id", "name")}
 
 
 def radar_json(radar: Radar) -> dict[str, Any]:
@@ -79,7 +91,8 @@ async def list_groups(ctx: RequestContext) -> web.StreamResponse:
     for gid in await Radar.filter(deleted=False).values_list("group_id", flat=True):
         key = int(str(gid)) if gid is not None else 0
         counts[key] = counts.get(key, 0) + 1
-    groups = [group_json(g, counts.get(g.id, 0)) for g in await _groups()]
+    names = await _department_names()
+    groups = [group_json(g, counts.get(g.id, 0), names) for g in await _groups()]
     # Radars saved without a group (a fresh install has none) are shown under 未分组.
     return json_ok({"groups": groups, "ungrouped": counts.get(0, 0)})
 
@@ -90,7 +103,7 @@ async def create_group(ctx: RequestContext) -> web.StreamResponse:
     group = await RadarGroup.create(
         name=body.name.strip(), departments=body.departments, order=order
     )
-    return json_ok(group_json(group, 0), status=201)
+    return json_ok(group_json(group, 0, await _department_names()), status=201)
 
 
 async def _group(ctx: RequestContext) -> RadarGroup:
@@ -109,7 +122,7 @@ async def update_group(ctx: RequestContext) -> web.StreamResponse:
         group.departments = body.departments
     await group.save()
     count = await Radar.filter(group_id=group.id, deleted=False).count()
-    return json_ok(group_json(group, count))
+    return json_ok(group_json(group, count, await _department_names()))
 
 
 async def delete_group(ctx: RequestContext) -> web.StreamResponse:
@@ -139,12 +152,37 @@ async def list_radars(ctx: RequestContext) -> web.StreamResponse:
     if q := ctx.request.query.get("q", "").strip()[:64]:
         query = query.filter(Q(name__icontains=q) | Q(title__icontains=q))
     radars = await query.order_by("order", "id")
-    sends: dict[int, int] = {}
-    for rid in await Share.filter(radar_id__in=[r.id for r in radars]).values_list(
-        "radar_id", flat=True
-    ):
-        sends[int(str(rid))] = sends.get(int(str(rid)), 0) + 1
-    return json_ok({"radars": [radar_json(r) | {"sends": sends.get(r.id, 0)} for r in radars]})
+    ids = [r.id for r in radars]
+    sends = await _counts(Share.filter(radar_id__in=ids))
+    visits = await _counts(Visit.filter(radar_id__in=ids))
+    return json_ok(
+        {
+            "radars": [
+                radar_json(r) | {"sends": sends.get(r.id, 0), "visits": visits.get(r.id, 0)}
+                for r in radars
+            ],
+            "limits": {"max_upload_mb": ctx.deps.settings.storage.max_upload_mb},
+        }
+    )
+
+
+async def _counts(query: Any) -> dict[int, int]:
+    """Rows per radar, counted in the database."""
+    rows = await query.group_by("radar_id").annotate(n=Count("id")).values_list("radar_id", "n")
+    return {int(rid): int(n) for rid, n in rows}
+
+
+async def make_link(ctx: RequestContext) -> web.StreamResponse:
+    """复制链接: a link the admin hands out by hand (not bound to a customer or a chat)."""
+    radar = await get_radar(int_param(ctx))
+    assert ctx.user is not None
+    share = await Share.create(
+        token=ctx.deps.signer.token(SHARE_PURPOSE),
+        radar_id=radar.id,
+        userid=ctx.user.userid,
+        created_at=ctx.deps.now(),
+    )
+    return json_ok({"url": ctx.deps.url(f"/r/{share.token}")}, status=201)
 
 
 async def show_radar(ctx: RequestContext) -> web.StreamResponse:
@@ -293,4 +331,5 @@ def register(router: Router) -> None:
     router.route("PATCH", r"/api/radar/radars/{id:\d+}", role=admin)(update_radar)
     router.route("DELETE", r"/api/radar/radars/{id:\d+}", role=admin)(delete_radar)
     router.post(r"/api/radar/radars/{id:\d+}/move", role=admin)(move_radar)
+    router.post(r"/api/radar/radars/{id:\d+}/link", role=admin)(make_link)
     router.get("/api/radar/files/{name}", role=Role.STAFF)(admin_file)

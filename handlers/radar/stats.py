@@ -3,45 +3,38 @@ staff, PDF drop-off), batch tagging and Excel export; staff see only their own s
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from collections.abc import Iterable
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import pydantic
 from aiohttp import web
+from tortoise.functions import Count
 
 from bot.auth_types import Principal, Role
 from bot.http import (
     ApiError,
     RequestContext,
+    XlsxWriter,
     day_param,
     json_ok,
     page_params,
     read_json,
     scope_userids,
-    xlsx_response,
 )
 from bot.router import Router
 from handlers.facts import mark_tags
-from handlers.radar import analysis
+from handlers.radar import network, queries
 from handlers.radar.common import get_radar, int_param
 from handlers.radar.followup import _tag_owner
 from storage.directory import Staff
 from storage.facts import Customer
 from storage.radar import Radar, Share, Visit
+from storage.sql import fetch_dicts
 
-FIELDS = (
-    "visitor_id",
-    "external_userid",
-    "parent_visitor_id",
-    "level",
-    "root_userid",
-    "channel",
-    "started_at",
-    "duration_seconds",
-    "progress",
-    "max_page",
-)
+EXPORT_LIMIT = 200_000
 CHANNELS = {"single": "单聊", "group": "群聊", "forward": "客户转发"}
+EXPORT_CHUNK = 2000
 
 
 def _user(ctx: RequestContext) -> Principal:
@@ -49,44 +42,45 @@ def _user(ctx: RequestContext) -> Principal:
     return ctx.user
 
 
-async def _rows(ctx: RequestContext, radar_id: int) -> list[dict[str, Any]]:
-    query = Visit.filter(radar_id=radar_id)
-    scope = await scope_userids(_user(ctx))
-    if scope is not None:
-        query = query.filter(root_userid__in=sorted(scope))
-    return list(await query.values(*FIELDS))
+async def _scope(ctx: RequestContext) -> set[str] | None:
+    return await scope_userids(_user(ctx))
 
 
-async def _sends(ctx: RequestContext, radar_id: int) -> dict[str, int]:
+async def _sends(radar_id: int, scope: set[str] | None) -> tuple[dict[str, int], int]:
+    """Sends per staff member, and how many distinct customers they went to (single chats)."""
     query = Share.filter(radar_id=radar_id)
-    scope = await scope_userids(_user(ctx))
     if scope is not None:
         query = query.filter(userid__in=sorted(scope))
-    out: dict[str, int] = {}
-    for uid in await query.values_list("userid", flat=True):
-        out[str(uid)] = out.get(str(uid), 0) + 1
-    return out
+    per = await query.group_by("userid").annotate(n=Count("id")).values("userid", "n")
+    reached = (
+        await query.filter(external_userid__not="")
+        .distinct()
+        .values_list("external_userid", flat=True)
+    )
+    return {str(r["userid"]): int(r["n"]) for r in per}, len(reached)
 
 
 class Names:
-    """Display names for people (customers, anonymous visitors) and staff, loaded once."""
+    """Display names for people (customers, anonymous visitors) and staff."""
 
-    def __init__(self, customers: dict[str, str], staff: dict[str, str]) -> None:
-        self.customers, self.staff = customers, staff
+    def __init__(self, customers: dict[str, str], staff: dict[str, str], avatars: dict[str, str]):
+        self.customers, self.staff, self.avatars = customers, staff, avatars
 
     @classmethod
-    async def load(cls, folks: dict[str, analysis.Person]) -> Names:
-        exts = [p.external_userid for p in folks.values() if p.external_userid]
+    async def load(cls, keys: Iterable[str], staff: Iterable[str] = ()) -> Names:
+        exts = sorted({k for k in keys if k})
         rows = await Customer.filter(external_userid__in=exts).values_list(
-            "external_userid", "name"
+            "external_userid", "name", "avatar"
         )
-        staff = await Staff.all().values_list("userid", "name")
-        return cls({str(k): str(v) for k, v in rows}, {str(k): str(v) for k, v in staff})
+        people = await Staff.filter(userid__in=sorted(set(staff))).values_list("userid", "name")
+        return cls(
+            {str(k): str(n) for k, n, _ in rows},
+            {str(k): str(v) for k, v in people},
+            {str(k): str(a) for k, _, a in rows if a},
+        )
 
-    def person(self, p: analysis.Person) -> str:
-        if p.external_userid:
-            return self.customers.get(p.external_userid) or p.external_userid
-        return f"访客{p.key[:6]}"
+    def person(self, key: str) -> str:
+        return self.customers.get(key) or (key if key.startswith("wm") else f"访客{key[:6]}")
 
     def staff_name(self, userid: str) -> str:
         return self.staff.get(userid, userid)
@@ -99,22 +93,18 @@ def _midnight(ctx: RequestContext) -> datetime:
 
 async def overview_view(ctx: RequestContext) -> web.StreamResponse:
     radar = await get_radar(int_param(ctx))
-    rows = await _rows(ctx, radar.id)
-    sends = await _sends(ctx, radar.id)
-    folks = analysis.people(rows)
-    overview = analysis.overview(rows, _midnight(ctx), sum(sends.values()))
+    scope, since, seconds = await _scope(ctx), _midnight(ctx), _seconds(ctx)
+    sends, reached = await _sends(radar.id, scope)
+    totals = await queries.visit_totals(radar.id, scope, since)
+    levels = await queries.by_level(radar.id, scope, since, seconds)
+    overview = queries.overview(totals, levels, sum(sends.values()))
     if ctx.request.query.get("live") == "1":  # the console's live refresh: numbers only
-        return json_ok({"overview": overview, "levels": analysis.levels(folks)})
-    names = await Names.load(folks)
-    seconds = _seconds(ctx)
-
-    def rank(key: Any) -> list[dict[str, Any]]:
-        top = sorted(folks.values(), key=key)[:10]
-        return [
-            {"key": p.key, "name": names.person(p), "visits": p.visits, "duration": p.duration}
-            for p in top
-        ]
-
+        return json_ok({"overview": overview, "levels": queries.level_table(levels)})
+    ranks = {by: await queries.ranking(radar.id, scope, by) for by in ("visits", "duration")}
+    staff = await queries.staff_rows(radar.id, scope, sends)
+    names = await Names.load(
+        [r["ext"] for rows in ranks.values() for r in rows], [s["userid"] for s in staff]
+    )
     pages = sum(int(f.get("pages", 0)) for f in radar.files)
     return json_ok(
         {
@@ -124,19 +114,31 @@ async def overview_view(ctx: RequestContext) -> web.StreamResponse:
                 "title": radar.title,
                 "type": radar.type.value,
                 "measured": radar.type.value != "link",
+                "pages": pages,
             },
             "overview": overview,
-            "levels": analysis.levels(folks),
-            "rank_visits": rank(lambda p: (-p.visits, p.key)),
-            "rank_duration": rank(lambda p: (-p.duration, p.key)),
-            "funnel": analysis.funnel(folks, sum(sends.values()), seconds),
-            "pages": analysis.page_dropoff(folks, pages) if radar.type.value == "pdf" else [],
-            "staff": [
-                s | {"name": names.staff_name(s["userid"])}
-                for s in analysis.staff_rows(rows, sends)
-            ],
+            "levels": queries.level_table(levels),
+            "rank_visits": _ranked(ranks["visits"], names),
+            "rank_duration": _ranked(ranks["duration"], names),
+            "funnel": queries.funnel(levels, reached, seconds),
+            "pages": await queries.page_readers(radar.id, scope, pages)
+            if radar.type.value == "pdf"
+            else [],
+            "staff": [s | {"name": names.staff_name(s["userid"])} for s in staff],
         }
     )
+
+
+def _ranked(rows: list[dict[str, Any]], names: Names) -> list[dict[str, Any]]:
+    return [
+        {
+            "key": r["key"],
+            "name": names.person(r["ext"] or r["key"]),
+            "visits": int(r["visits"]),
+            "duration": int(r["duration"] or 0),
+        }
+        for r in rows
+    ]
 
 
 def _seconds(ctx: RequestContext) -> int:
@@ -146,103 +148,124 @@ def _seconds(ctx: RequestContext) -> int:
     return int(raw)
 
 
-async def _customer_rows(ctx: RequestContext) -> tuple[list[dict[str, Any]], Names]:
-    radar = await get_radar(int_param(ctx))
-    folks = analysis.people(await _rows(ctx, radar.id))
-    names = await Names.load(folks)
+async def _filters(ctx: RequestContext) -> dict[str, Any]:
     q = ctx.request.query
-    text, staff = q.get("q", "").strip()[:64], q.get("userid", "").strip()
     tz = ctx.deps.settings.tz
+    out: dict[str, Any] = {"staff": q.get("userid", "").strip()[:64]}
+    if text := q.get("q", "").strip()[:64]:
+        found = Customer.filter(name__icontains=text).limit(1000)
+        out["keys"] = set(await found.values_list("external_userid", flat=True)) | {text}
+        out["q"] = text
     since, until = day_param(ctx.request, "since", tz), day_param(ctx.request, "until", tz)
-    out = []
-    for p in sorted(
-        folks.values(), key=lambda p: p.last_at.timestamp() if p.last_at else 0.0, reverse=True
-    ):
-        name = names.person(p)
-        local = p.last_at.astimezone(tz) if p.last_at else None
-        if text and text not in name and text != p.external_userid:
-            continue
-        if staff and p.staff != staff:
-            continue
-        if local and since and local.date() < since.date():
-            continue
-        if local and until and local.date() > until.date():
-            continue
-        out.append(
-            {
-                "key": p.key,
-                "name": name,
-                "external_userid": p.external_userid,
-                "staff": p.staff,
-                "staff_name": names.staff_name(p.staff),
-                "level": p.level,
-                "last_at": p.last_at,
-                "last_duration": p.last_duration,
-                "best_progress": p.best_progress,
-                "last_channel": CHANNELS.get(p.last_channel, ""),
-                "visits": p.visits,
-                "brought": len(p.children),
-            }
-        )
-    return out, names
+    out["since"] = since
+    # a date "until" includes that whole day
+    if until is not None:
+        out["until"] = until + timedelta(days=1) if len(q.get("until", "")) <= 10 else until
+    return out
+
+
+def _customer_json(r: dict[str, Any], names: Names) -> dict[str, Any]:
+    key = r["ext"] or r["key"]
+    return {
+        "key": r["key"],
+        "name": names.person(key),
+        "avatar": names.avatars.get(key, ""),
+        "external_userid": r["ext"] or "",
+        "staff": r["staff"],
+        "staff_name": names.staff_name(r["staff"]),
+        "level": int(r["level"]),
+        "last_at": r["last_at"],
+        "last_duration": r["last_duration"],
+        "best_progress": int(r["best"] or 0),
+        "last_channel": CHANNELS.get(r["last_channel"], ""),
+        "visits": int(r["visits"]),
+        "brought": int(r["brought"]),
+    }
+
+
+async def _customer_page(
+    ctx: RequestContext, radar_id: int, offset: int, limit: int
+) -> tuple[int, list[dict[str, Any]]]:
+    total, rows = await queries.customers(
+        radar_id, await _scope(ctx), await _filters(ctx), offset, limit
+    )
+    names = await Names.load([r["ext"] for r in rows], [r["staff"] for r in rows])
+    return total, [_customer_json(r, names) for r in rows]
 
 
 async def customers_view(ctx: RequestContext) -> web.StreamResponse:
-    rows, _ = await _customer_rows(ctx)
+    radar = await get_radar(int_param(ctx))
     page, size = page_params(ctx.request)
-    return json_ok({"total": len(rows), "items": rows[(page - 1) * size : page * size]})
+    total, items = await _customer_page(ctx, radar.id, (page - 1) * size, size)
+    return json_ok({"total": total, "items": items, "page": page, "size": size})
+
+
+EXPORT_HEADERS = [
+    "客户",
+    "所属成员",
+    "客户层级",
+    "最近访问时间",
+    "最近查看时长(秒)",
+    "最久查看进度(%)",
+    "最近点击渠道",
+    "访问总次数",
+    "分享客户数",
+]
 
 
 async def customers_export(ctx: RequestContext) -> web.StreamResponse:
-    rows, _ = await _customer_rows(ctx)
-    headers = [
-        "客户",
-        "所属成员",
-        "客户层级",
-        "最近访问时间",
-        "最近查看时长(秒)",
-        "最久查看进度(%)",
-        "最近点击渠道",
-        "访问总次数",
-        "分享客户数",
-    ]
-    data = [
-        [
-            r["name"],
-            r["staff_name"],
-            f"{r['level']}级",
-            r["last_at"],
-            r["last_duration"],
-            r["best_progress"],
-            r["last_channel"],
-            r["visits"],
-            r["brought"],
-        ]
-        for r in rows
-    ]
-    return xlsx_response("雷达客户分析.xlsx", headers, data, ctx.deps.settings.tz)
+    """The whole filtered table as .xlsx, read in chunks and written off the event loop."""
+    radar = await get_radar(int_param(ctx))
+    sheet = XlsxWriter(EXPORT_HEADERS, ctx.deps.settings.tz)
+    offset = 0
+    while offset < EXPORT_LIMIT:
+        _, rows = await _customer_page(ctx, radar.id, offset, EXPORT_CHUNK)
+        await sheet.add(
+            [
+                r["name"],
+                r["staff_name"],
+                f"{r['level']}级",
+                r["last_at"],
+                r["last_duration"],
+                r["best_progress"],
+                r["last_channel"],
+                r["visits"],
+                r["brought"],
+            ]
+            for r in rows
+        )
+        if len(rows) < EXPORT_CHUNK:
+            break
+        offset += EXPORT_CHUNK
+    return await sheet.response(ctx.request, "雷达客户分析.xlsx")
 
 
 async def person_view(ctx: RequestContext) -> web.StreamResponse:
     """The source path (staff → … → this person) and the social network below them."""
     radar = await get_radar(int_param(ctx))
-    folks = analysis.people(await _rows(ctx, radar.id))
     key = ctx.request.match_info["key"]
-    if key not in folks:
+    found = await network.source_path(radar.id, key, await _scope(ctx))
+    if found is None:
         raise ApiError(404, "该客户没有访问过这个雷达")
-    names = await Names.load(folks)
-    chain = analysis.path_to(folks, key)
-    root = folks[chain[0]].staff
-    path = [{"name": names.staff_name(root), "kind": "staff"}] + [
-        {"name": names.person(folks[k]), "kind": "customer", "level": folks[k].level, "key": k}
-        for k in chain
-    ]
-    return json_ok({"path": path, "network": analysis.tree(folks, key, names.person)})
+    staff, chain = found
+    tree, keys = await network.network(radar.id, key)
+    names = await Names.load([c["key"] for c in chain] + keys, [staff])
+    path = [{"name": names.staff_name(staff), "kind": "staff"}] + [
+        {"name": names.person(c["key"]), "kind": "customer", "level": c["level"], "key": c["key"],
+         "at": c["at"]}
+        for c in chain
+    ]  # fmt: skip
+
+    def named(node: dict[str, Any]) -> dict[str, Any]:
+        kids = [named(c) for c in node["children"]]
+        return node | {"name": names.person(node["key"]), "children": kids}
+
+    return json_ok({"path": path, "network": named(tree)})
 
 
 class TagIn(pydantic.BaseModel):
-    external_userids: list[str] = pydantic.Field(min_length=1, max_length=200)
-    tag_ids: list[str] = pydantic.Field(min_length=1, max_length=20)
+    external_userids: list[str] = pydantic.Field(min_length=1, max_length=200, title="客户")
+    tag_ids: list[str] = pydantic.Field(min_length=1, max_length=20, title="标签")
 
 
 async def batch_tag(ctx: RequestContext) -> web.StreamResponse:
@@ -268,25 +291,34 @@ async def batch_tag(ctx: RequestContext) -> web.StreamResponse:
 
 
 async def mine_view(ctx: RequestContext) -> web.StreamResponse:
-    """The sidebar: my sends and how the customers I sent to opened them."""
+    """The sidebar: my sends and how the customers I sent to opened them (in SQL)."""
     me = _user(ctx).userid
-    shares = await Share.filter(userid=me).values_list("radar_id", flat=True)
-    visits = await Visit.filter(root_userid=me).values(*FIELDS, "radar_id")
-    radars = {
-        r.id: r for r in await Radar.filter(id__in=set(shares) | {v["radar_id"] for v in visits})
+    sends = dict(
+        await Share.filter(userid=me)
+        .group_by("radar_id")
+        .annotate(n=Count("id"))
+        .values_list("radar_id", "n")
+    )
+    visits = {
+        int(r["radar_id"]): r
+        for r in await fetch_dicts(
+            f"""SELECT radar_id, COUNT(*) AS visits, COUNT(DISTINCT {queries.PK}) AS visitors
+            FROM radar_visit WHERE root_userid = ? GROUP BY radar_id""",
+            [me],
+        )
     }
+    ids = {int(k) for k in sends} | set(visits)
     out: list[dict[str, Any]] = []
-    for rid, radar in radars.items():
-        rows = [v for v in visits if v["radar_id"] == rid]
-        folks = analysis.people(rows)
+    for radar in await Radar.filter(id__in=ids):
+        seen = visits.get(radar.id, {})
         out.append(
             {
-                "id": rid,
+                "id": radar.id,
                 "title": radar.title,
                 "deleted": radar.deleted,
-                "sends": sum(1 for s in shares if s == rid),
-                "visits": len(rows),
-                "visitors": len(folks),
+                "sends": int(sends.get(radar.id, 0)),
+                "visits": int(seen.get("visits", 0)),
+                "visitors": int(seen.get("visitors", 0)),
             }
         )
     out.sort(key=lambda r: (-r["visits"], -r["sends"]))
@@ -302,7 +334,7 @@ async def profile_view(ctx: RequestContext) -> web.StreamResponse:
     scope = await scope_userids(_user(ctx))
     if scope is not None:
         query = query.filter(root_userid__in=sorted(scope))
-    rows = await query.order_by("-started_at").limit(50).values(*FIELDS, "radar_id")
+    rows = await query.order_by("-started_at").limit(50).values(*PROFILE_FIELDS)
     titles = dict(
         await Radar.filter(id__in={r["radar_id"] for r in rows}).values_list("id", "title")
     )
@@ -318,6 +350,9 @@ async def profile_view(ctx: RequestContext) -> web.StreamResponse:
         for r in rows
     ]
     return json_ok({"items": items})
+
+
+PROFILE_FIELDS = ("radar_id", "started_at", "duration_seconds", "progress", "level")
 
 
 def register(router: Router) -> None:

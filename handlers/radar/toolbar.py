@@ -70,9 +70,9 @@ async def toolbar_list(ctx: RequestContext) -> web.StreamResponse:
 
 
 class ShareIn(pydantic.BaseModel):
-    radar_id: int
-    external_userid: str = pydantic.Field("", max_length=64)
-    chat_id: str = pydantic.Field("", max_length=64)
+    radar_id: int = pydantic.Field(title="雷达")
+    external_userid: str = pydantic.Field("", max_length=64, title="客户")
+    chat_id: str = pydantic.Field("", max_length=64, title="客户群")
 
 
 async def create_share(ctx: RequestContext) -> web.StreamResponse:

@@ -54,10 +54,6 @@ export function inbox(el, ui) {
   });
 }
 
-function parseDepartments(text) {
-  return text.split(/[，,\s]+/).filter(Boolean).map((v) => (/^\d+$/.test(v) ? Number(v) : v));
-}
-
 export function roles(el, ui) {
   const { h } = ui;
   const supers = h("p", { class: "muted" });
@@ -70,7 +66,7 @@ export function roles(el, ui) {
     columns: [
       { key: "name", title: "成员", render: (r) => `${r.name}（${r.userid}）` },
       { key: "role_label", title: "角色" },
-      { key: "departments", title: "管理部门", render: (r) => (r.departments.length ? r.departments.join("、") : "全部") },
+      { key: "departments", title: "管理部门", render: (r) => (r.departments.length ? (r.department_names || r.departments).join("、") : "全部") },
       { key: "granted_by", title: "授权人" },
       { key: "granted_at", title: "授权时间", render: (r) => ui.formatTime(r.granted_at) },
       { key: "action", title: "操作", render: (r) => h("button", { class: "btn btn-small btn-danger", onclick: async () => {
@@ -88,11 +84,11 @@ export function roles(el, ui) {
   });
   ui.form(formBox, {
     fields: [
-      { name: "userid", label: "成员账号", required: true, placeholder: "企业微信 userid" },
+      { name: "userid", label: "成员账号", type: "picker", kind: "staff", multiple: false, required: true },
       { name: "role", label: "角色", type: "select", value: "admin",
         options: [{ value: "admin", label: "管理员" }, { value: "dept_admin", label: "部门管理员" }] },
-      { name: "departments", label: "管理部门", parse: parseDepartments,
-        help: "仅部门管理员需要填写：部门 ID，多个用逗号分隔（包含子部门）" },
+      { name: "departments", label: "管理部门", type: "picker", kind: "departments",
+        help: "仅部门管理员需要选择：可管理所选部门及其下级部门的成员和数据" },
     ],
     submitLabel: "授予",
     submit: async (values) => {

@@ -70,6 +70,7 @@ async function logout() {
 async function start() {
   const user = await kit.api("GET", "/api/me");
   kit.setCsrf(user.csrf);
+  kit.setTimeZone(user.tz);
   document.getElementById("corp-name").textContent = user.corp_name || "scrmbot";
   document.getElementById("user-name").textContent = user.name;
   document.getElementById("user-role").textContent = user.role_label;

@@ -42,6 +42,7 @@ export async function startShell(area, title) {
   try {
     const user = await kit.api("GET", "/api/me");
     kit.setCsrf(user.csrf);
+    kit.setTimeZone(user.tz);
     const wecom = await setupWeCom();
     const context = await chatContext(wecom);
     bar.textContent = `${user.name} · ${describe(context)}${wecom.inWeCom ? "" : "（演示环境）"}`;

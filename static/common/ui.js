@@ -1,6 +1,11 @@
-// The shared UI kit every feature page uses: api, table, chart, form, toast, modal.
+// The shared UI kit every feature page uses: api, table, chart, form, toast, modal, picker,
+// and times in the corp's zone (formatTime).
 // A feature module exports `mount(el, ui)` and receives this module (plus `user`, `area`
 // and, inside WeCom, `wecom`) as `ui`.
+
+import { picker } from "/static/common/picker.js";
+
+export { picker };
 
 const CSRF_COOKIE = "scrmbot_csrf";
 let csrfToken = "";
@@ -31,11 +36,62 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-export function formatTime(value) {
+// --- times in the corp's zone (from /api/me), never the browser's ---------------------------
+
+let zone = "Asia/Shanghai";
+const formatters = new Map();
+
+export function setTimeZone(tz) {
+  if (tz) zone = tz;
+}
+
+function parts(date) {
+  if (!formatters.has(zone)) {
+    formatters.set(zone, new Intl.DateTimeFormat("en-CA", { timeZone: zone, hourCycle: "h23",
+      year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" }));
+  }
+  return Object.fromEntries(formatters.get(zone).formatToParts(date).map((p) => [p.type, p.value]));
+}
+
+// "2024-06-01 09:05" in the corp's zone; {seconds: true} adds ":07", {date: false} drops the day.
+export function formatTime(value, { seconds = false, date = true } = {}) {
   if (!value) return "";
-  const d = new Date(value);
+  const d = value instanceof Date ? value : new Date(value);
   if (Number.isNaN(d.getTime())) return String(value);
-  return d.toLocaleString("zh-CN", { hour12: false });
+  const p = parts(d);
+  const clock = `${p.hour}:${p.minute}${seconds ? `:${p.second}` : ""}`;
+  return date ? `${p.year}-${p.month}-${p.day} ${clock}` : clock;
+}
+
+export function formatDate(value) {
+  return value ? formatTime(value).slice(0, 10) : "";
+}
+
+function offsetMinutes(date) {
+  const p = parts(date);
+  const asUtc = Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour, +p.minute, +p.second);
+  return Math.round((asUtc - Math.floor(date.getTime() / 1000) * 1000) / 60000);
+}
+
+// For <input type="datetime-local">: an ISO time as the corp's wall clock, and back to ISO.
+export function toZoneInput(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return "";
+  const p = parts(d);
+  return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}`;
+}
+
+export function fromZoneInput(value) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(value || "");
+  if (!m) return null;
+  const wall = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]);
+  let offset = offsetMinutes(new Date(wall));
+  offset = offsetMinutes(new Date(wall - offset * 60000));  // the offset at that instant
+  const sign = offset < 0 ? "-" : "+";
+  const abs = Math.abs(offset);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:00${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
 }
 
 function readCookie(name) {
@@ -121,6 +177,18 @@ export function confirm(title, text) {
 
 // --- table --------------------------------------------------------------------------------
 
+// A filter control: {el, read(), reset()}; a picker filter chooses one item by name.
+function filterControl(f, onChange) {
+  if (f.type === "picker") {
+    const p = picker({ kind: f.kind, multiple: false, placeholder: f.placeholder, onChange });
+    return { el: p.el, read: () => p.value(), reset: () => p.clear() };
+  }
+  const input = filterInput(f);
+  const initial = input.value;
+  input.addEventListener("change", onChange);
+  return { el: input, read: () => input.value, reset: () => { input.value = initial; } };
+}
+
 function filterInput(f) {
   if (f.type === "select") {
     return h("select", { name: f.key },
@@ -133,22 +201,29 @@ function filterInput(f) {
 // exportUrl: string or (filters) => string, downloaded with the current filters.
 export function table(el, { columns, fetch: load, filters = [], exportUrl, pageSize = 20 }) {
   let page = 1;
-  const inputs = filters.map((f) => [f, filterInput(f)]);
-  const values = () => Object.fromEntries(inputs.map(([f, input]) => [f.key, input.value]).filter(([, v]) => v !== ""));
+  let resetting = false;
+  const inputs = filters.map((f) => [f, filterControl(f, () => resetting || go(1))]);
+  const values = () => Object.fromEntries(inputs.map(([f, c]) => [f.key, c.read()]).filter(([, v]) => v !== ""));
+  const reset = () => {
+    resetting = true;
+    for (const [, c] of inputs) c.reset();
+    resetting = false;
+    go(1);
+  };
   const tbody = h("tbody");
   const info = h("span", { class: "muted" });
   const prev = h("button", { class: "btn btn-small", onclick: () => go(page - 1) }, "上一页");
   const next = h("button", { class: "btn btn-small", onclick: () => go(page + 1) }, "下一页");
   const bar = h("div", { class: "ui-filters" },
-    inputs.map(([f, input]) => h("label", {}, f.label, input)),
+    inputs.map(([f, c]) => h("label", { class: `ui-filter ${f.type || "text"}` }, f.label, c.el)),
     filters.length ? h("button", { class: "btn btn-primary", onclick: () => go(1) }, "查询") : null,
+    filters.length ? h("button", { class: "btn", onclick: reset }, "重置") : null,
     h("span", { class: "spacer" }),
     exportUrl ? h("button", { class: "btn", onclick: download }, "导出 Excel") : null);
   el.replaceChildren(bar,
     h("div", { class: "ui-table-wrap" }, h("table", { class: "ui-table" },
       h("thead", {}, h("tr", {}, columns.map((c) => h("th", {}, c.title)))), tbody)),
     h("div", { class: "ui-pager" }, info, prev, next));
-  for (const [, input] of inputs) input.addEventListener("change", () => go(1));
 
   function download() {
     const base = typeof exportUrl === "function" ? exportUrl(values()) : exportUrl;
@@ -212,6 +287,12 @@ export async function chart(el, option) {
 
 function fieldInput(f) {
   const common = { name: f.name, id: `f-${f.name}`, required: f.required };
+  if (f.type === "picker") {
+    const p = picker({ kind: f.kind, multiple: f.multiple !== false, value: f.value ?? [], placeholder: f.placeholder });
+    p.input.id = common.id;
+    p.el.picker = p;
+    return p.el;
+  }
   if (f.type === "select") {
     return h("select", common, (f.options || []).map((o) =>
       h("option", { value: o.value, selected: String(o.value) === String(f.value ?? "") }, o.label)));
@@ -223,6 +304,7 @@ function fieldInput(f) {
 }
 
 function readField(f, input) {
+  if (f.type === "picker") return input.picker.value();
   if (f.type === "checkbox") return input.checked;
   if (f.type === "number") return input.value === "" ? null : Number(input.value);
   if (f.parse) return f.parse(input.value);
@@ -231,17 +313,19 @@ function readField(f, input) {
 
 // fields: [{name, label, type, options, required, value, help, parse}]; submit(values) -> Promise.
 // A server error with a `field` is shown under that field; others above the button.
-export function form(el, { fields, submit, submitLabel = "保存" }) {
+export function form(el, { fields, submit, submitLabel = "保存", onCancel }) {
   const rows = fields.map((f) => {
     const input = fieldInput(f);
     const error = h("div", { class: "error" });
-    const row = h("div", { class: "field" }, h("label", { class: "title", for: input.id }, f.label), input,
+    const row = h("div", { class: "field", "data-field": f.name }, h("label", { class: "title", for: `f-${f.name}` }, f.label), input,
       f.help ? h("div", { class: "help" }, f.help) : null, error);
     return { f, input, error, row };
   });
   const formError = h("div", { class: "form-error" });
   const button = h("button", { class: "btn btn-primary", type: "submit" }, submitLabel);
-  const node = h("form", { class: "ui-form", novalidate: true }, rows.map((r) => r.row), formError, button);
+  const cancel = onCancel ? h("button", { class: "btn", type: "button", onclick: onCancel }, "取消") : null;
+  const node = h("form", { class: "ui-form", novalidate: true }, rows.map((r) => r.row), formError,
+    h("div", { class: "actions" }, cancel, button));
   const clear = () => {
     formError.textContent = "";
     for (const r of rows) { r.error.textContent = ""; r.row.classList.remove("invalid"); }
@@ -258,7 +342,7 @@ export function form(el, { fields, submit, submitLabel = "保存" }) {
       if (target) {
         target.error.textContent = err.message;
         target.row.classList.add("invalid");
-        target.input.focus();
+        (target.input.picker ? target.input.picker.input : target.input).focus();
       } else {
         formError.textContent = err.message || "保存失败";
       }
@@ -268,6 +352,19 @@ export function form(el, { fields, submit, submitLabel = "保存" }) {
   });
   el.replaceChildren(node);
   return { el: node, clear, values: () => Object.fromEntries(rows.map((r) => [r.f.name, readField(r.f, r.input)])) };
+}
+
+// A form in a dialog: errors stay in the dialog next to their field; it closes on success.
+export function formDialog({ title, fields, submit, submitLabel = "保存" }) {
+  const box = h("div");
+  const dialog = modal({ title, body: box, actions: [] });
+  form(box, { fields, submitLabel, onCancel: () => dialog.close(), submit: async (values) => {
+    await submit(values);
+    dialog.close();
+  } });
+  const first = box.querySelector("input, select, textarea");
+  if (first) first.focus();
+  return dialog;
 }
 
 // --- loading a feature module -----------------------------------------------------------------

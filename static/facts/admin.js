@@ -20,7 +20,8 @@ export async function mount(el, ui) {
       { title: "状态", key: "status" },
     ],
     filters: [
-      { key: "staff", label: "员工账号" },
+      { key: "staff", label: "跟进员工", type: "picker", kind: "staff" },
+      { key: "tag", label: "客户标签", type: "picker", kind: "tags" },
       { key: "added_from", label: "添加起始", type: "date" },
       { key: "added_to", label: "添加截止", type: "date" },
       { key: "add_way", label: "添加方式", type: "select",

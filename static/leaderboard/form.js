@@ -1,44 +1,17 @@
-// The activity form: every setting, pickers for members / departments / groups, the five
+// The activity form: every setting, pickers by name for members / departments / groups, the five
 // reminders and teams. A server refusal (400/409 with a field) is shown next to that field.
 import { BASE } from "/static/leaderboard/common.js";
 
 const RUNNING_EDITABLE = new Set(["end_at", "top_n", "description", "remind_start_end", "remind_daily",
   "daily_time", "remind_about_to_rank", "about_to_rank_distance", "remind_on_off_list", "damping_minutes"]);
 
-function toLocalInput(iso) {
-  if (!iso) return "";
-  const d = new Date(iso);
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
-}
-
-function fromLocalInput(value) {
-  return value ? new Date(value).toISOString() : null;
-}
-
+// The team editor's choices (members and departments are picked by name elsewhere).
 async function options(ui) {
-  const [staff, depts, groups] = await Promise.all([
+  const [staff, depts] = await Promise.all([
     ui.api("GET", "/api/facts/staff", undefined, { quiet: true }).catch(() => ({ items: [] })),
     ui.api("GET", "/api/leaderboard/departments", undefined, { quiet: true }).catch(() => ({ items: [] })),
-    ui.api("GET", "/api/facts/groups", undefined, { quiet: true }).catch(() => ({ items: [] })),
   ]);
-  return { staff: staff.items, depts: depts.items, groups: groups.items };
-}
-
-// A searchable checkbox list; returns {el, value()}.
-function checkList(h, name, items, picked, label) {
-  const chosen = new Set(picked.map(String));
-  const boxes = items.map((it) => {
-    const input = h("input", { type: "checkbox", value: String(it.value), checked: chosen.has(String(it.value)) });
-    return { it, input, row: h("label", {}, input, it.label) };
-  });
-  const search = h("input", { type: "search", placeholder: `搜索${label}` });
-  search.addEventListener("input", () => {
-    for (const b of boxes) b.row.style.display = b.it.label.includes(search.value.trim()) ? "" : "none";
-  });
-  const el = h("div", { "data-list": name }, items.length > 8 ? search : null,
-    h("div", { class: "lb-checks" }, boxes.length ? boxes.map((b) => b.row) : h("span", { class: "muted" }, `暂无${label}`)));
-  return { el, value: () => boxes.filter((b) => b.input.checked).map((b) => b.it.value) };
+  return { staff: staff.items, depts: depts.items };
 }
 
 export async function activityForm(el, ui, activity, nav) {
@@ -55,8 +28,8 @@ export async function activityForm(el, ui, activity, nav) {
   const inputs = {
     name: h("input", { value: a.name, maxlength: 64, placeholder: "仅管理员可见" }),
     description: h("textarea", { rows: 4, placeholder: "成员能看到的活动规则" }, a.description),
-    start_at: h("input", { type: "datetime-local", value: toLocalInput(a.start_at) }),
-    end_at: h("input", { type: "datetime-local", value: toLocalInput(a.end_at) }),
+    start_at: h("input", { type: "datetime-local", value: ui.toZoneInput(a.start_at) }),
+    end_at: h("input", { type: "datetime-local", value: ui.toZoneInput(a.end_at) }),
     metric: h("select", {}, [["new_customers", "邀请客户成为企微客户"], ["group_joins", "邀请客户加入群聊"]]
       .map(([v, l]) => h("option", { value: v, selected: v === a.metric }, l))),
     dedup: h("input", { type: "checkbox", checked: a.dedup }),
@@ -69,9 +42,9 @@ export async function activityForm(el, ui, activity, nav) {
     remind_on_off_list: h("input", { type: "checkbox", checked: a.remind_on_off_list }),
     damping_minutes: h("input", { type: "number", min: 1, max: 1440, value: a.damping_minutes }),
   };
-  const chats = checkList(h, "chat_ids", opts.groups.map((g) => ({ value: g.chat_id, label: g.name || g.chat_id })), a.chat_ids, "群聊");
-  const people = checkList(h, "userids", staffItems, a.userids, "成员");
-  const depts = checkList(h, "department_ids", deptItems, a.department_ids, "部门");
+  const chats = ui.picker({ kind: "groups", value: a.chat_ids });
+  const people = ui.picker({ kind: "staff", value: a.userids });
+  const depts = ui.picker({ kind: "departments", value: a.department_ids });
   const teams = teamEditor(h, a.teams, staffItems, deptItems);
   const errors = {};
   const field = (name, label, control, help) => {
@@ -90,7 +63,7 @@ export async function activityForm(el, ui, activity, nav) {
   syncMetric();
   const values = () => ({
     name: inputs.name.value.trim(), description: inputs.description.value,
-    start_at: fromLocalInput(inputs.start_at.value), end_at: fromLocalInput(inputs.end_at.value),
+    start_at: ui.fromZoneInput(inputs.start_at.value), end_at: ui.fromZoneInput(inputs.end_at.value),
     metric: inputs.metric.value, dedup: inputs.dedup.checked, chat_ids: chats.value(),
     top_n: Number(inputs.top_n.value), userids: people.value(), department_ids: depts.value().map(Number),
     teams: teams.value(), remind_start_end: inputs.remind_start_end.checked,
@@ -114,11 +87,12 @@ export async function activityForm(el, ui, activity, nav) {
     h("h3", {}, "提醒设置"), reminders(h, inputs, field),
     formError, h("div", { class: "ui-filters" }, save,
       h("button", { class: "btn", type: "button", onclick: nav.list }, "取消")));
+  await Promise.all([chats.ready, people.ready, depts.ready]);
   const initial = JSON.stringify(values());
   const before = JSON.parse(initial);
   if (activity && activity.state === "running") {
     for (const [name, input] of Object.entries(inputs)) if (!RUNNING_EDITABLE.has(name)) input.disabled = true;
-    for (const node of form.querySelectorAll("[data-list] input, [data-field=teams] input, [data-field=teams] select, [data-field=teams] button")) node.disabled = true;
+    for (const node of form.querySelectorAll(".ui-picker input, .ui-picker button, [data-field=teams] input, [data-field=teams] select, [data-field=teams] button")) node.disabled = true;
   }
   form.addEventListener("submit", async (event) => {
     event.preventDefault();

@@ -101,9 +101,8 @@ async def test_console_shell_as_super_admin(browser: Any, server: TestServer, de
     await page.wait_for_selector(".ui-toast")
     assert (await InboxEvent.get(id=row.id)).status is InboxStatus.PENDING
     await page.click("#nav >> text=权限设置")
-    await page.fill("#f-userid", "nobody")
-    await page.click("form.ui-form button[type=submit]")
-    await page.wait_for_selector(".field.invalid .error:has-text('找不到该成员')")
+    await page.click("form.ui-form button[type=submit]")  # nobody picked
+    await page.wait_for_selector("[data-field=userid].invalid .error:has-text('成员账号不能为空')")
 
 
 async def test_console_hides_system_pages_from_staff(

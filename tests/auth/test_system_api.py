@@ -36,6 +36,7 @@ async def test_me_sets_csrf_cookie(client: TestClient, deps: Deps, corp: None) -
     body = await resp.json()
     assert body["userid"] == "carol" and body["role"] == "staff"
     assert body["role_label"] == "普通员工" and body["corp_name"] == deps.settings.corp.name
+    assert body["tz"] == deps.settings.corp.timezone == "Asia/Shanghai"
     assert resp.cookies[CSRF_COOKIE].value == body["csrf"]
     again = await client.get("/api/me")
     assert (await again.json())["csrf"] == body["csrf"] and CSRF_COOKIE not in again.cookies

@@ -193,3 +193,22 @@ async def test_a_radar_without_a_group_is_listed(
     share = {"radar_id": radar_id, "external_userid": "wm_ann"}
     resp = await client.post("/api/radar/shares", json=share, headers=csrf(client))
     assert resp.status == 201
+
+
+async def test_group_errors_name_the_field_in_chinese(
+    client: TestClient, deps: Deps, corp: None
+) -> None:
+    sign_in(client, deps, "admin")
+    h = csrf(client)
+    for body in ({"name": "   "}, {"name": ""}):
+        resp = await client.post("/api/radar/groups", json=body, headers=h)
+        assert resp.status == 400
+        assert await resp.json() == {"error": "分组名称不能为空", "field": "name"}
+    resp = await client.post(
+        "/api/radar/groups", json={"name": "甲", "departments": ["x"]}, headers=h
+    )
+    assert await resp.json() == {"error": "可见部门第1项必须是数字", "field": "departments.0"}
+    resp = await client.post("/api/radar/groups", json={"name": " 甲 "}, headers=h)
+    gid = (await resp.json())["id"]
+    resp = await client.patch(f"/api/radar/groups/{gid}", json={"name": " "}, headers=h)
+    assert (await resp.json())["error"] == "分组名称不能为空"

@@ -260,6 +260,15 @@ async def test_landing_beats_levels_and_one_alert(
     assert entry.external_userid == EXT and radar.title in entry.text
 
 
+async def pick(page: Any, kind: str, text: str, item_id: Any) -> None:
+    """Choose an item in a picker by typing part of its name, as a person does."""
+    box = page.locator(f".ui-picker[data-kind='{kind}']").last
+    await box.locator("input").fill(text)
+    await box.locator(f".ui-picker-option[data-id='{item_id}']").click()
+    await box.locator(f".ui-chip[data-id='{item_id}']").wait_for()
+    await box.locator("input").press("Escape")  # done choosing: the list closes
+
+
 async def test_console_live_numbers_tag_pickers_and_batch_tag(stack: Stack, browser: Any) -> None:
     group = stack.corp.add_tags("客户意向", ["高意向", "看过资料"])
     hot, seen = (t.id for t in group.tags)
@@ -278,8 +287,7 @@ async def test_console_live_numbers_tag_pickers_and_batch_tag(stack: Stack, brow
     # the radar form's smart follow-up tags: chips by group, saved as tag ids
     row = page.locator("tr", has_text="产品手册 2025 版")
     await row.get_by_role("button", name="编辑").click()
-    await page.locator(".radar-tag-group", has_text="客户意向").wait_for()
-    await page.click(f".radar-tag[data-tag='{seen}']")
+    await pick(page, "tags", "资料", seen)
     await page.get_by_role("button", name="保存").click()
     await page.wait_for_selector(".ui-toast:has-text('已保存')")
     await radar.refresh_from_db()
@@ -313,8 +321,44 @@ async def test_console_live_numbers_tag_pickers_and_batch_tag(stack: Stack, brow
     customer = page.locator("tr", has_text="张三")
     await customer.locator("input[type=checkbox]").check()
     await page.get_by_role("button", name="批量打标签").click()
-    await page.click(f".radar-tag[data-tag='{hot}']")
+    await pick(page, "tags", "高意向", hot)
     await page.screenshot(path="/tmp/radar_tag_picker.png")
     await page.get_by_role("button", name="确定").click()
     await page.wait_for_selector(".ui-toast:has-text('已为 1 位客户打标签')")
     assert hot in stack.corp.get_follow("alice", EXT).tag_ids
+
+
+async def test_console_group_dialog_pickers_errors_and_corp_time(
+    stack: Stack, browser: Any
+) -> None:
+    zone = {"timezone_id": "America/New_York"}  # the browser is not in the corp's zone
+    page = await signed_in_page(browser, stack.deps, stack.app_url, "admin", **zone)
+    page.set_default_timeout(8000)
+    await page.goto(f"{stack.app_url}/admin#f//static/radar/admin.js")
+    await page.get_by_role("button", name="新增分组").click()
+    dialog = page.locator(".ui-modal")
+    await dialog.get_by_role("button", name="保存").click()  # no name yet
+    error = dialog.locator("[data-field=name].invalid .error")
+    assert await error.inner_text() == "分组名称不能为空"
+    await dialog.locator("#f-name").fill("华东资料")
+    await pick(page, "departments", "销售", 2)
+    await page.screenshot(path="/tmp/radar_group_dialog.png")
+    await dialog.get_by_role("button", name="保存").click()
+    await page.wait_for_selector("h3:has-text('华东资料') >> text=可见部门：销售部")
+    group = await RadarGroup.get(name="华东资料")
+    assert group.departments == [2]
+
+    # a visit's time in the customer table is the corp's wall clock, not the browser's
+    radar = await Radar.create(group=group, name="价目", type=RadarType.LINK, title="价目表",
+                               url="https://example.com/p")  # fmt: skip
+    share = await Share.create(
+        token=stack.deps.signer.token(SHARE_PURPOSE), radar=radar, userid="alice",
+        external_userid=EXT, chat_id="", created_at=stack.deps.now(),
+    )  # fmt: skip
+    await stack.session.get(f"{stack.app_url}/r/{share.token}", allow_redirects=False)
+    visit = await Visit.get(radar_id=radar.id)
+    await page.reload()
+    await page.locator("tr", has_text="价目表").get_by_role("button", name="数据分析").click()
+    row = page.locator("tr", has_text="张三")
+    shown = visit.started_at.astimezone(stack.deps.settings.tz).strftime("%Y-%m-%d %H:%M")
+    await row.locator(f"td:has-text('{shown}')").wait_for()

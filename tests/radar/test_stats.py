@@ -37,7 +37,14 @@ async def test_overview_levels_funnel(client: TestClient, deps: Deps, corp: None
         (2, 2, 50.0),
         (3, 1, 0.0),
     ]
-    assert [s["count"] for s in body["funnel"]] == [2, 4, 0, 3]
+    # people at every step: ann was sent it, opened it, read under 10 s, brought two people
+    funnel = [(s["label"], s["count"]) for s in body["funnel"]]
+    assert funnel == [
+        ("收到雷达的客户", 1),
+        ("打开的客户", 1),
+        ("查看超过10秒", 0),
+        ("转发带来新访客", 1),
+    ]
     live = await (await client.get(f"/api/radar/radars/{rid}/stats?live=1")).json()
     assert live == {"overview": ov, "levels": body["levels"]}  # the console's live refresh
     assert len(body["pages"]) == 4

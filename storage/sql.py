@@ -1,0 +1,65 @@
+"""Raw SQL for the hot paths (aggregating over a million rows), portable to SQLite and
+PostgreSQL: `?` placeholders are rewritten for asyncpg, datetimes are passed the way each
+backend stores them and read back as aware UTC datetimes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+
+def conn() -> BaseDBAsyncClient:
+    return connections.get("default")
+
+
+def is_sqlite(db: BaseDBAsyncClient) -> bool:
+    return db.capabilities.dialect == "sqlite"
+
+
+def param(db: BaseDBAsyncClient, value: datetime) -> Any:
+    """tortoise stores SQLite datetimes as `str(datetime)` in UTC; keep the same text so
+    comparisons (which are textual there) order correctly."""
+    utc = value.astimezone(UTC)
+    return str(utc) if is_sqlite(db) else utc
+
+
+def to_dt(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value  # type: ignore[no-any-return]
+
+
+_QMARK = re.compile(r"\?")
+
+
+def _dialect_sql(db: BaseDBAsyncClient, sql: str) -> str:
+    if is_sqlite(db):
+        return sql
+    counter = iter(range(1, 10_000))
+    return _QMARK.sub(lambda _: f"${next(counter)}", sql)
+
+
+async def fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    db = conn()
+    fixed = [param(db, p) if isinstance(p, datetime) else p for p in params]
+    _, rows = await db.execute_query(_dialect_sql(db, sql), fixed)
+    return [tuple(r) for r in rows]
+
+
+async def fetch_dicts(sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+    db = conn()
+    fixed = [param(db, p) if isinstance(p, datetime) else p for p in params]
+    return list(await db.execute_query_dict(_dialect_sql(db, sql), fixed))
+
+
+def placeholders(n: int) -> str:
+    return ",".join("?" * n) if n else "NULL"

@@ -117,4 +117,3 @@ def explain_validation_error(
     loc = tuple(err["loc"])
     field = ".".join(str(p) for p in loc) or None
     return _message(err, _label(model, loc)), field
-

@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from aiohttp import web
 
 from bot import inbox
-from bot.crypto import MAX_BODY_BYTES, CallbackError, TooLarge, WeComCrypto
+from bot.crypto import (
+    MAX_BODY_BYTES,
+    BadRequest,
+    CallbackError,
+    Stale,
+    TooLarge,
+    WeComCrypto,
+)
 from bot.deps import Deps
 from bot.events import TemplateCardEvent, parse_event
 from bot.inbox_batch import InboxBatcher
@@ -59,11 +67,22 @@ async def _read_body(request: web.Request) -> bytes:
     return body
 
 
+def check_fresh(timestamp: str, window: float, now: float | None = None) -> None:
+    """WeCom signs the time it first sent a message and its retries (within seconds) reuse
+    it, so a validly signed message older than the window is a replay of a captured one."""
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
+        raise BadRequest("timestamp is not a number")
+    age = (time.time() if now is None else now) - int(timestamp)
+    if abs(age) > window:
+        raise Stale(f"timestamp {age:.0f}s away from now, outside the {window:.0f}s window")
+
+
 async def receive(request: web.Request) -> web.Response:
     crypto, deps = request.app[CRYPTO_KEY], request.app[DEPS_KEY]
     try:
         sig, ts, nonce = _query(request, "msg_signature", "timestamp", "nonce")
         xml = crypto.decrypt_callback(sig, ts, nonce, await _read_body(request))
+        check_fresh(ts, deps.settings.inbox.callback_max_age_seconds)
         event = parse_event(xml)
     except CallbackError as exc:
         return _reject(request, exc, "unknown")

@@ -35,6 +35,12 @@ class BadSignature(CallbackError):
     status = 403
 
 
+class Stale(CallbackError):
+    """Validly signed but outside the freshness window: a replay of a captured message."""
+
+    status = 403
+
+
 class BadRequest(CallbackError):
     status = 400
 
@@ -134,9 +140,11 @@ class WeComCrypto:
             f"<TimeStamp>{timestamp}</TimeStamp><Nonce><![CDATA[{nonce}]]></Nonce></xml>"
         )
 
-    def encrypt_callback(self, msg: str) -> tuple[dict[str, str], bytes]:
+    def encrypt_callback(
+        self, msg: str, timestamp: str | None = None
+    ) -> tuple[dict[str, str], bytes]:
         """What WeCom sends: query params and body. Used by the sandbox driver and benchmarks."""
-        nonce, timestamp = secrets.token_hex(5), str(int(time.time()))
+        nonce, timestamp = secrets.token_hex(5), timestamp or str(int(time.time()))
         encrypt = self.encrypt(msg)
         sig = signature(self.token, timestamp, nonce, encrypt)
         body = (

@@ -120,6 +120,21 @@ class SecuritySettings(_Section):
     # Development only: lets `scrmbot serve`/`worker` run with the public default secret, and
     # only on a plain-http loopback base_url.
     allow_dev_secret: bool = False
+    # Origins that may frame the /sidebar and /toolbar pages (CSP frame-ancestors); every other
+    # page may be framed by nobody.
+    frame_ancestors: list[str] = Field(
+        default_factory=lambda: ["https://work.weixin.qq.com", "https://*.work.weixin.qq.com"]
+    )
+
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _ancestors(cls, v: list[str]) -> list[str]:
+        for origin in v:
+            if not re.fullmatch(r"https://(\*\.)?[A-Za-z0-9.-]+(:\d+)?|'self'", origin):
+                raise ValueError(
+                    f"{origin!r} is not an https origin such as https://work.weixin.qq.com"
+                )
+        return v
 
     @field_validator("secret")
     @classmethod
@@ -162,6 +177,9 @@ class InboxSettings(_Section):
     retry_base_seconds: float = Field(5.0, gt=0)
     stranded_after_seconds: float = Field(30.0, gt=0)
     card_reply_budget_seconds: float = Field(3.0, gt=0, lt=5)
+    # A signed callback whose timestamp is further than this from now is a replay: refused.
+    # WeCom's retries reuse the first timestamp but come within seconds.
+    callback_max_age_seconds: float = Field(600.0, ge=60)
 
 
 class WorkerSettings(_Section):

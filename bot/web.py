@@ -14,7 +14,7 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from bot import callback
+from bot import callback, headers
 from bot.crypto import WeComCrypto
 from bot.deps import utcnow
 from bot.logs import request_id
@@ -46,7 +46,10 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         log.info("api error %s on %s %s: %s", exc.status, request.method, request.path, exc.message)
         response = error_response(exc)
     except web.HTTPException as exc:
-        response = exc  # type: ignore[assignment]
+        # A plain response (returning the exception itself is deprecated in aiohttp).
+        response = web.Response(
+            status=exc.status, reason=exc.reason, body=exc.body, headers=exc.headers
+        )
     except asyncio.CancelledError:
         raise
     except Exception:
@@ -123,6 +126,7 @@ def create_app(
             yield
 
     app.cleanup_ctx.append(resources)
+    headers.setup(app, settings)
     wc = settings.wecom
     callback.setup(app, WeComCrypto(wc.token, wc.encoding_aes_key, wc.corp_id))
     app.router.add_get("/healthz", healthz)

@@ -1,4 +1,7 @@
-"""Playwright with Debian's Chromium (never a downloaded browser); skipped where none exists."""
+"""Playwright with Debian's Chromium (never a downloaded browser); skipped where none exists.
+
+The app's Content-Security-Policy forbids eval: give `wait_for_function` a function
+("() => ...") rather than a bare expression, which Playwright would evaluate as a string."""
 
 from __future__ import annotations
 

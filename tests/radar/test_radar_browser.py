@@ -120,14 +120,16 @@ async def test_toolbar_sends_a_share_as_news(stack: Stack, browser: Any) -> None
     await page.screenshot(path="/tmp/radar_toolbar.png")
 
     await page.fill(".radar-search", "图集")
-    await page.wait_for_function("document.querySelectorAll('.radar-item').length === 1")
+    await page.wait_for_function("() => document.querySelectorAll('.radar-item').length === 1")
     assert await page.inner_text(".radar-item strong") == "客户案例图集"
     await page.fill(".radar-search", "没有这个")
     await page.wait_for_selector(".radar-list:has-text('没有找到匹配的雷达')")
     await page.fill(".radar-search", "手册")
-    await page.wait_for_function("document.querySelectorAll('.radar-item').length === 1")
+    await page.wait_for_function("() => document.querySelectorAll('.radar-item').length === 1")
     await page.click(f"[data-radar='{radars['pdf'].id}']")
-    await page.wait_for_function("window.__sentMessages && window.__sentMessages.length === 1")
+    await page.wait_for_function(
+        "() => window.__sentMessages && window.__sentMessages.length === 1"
+    )
     await page.wait_for_selector(".ui-toast:has-text('已发送《产品手册 2025 版》')")
 
     share = await Share.get()
@@ -153,7 +155,9 @@ async def test_toolbar_sends_a_share_as_news(stack: Stack, browser: Any) -> None
     await open_radar_tool(page2, f"{stack.app_url}/toolbar?sandbox_chat={chat}")
     assert "当前客户群会话" in await page2.inner_text("#context")
     await page2.click(f"[data-radar='{radars['images'].id}']")
-    await page2.wait_for_function("window.__sentMessages && window.__sentMessages.length === 1")
+    await page2.wait_for_function(
+        "() => window.__sentMessages && window.__sentMessages.length === 1"
+    )
     group_share = await Share.get(chat_id=chat)
     sent = (await page2.evaluate("window.__sentMessages"))[0]
     assert sent["chat"] == chat
@@ -191,7 +195,7 @@ async def read_to_the_end(page: Any, kind: str) -> None:
         await page.wait_for_selector("canvas[data-page='2']")
     else:
         await page.wait_for_function(
-            "[...document.querySelectorAll('#content img')].every((i) => i.complete)"
+            "() => [...document.querySelectorAll('#content img')].every((i) => i.complete)"
         )
     await page.screenshot(path=f"/tmp/radar_landing{'' if kind == 'pdf' else '_images'}.png")
     if kind == "pdf":
@@ -217,7 +221,7 @@ async def test_landing_beats_levels_and_one_alert(
     reader = await (await browser.new_context(**PHONE)).new_page()
     reader.set_default_timeout(8000)
     await reader.goto(link)
-    await reader.wait_for_function("location.search.includes('from=')")
+    await reader.wait_for_function("() => location.search.includes('from=')")
     forwarded = reader.url
     assert forwarded.startswith(link + "?from=")
     first = await Visit.get()
@@ -234,7 +238,7 @@ async def test_landing_beats_levels_and_one_alert(
     # A friend opens the forwarded link in their own browser: level 2 under the reader.
     friend = await (await browser.new_context(**PHONE)).new_page()
     await friend.goto(forwarded)
-    await friend.wait_for_function("location.search.includes('from=')")
+    await friend.wait_for_function("() => location.search.includes('from=')")
     assert friend.url != forwarded  # a forward from the friend would carry the friend
     second = await Visit.get(level=2)
     assert second.parent_visitor_id == first.visitor_id
@@ -242,7 +246,7 @@ async def test_landing_beats_levels_and_one_alert(
     await friend.close()
 
     await reader.reload()  # the customer looks again: a new visit, the same level, no new alert
-    await reader.wait_for_function("location.search.includes('from=')")
+    await reader.wait_for_function("() => location.search.includes('from=')")
     await hide(reader)
     await stack.run_jobs()
 

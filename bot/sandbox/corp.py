@@ -141,6 +141,9 @@ class Corp(MessagesMixin, CredentialsMixin, CorpBase):
         self, chat_id: str, member_id: str, scene: int = 1, invitor: str = ""
     ) -> MemberChange:
         chat = self.get_group(chat_id)
+        if invitor and (invitor not in self.staff or chat.member(invitor) is None):
+            # Only someone inside the group can invite into it (WeCom names them as invitor).
+            raise SandboxError(40058, f"invitor {invitor!r} is not a staff member of the group")
         if chat.member(member_id) is None:
             member_type = self._member_type(member_id)
             chat.members.append(GroupMember(member_id, member_type, self.now(), scene, invitor))

@@ -37,7 +37,16 @@ function renderControls() {
     follows: c.customers.flatMap(x => x.follows.map(u => [`${u}|${x.external_userid}`, `${x.name} ↔ ${names[u] || u}`])),
   };
   document.querySelectorAll("select[data-source]").forEach(sel => fillSelect(sel, sources[sel.dataset.source]));
+  fillInviters();
   document.getElementById("not-playable").hidden = c.playable;
+}
+
+// WeCom names the inviter of a 被邀请 join: a staff member inside that group.
+function fillInviters() {
+  const form = document.getElementById("f-group"), c = state.corp;
+  const chat = c.groups.find(g => g.chat_id === form.elements.chat_id.value);
+  const inside = new Set(chat ? chat.members : []);
+  fillSelect(form.elements.invitor, c.staff.filter(s => inside.has(s.userid)).map(s => [s.userid, `${s.name}（${s.userid}）`]));
 }
 
 function renderStaff() {
@@ -88,9 +97,15 @@ function wireForms() {
   on("f-add", f => play("customer_adds_staff", {userid: f.get("userid"), external_userid: f.get("name") ? "" : f.get("external_userid"), name: f.get("name") || null, state: f.get("state")}));
   on("f-scan", f => play("customer_scans_contact_way", {config_id: f.get("config_id"), name: f.get("name") || null}));
   on("f-del", (f, btn) => { const [userid, ext] = String(f.get("relation")).split("|"); play(btn.value, {userid, external_userid: ext}); });
-  on("f-group", (f, btn) => play(btn.value, {chat_id: f.get("chat_id"), external_userid: f.get("external_userid"), scene: btn.value === "customer_joins_group" ? Number(f.get("scene")) : 0}));
+  on("f-group", (f, btn) => {
+    const join = btn.value === "customer_joins_group", invited = f.get("scene") === "invite";
+    const args = {chat_id: f.get("chat_id"), external_userid: f.get("external_userid"), scene: join && !invited ? Number(f.get("scene")) : 0};
+    if (join && invited) args.invitor = f.get("invitor");
+    play(btn.value, args);
+  });
   on("f-link", f => { const u = safeUrl(String(f.get("url"))); if (u) window.open(u, "_blank"); });
   document.getElementById("staff-filter").addEventListener("input", renderStaff);
+  document.getElementById("f-group").elements.chat_id.addEventListener("change", fillInviters);
 }
 
 wireForms();

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
+from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
 from bot.auth_types import Role
@@ -38,8 +39,35 @@ COLUMNS = [
     "状态",
 ]
 TYPE_ZH = {1: "微信用户", 2: "企业微信用户"}
+# WeCom's follow_user.add_way codes, in the words its own client uses.
+ADD_WAYS = {
+    0: "未知来源",
+    1: "扫描二维码",
+    2: "搜索手机号",
+    3: "名片分享",
+    4: "群聊",
+    5: "手机通讯录",
+    6: "微信联系人",
+    8: "安装第三方应用时自动添加的客服人员",
+    9: "搜索邮箱",
+    10: "视频号添加",
+    11: "通过日程参与人添加",
+    12: "通过会议参与者添加",
+    13: "添加微信好友对应的企业微信",
+    14: "通过智慧硬件专属客服添加",
+    15: "通过上门服务客服添加",
+    16: "通过获客链接添加",
+    17: "通过定制开发添加",
+    18: "通过需求回复添加",
+    201: "内部成员共享",
+    202: "管理员/负责人分配",
+}
 EXPORT_LIMIT = 50_000
 MAX_ADD_WAY = 100_000  # WeCom's add_way codes are small; a bigger number is a typo
+
+
+def add_way_text(code: int) -> str:
+    return ADD_WAYS.get(code, f"其他方式（{code}）")
 
 
 async def _query(ctx: RequestContext) -> QuerySet[FollowRelation]:
@@ -49,8 +77,15 @@ async def _query(ctx: RequestContext) -> QuerySet[FollowRelation]:
     scope = await scope_userids(_user(ctx))
     if scope is not None:
         query = query.filter(userid__in=scope)
-    if staff := text_param(ctx.request, "staff", "员工账号"):
+    if staff := text_param(ctx.request, "staff", "跟进员工"):
         query = query.filter(userid=staff)
+    if keyword := text_param(ctx.request, "q", "搜索"):
+        named = Customer.filter(name__icontains=keyword).values("external_userid")
+        query = query.filter(
+            Q(external_userid__in=Subquery(named))
+            | Q(remark__icontains=keyword)
+            | Q(external_userid=keyword)
+        )
     if tag := text_param(ctx.request, "tag", "标签"):
         tagged = FollowTag.filter(tag_id=tag).values_list("external_userid", flat=True)
         query = query.filter(external_userid__in=set(await tagged))
@@ -98,6 +133,7 @@ async def _rows(relations: list[FollowRelation]) -> list[dict[str, Any]]:
                 "staff": staff.get(r.userid, r.userid),
                 "added_at": r.added_at,
                 "add_way": r.add_way,
+                "add_way_text": add_way_text(r.add_way),
                 "state": r.state,
                 "remark": r.remark,
                 "tags": tags[(r.userid, r.external_userid)],
@@ -113,12 +149,18 @@ def _cells(row: dict[str, Any]) -> list[Any]:
         row["type"],
         row["staff"],
         row["added_at"],
-        row["add_way"],
+        row["add_way_text"],
         row["state"],
         row["remark"],
         row["tags"],
         row["status"],
     ]
+
+
+@router.get("/api/facts/customer-filters", role=Role.DEPT_ADMIN)
+async def customer_filters(ctx: RequestContext) -> web.StreamResponse:
+    """The add ways in words for the list's filter (staff and tags use the shared pickers)."""
+    return json_ok({"add_ways": [{"value": k, "label": v} for k, v in ADD_WAYS.items()]})
 
 
 @router.get("/api/facts/customers", role=Role.DEPT_ADMIN)

@@ -198,3 +198,27 @@ async def test_sync_records_quits_for_a_group_that_vanished(deps: Deps, wecom: F
     assert (await CustomerGroup.get(chat_id=chat_id)).status == "dismissed"
     assert await GroupMember.filter(chat_id=chat_id).count() == 0
     assert (await full_sync({"deps": deps}))["quits"] == 0
+
+
+async def test_customer_list_in_words_searchable_by_name_and_tag(
+    deps: Deps, wecom: FakeWeCom
+) -> None:
+    corp(wecom)
+    await full_sync({"deps": deps})
+    admin = Principal("root", "管理员", Role.ADMIN)
+
+    async def names(query: str) -> list[tuple[str, str]]:
+        resp = await customers_view(ctx(deps, f"/api/facts/customers?{query}", admin))
+        assert isinstance(resp, web.Response) and isinstance(resp.body, bytes)
+        import json
+
+        return sorted((r["name"], r["add_way_text"]) for r in json.loads(resp.body)["items"])
+
+    assert await names("") == [("李四", "扫描二维码"), ("王五", "名片分享")]
+    assert await names(f"q={quote('李')}") == [("李四", "扫描二维码")]
+    assert await names("tag=t1") == [("李四", "扫描二维码")]
+    resp = await customers_export(ctx(deps, "/api/facts/customers.xlsx", admin))
+    assert isinstance(resp, web.Response) and isinstance(resp.body, bytes)
+    sheet = load_workbook(io.BytesIO(resp.body)).active
+    ways = {r[0].value: r[4].value for r in list(sheet.iter_rows())[1:]}
+    assert ways == {"李四": "扫描二维码", "王五": "名片分享"}

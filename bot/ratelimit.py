@@ -132,3 +132,83 @@ class MemberWindow:
         ]
         waits = await self._script(keys=keys, args=args)
         return {m: int(w) / 1000 for m, w in zip(members, waits, strict=True) if int(w) > 0}
+
+
+class SharedMinute:
+    """At most `limit` hits per key per calendar minute, counted in this process and summed
+    across processes in Redis at most once every `sync_every` seconds.
+
+    A hit costs no Redis round trip (the landing page's hot path); a key over its limit in the
+    sum of all processes is refused everywhere after the next sync. When Redis is away each
+    process still enforces the limit on its own counts."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        prefix: str,
+        *,
+        clock: Clock = time.time,
+        sync_every: float = 1.0,
+        max_keys: int = 200_000,
+    ) -> None:
+        self.redis, self.prefix, self.clock = redis, prefix, clock
+        self.sync_every, self.max_keys = sync_every, max_keys
+        self._minute = -1
+        self._counts: dict[str, int] = {}
+        self._limits: dict[str, int] = {}
+        self._unsynced: dict[str, int] = {}
+        self._blocked: set[str] = set()
+        self._next_sync = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    def hit(self, key: str, limit: int) -> bool:
+        """Count a hit; False when the key is over `limit` this minute."""
+        now = self.clock()
+        minute = int(now // 60)
+        if minute != self._minute:
+            self._new_minute(minute)
+        if key in self._blocked:
+            return False
+        count = self._counts.get(key, 0) + 1
+        if count > limit:
+            self._blocked.add(key)
+            return False
+        if len(self._counts) < self.max_keys or key in self._counts:
+            self._counts[key] = count
+            self._limits[key] = limit
+            self._unsynced[key] = self._unsynced.get(key, 0) + 1
+        if now >= self._next_sync and (self._task is None or self._task.done()):
+            self._next_sync = now + self.sync_every
+            self._task = asyncio.get_running_loop().create_task(self._sync(minute))
+        return True
+
+    def _new_minute(self, minute: int) -> None:
+        self._minute = minute
+        for table in (self._counts, self._limits, self._unsynced):
+            table.clear()
+        self._blocked.clear()
+
+    async def sync(self) -> None:
+        """Push this process's new hits and learn the totals (also run by `hit` in the
+        background)."""
+        await self._sync(self._minute)
+
+    async def _sync(self, minute: int) -> None:
+        pending, self._unsynced = self._unsynced, {}
+        if not pending:
+            return
+        keys = list(pending)
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    name = f"{self.prefix}:{minute}:{key}"
+                    pipe.incrby(name, pending[key])
+                    pipe.expire(name, 120)
+                totals = (await pipe.execute())[::2]
+        except Exception:  # best effort: the local counts still hold
+            return
+        if minute != self._minute:
+            return
+        for key, total in zip(keys, totals, strict=True):
+            if int(total) > self._limits.get(key, 0):
+                self._blocked.add(key)

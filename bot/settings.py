@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -39,6 +40,21 @@ class ServerSettings(_Section):
     port: int = Field(8080, ge=1, le=65535)
     base_url: str = ""  # public URL of this service; empty = http://host:port
     shutdown_timeout: float = Field(10.0, ge=0)
+    # Addresses or CIDRs of the reverse proxies in front of this service: only a request from
+    # one of them has its client address taken from X-Forwarded-For. Empty = trust no header.
+    trusted_proxies: list[str] = Field(default_factory=list, max_length=100)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, v: list[str]) -> list[str]:
+        for item in v:
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or CIDR such as 10.0.0.0/8"
+                ) from None
+        return [item.strip() for item in v]
 
 
 class WeComSettings(_Section):
@@ -170,6 +186,10 @@ class RadarSettings(_Section):
     # Landing-page opens per minute per visitor (or per IP for a browser without our cookie);
     # 0 = no limit. Generous: a phone behind carrier NAT shares its IP with many others.
     landing_per_minute: int = Field(120, ge=0)
+    # Opens per minute per client address from browsers without our cookie (each becomes a new
+    # visitor). Sized for carrier NAT and company proxies, which put thousands of phones behind
+    # one address; 0 = no limit.
+    new_visitors_per_minute: int = Field(3000, ge=0)
 
 
 class InboxSettings(_Section):

@@ -129,6 +129,16 @@ class WeComEndpoints:
             secret=CONTACT,
         )
 
+    async def external_userid_to_pending_id(self, external_userids: list[str]) -> dict[str, Any]:
+        """{"result": [{"external_userid", "pending_id"}]}: which earlier pending ids (from
+        unionid_to_external_userid) these customers had; at most 100 per call."""
+        return await self.call(
+            "POST",
+            "/cgi-bin/externalcontact/idconvert/batch/external_userid_to_pending_id",
+            json={"external_userid": external_userids[:100]},
+            secret=CONTACT,
+        )
+
     # --- customer groups -----------------------------------------------------------------
 
     async def groupchat_list(self, cursor: str = "", limit: int = 100) -> dict[str, Any]:

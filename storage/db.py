@@ -18,6 +18,7 @@ MODEL_MODULES = [
     "storage.facts",
     "storage.leaderboard",
     "storage.radar",
+    "storage.visitors",
 ]
 
 

@@ -71,19 +71,6 @@ class Share(Model):
         table = "radar_share"
 
 
-class Visitor(Model):
-    """A browser (anonymous first-party id) and who it turned out to be, when known."""
-
-    id = fields.CharField(max_length=32, primary_key=True)
-    openid = fields.CharField(max_length=64, default="")
-    unionid = fields.CharField(max_length=64, default="", db_index=True)
-    external_userid = fields.CharField(max_length=64, default="", db_index=True)
-    created_at = fields.DatetimeField()
-
-    class Meta:
-        table = "radar_visitor"
-
-
 class Visit(Model):
     """One opening of a share link. Heartbeats are aggregated in Redis and written here."""
 

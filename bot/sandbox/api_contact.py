@@ -312,3 +312,20 @@ async def unionid_to_external_userid(request: web.Request) -> dict[str, Any]:
     if match is None or not corp.follows_of_customer(match.external_userid):
         return ok(pending_id="p" + unionid[-20:])
     return ok(external_userid=match.external_userid)
+
+
+@api(routes, "POST", f"{P}/idconvert/batch/external_userid_to_pending_id")
+async def external_userid_to_pending_id(request: web.Request) -> dict[str, Any]:
+    """The pending ids unionid_to_external_userid gave these customers before they were."""
+    body, corp = await read_body(request), corp_of(request)
+    ids = body.get("external_userid")
+    if not isinstance(ids, list) or not ids:
+        raise SandboxError(40058, "external_userid is required")
+    if len(ids) > 100:
+        raise SandboxError(40058, "external_userid exceeds 100")
+    result = []
+    for ext in ids:
+        customer = corp.customers.get(str(ext))
+        if customer is not None and customer.unionid:
+            result.append({"external_userid": ext, "pending_id": "p" + customer.unionid[-20:]})
+    return ok(result=result)

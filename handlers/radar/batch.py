@@ -21,7 +21,8 @@ from bot.deps import Deps
 from bot.group_commit import GroupCommit
 from handlers.radar import visits
 from handlers.radar.common import live_channel
-from storage.radar import Visit, Visitor
+from storage.radar import Visit
+from storage.visitors import Visitor
 
 log = logging.getLogger(__name__)
 FOLLOWUP_JOB = "radar_followups"

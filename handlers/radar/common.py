@@ -14,8 +14,6 @@ from storage.radar import Radar, Share
 SHARE_PURPOSE = "radar.share"
 FROM_PURPOSE = "radar.from"
 BEAT_PURPOSE = "radar.beat"
-VISITOR_PURPOSE = "radar.visitor"
-VISITOR_COOKIE = "scrmbot_rv"
 MOVES = ("up", "down", "top", "bottom")
 Move = Literal["up", "down", "top", "bottom"]
 

@@ -17,7 +17,8 @@ from handlers.radar import uploads
 from handlers.radar.common import SHARE_PURPOSE, ShareInfo
 from storage.directory import Staff
 from storage.facts import Customer
-from storage.radar import Radar, RadarGroup, RadarType, Share, Visit, Visitor
+from storage.radar import Radar, RadarGroup, RadarType, Share, Visit
+from storage.visitors import Visitor
 
 log = logging.getLogger(__name__)
 COLORS = ((37, 99, 235), (22, 163, 74), (234, 88, 12))

@@ -10,7 +10,9 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
+from bot import visitor_oauth
 from bot.deps import Deps
+from bot.events import ExternalContactEvent
 from bot.router import Router
 from cards.radar import Alert, alert_card, timeline_text
 from handlers.facts import add_timeline, mark_tags
@@ -18,7 +20,7 @@ from handlers.radar import visits
 from handlers.radar.common import live_channel
 from handlers.radar.visits import read_beats
 from storage.facts import Customer, FollowRelation, TimelineEntry
-from storage.radar import AlertLog, Radar, RadarType, Visit, Visitor
+from storage.radar import AlertLog, Radar, RadarType, Visit
 
 log = logging.getLogger(__name__)
 ALERT_WINDOW_MINUTES = 30
@@ -120,12 +122,14 @@ async def send_alert(deps: Deps, visit: Visit, radar: Radar) -> bool:
 async def _alert(deps: Deps, visit: Visit, radar: Radar) -> dict[str, Any]:
     forwarder = ""
     if visit.level >= 2 and visit.parent_visitor_id:
-        parent = await Visitor.get_or_none(id=visit.parent_visitor_id)
-        forwarder = (
-            await _customer_name(parent.external_userid)
-            if parent and parent.external_userid
-            else "访客"
+        # who the forwarder was on this share (their own visit), not what their browser is
+        parent = (
+            await Visit.filter(share_id=visit.share_id, visitor_id=visit.parent_visitor_id)
+            .exclude(external_userid="")
+            .first()
+            .values("external_userid")
         )
+        forwarder = await _customer_name(parent["external_userid"]) if parent else "访客"
     ext = visit.external_userid
     return alert_card(
         Alert(
@@ -200,6 +204,14 @@ FOLLOWUP_RETRY_SECONDS = 30.0
 
 
 def register(router: Router) -> None:
+    # A visitor who was not a customer when WeChat identified them (a pending_id) is one now.
+    # Until the core publishes a FollowAdded domain event, the radar listens for the add.
+    async def visitor_became_customer(deps: Deps, event: ExternalContactEvent) -> None:
+        await visitor_oauth.resolve_added(deps, event.external_user_id)
+
+    for change in ("add_external_contact", "add_half_external_contact"):
+        router.event("change_external_contact", change)(visitor_became_customer)
+
     @router.job
     async def radar_followups(ctx: dict[str, Any], visit_ids: list[str], attempt: int = 0) -> None:
         """One visit failing (WeCom busy, say) does not hold up the batch: the failed ones are

@@ -13,10 +13,12 @@ import re
 import qrcode
 from aiohttp import web
 
+from bot import visitor_oauth, visitors
 from bot.http import RequestContext
 from bot.router import Router
+from bot.visitors import PersonalLink
 from cards.radar import render_page
-from handlers.radar import uploads, visits, wechat
+from handlers.radar import uploads, visits
 from handlers.radar.common import (
     SHARE_PURPOSE,
     ShareInfo,
@@ -59,8 +61,10 @@ async def _resolve(ctx: RequestContext) -> tuple[str, ShareInfo, Radar] | web.Re
     return token, share, radar
 
 
-def _visitor_cookie(ctx: RequestContext) -> str | None:
-    return wechat.cookie_visitor(wechat.read_cookie(ctx))
+def _personal(token: str, share: ShareInfo) -> PersonalLink:
+    """A share sent to one customer in a single chat is that customer's personal link (named
+    by its token's random part, unique across databases)."""
+    return PersonalLink("radar.share:" + token.partition(".")[0], share.external_userid)
 
 
 async def landing(ctx: RequestContext) -> web.StreamResponse:
@@ -69,26 +73,45 @@ async def landing(ctx: RequestContext) -> web.StreamResponse:
         return resolved
     token, share, radar = resolved
     deps = ctx.deps
-    cookie = wechat.read_cookie(ctx)
-    if wechat.wanted(ctx, cookie):
-        return wechat.authorize_redirect(ctx, token)
-    parent = visits.from_visitor(deps, ctx.request.query.get("from", "")[:80])
-    visitor_id = wechat.cookie_visitor(cookie)
-    if await _too_many_opens(ctx, visitor_id):
+    from_ = ctx.request.query.get("from", "")[:80]
+    if not visitors.allow(ctx, "radar.open", visitors.request_visitor_id(ctx), _open_limit(ctx)):
         return _page(429, "访问过于频繁", "您打开得太频繁了，请稍后再试。")
-    ident = await visits.identify(deps, visitor_id, share, forwarded=parent is not None)
-    visitor = ident.visitor
+    visitor = await visitors.identify(ctx)
+    if visitor_oauth.wanted(ctx, visitor):
+        response: web.StreamResponse = visitor_oauth.authorize_redirect(
+            deps, f"/r/{token}/oauth", {"from": from_}
+        )
+        visitors.keep(ctx, response, visitor)  # the same id comes back from WeChat
+        return response
+    parent = visits.from_visitor(deps, from_)
+    if parent is None:
+        await visitors.apply_link(deps, visitor, _personal(token, share))
     if radar.friends_only and not await visits.is_corp_customer(visitor.external_userid):
-        await visits.save_new(ident)  # the cookie keeps this browser's identity
-        response: web.StreamResponse = await _friends_page(ctx, token, share)
+        await visitors.save_new(visitor)  # the cookie keeps this browser's identity
+        response = await _friends_page(ctx, token, share)
     else:
         measured = radar.type is not RadarType.LINK
-        visit = await visits.record_visit(deps, share, ident, parent, measured)
+        visit = await visits.record_visit(deps, share, visitor, parent or visitor.via, measured)
         response = _content(ctx, token, radar, visit.id, visits.epoch(visit.started_at), visitor.id)
     response.headers["Cache-Control"] = "no-store"
-    if ident.new:
-        wechat.write_cookie(ctx, response, visitor.id, tried=bool(cookie.get("o")))
+    visitors.keep(ctx, response, visitor)
     return response
+
+
+async def _is_friend(ctx: RequestContext, token: str, share: ShareInfo) -> bool:
+    """The friends-only gate for requests after the page (files): never binds the link."""
+    visitor = await visitors.identify(ctx)
+    await visitors.apply_link(ctx.deps, visitor, _personal(token, share), bind=False)
+    return await visits.is_corp_customer(visitor.external_userid)
+
+
+def _open_limit(ctx: RequestContext) -> int:
+    """Opens per minute: per visitor, or — for a browser without our cookie, each open a new
+    visitor — per client address, where a carrier NAT may put thousands of phones."""
+    radar_settings = ctx.deps.settings.radar
+    if visitors.request_visitor_id(ctx):
+        return radar_settings.landing_per_minute
+    return radar_settings.new_visitors_per_minute
 
 
 async def oauth_return(ctx: RequestContext) -> web.StreamResponse:
@@ -97,10 +120,13 @@ async def oauth_return(ctx: RequestContext) -> web.StreamResponse:
     if isinstance(resolved, web.Response):
         return resolved
     token = resolved[0]
-    visitor_id = await wechat.adopt(ctx, token, _visitor_cookie(ctx))
-    location = wechat.return_location(ctx, token)
+    visitor = await visitors.identify(ctx)
+    await visitor_oauth.adopt(ctx, f"/r/{token}/oauth", visitor)
+    await visitors.save_new(visitor)
+    keep = {"from": ctx.request.query.get("from", "")[:80]}
+    location = visitor_oauth.return_location(f"/r/{token}", keep)
     response = web.Response(status=302, headers={"Location": location, "Cache-Control": "no-store"})
-    wechat.write_cookie(ctx, response, visitor_id, tried=True)
+    visitors.write_cookie(ctx, response, visitor.id, tried=True)
     return response
 
 
@@ -152,9 +178,11 @@ async def beat(ctx: RequestContext) -> web.StreamResponse:
         return web.Response(status=400)
     visit_id, started = checked
     t, p, pg = (_int(data.get(k)) for k in ("t", "p", "pg"))
-    limit = (_limit_key(ctx, _visitor_cookie(ctx) or visit_id), BEAT_LIMIT)
-    if not await visits.add_beat(ctx.deps, visit_id, started, t, p, pg, limit=limit):
+    if not visitors.allow(
+        ctx, "radar.beat", visitors.request_visitor_id(ctx) or visit_id, BEAT_LIMIT
+    ):
         return web.Response(status=429)
+    await visits.add_beat(ctx.deps, visit_id, started, t, p, pg)
     return web.Response(status=204)
 
 
@@ -174,34 +202,16 @@ def _int(value: object) -> int:
     return int(value) if abs(value) < 10**7 else 0
 
 
-async def _too_many_opens(ctx: RequestContext, visitor_id: str | None) -> bool:
-    """Each open records a visit (and, without our cookie, a visitor): bound them per minute."""
-    most = ctx.deps.settings.radar.landing_per_minute
-    if not most:
-        return False
-    key = _limit_key(ctx, visitor_id or "new").replace(":rl:", ":open:", 1)
-    async with ctx.deps.redis.pipeline(transaction=False) as pipe:
-        pipe.set(key, 0, ex=60, nx=True)
-        pipe.incr(key)
-        _, count = await pipe.execute()
-    return int(count) > most
-
-
-def _limit_key(ctx: RequestContext, who: str) -> str:
-    """Beats are limited per visitor and IP, per minute."""
-    ip = ctx.request.remote or ""
-    minute = int(ctx.deps.now().timestamp()) // 60
-    return f"scrmbot:radar:rl:{who}:{ip}:{minute}"
-
-
 async def content_file(ctx: RequestContext) -> web.StreamResponse:
     resolved = await _resolve(ctx)
     if isinstance(resolved, web.Response):
         return resolved
-    _, _, radar = resolved
+    token, share, radar = resolved
     name = ctx.request.match_info.get("name", "")
     if name not in {f["name"] for f in radar.files}:
         return web.Response(status=404)
+    if radar.friends_only and not await _is_friend(ctx, token, share):
+        return _page(403, "添加顾问后查看", "该内容仅限好友查看，请先添加您的顾问。")
     return uploads.file_response(ctx.deps.settings, name)
 
 

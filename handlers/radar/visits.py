@@ -4,26 +4,25 @@ level in the forwarding chain, and the Visit row; heartbeats aggregated in Redis
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+import weakref
 from datetime import datetime
 
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
 from bot.deps import Deps
+from bot.visitors import PublicVisitor
 from handlers.radar.common import BEAT_PURPOSE, FROM_PURPOSE, ShareInfo
 from storage.facts import FollowRelation
-from storage.radar import Visit, Visitor
+from storage.radar import Visit
 
 BEAT_PREFIX = "scrmbot:radar:beat:"
 BEAT_TTL = 2 * 24 * 3600
 FINALIZE_AFTER = 60.0  # seconds between write-backs of a visit's heartbeats
-# One round trip per beat: count it against the per-minute limit (KEYS[2], ARGV[1]; 0 = none);
-# within the limit keep the largest value per field; "last" is the time of the latest beat.
+# One round trip per beat (sent by its SHA once loaded): keep the largest value per field;
+# "last" is the time of the latest beat. Beats are rate-limited before this, in the process.
 _BEAT_LUA = """
-if ARGV[1] ~= '0' then
-  local count = redis.call('INCR', KEYS[2])
-  if count == 1 then redis.call('EXPIRE', KEYS[2], 120) end
-  if count > tonumber(ARGV[1]) then return 0 end
-end
-for i = 2, #ARGV - 1, 2 do
+for i = 1, #ARGV - 1, 2 do
   local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0')
   if tonumber(ARGV[i + 1]) > cur then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 end
@@ -63,34 +62,6 @@ def check_beat_key(deps: Deps, token: str, key: str) -> tuple[str, int] | None:
     return visit_id, int(started)
 
 
-@dataclass
-class Identity:
-    visitor: Visitor
-    new: bool
-
-
-async def identify(
-    deps: Deps, visitor_id: str | None, share: ShareInfo, forwarded: bool
-) -> Identity:
-    """The visitor; a visitor who opens a share sent to one customer in a single chat (not
-    through someone's forward) is taken to be that customer. A new visitor is not saved here:
-    it is inserted with its first visit (or by `save_new` when it sees no content)."""
-    visitor = await Visitor.get_or_none(id=visitor_id) if visitor_id else None
-    new = visitor is None
-    if visitor is None:
-        visitor = Visitor(id=new_id(), created_at=deps.now())
-    if not visitor.external_userid and share.external_userid and not forwarded:
-        visitor.external_userid = share.external_userid
-        if not new:
-            await visitor.save(update_fields=["external_userid"])
-    return Identity(visitor, new)
-
-
-async def save_new(ident: Identity) -> None:
-    if ident.new:
-        await ident.visitor.save(force_create=True)
-
-
 async def is_corp_customer(external_userid: str) -> bool:
     if not external_userid:
         return False
@@ -126,13 +97,12 @@ async def place(
 
 
 async def record_visit(
-    deps: Deps, share: ShareInfo, ident: Identity, parent_id: str | None, measured: bool
+    deps: Deps, share: ShareInfo, visitor: PublicVisitor, parent_id: str | None, measured: bool
 ) -> Visit:
     """The visit, committed (in a group commit with the visits arriving alongside it)."""
     from handlers.radar.batch import batcher
 
-    visitor = ident.visitor
-    level, parent, channel = await place(share, visitor.id, parent_id, ident.new)
+    level, parent, channel = await place(share, visitor.id, parent_id, visitor.new)
     visit = Visit(
         id=new_id(),
         share_id=share.id,
@@ -145,30 +115,30 @@ async def record_visit(
         channel=channel,
         started_at=deps.now(),
     )
-    await batcher(deps).record(visit, visitor if ident.new else None, measured)
+    await batcher(deps).record(visit, visitor.row if visitor.new else None, measured)
+    visitor.new = False
     return visit
 
 
 async def add_beat(
-    deps: Deps,
-    visit_id: str,
-    started: int,
-    seconds: int,
-    progress: int,
-    page: int,
-    limit: tuple[str, int] = ("", 0),
-) -> bool:
-    """Record a beat; False (nothing recorded) when `limit` = (counter key, beats per minute)
-    is exceeded."""
+    deps: Deps, visit_id: str, started: int, seconds: int, progress: int, page: int
+) -> None:
     now = int(deps.now().timestamp())
     seconds = max(0, min(seconds, now - started + 10))  # a beat cannot claim more than elapsed
-    key, most = limit if limit[0] else ("scrmbot:radar:rl:unlimited", 0)
-    args = [most, "t", seconds, "p", max(0, min(progress, 100))]
+    args: list[str | int] = ["t", seconds, "p", max(0, min(progress, 100))]
     args += ["pg", max(0, min(page, 10_000)), now]
-    done = await deps.redis.eval(  # type: ignore[misc]
-        _BEAT_LUA, 2, BEAT_PREFIX + visit_id, key, *[str(a) for a in args]
-    )
-    return bool(done)
+    await _beat_script(deps.redis)(keys=[BEAT_PREFIX + visit_id], args=args)
+
+
+_scripts: weakref.WeakKeyDictionary[Redis, AsyncScript] = weakref.WeakKeyDictionary()
+
+
+def _beat_script(redis: Redis) -> AsyncScript:
+    """EVALSHA with the script body sent only when Redis does not know it (e.g. restarted)."""
+    script = _scripts.get(redis)
+    if script is None:
+        script = _scripts[redis] = redis.register_script(_BEAT_LUA)
+    return script
 
 
 async def read_beats(deps: Deps, visit_id: str) -> dict[str, int]:

@@ -69,6 +69,8 @@ async def corp(db: None) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_caches() -> None:
+    from bot.visitors import clear_cache
     from handlers.radar.common import clear_caches
 
     clear_caches()
+    clear_cache()

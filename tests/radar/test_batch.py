@@ -12,7 +12,8 @@ from bot.deps import Deps
 from handlers.radar.batch import FINALIZE_JOB, FOLLOWUP_JOB, batcher
 from handlers.radar.followup import finalize_many
 from handlers.radar.visits import add_beat, epoch
-from storage.radar import Visit, Visitor
+from storage.radar import Visit
+from storage.visitors import Visitor
 from tests.radar.conftest import Clock
 from tests.radar.support import make_radar, make_share
 
@@ -45,7 +46,8 @@ async def test_concurrent_openings_are_all_recorded_in_batches(
     finals = _jobs(deps, FINALIZE_JOB)
     follows = _jobs(deps, FOLLOWUP_JOB)
     assert {v for args in finals for v in args[0]} == ids  # every visit written back later
-    assert {v for args in follows for v in args[0]} == ids  # all are the share's customer
+    identified = {v for args in follows for v in args[0]}
+    assert len(identified) == 1  # only the first browser is the share's customer
     assert len(finals) < 60  # batched: fewer jobs than visits
 
 

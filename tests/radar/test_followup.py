@@ -11,6 +11,7 @@ from handlers.radar.followup import finalize, followup
 from handlers.radar.visits import add_beat, epoch
 from storage.facts import TimelineEntry
 from storage.radar import AlertLog, Visit
+from storage.visitors import Visitor
 from tests.radar.conftest import Clock
 from tests.radar.support import make_radar, make_share, open_link, page_config
 
@@ -64,14 +65,16 @@ async def test_alert_tags_and_timeline(
 async def test_level_two_alert_goes_to_root_staff(
     client: TestClient, deps: Deps, corp: None
 ) -> None:
-    """A level-2 visitor who is a known customer (cookie from an earlier single-chat open)."""
+    """A level-2 visitor who is a known customer (identified by the service account)."""
     radar = await make_radar(deps)
     share_ann = await make_share(deps, radar, userid="alice", ext="wm_ann")
-    share_ben = await make_share(deps, radar, userid="bob", ext="wm_ben")
+    share_ben = await make_share(deps, radar, userid="bob", ext="")
     _, html = await open_link(client, f"/r/{share_ann.token}")
     forward = page_config(html)["self"]
-    await open_link(client, f"/r/{share_ben.token}")  # this browser is now wm_ben
-    await open_link(client, forward, fresh=False)  # ben opens ann's forward
+    await open_link(client, f"/r/{share_ben.token}")  # a new browser ...
+    ben = await Visit.get(share_id=share_ben.id)
+    await Visitor.filter(id=ben.visitor_id).update(openid="o_ben", external_userid="wm_ben")
+    await open_link(client, forward, fresh=False)  # ... that OAuth knows as ben
     await _run_jobs(deps)
     cards = deps.wecom.cards  # type: ignore[attr-defined]
     to_alice = [c for u, c in cards if u == ["alice"]]

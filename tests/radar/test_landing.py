@@ -10,8 +10,10 @@ from aiohttp.test_utils import TestClient
 from bot.deps import Deps
 from handlers.radar.common import SHARE_PURPOSE
 from handlers.radar.followup import finalize
-from storage.radar import Visit, Visitor
+from storage.radar import Visit
+from storage.visitors import Visitor
 from tests.radar.support import make_radar, make_share, open_link, page_config
+from tests.support import Clock
 
 
 async def test_random_and_forged_tokens_are_404(client: TestClient, deps: Deps, corp: None) -> None:
@@ -44,7 +46,7 @@ async def test_levels_through_three_forwards(client: TestClient, deps: Deps, cor
     first = page_config(html)
     assert first["self"].startswith(f"/r/{share.token}?from=")
     cookie = client.session.cookie_jar.filter_cookies(client.make_url("/r/x"))
-    assert "scrmbot_rv" in cookie
+    assert "scrmbot_v" in cookie
     link = first["self"]
     for _ in range(3):
         status, html = await open_link(client, link)
@@ -71,7 +73,7 @@ async def test_revisit_keeps_level_and_forged_from_is_ignored(
     await open_link(client, link, fresh=False)  # the same browser again
     await open_link(client, f"/r/{share.token}?from=someone.forgedmac123")
     levels = sorted(v.level for v in await Visit.all())
-    assert levels == [1, 1, 2, 2]
+    assert levels == [1, 2, 2, 2]  # the forged `from` is dropped: a second browser, a forward
 
 
 async def test_beats_give_duration_and_progress(
@@ -168,21 +170,65 @@ async def test_link_type_redirects_after_recording(
     resp = await client.get(f"/r/{share.token}", allow_redirects=False)
     assert resp.status == 302
     assert resp.headers["Location"] == "https://example.com/a"
-    assert "scrmbot_rv" in resp.cookies
+    assert "scrmbot_v" in resp.cookies
     assert await Visit.all().count() == 1
     assert await Visitor.all().count() == 1
     jobs = [name for name, *_ in deps.queue.jobs]  # type: ignore[attr-defined]
     assert jobs == ["radar_followups"]  # no heartbeat write-back for links
 
 
-async def test_landing_opens_are_rate_limited(
+async def test_landing_opens_are_limited_per_visitor_then_per_address(
+    client: TestClient, deps: Deps, corp: None, monkeypatch: pytest.MonkeyPatch, clock: Clock
+) -> None:
+    """A browser with our cookie has its own budget; browsers without one (each open a new
+    visitor) share their address's budget, so one exhausted address locks no customer out."""
+    radar = await make_radar(deps)
+    share = await make_share(deps, radar, ext="")
+    link = f"/r/{share.token}"
+    monkeypatch.setattr(deps.settings.radar, "landing_per_minute", 3)
+    monkeypatch.setattr(deps.settings.radar, "new_visitors_per_minute", 4)
+    assert (await open_link(client, link))[0] == 200  # this browser keeps its cookie
+    kept = client.session.cookie_jar.filter_cookies(client.make_url("/"))
+    statuses = [(await open_link(client, link))[0] for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]  # the address's new-visitor budget (4) is spent
+    client.session.cookie_jar.update_cookies(kept)
+    statuses = [(await open_link(client, link, fresh=False))[0] for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]  # the visitor's own budget (3), not the address's
+    clock.advance(60)
+    assert (await open_link(client, link))[0] == 200  # a new minute
+    assert await Visit.filter(radar_id=radar.id).count() == 8
+
+
+async def test_carrier_nat_does_not_lock_out_new_visitors(
+    client: TestClient, deps: Deps, corp: None
+) -> None:
+    """150 phones behind one address open a link within a minute (the old limit refused the
+    121st); with the default settings every one of them gets the page."""
+    radar = await make_radar(deps)
+    share = await make_share(deps, radar, ext="")
+    link = f"/r/{share.token}"
+    statuses = [(await open_link(client, link))[0] for _ in range(150)]
+    assert statuses.count(200) == 150
+
+
+async def test_forwarded_for_counts_only_through_trusted_proxies(
     client: TestClient, deps: Deps, corp: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Browsers without our cookie share their IP's budget; each open would be a new visitor."""
     radar = await make_radar(deps)
-    share = await make_share(deps, radar)
-    monkeypatch.setattr(deps.settings.radar, "landing_per_minute", 3)
-    statuses = [(await open_link(client, f"/r/{share.token}"))[0] for _ in range(5)]
-    assert statuses == [200, 200, 200, 429, 429]
-    assert await Visit.filter(radar_id=radar.id).count() == 3
-    assert await Visitor.all().count() == 3
+    share = await make_share(deps, radar, ext="")
+    link = f"/r/{share.token}"
+    monkeypatch.setattr(deps.settings.radar, "new_visitors_per_minute", 2)
+
+    async def opens(client_ip: str) -> list[int]:
+        out = []
+        for _ in range(3):
+            client.session.cookie_jar.clear()
+            resp = await client.get(link, headers={"X-Forwarded-For": f"{client_ip}, 10.0.0.7"})
+            out.append(resp.status)
+        return out
+
+    assert await opens("203.0.113.1") == [200, 200, 429]
+    assert await opens("203.0.113.2") == [429] * 3  # not trusted: the header is ignored
+    monkeypatch.setattr(deps.settings.server, "trusted_proxies", ["127.0.0.1", "10.0.0.0/8"])
+    assert await opens("203.0.113.3") == [200, 200, 429]  # each client its own budget
+    assert await opens("203.0.113.4") == [200, 200, 429]

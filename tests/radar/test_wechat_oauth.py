@@ -24,12 +24,13 @@ from handlers.radar import followup, visits
 from handlers.radar import router as radar_router
 from handlers.radar.common import clear_caches
 from handlers.system import router as system_router
-from storage.facts import TimelineEntry
-from storage.radar import Visit, Visitor
+from storage.facts import FollowRelation, TimelineEntry
+from storage.radar import Visit
+from storage.visitors import Visitor
 from tests.harness import Stack, running_stack
 from tests.radar.support import make_radar, make_share, open_link
 
-ANN, BEN = "wmOauthAnn0001", "wmOauthBen0002"
+ANN, BEN, CARL = "wmOauthAnn0001", "wmOauthBen0002", "wmOauthCarl003"
 WECHAT_UA = "Mozilla/5.0 (iPhone) MicroMessenger/8.0.50"
 
 
@@ -40,6 +41,7 @@ def oauth_corp() -> Corp:
     corp.add_staff("bob", "鲍勃", [2])
     corp.add_customer("安娜", ANN, unionid="oUnionAnn000000000000000001")
     corp.add_customer("本杰明", BEN, unionid="oUnionBen000000000000000002")
+    corp.add_customer("卡尔", CARL, unionid="oUnionCarl00000000000000003")  # no one's customer yet
     corp.add_follow("alice", ANN, "", 1, int(time.time()) - 86400)
     corp.add_follow("bob", BEN, "", 1, int(time.time()) - 86400)
     corp.add_tags("意向", ["看过资料"])
@@ -195,3 +197,42 @@ async def test_off_by_default_and_only_inside_wechat(
     assert q["appid"] == ["wx0123456789abcdef"] and q["scope"] == ["snsapi_base"]
     assert q["response_type"] == ["code"] and q["state"][0].isalnum()
     assert q["redirect_uri"] == [deps.url(f"/r/{share.token}/oauth?from=abc.def")]
+
+
+async def test_friends_only_opens_once_the_visitor_adds_the_advisor(stack: Stack) -> None:
+    """WeChat knows the visitor, WeCom answers a pending_id (not a customer yet); after they add
+    the advisor the same phone sees the content — page and files — without another OAuth."""
+    radar = await make_radar(stack.deps, friends_only=True)
+    share = await make_share(stack.deps, radar, "alice", "")  # sent to a group
+    link = f"{stack.app_url}/r/{share.token}"
+    file_url = f"{link}/f/{radar.files[0]['name']}"
+    async with wechat() as carl:
+        status, _, via = await open_in_wechat(carl, link, CARL)
+        assert (status, via) == (403, "oauth")
+        visitor = await Visitor.get()
+        assert visitor.pending_id and not visitor.external_userid
+        assert (await carl.get(file_url)).status == 403
+        await stack.driver.customer_adds_staff("alice", CARL)
+        await stack.run_jobs()
+        await visitor.refresh_from_db()
+        assert (visitor.external_userid, visitor.pending_id) == (CARL, "")
+        again = await carl.get(link, allow_redirects=False)
+        assert again.status == 200  # no OAuth round: the browser is known
+        assert (await carl.get(file_url)).status == 200
+    assert await Visit.filter(external_userid=CARL).count() == 1
+
+
+async def test_pending_visitor_is_looked_up_again_on_a_later_open(stack: Stack) -> None:
+    """Without the add event (it may come late), a later open asks WeCom again."""
+    radar = await make_radar(stack.deps, friends_only=True)
+    share = await make_share(stack.deps, radar, "alice", "")
+    link = f"{stack.app_url}/r/{share.token}"
+    async with wechat() as carl:
+        assert (await open_in_wechat(carl, link, CARL))[:1] == (403,)
+        stack.corp.add_follow("alice", CARL, "", 1, int(time.time()))
+        await Visitor.all().update(checked_at=None)  # the recheck interval has passed
+        await FollowRelation.create(
+            userid="alice", external_userid=CARL, added_at=stack.deps.now()
+        )  # what the facts module records from the add event
+        assert (await carl.get(link, allow_redirects=False)).status == 200
+    assert (await Visitor.get()).external_userid == CARL

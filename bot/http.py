@@ -148,6 +148,9 @@ def wrap_view(route: HttpRoute) -> Handler:
                 return _login_required(request)
             if user.role < route.role:
                 return _forbidden(request, route.role)
+        if "\x00" in request.query_string or "%00" in request.query_string:
+            # No text column stores NUL (PostgreSQL refuses it): a 400 here, not a 500 later.
+            return error_response(ApiError(400, "请求参数含有无效字符"))
         if route.csrf and request.method not in SAFE_METHODS and not csrf_ok(request):
             return web.json_response(
                 {"error": "CSRF 校验失败，请刷新页面"}, status=403, dumps=_dumps
@@ -333,13 +336,22 @@ class XlsxWriter:
 
     def __init__(self, headers: list[str], tz: tzinfo) -> None:
         self.tz = tz
+        self.headers = headers
         self.book = Workbook(write_only=True)
-        self.sheet = self.book.create_sheet("导出")
-        self.sheet.append(_row(self.sheet, headers, tz, bold=True))
+        self.sheet: Any = None
+
+    def _open(self) -> Any:
+        # Started with the first rows, not in __init__: a request refused before any row (a bad
+        # filter) must not leave a half-written sheet for the garbage collector to trip on.
+        if self.sheet is None:
+            self.sheet = self.book.create_sheet("导出")
+            self.sheet.append(_row(self.sheet, self.headers, self.tz, bold=True))
+        return self.sheet
 
     def _append(self, rows: list[list[Any]]) -> None:
+        sheet = self._open()
         for row in rows:
-            self.sheet.append(_row(self.sheet, row, self.tz))
+            sheet.append(_row(sheet, row, self.tz))
 
     async def add(self, rows: Iterable[list[Any]]) -> None:
         await asyncio.to_thread(self._append, [list(r) for r in rows])
@@ -348,6 +360,7 @@ class XlsxWriter:
         fd, path = tempfile.mkstemp(suffix=".xlsx")
         os.close(fd)
         try:
+            await asyncio.to_thread(self._append, [])
             await asyncio.to_thread(self.book.save, path)
             response = web.StreamResponse(headers=_disposition(filename))
             response.content_length = await asyncio.to_thread(os.path.getsize, path)

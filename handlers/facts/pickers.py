@@ -13,7 +13,7 @@ from tortoise.expressions import Q
 
 from bot.auth import department_tree, scope_userids
 from bot.auth_types import Principal, Role
-from bot.http import ApiError, RequestContext, json_ok
+from bot.http import ApiError, RequestContext, json_ok, parse_id
 from handlers.facts.base import router
 from storage.directory import Department, Staff
 from storage.facts import CorpTag, CorpTagGroup, CustomerGroup
@@ -31,7 +31,8 @@ def _user(ctx: RequestContext) -> Principal:
 def _query(ctx: RequestContext) -> tuple[str, list[str]]:
     q = ctx.request.query.get("q", "").strip()[:64]
     raw = ctx.request.query.get("ids", "")
-    ids = [i.strip() for i in raw.split(",") if i.strip()][:500]
+    # An id longer than the id columns (64) matches nothing and would fail their validation.
+    ids = [i.strip() for i in raw.split(",") if 0 < len(i.strip()) <= 64][:500]
     return q, ids
 
 
@@ -106,7 +107,7 @@ async def pick_departments(ctx: RequestContext) -> web.StreamResponse:
     scope = await _department_scope(_user(ctx))
     allowed = {r["id"] for r in rows if scope is None or r["id"] in scope}
     if ids:
-        wanted = {int(i) for i in ids if i.isdigit()}
+        wanted = {found for i in ids if (found := parse_id(i)) is not None}
         return _answer([d for d in _tree_order(rows, allowed) if d["id"] in wanted])
     shown = allowed
     if q:  # the matches and the departments above them, so each match is seen in its place

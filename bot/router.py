@@ -22,6 +22,7 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.auth_types import Role
@@ -61,6 +62,17 @@ class ButtonRoute:
 
 
 @dataclass(frozen=True)
+class ScheduledRoute:
+    """A handler for scheduled runs named "<router>.<kind>" (see bot/schedule.py)."""
+
+    name: str
+    handler: Callable[[Deps, Any], Awaitable[None]]
+    horizon: timedelta | None  # found later than due + horizon: skipped, never run
+    late_after: timedelta  # executed later than due + late_after: marked late (延迟)
+    lease: timedelta  # a claim older than this is taken as a dead worker's: retried
+
+
+@dataclass(frozen=True)
 class HttpRoute:
     method: str
     path: str
@@ -85,6 +97,8 @@ class Router:
         self.crons: list[Any] = []
         self.pages: list[PageEntry] = []
         self.demo_hooks: list[Callable[[Deps], Awaitable[None]]] = []
+        self.scheduled_routes: list[ScheduledRoute] = []
+        self.planners: list[Callable[[Deps], Awaitable[None]]] = []
 
     def demo(self, fn: F) -> F:
         """`async def seed(deps)`: run by `scrmbot demo` after the sandbox corp is synced."""
@@ -149,6 +163,32 @@ class Router:
     def cron(self, cron_job: Any) -> None:
         """An `arq.cron(...)` schedule; give it `unique=True` so it fires once across workers."""
         self.crons.append(cron_job)
+
+    def scheduled(
+        self,
+        kind: str,
+        *,
+        horizon: timedelta | None = None,
+        late_after: timedelta = timedelta(minutes=10),
+        lease: timedelta = timedelta(minutes=15),
+    ) -> Callable[[F], F]:
+        """`async def f(deps, run)` runs each planned run of "<router>.<kind>" once; plan runs
+        with `bot.schedule.plan/replace/cancel` under that name."""
+
+        def register(fn: F) -> F:
+            _check_coroutine(fn)
+            name = f"{self.name}.{kind}"
+            self.scheduled_routes.append(ScheduledRoute(name, fn, horizon, late_after, lease))
+            return fn
+
+        return register
+
+    def planner(self, fn: F) -> F:
+        """`async def plan(deps)`: (re)plans the feature's runs from its own rows; the worker
+        runs it at start and hourly (planning is idempotent)."""
+        _check_coroutine(fn)
+        self.planners.append(fn)
+        return fn
 
 
 @dataclass(frozen=True)
@@ -255,3 +295,11 @@ class Dispatcher:
     @property
     def crons(self) -> list[Any]:
         return [c for router in self.routers for c in router.crons]
+
+    @property
+    def scheduled(self) -> dict[str, ScheduledRoute]:
+        return {s.name: s for router in self.routers for s in router.scheduled_routes}
+
+    @property
+    def planners(self) -> list[Callable[[Deps], Awaitable[None]]]:
+        return [p for router in self.routers for p in router.planners]

@@ -21,7 +21,7 @@ from arq import cron
 from arq.constants import in_progress_key_prefix
 from arq.worker import Function, Worker, func
 
-from bot import inbox
+from bot import inbox, schedule
 from bot.metrics import JOB_FAILURES, JOB_SECONDS
 from bot.runtime import Runtime
 
@@ -50,13 +50,34 @@ async def requeue_stranded(ctx: dict[str, Any]) -> int:
     return await inbox.requeue_stranded(ctx["deps"])
 
 
-# Per-job timeouts: one row, a batch of up to 256 rows, the requeue sweep.
+async def scheduled_run(ctx: dict[str, Any], run_id: int) -> str:
+    return await schedule.execute(ctx["deps"], run_id)
+
+
+async def sweep_schedule(ctx: dict[str, Any]) -> int:
+    return await schedule.sweep(ctx["deps"])
+
+
+async def plan_schedules(ctx: dict[str, Any]) -> None:
+    await schedule.plan_all(ctx["deps"])
+
+
+# Per-job timeouts: one row, a batch of up to 256 rows, the requeue sweep; a scheduled run's
+# timeout stays under its claim's lease (15 min by default) so a live claim is never taken over.
 CORE_FUNCTIONS: dict[Callable[..., Awaitable[Any]], float] = {
     process_inbox: 120,
     process_inbox_batch: 600,
     requeue_stranded: 120,
+    scheduled_run: 600,
+    sweep_schedule: 120,
+    plan_schedules: 600,
 }
-CORE_CRONS = [cron(requeue_stranded, second={0, 30}, unique=True, run_at_startup=True)]
+CORE_CRONS = [
+    cron(requeue_stranded, second={0, 30}, unique=True, run_at_startup=True),
+    # At start too: runs missed while every worker was down are caught up at once.
+    cron(sweep_schedule, second={0, 30}, unique=True, run_at_startup=True),
+    cron(plan_schedules, minute={7}, second={0}, unique=True, run_at_startup=True),
+]
 
 
 def timed(fn: Callable[..., Awaitable[Any]], timeout: float | None = None) -> Function:

@@ -19,6 +19,7 @@ MODEL_MODULES = [
     "storage.leaderboard",
     "storage.radar",
     "storage.visitors",
+    "storage.schedule",
 ]
 
 

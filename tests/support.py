@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +29,31 @@ class Clock:
         self.now += timedelta(seconds=seconds)
 
 
+async def wait_until(check: Callable[[], Awaitable[bool] | bool], limit: float = 60.0) -> None:
+    """Poll a condition until it holds (the limit only keeps a broken test from hanging)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while True:
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
+        if loop.time() > deadline:
+            raise AssertionError("the awaited condition never held")
+        await asyncio.sleep(0.01)
+
+
+async def stop_worker(worker: Any, task: asyncio.Task[None]) -> None:
+    """Stop an arq worker running as `task` the way a killed process stops: its main loop and
+    every job it holds, without letting them finish."""
+    for running in [task, *worker.tasks.values()]:
+        running.cancel()
+    await asyncio.gather(task, *worker.tasks.values(), return_exceptions=True)
+    worker.tasks.clear()
+    await worker.close()
+
+
 class FakeQueue:
     """Records enqueued jobs instead of sending them to Redis."""
 
@@ -43,6 +70,17 @@ class FakeQueue:
         taken = [(name, args) for name, args, *_ in self.jobs]
         self.jobs.clear()
         return taken
+
+
+async def run_due(deps: Deps) -> list[str]:
+    """One sweep of the scheduled runs, each enqueued run executed as a worker would."""
+    from bot import schedule
+
+    assert isinstance(deps.queue, FakeQueue)
+    await schedule.sweep(deps)
+    jobs = [args for name, args, *_ in deps.queue.jobs if name == schedule.RUN_JOB]
+    deps.queue.jobs = [j for j in deps.queue.jobs if j[0] != schedule.RUN_JOB]
+    return [await schedule.execute(deps, args[0]) for args in jobs]
 
 
 def fake_deps(

@@ -23,13 +23,13 @@ router.page("sidebar", "拉新排行榜", "/static/leaderboard/sidebar.js")
 
 
 @router.job
-async def leaderboard_tick(ctx: dict[str, Any]) -> None:
-    from handlers.leaderboard.schedule import tick
+async def leaderboard_sync(ctx: dict[str, Any]) -> None:
+    from handlers.leaderboard.schedule import sync_running
 
-    await tick(ctx["deps"])
+    await sync_running(ctx["deps"])
 
 
-router.cron(cron(leaderboard_tick, minute=set(range(60)), unique=True))  # type: ignore[arg-type]
+router.cron(cron(leaderboard_sync, minute=set(range(0, 60, 10)), unique=True))  # type: ignore[arg-type]
 
 
 def _register_listeners() -> None:
@@ -39,7 +39,9 @@ def _register_listeners() -> None:
     try:
         facts = importlib.import_module("handlers.facts")
     except ImportError:
-        log.warning("handlers.facts is missing: the leaderboard only updates on the minute cron")
+        log.warning(
+            "handlers.facts is missing: the leaderboard only recounts at its scheduled runs"
+        )
         return
     for name, fn in (
         ("on_follow_added", listeners.on_follow_added),
@@ -52,4 +54,4 @@ def _register_listeners() -> None:
 
 _register_listeners()
 
-from handlers.leaderboard import data, demo, options, views  # noqa: E402,F401  (registers routes)
+from handlers.leaderboard import data, demo, options, schedule, views  # noqa: E402,F401  (registers routes)

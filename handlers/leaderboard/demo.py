@@ -19,6 +19,7 @@ from bot.deps import Deps
 from bot.http import ApiError, RequestContext, json_ok, read_json
 from handlers.leaderboard import access, counting, router, schedule
 from handlers.leaderboard.activities import set_members, state_of, sync_participants
+from handlers.leaderboard.schedule import plan_runs
 from storage.directory import Staff
 from storage.leaderboard import Activity, ActivityState
 
@@ -123,6 +124,7 @@ async def seed(deps: Deps) -> None:
     await set_members(activity.id, staff, [])
     await sync_participants(deps.redis, activity)
     await counting.rebuild(deps.redis, activity)
+    await plan_runs(deps, activity)
     if staff and sandbox_enabled(deps.settings.wecom.api_base):
         added = await play_day(deps, activity, customers=max(8, 2 * len(staff)), seed=1)
         log.info("leaderboard demo: %s customers added through the sandbox", added)

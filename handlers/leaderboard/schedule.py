@@ -1,44 +1,101 @@
-"""Time-driven work, run by a minute cron: start and end notices, the daily broadcast with its
-rank snapshot, department sync, and the admins' closing report. Every step is idempotent
-(NoticeLog claims, insert-or-ignore snapshots) so a second worker or a restart sends nothing
-twice; a deleted activity is skipped everywhere."""
+"""Time-driven work on the core's scheduled runs: the start notices, the daily broadcast with
+its rank snapshot, and the end notices with the admins' closing report. An activity's runs are
+planned when it is saved (and hourly by the planner); editing re-plans, deleting cancels. Every
+step is idempotent (NoticeLog claims, insert-or-ignore snapshots), so a run retried after a
+worker died sends nothing twice; a deleted activity is skipped everywhere."""
 
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, time, timedelta
+from datetime import date, time, timedelta
 
+from bot import schedule
 from bot.deps import Deps
+from bot.periods import Rule
 from cards.leaderboard import RankLine, daily_card, end_card, report_card, start_card
-from handlers.leaderboard import counting, notify
+from handlers.leaderboard import counting, notify, router
 from handlers.leaderboard.activities import state_of, sync_participants
 from storage.core import ConsoleRole
 from storage.leaderboard import Activity, ActivityState, NoticeKind, RankSnapshot
+from storage.schedule import ScheduledRun
 
 log = logging.getLogger(__name__)
 
-
-async def tick(deps: Deps) -> None:
-    now = deps.now()
-    for activity in await Activity.filter(
-        deleted=False, draft=False, ended_done=False, start_at__lte=now
-    ):
-        try:
-            await run_activity(deps, activity, now)
-        except Exception:
-            log.exception("leaderboard activity %s tick failed", activity.id)
+START, DAILY, END = "leaderboard.start", "leaderboard.daily", "leaderboard.end"
 
 
-async def run_activity(deps: Deps, activity: Activity, now: datetime) -> None:
-    state = state_of(activity, now)
-    if not activity.started_done:
-        await run_start(deps, activity, notices=state is ActivityState.RUNNING)
-    elif state is ActivityState.RUNNING and now.minute % 10 == 0:
+def daily_rule(activity: Activity) -> Rule:
+    hour, minute = (int(p) for p in activity.daily_time.split(":"))
+    return Rule.daily(time(hour, minute))
+
+
+async def plan_runs(deps: Deps, activity: Activity) -> None:
+    """(Re)compute the activity's runs from its row: start, one broadcast per day still to
+    come, end. Runs that already happened are never touched."""
+    prefix, now = f"{activity.id}:", deps.now()
+    if activity.deleted or activity.draft:  # a draft runs nothing until saved with its dates
+        for feature in (START, DAILY, END):
+            await schedule.cancel(feature, prefix=prefix)
+        return
+    start = {} if activity.started_done else {f"{prefix}start": (activity.start_at, None)}
+    await schedule.replace(START, prefix, start)
+    daily = {}
+    if activity.remind_daily:
+        tz = deps.settings.tz
+        for due in daily_rule(activity).occurrences(
+            max(activity.start_at, now), activity.end_at, tz
+        ):
+            day = due.astimezone(tz).date().isoformat()
+            daily[f"{prefix}{day}"] = (due, {"day": day})
+    await schedule.replace(DAILY, prefix, daily, since=now)
+    end = {} if activity.ended_done else {f"{prefix}end": (activity.end_at, None)}
+    await schedule.replace(END, prefix, end)
+
+
+@router.planner
+async def plan_open_activities(deps: Deps) -> None:
+    for activity in await Activity.filter(deleted=False, draft=False, ended_done=False):
+        await plan_runs(deps, activity)
+
+
+async def _activity_of(run: ScheduledRun) -> Activity | None:
+    activity_id = int(run.key.split(":", 1)[0])
+    return await Activity.get_or_none(id=activity_id, deleted=False, draft=False)
+
+
+@router.scheduled("start", late_after=timedelta(minutes=10))
+async def on_start(deps: Deps, run: ScheduledRun) -> None:
+    if activity := await _activity_of(run):
+        running = state_of(activity, deps.now()) is ActivityState.RUNNING
+        await run_start(deps, activity, notices=running)
+
+
+# A broadcast more than half a day late would arrive next to the next one: skipped instead.
+@router.scheduled("daily", horizon=timedelta(hours=12), late_after=timedelta(minutes=10))
+async def on_daily(deps: Deps, run: ScheduledRun) -> None:
+    activity = await _activity_of(run)
+    if activity is None or not activity.remind_daily:
+        return
+    if state_of(activity, deps.now()) is ActivityState.RUNNING:
         await sync_participants(deps.redis, activity)
-    if state is ActivityState.RUNNING:
-        await run_daily(deps, activity, now)
-    elif state is ActivityState.ENDED:
+        await run_daily(deps, activity, date.fromisoformat(run.payload["day"]))
+
+
+@router.scheduled("end", late_after=timedelta(minutes=10))
+async def on_end(deps: Deps, run: ScheduledRun) -> None:
+    if activity := await _activity_of(run):
         await run_end(deps, activity)
+
+
+async def sync_running(deps: Deps) -> None:
+    """Department members follow the directory while an activity runs (every 10 minutes)."""
+    now = deps.now()
+    running = Activity.filter(deleted=False, draft=False, start_at__lte=now, end_at__gt=now)
+    for activity in await running:
+        try:
+            await sync_participants(deps.redis, activity)
+        except Exception:
+            log.exception("leaderboard activity %s: participant sync failed", activity.id)
 
 
 async def _still_live(activity: Activity) -> bool:
@@ -55,11 +112,6 @@ async def run_start(deps: Deps, activity: Activity, *, notices: bool = True) -> 
                 return
             await notify.send_once(deps, activity.id, uid, NoticeKind.START, "start", card)
     await Activity.filter(id=activity.id).update(started_done=True)
-
-
-def daily_due(activity: Activity, local_now: datetime) -> bool:
-    hour, minute = (int(p) for p in activity.daily_time.split(":"))
-    return bool(activity.remind_daily) and local_now.time() >= time(hour, minute)
 
 
 async def snapshot(deps: Deps, activity: Activity, day: date) -> dict[str, int]:
@@ -83,11 +135,8 @@ async def snapshot(deps: Deps, activity: Activity, day: date) -> dict[str, int]:
     return {r.userid: r.rank for r in rows}
 
 
-async def run_daily(deps: Deps, activity: Activity, now: datetime) -> int:
-    local = now.astimezone(deps.settings.tz)
-    if not daily_due(activity, local):
-        return 0
-    today = local.date()
+async def run_daily(deps: Deps, activity: Activity, today: date) -> int:
+    """The broadcast for local day `today` (the run's day, even when it runs late)."""
     ranks = await snapshot(deps, activity, today)
     before = await RankSnapshot.filter(
         activity_id=activity.id, day=today - timedelta(days=1)

@@ -12,6 +12,7 @@ from bot.http import ApiError, RequestContext, json_ok, page_params, read_json, 
 from handlers.leaderboard import access, activities, counting, notify, router
 from handlers.leaderboard.activities import ActivityPatch, state_of
 from handlers.leaderboard.notify import names_of
+from handlers.leaderboard.schedule import plan_runs
 from storage.facts import Customer, CustomerGroup
 from storage.leaderboard import Activity, ActivityState, Metric, Participant, Team
 
@@ -85,6 +86,7 @@ async def create_activity(ctx: RequestContext) -> web.StreamResponse:
     activities.apply_fields(activity, patch)
     await activity.save()
     await _save_lists(ctx, activity, patch)
+    await plan_runs(ctx.deps, activity)
     return json_ok(serialize(ctx, activity, await access.current_lists(activity.id)), 201)
 
 
@@ -129,6 +131,7 @@ async def update_activity(ctx: RequestContext) -> web.StreamResponse:
         await counting.rebuild(ctx.deps.redis, activity)  # top_n / end may move the cutoff
         if "top_n" in patch.model_fields_set:
             await notify.check_all_zones(ctx.deps, activity)
+    await plan_runs(ctx.deps, activity)  # times or reminders may have changed
     return json_ok(serialize(ctx, activity, await access.current_lists(activity.id)))
 
 
@@ -150,6 +153,7 @@ async def copy_activity(ctx: RequestContext) -> web.StreamResponse:
             members=team.members,
         )
     await activities.assign_teams(copy.id)
+    await plan_runs(ctx.deps, copy)
     return json_ok(serialize(ctx, copy, await access.current_lists(copy.id)), 201)
 
 
@@ -158,6 +162,7 @@ async def delete_activity(ctx: RequestContext) -> web.StreamResponse:
     activity = await access.load(ctx, manage=True)
     activity.deleted = True
     await activity.save(update_fields=["deleted"])
+    await plan_runs(ctx.deps, activity)  # cancels its future runs
     await ctx.deps.redis.delete(counting.zkey(activity.id), f"lb:{activity.id}:zone")
     return json_ok({"deleted": activity.id})
 

@@ -14,8 +14,10 @@ from handlers.leaderboard import schedule
 from handlers.leaderboard.activities import set_members
 from storage.core import ConsoleRole
 from storage.leaderboard import Activity
+from storage.schedule import ScheduledRun
 from tests.auth.support import csrf, sign_in
 from tests.leaderboard.conftest import T0, Clock, make_activity
+from tests.support import run_due
 
 URL = "/api/leaderboard/activities"
 
@@ -47,7 +49,8 @@ async def test_a_copy_is_a_draft_that_sends_nothing_until_saved(
     ended = await make_activity(name="已结束", start_at=T0 - timedelta(days=9), end_at=T0)
     for activity in (running, ended):
         await set_members(activity.id, ["alice", "bob"], [])
-    await schedule.tick(deps)
+        await schedule.plan_runs(deps, activity)
+    await run_due(deps)
     deps.wecom.sent.clear()  # type: ignore[attr-defined]
     copies = []
     for activity in (running, ended):
@@ -55,7 +58,8 @@ async def test_a_copy_is_a_draft_that_sends_nothing_until_saved(
         assert status == 201 and copy["draft"] is True and copy["state"] == "not_started"
         copies.append(copy)
     clock.now += timedelta(hours=10)  # past the daily time, with the copies' dates "running"
-    await schedule.tick(deps)
+    await run_due(deps)
+    assert not await ScheduledRun.filter(key__startswith=f"{copies[0]['id']}:").exists()
     sent_for = {c["main_title"]["title"] for _, c in deps.wecom.sent}  # type: ignore[attr-defined]
     assert not any("副本" in title for title in sent_for), sent_for
     sign_in(client, deps, "alice")

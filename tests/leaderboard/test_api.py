@@ -7,7 +7,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 from openpyxl import load_workbook
 
+from bot import schedule as bot_schedule
 from bot.deps import Deps
+from handlers.leaderboard import schedule
 from handlers.leaderboard.activities import set_members
 from storage.core import ConsoleRole
 from storage.facts import Customer
@@ -167,3 +169,45 @@ async def test_an_impossible_activity_id_is_not_found(
         resp = await client.get(path)
         assert resp.status == 404, (path, await resp.text())
         assert (await resp.json())["error"] == "活动不存在"
+
+
+async def test_saving_an_activity_plans_its_runs(
+    client: TestClient, deps: Deps, roles: None, clock: Clock
+) -> None:
+    """Created: start, one broadcast a day, end. Edited: the broadcasts move. Reminders off:
+    cancelled. Deleted: nothing left to run."""
+    clock.now = T0 - timedelta(days=1)
+    body = {
+        "name": "六月",
+        "start_at": T0.isoformat(),  # 09:00 local
+        "end_at": (T0 + timedelta(days=3)).isoformat(),
+        "userids": ["alice"],
+        "daily_time": "18:00",
+    }
+    status, created = await _post(client, deps, "admin", URL, body)
+    assert status == 201, created
+    one, prefix = f"{URL}/{created['id']}", f"{created['id']}:"
+
+    async def planned(feature: str) -> list[str]:
+        runs = await bot_schedule.runs_of(feature, prefix)
+        local = deps.settings.tz
+        return [
+            r.due_at.astimezone(local).strftime("%m-%d %H:%M") for r in runs if r.state == "pending"
+        ]
+
+    assert await planned(schedule.START) == ["06-01 09:00"]
+    assert await planned(schedule.DAILY) == ["06-01 18:00", "06-02 18:00", "06-03 18:00"]
+    assert await planned(schedule.END) == ["06-04 09:00"]
+    status, _ = await _post(client, deps, "admin", one, {"daily_time": "08:30"})
+    assert status == 200
+    assert await planned(schedule.DAILY) == ["06-02 08:30", "06-03 08:30", "06-04 08:30"]
+    status, _ = await _post(
+        client, deps, "admin", one, {"end_at": (T0 + timedelta(days=1)).isoformat()}
+    )
+    assert await planned(schedule.DAILY) == ["06-02 08:30"]
+    assert await planned(schedule.END) == ["06-02 09:00"]
+    status, _ = await _post(client, deps, "admin", one, {"remind_daily": False})
+    assert await planned(schedule.DAILY) == []
+    status, _ = await _post(client, deps, "admin", f"{one}/delete", {})
+    assert status == 200
+    assert await planned(schedule.START) == [] and await planned(schedule.END) == []

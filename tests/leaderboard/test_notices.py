@@ -2,18 +2,25 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from arq import create_pool
-from arq.connections import RedisSettings
+from arq.connections import ArqRedis, RedisSettings
 from arq.worker import Worker
+from redis.asyncio import Redis
 
-from bot.deps import Deps
+from bot import schedule as bot_schedule
+from bot.deps import Deps, JobQueue
 from bot.embedded_redis import EmbeddedRedis
-from handlers.leaderboard import listeners, schedule
+from bot.schedule import RUN_JOB
+from bot.settings import Settings
+from handlers.leaderboard import listeners, router, schedule
 from handlers.leaderboard.activities import set_members
-from jobs.worker import timed
-from storage.leaderboard import NoticeLog
-from tests.leaderboard.conftest import T0, Clock, add, make_activity
+from jobs.worker import CORE_FUNCTIONS, timed
+from storage.leaderboard import Activity, NoticeLog
+from storage.schedule import RunState, ScheduledRun
+from tests.leaderboard.conftest import T0, Clock, FakeWeCom, add, make_activity
+from tests.support import fake_deps, run_due, stop_worker, wait_until
 
 
 async def test_daily_broadcast_once_with_two_workers_and_a_restart(
@@ -21,13 +28,14 @@ async def test_daily_broadcast_once_with_two_workers_and_a_restart(
 ) -> None:
     activity = await make_activity(daily_time="18:00", started_done=False)
     await set_members(activity.id, ["alice", "bob", "carol"], [])
+    await schedule.plan_runs(deps, activity)
     await add("bob", "c1", 1)
     clock.now = T0 + timedelta(hours=8)  # 17:00 local: start notices only
-    await schedule.tick(deps)
+    assert await run_due(deps) == ["done"]
     assert len(deps.wecom.sent) == 3 and "开始" in deps.wecom.sent[0][1]["main_title"]["title"]
     clock.now = T0 + timedelta(hours=9, minutes=1)  # 18:01 local
-    await asyncio.gather(schedule.tick(deps), schedule.tick(deps))
-    await schedule.tick(deps)  # a restarted worker, later the same day
+    await asyncio.gather(run_due(deps), run_due(deps))
+    assert await run_due(deps) == []  # a restarted worker, later the same day
     daily = [c for _, c in deps.wecom.sent if "每日播报" in c["main_title"]["title"]]
     assert len(daily) == 3
     bob = [c for c in deps.wecom.to("bob") if "每日" in c["main_title"]["title"]][0]
@@ -37,7 +45,7 @@ async def test_daily_broadcast_once_with_two_workers_and_a_restart(
     await add("alice", "c2", 60 * 20)
     await add("alice", "c3", 60 * 20 + 1)
     clock.now = T0 + timedelta(days=1, hours=9, minutes=1)
-    await schedule.tick(deps)
+    assert await run_due(deps) == ["done"]
     alice = [c for c in deps.wecom.to("alice") if "每日" in c["main_title"]["title"]][-1]
     assert "↑1" in alice["emphasis_content"]["desc"]
     assert "差" not in alice["sub_title_text"]
@@ -68,36 +76,46 @@ async def test_crossings_are_damped(deps: Deps, corp: None, clock: Clock) -> Non
 
 
 async def test_deleted_activity_sends_nothing(deps: Deps, corp: None, clock: Clock) -> None:
-    activity = await make_activity(started_done=False, deleted=True)
-    await set_members(activity.id, ["alice"], [])
+    gone = await make_activity(started_done=False)
+    await set_members(gone.id, ["alice"], [])
+    await schedule.plan_runs(deps, gone)
+    await Activity.filter(id=gone.id).update(deleted=True)  # its runs still planned
+    deleted = await make_activity(started_done=False)
+    await schedule.plan_runs(deps, deleted)
+    deleted.deleted = True
+    await schedule.plan_runs(deps, deleted)  # cancels them
+    assert not await ScheduledRun.filter(key__startswith=f"{deleted.id}:", state="pending")
     clock.now = T0 + timedelta(hours=10)
-    await schedule.tick(deps)
+    assert await run_due(deps) == ["done", "done"]  # the first one's start and daily: no-ops
     assert deps.wecom.sent == []
+
+
+def arq_worker(deps: Deps, pool: ArqRedis, *, burst: bool = True) -> Worker:
+    return Worker(
+        functions=[timed(f) for f in [*CORE_FUNCTIONS, *deps.dispatcher.jobs]],
+        redis_pool=pool,
+        ctx={"deps": deps},
+        burst=burst,
+        poll_delay=0.01,
+        handle_signals=False,
+        max_jobs=1,
+    )
 
 
 async def test_daily_broadcast_once_with_two_arq_workers(
     deps: Deps, corp: None, clock: Clock, redis_server: EmbeddedRedis
 ) -> None:
-    """Two real arq workers each run a tick at 18:01 (say two crons fired): one broadcast."""
+    """Two real arq workers each get the 18:00 run (say arq ran the job twice): one broadcast."""
     activity = await make_activity(daily_time="18:00", started_done=True)
     await set_members(activity.id, ["alice", "bob", "carol"], [])
+    await schedule.plan_runs(deps, activity)
     clock.now = T0 + timedelta(hours=9, minutes=1)
+    run = await ScheduledRun.get(feature=schedule.DAILY, key=f"{activity.id}:2024-06-01")
     pool = await create_pool(RedisSettings.from_dsn(redis_server.url))
     try:
         for n in range(2):
-            await pool.enqueue_job("leaderboard_tick", _job_id=f"tick-{n}")
-        workers = [
-            Worker(
-                functions=[timed(f) for f in deps.dispatcher.jobs],
-                redis_pool=pool,
-                ctx={"deps": deps},
-                burst=True,
-                poll_delay=0.01,
-                handle_signals=False,
-                max_jobs=1,
-            )
-            for _ in range(2)
-        ]
+            await pool.enqueue_job(RUN_JOB, run.id, _job_id=f"run-{n}")
+        workers = [arq_worker(deps, pool) for _ in range(2)]
         await asyncio.gather(*(w.main() for w in workers))
         assert sum(w.jobs_complete for w in workers) == 2
         for w in workers:
@@ -106,3 +124,59 @@ async def test_daily_broadcast_once_with_two_arq_workers(
         await pool.aclose()
     daily = [c for _, c in deps.wecom.sent if "每日播报" in c["main_title"]["title"]]
     assert len(daily) == 3
+    run = await ScheduledRun.get(id=run.id)
+    assert run.state is RunState.DONE and run.attempts == 1 and not run.late
+
+
+class StallingWeCom(FakeWeCom):
+    """Hangs right after delivering its first card, like a worker that dies mid-broadcast."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stall = True
+        self.stalled = asyncio.Event()
+
+    async def send_template_card(self, touser: list[str], card: dict[str, Any]) -> dict[str, Any]:
+        result = await super().send_template_card(touser, card)
+        if self.stall:
+            self.stall = False
+            self.stalled.set()
+            await asyncio.Event().wait()  # never returns: the worker is killed here
+        return result
+
+
+async def test_worker_killed_mid_broadcast_each_card_once(
+    settings: Settings,
+    redis: Redis,
+    db: None,
+    corp: None,
+    clock: Clock,
+    redis_server: EmbeddedRedis,
+) -> None:
+    wecom = StallingWeCom()
+    pool = await create_pool(RedisSettings.from_dsn(redis_server.url))
+    deps = fake_deps(settings, redis, [router], wecom, queue=JobQueue(pool), clock=clock)  # type: ignore[arg-type]
+    activity = await make_activity(daily_time="18:00", started_done=True)
+    await set_members(activity.id, ["alice", "bob", "carol"], [])
+    await schedule.plan_runs(deps, activity)
+    clock.now = T0 + timedelta(hours=9, minutes=1)
+    first = arq_worker(deps, pool, burst=False)
+    first_task = asyncio.create_task(first.main())
+    try:
+        assert await bot_schedule.sweep(deps) == 1
+        await asyncio.wait_for(wecom.stalled.wait(), 60)
+        await stop_worker(first, first_task)  # killed: nothing after that card runs
+        clock.now += timedelta(minutes=16)  # its claim's lease ran out
+        assert await bot_schedule.sweep(deps) == 1
+        second = arq_worker(deps, pool, burst=False)
+        second_task = asyncio.create_task(second.main())
+        done = ScheduledRun.filter(feature=schedule.DAILY, state=RunState.DONE)
+        await wait_until(done.exists)
+        await stop_worker(second, second_task)
+    finally:
+        await stop_worker(first, first_task)
+        await pool.aclose()
+    daily = [u for users, c in wecom.sent if "每日播报" in c["main_title"]["title"] for u in users]
+    assert sorted(daily) == ["alice", "bob", "carol"]
+    run = await done.get()
+    assert run.attempts == 2 and run.late  # retried 16 minutes after its time

@@ -15,6 +15,7 @@ from storage.core import ConsoleRole
 from storage.directory import Staff
 from tests.auth.support import csrf, sign_in
 from tests.leaderboard.conftest import T0, Clock, add, make_activity
+from tests.support import run_due
 
 URL = "/api/leaderboard/activities"
 
@@ -63,8 +64,9 @@ async def test_the_end_card_shows_every_rank(deps: Deps, corp: None, clock: Cloc
     await add("alice", "c1", 1)
     await add("alice", "c2", 2)
     await add("bob", "c3", 3)
+    await schedule.plan_runs(deps, activity)
     clock.now = T0 + timedelta(hours=3)
-    await schedule.tick(deps)
+    await run_due(deps)
     bob = [c for c in deps.wecom.to("bob") if "结束" in c["main_title"]["title"]][0]
     assert bob["emphasis_content"]["title"] == "第 2 名"
     assert "未进前 1 名" in bob["emphasis_content"]["desc"]

@@ -12,13 +12,18 @@ from datetime import UTC, datetime
 # inherit it), so every line a request causes can be found together.
 request_id: ContextVar[str] = ContextVar("request_id", default="")
 
+# A secret-looking key, then `=` (query strings) or `": "` / `': '` (JSON, a dict's repr),
+# then the value up to its delimiter. "errcode" is left alone (no word boundary before "code").
 _SECRET = re.compile(
-    r"(access_token|corpsecret|secret|ticket|code|token|password)=([^&\s\"']+)", re.IGNORECASE
+    r"""\b(?P<key>\w*(?:secret|token|ticket|password|aes_key)|code|signature)\b"""
+    r"""(?P<sep>["']?\s*[=:]\s*["']?)(?P<value>[^&\s"',;}\]]+)""",
+    re.IGNORECASE,
 )
+_BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 
 
 def scrub(text: str) -> str:
-    return _SECRET.sub(r"\1=***", text)
+    return _BEARER.sub(r"\1***", _SECRET.sub(r"\g<key>\g<sep>***", text))
 
 
 class JsonFormatter(logging.Formatter):

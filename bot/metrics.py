@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
+
+from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry()
@@ -24,3 +28,27 @@ WECOM_CALLS = Counter(
     ["endpoint", "errcode"],
     registry=REGISTRY,
 )
+
+
+_FORWARDED = ("X-Forwarded-For", "X-Real-IP", "Forwarded")
+
+
+def _loopback(remote: str | None) -> bool:
+    try:
+        return ipaddress.ip_address(remote or "").is_loopback
+    except ValueError:
+        return False
+
+
+def scrape_allowed(request: web.Request, token: str) -> bool:
+    """/metrics is not public: with `security.metrics_token` set, only `Authorization: Bearer
+    <token>`; without, only a client on this machine that came through no proxy (a proxy on
+    the same host would otherwise make every outsider look local)."""
+    if token:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        return hmac.compare_digest(given.encode(), token.encode())
+    return _loopback(request.remote) and not any(h in request.headers for h in _FORWARDED)
+
+
+def refused() -> web.Response:
+    return web.Response(status=403, text="metrics need the bearer token (security.metrics_token)")

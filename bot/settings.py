@@ -136,6 +136,9 @@ class SecuritySettings(_Section):
     # Development only: lets `scrmbot serve`/`worker` run with the public default secret, and
     # only on a plain-http loopback base_url.
     allow_dev_secret: bool = False
+    # Bearer token for GET /metrics (web and worker); empty = only scrapes from this machine
+    # that came through no proxy.
+    metrics_token: str = ""
     # Origins that may frame the /sidebar and /toolbar pages (CSP frame-ancestors); every other
     # page may be framed by nobody.
     frame_ancestors: list[str] = Field(

@@ -18,7 +18,7 @@ from bot import callback, headers
 from bot.crypto import WeComCrypto
 from bot.deps import utcnow
 from bot.logs import request_id
-from bot.metrics import REGISTRY
+from bot.metrics import REGISTRY, refused, scrape_allowed
 from bot.router import Router
 from bot.runtime import Runtime
 from bot.settings import Settings
@@ -94,7 +94,10 @@ async def readyz(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     from bot.inbox import update_gauges
 
-    await update_gauges(request.app[DEPS_KEY].now())
+    deps = request.app[DEPS_KEY]
+    if not scrape_allowed(request, deps.settings.security.metrics_token):
+        return refused()
+    await update_gauges(deps.now())
     return web.Response(
         body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
     )

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from bot.metrics import REGISTRY
+from bot.metrics import REGISTRY, refused, scrape_allowed
 from bot.settings import WorkerSettings
 
 if TYPE_CHECKING:
@@ -20,8 +20,9 @@ log = logging.getLogger("scrmbot.worker")
 
 
 class WorkerHealth:
-    def __init__(self, settings: WorkerSettings) -> None:
+    def __init__(self, settings: WorkerSettings, metrics_token: str = "") -> None:
         self.settings = settings
+        self.metrics_token = metrics_token
         self.runtime: Runtime | None = None
         self.redis_ok = True
         self._runner: web.AppRunner | None = None
@@ -59,6 +60,8 @@ class WorkerHealth:
         return web.json_response({"ready": ok, **checks}, status=200 if ok else 503)
 
     async def metrics(self, request: web.Request) -> web.Response:
+        if not scrape_allowed(request, self.metrics_token):
+            return refused()
         return web.Response(
             body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )

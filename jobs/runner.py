@@ -45,7 +45,7 @@ class WorkerProcess:
         self.settings = settings
         self.stop = asyncio.Event()
         self.backoff = Backoff(settings.worker.reconnect_max_seconds)
-        self.health = WorkerHealth(settings.worker)
+        self.health = WorkerHealth(settings.worker, settings.security.metrics_token)
 
     def install_signals(self) -> None:
         loop = asyncio.get_running_loop()

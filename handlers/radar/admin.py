@@ -10,7 +10,7 @@ from aiohttp import web
 from tortoise.expressions import Q
 from tortoise.functions import Count
 
-from bot.auth_types import Role
+from bot.auth_types import Principal, Role
 from bot.http import ApiError, RequestContext, json_ok, parse_id, query_id, read_json
 from bot.router import Router
 from handlers.radar import uploads
@@ -21,9 +21,11 @@ from handlers.radar.common import (
     forget_radar,
     get_radar,
     int_param,
+    link_target,
     reorder,
     save_order,
 )
+from handlers.radar.toolbar import may_see
 from storage.directory import Department
 from storage.radar import Radar, RadarGroup, RadarType, Share, Visit
 
@@ -186,7 +188,11 @@ async def make_link(ctx: RequestContext) -> web.StreamResponse:
 
 
 async def show_radar(ctx: RequestContext) -> web.StreamResponse:
-    return json_ok(radar_json(await get_radar(int_param(ctx))))
+    assert ctx.user is not None
+    radar = await get_radar(int_param(ctx))
+    if not await may_see(ctx.user, radar):
+        raise ApiError(404, "雷达不存在或已删除")  # as for a radar that does not exist
+    return json_ok(radar_json(radar))
 
 
 def _flag(form: uploads.Form, name: str, default: bool) -> bool:
@@ -246,9 +252,12 @@ def _content(ctx: RequestContext, radar: Radar, form: uploads.Form, new: bool) -
     if radar.type is RadarType.LINK:
         url = _text(form, "url", "链接地址", 1024, new)
         if url is not None:
-            if not url.startswith(("https://", "http://")):
-                raise ApiError(400, "链接地址必须以 http:// 或 https:// 开头", "url")
-            radar.url = url
+            target = link_target(url)
+            if target is None:
+                raise ApiError(
+                    400, "链接地址必须以 http:// 或 https:// 开头，且不能含空格或换行", "url"
+                )
+            radar.url = target
     else:
         kind = {"pdf": "pdf", "images": "image", "video": "video"}[radar.type.value]
         got = form.files.get("files", [])
@@ -314,7 +323,21 @@ async def move_radar(ctx: RequestContext) -> web.StreamResponse:
 
 
 async def admin_file(ctx: RequestContext) -> web.StreamResponse:
-    return uploads.file_response(ctx.deps.settings, ctx.request.match_info["name"])
+    """A stored upload, for staff who may see a radar using it (admins: any)."""
+    assert ctx.user is not None
+    name = ctx.request.match_info["name"]
+    if not ctx.user.sees_all and not await _file_visible(ctx.user, name):
+        return web.Response(status=404)
+    return uploads.file_response(ctx.deps.settings, name)
+
+
+async def _file_visible(user: Principal, name: str) -> bool:
+    for radar in await Radar.filter(deleted=False).only("id", "group_id", "files", "cover"):
+        if (name == radar.cover or any(f.get("name") == name for f in radar.files)) and (
+            await may_see(user, radar)
+        ):
+            return True
+    return False
 
 
 def register(router: Router) -> None:

@@ -3,10 +3,12 @@ caches the public landing page reads on every open, and the live channel name.""
 
 from __future__ import annotations
 
+import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
+from urllib.parse import quote
 
 from bot.http import ApiError, RequestContext, path_id
 from storage.radar import Radar, Share
@@ -16,6 +18,20 @@ FROM_PURPOSE = "radar.from"
 BEAT_PURPOSE = "radar.beat"
 MOVES = ("up", "down", "top", "bottom")
 Move = Literal["up", "down", "top", "bottom"]
+
+
+_URL_SAFE = "!#$%&'()*+,/:;=?@[]~-._"
+_CONTROL = re.compile(r"[\x00-\x20\x7f]")
+
+
+def link_target(url: str) -> str | None:
+    """The link radar's target as it may go into a Location header: http(s) in any case (the
+    scheme written lower-case), no control characters or spaces, anything beyond ASCII
+    percent-encoded; None when unusable."""
+    scheme, sep, rest = url.strip().partition("://")
+    if not sep or scheme.lower() not in ("http", "https") or not rest or _CONTROL.search(rest):
+        return None
+    return f"{scheme.lower()}://{quote(rest, safe=_URL_SAFE)}"
 
 
 def live_channel(radar_id: int) -> str:

@@ -14,6 +14,7 @@ import qrcode
 from aiohttp import web
 
 from bot import visitor_oauth, visitors
+from bot.deps import Deps
 from bot.http import RequestContext
 from bot.router import Router
 from bot.visitors import PersonalLink
@@ -22,6 +23,7 @@ from handlers.radar import uploads, visits
 from handlers.radar.common import (
     SHARE_PURPOSE,
     ShareInfo,
+    link_target,
     radar_cached,
     share_by_token,
 )
@@ -33,6 +35,8 @@ TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{8,40}\.[A-Za-z0-9_-]{10,40}$")
 BEAT_LIMIT = 40  # beats per visitor and IP per minute (one every 5 s is 12)
 MAX_BEAT_BYTES = 512
 CONTACT_FALLBACK = "https://work.weixin.qq.com/"  # when no contact way can be made
+CONTACT_RETRY_FIRST = 10.0  # seconds before asking WeCom again after a failure, doubling
+CONTACT_RETRY_MAX = 600.0
 
 
 def _page(status: int, title: str, message: str) -> web.Response:
@@ -134,7 +138,10 @@ def _content(
     ctx: RequestContext, token: str, radar: Radar, visit_id: str, started: int, visitor_id: str
 ) -> web.StreamResponse:
     if radar.type is RadarType.LINK:
-        return web.Response(status=302, headers={"Location": radar.url})
+        target = link_target(radar.url)  # rows saved before targets were checked
+        if target is None:
+            return _page(502, "链接地址有误", "该链接的地址设置有误，请联系您的顾问。")
+        return web.Response(status=302, headers={"Location": target})
     base = f"/r/{token}"
     config = {
         "kind": radar.type.value,
@@ -232,27 +239,47 @@ async def contact_qr(ctx: RequestContext) -> web.StreamResponse:
     link = await _contact_link(ctx, resolved[1].userid)
     buf = io.BytesIO()
     qrcode.make(link, box_size=8, border=2).save(buf)
-    headers = {"Cache-Control": "private, max-age=600"}
-    return web.Response(body=buf.getvalue(), content_type="image/png", headers=headers)
+    # the stand-in link is not kept by the browser: a reload gets the real one when it works
+    cache = "private, max-age=600" if link != CONTACT_FALLBACK else "no-store"
+    return web.Response(
+        body=buf.getvalue(), content_type="image/png", headers={"Cache-Control": cache}
+    )
 
 
 async def _contact_link(ctx: RequestContext, userid: str) -> str:
-    """The staff member's 联系我 link, made once per day per member (cached in Redis); a failure
-    is not cached, so the next visitor gets the real link once WeCom answers again."""
+    """The staff member's 联系我 link, made once per day per member (cached in Redis). While
+    WeCom fails, it is asked again only after a wait that doubles per failure (every process
+    shares the wait), so a busy page does not hammer a failing API."""
     deps = ctx.deps
     key = f"scrmbot:radar:contact:{userid}"
     if cached := await deps.redis.get(key):
         return str(cached.decode())
+    now = deps.now().timestamp()
+    if (retry_at := await deps.redis.get(key + ":retry-at")) and now < float(retry_at):
+        return CONTACT_FALLBACK
     try:
         result = await deps.wecom.add_contact_way(type=1, scene=2, user=[userid], state="radar")
+        link = str(result.get("qr_code") or "")
     except Exception:
         log.warning("radar: add_contact_way failed for %s", userid, exc_info=True)
-        return CONTACT_FALLBACK
-    link = str(result.get("qr_code") or "")
+        link = ""
     if not link:
+        await _back_off(deps, key, now)
         return CONTACT_FALLBACK
-    await deps.redis.set(key, link, ex=24 * 3600)
+    async with deps.redis.pipeline(transaction=False) as pipe:
+        pipe.set(key, link, ex=24 * 3600)
+        pipe.delete(key + ":failures", key + ":retry-at")
+        await pipe.execute()
     return link
+
+
+async def _back_off(deps: Deps, key: str, now: float) -> None:
+    failures = int(await deps.redis.incr(key + ":failures"))
+    wait = min(CONTACT_RETRY_FIRST * 2 ** (failures - 1), CONTACT_RETRY_MAX)
+    async with deps.redis.pipeline(transaction=False) as pipe:
+        pipe.expire(key + ":failures", 3600)
+        pipe.set(key + ":retry-at", now + wait, ex=int(CONTACT_RETRY_MAX) + 60)
+        await pipe.execute()
 
 
 def register(router: Router) -> None:

@@ -9,16 +9,20 @@ import contextlib
 from aiohttp import web
 
 from bot.auth_types import Role
-from bot.http import RequestContext
+from bot.http import ApiError, RequestContext
 from bot.router import Router
 from handlers.radar.common import get_radar, int_param, live_channel
+from handlers.radar.toolbar import may_see
 
 KEEPALIVE = 15.0
 MAX_SECONDS = 30 * 60  # the browser's EventSource reconnects by itself
 
 
 async def live_view(ctx: RequestContext) -> web.StreamResponse:
+    assert ctx.user is not None
     radar = await get_radar(int_param(ctx))
+    if not await may_see(ctx.user, radar):
+        raise ApiError(404, "雷达不存在或已删除")  # as for a radar that does not exist
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",

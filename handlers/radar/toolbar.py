@@ -15,6 +15,7 @@ from bot.http import ApiError, RequestContext, json_ok, read_json
 from bot.router import Router
 from handlers.radar.common import SHARE_PURPOSE
 from storage.directory import Staff
+from storage.facts import FollowRelation
 from storage.radar import Radar, RadarGroup, Share
 
 UNGROUPED = "未分组"
@@ -34,6 +35,14 @@ async def visible_groups(user: Principal) -> list[RadarGroup]:
         ):
             out.append(group)
     return out
+
+
+async def may_see(user: Principal, radar: Radar) -> bool:
+    """A radar in a group visible to this staff member, or in no group (for everyone)."""
+    gid = radar.group_id  # type: ignore[attr-defined]
+    if user.sees_all or gid is None:
+        return True
+    return gid in {g.id for g in await visible_groups(user)}
 
 
 def _item(radar: Radar) -> dict[str, Any]:
@@ -84,6 +93,10 @@ async def create_share(ctx: RequestContext) -> web.StreamResponse:
     groups = {g.id for g in await visible_groups(ctx.user)} | {None}  # None: 未分组
     if radar is None or radar.group_id not in groups:  # type: ignore[attr-defined]
         raise ApiError(404, "雷达不存在或您无权发送", "radar_id")
+    if body.external_userid and not await FollowRelation.exists(
+        userid=ctx.user.userid, external_userid=body.external_userid, active=True
+    ):
+        raise ApiError(403, "只能发送给您自己的客户", "external_userid")
     deps = ctx.deps
     share = await Share.create(
         token=deps.signer.token(SHARE_PURPOSE),

@@ -23,8 +23,13 @@ class FakeWeCom:
         self.cards: list[tuple[list[str], dict[str, Any]]] = []
         self.tags: list[tuple[str, str, list[str]]] = []
         self.failing: set[str] = set()  # method names that raise WeComError(-1) once
+        self.down: set[str] = set()  # method names that raise WeComError(-1) every time
+        self.calls: list[str] = []
 
     def _fail(self, method: str) -> None:
+        self.calls.append(method)
+        if method in self.down:
+            raise WeComError(-1, "system busy", method)
         if method in self.failing:
             self.failing.discard(method)
             raise WeComError(-1, "system busy", method)

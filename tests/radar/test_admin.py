@@ -190,7 +190,7 @@ async def test_a_radar_without_a_group_is_listed(
     body = await (await client.get("/api/radar/toolbar")).json()
     assert body["groups"][-1]["name"] == "未分组"
     assert [r["id"] for r in body["groups"][-1]["radars"]] == [radar_id]
-    share = {"radar_id": radar_id, "external_userid": "wm_ann"}
+    share = {"radar_id": radar_id, "chat_id": "wr_support"}
     resp = await client.post("/api/radar/shares", json=share, headers=csrf(client))
     assert resp.status == 201
 

@@ -132,15 +132,45 @@ async def test_friends_only_asks_to_add_staff(client: TestClient, deps: Deps, co
     assert await Visit.all().count() == 1
 
 
-async def test_contact_qr_failure_is_not_cached(client: TestClient, deps: Deps, corp: None) -> None:
+async def test_contact_qr_failure_is_not_cached(
+    client: TestClient, deps: Deps, corp: None, clock: Clock
+) -> None:
     radar = await make_radar(deps, friends_only=True)
     share = await make_share(deps, radar, ext="")
     deps.wecom.failing.add("add_contact_way")  # type: ignore[attr-defined]
-    assert (await client.get(f"/r/{share.token}/qr.png")).status == 200
+    first = await client.get(f"/r/{share.token}/qr.png")
+    assert first.status == 200 and first.headers["Cache-Control"] == "no-store"
     assert await deps.redis.get("scrmbot:radar:contact:alice") is None
+    clock.advance(11)  # past the first back-off
     assert (await client.get(f"/r/{share.token}/qr.png")).status == 200
     cached = await deps.redis.get("scrmbot:radar:contact:alice")
     assert cached == b"https://work.weixin.qq.com/ca/alice"
+
+
+async def test_contact_qr_backs_off_while_wecom_fails(
+    client: TestClient, deps: Deps, corp: None, clock: Clock
+) -> None:
+    """20 hits while WeCom fails cost one call, not 20 (or 80 with the client's retries);
+    the waits double, and the real link is served once WeCom answers."""
+    radar = await make_radar(deps, friends_only=True)
+    share = await make_share(deps, radar, ext="")
+    wecom = deps.wecom
+    wecom.down.add("add_contact_way")  # type: ignore[attr-defined]
+    for _ in range(20):
+        assert (await client.get(f"/r/{share.token}/qr.png")).status == 200
+    assert wecom.calls.count("add_contact_way") == 1  # type: ignore[attr-defined]
+    for wait in (10, 20, 40):
+        clock.advance(wait - 1)
+        await client.get(f"/r/{share.token}/qr.png")
+        assert wecom.calls.count("add_contact_way") == 1 + (wait > 10) + (wait > 20)  # type: ignore[attr-defined]
+        clock.advance(1)
+        await client.get(f"/r/{share.token}/qr.png")
+        assert wecom.calls.count("add_contact_way") == 2 + (wait > 10) + (wait > 20)  # type: ignore[attr-defined]
+    wecom.down.clear()  # type: ignore[attr-defined]
+    clock.advance(80)
+    resp = await client.get(f"/r/{share.token}/qr.png")
+    assert resp.headers["Cache-Control"].startswith("private")
+    assert await deps.redis.get("scrmbot:radar:contact:alice") is not None
 
 
 async def test_deleted_radar_shows_removed_page(client: TestClient, deps: Deps, corp: None) -> None:

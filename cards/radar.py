@@ -36,6 +36,7 @@ class Alert:
     forwarder: str  # who forwarded it (level >= 2), shown by name
     at_text: str  # local time, "HH:MM"
     profile_url: str
+    link_title: str = "查看客户画像"  # "查看线索" when the staff member does not follow them
 
 
 # WeCom's template card text limits (characters, as its documentation recommends; longer
@@ -90,7 +91,7 @@ def alert_card(alert: Alert) -> dict[str, Any]:
             "desc": ADVICE,
         },
         "horizontal_content_list": rows,
-        "jump_list": [{"type": 1, "title": "查看客户画像", "url": alert.profile_url}],
+        "jump_list": [{"type": 1, "title": alert.link_title, "url": alert.profile_url}],
         "card_action": {"type": 1, "url": alert.profile_url},
     }
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from bot.auth_types import Role
 from bot.router import Router
-from handlers.radar import admin, demo, followup, landing, live, stats, toolbar
+from handlers.radar import admin, demo, followup, landing, lead, live, stats, toolbar
 
 router = Router("radar")
 router.page("admin", "智能雷达", "/static/radar/admin.js", role=Role.ADMIN)
 router.page("toolbar", "智能雷达", "/static/radar/toolbar.js")
 router.page("sidebar", "雷达数据", "/static/radar/sidebar.js")
 router.page("profile", "雷达访问", "/static/radar/profile.js")
-for module in (admin, toolbar, landing, followup, stats, live, demo):
+for module in (admin, toolbar, landing, followup, lead, stats, live, demo):
     module.register(router)
 
 __all__ = ["router"]

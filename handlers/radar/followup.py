@@ -16,7 +16,7 @@ from bot.events import ExternalContactEvent
 from bot.router import Router
 from cards.radar import Alert, alert_card, timeline_text
 from handlers.facts import add_timeline, mark_tags
-from handlers.radar import visits
+from handlers.radar import lead, visits
 from handlers.radar.common import live_channel
 from handlers.radar.visits import read_beats
 from storage.facts import Customer, FollowRelation, TimelineEntry
@@ -131,6 +131,9 @@ async def _alert(deps: Deps, visit: Visit, radar: Radar) -> dict[str, Any]:
         )
         forwarder = await _customer_name(parent["external_userid"]) if parent else "访客"
     ext = visit.external_userid
+    # Someone else's customer (reached through a forward): the lead page, not a profile the
+    # sender may not open.
+    own = await lead.follows(visit.root_userid, ext)
     return alert_card(
         Alert(
             customer_name=await _customer_name(ext),
@@ -138,7 +141,10 @@ async def _alert(deps: Deps, visit: Visit, radar: Radar) -> dict[str, Any]:
             level=visit.level,
             forwarder=forwarder,
             at_text=visit.started_at.astimezone(deps.settings.tz).strftime("%H:%M"),
-            profile_url=deps.url(f"/sidebar?open=profile&external_userid={ext}"),
+            profile_url=deps.url(
+                f"/sidebar?open=profile&external_userid={ext}" if own else lead.lead_path(visit.id)
+            ),
+            link_title="查看客户画像" if own else "查看线索",
         )
     )
 

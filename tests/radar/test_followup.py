@@ -12,6 +12,7 @@ from handlers.radar.visits import add_beat, epoch
 from storage.facts import TimelineEntry
 from storage.radar import AlertLog, Visit
 from storage.visitors import Visitor
+from tests.auth.support import sign_in
 from tests.radar.conftest import Clock
 from tests.radar.support import make_radar, make_share, open_link, page_config
 
@@ -132,3 +133,34 @@ async def test_a_failed_followup_is_retried_on_its_own(
     await jobs["radar_followups"]({"deps": deps}, *args)
     assert deps.wecom.tags == [("alice", "wm_ann", ["tag_hot"])]  # type: ignore[attr-defined]
     assert len(deps.wecom.cards) == 1  # type: ignore[attr-defined]
+
+
+async def test_alert_for_someone_elses_customer_leads_to_the_lead_page(
+    client: TestClient, deps: Deps, corp: None
+) -> None:
+    """Ben (bob's customer) reads alice's radar through a forward: alice's card opens a page
+    she may see — the lead and how to take them on — not a profile refused to her."""
+    radar = await make_radar(deps)
+    share_ann = await make_share(deps, radar, userid="alice", ext="wm_ann")
+    _, html = await open_link(client, f"/r/{share_ann.token}")
+    await open_link(client, page_config(html)["self"])  # a new browser ...
+    ben = await Visit.get(level=2)
+    await Visitor.filter(id=ben.visitor_id).update(openid="o_ben", external_userid="wm_ben")
+    await open_link(client, page_config(html)["self"], fresh=False)  # ... known as ben
+    await _run_jobs(deps)
+    cards = [c for u, c in deps.wecom.cards if u == ["alice"]]  # type: ignore[attr-defined]
+    own, lead = cards[0], cards[1]
+    assert own["jump_list"][0]["title"] == "查看客户画像"
+    assert lead["jump_list"][0]["title"] == "查看线索"
+    url = lead["card_action"]["url"]
+    assert url.startswith(deps.url("/radar/lead/"))
+    path = url.removeprefix(deps.settings.base_url)
+    sign_in(client, deps, "alice")
+    page = await client.get(path)
+    text = await page.text()
+    assert page.status == 200
+    assert "本" in text and "产品手册" in text and "Bob" in text and "在职继承" in text
+    sign_in(client, deps, "carol")  # not the sender
+    assert (await client.get(path)).status == 404
+    sign_in(client, deps, "bob")  # ben's own advisor, but not the sender either
+    assert (await client.get(path)).status == 404

@@ -39,6 +39,26 @@ async def _try(name: str, call: Callable[[], Awaitable[Any]]) -> bool:
     return _line(True, name)
 
 
+async def contact_way_usage(settings: Settings) -> bool:
+    """Live contact and join ways against WeCom's shared quota (W1) and our guard."""
+    from bot.contact_ways import usage
+    from storage.db import init_db
+
+    cfg = settings.contact_ways
+    try:
+        ctx = await init_db(settings.database.url, create_schema=False)
+    except Exception as exc:
+        return _line(False, "contact ways counted", _explain(exc))
+    try:
+        live = await usage()
+    finally:
+        await ctx.close_connections()
+    detail = f"{live:,} live of WeCom's {cfg.quota:,}; new ones refused from {cfg.max_live:,}"
+    if live >= cfg.max_live:
+        detail += "; fix: delete unused ways or raise contact_ways.max_live"
+    return _line(live < cfg.max_live, "contact ways and join ways", detail)
+
+
 async def run_checks(settings: Settings) -> bool:
     from bot.embedded_redis import EmbeddedRedis
     from bot.wecom import WeComClient
@@ -73,4 +93,4 @@ async def run_checks(settings: Settings) -> bool:
         await redis.aclose()
         if embedded:
             embedded.stop()
-    return ok
+    return await contact_way_usage(settings) and ok

@@ -185,6 +185,13 @@ class CorpSettings(_Section):
         return v
 
 
+class ContactWaySettings(_Section):
+    # WeCom's corp-wide cap on API-made contact ways and group join ways together (W1).
+    quota: int = Field(500_000, ge=1)
+    # New ways are refused once this many are live, leaving headroom under the quota.
+    max_live: int = Field(450_000, ge=1)
+
+
 class RadarSettings(_Section):
     # Landing-page opens per minute per visitor (or per IP for a browser without our cookie);
     # 0 = no limit. Generous: a phone behind carrier NAT shares its IP with many others.
@@ -236,6 +243,7 @@ class Settings(_Section):
     inbox: InboxSettings = Field(default_factory=InboxSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     radar: RadarSettings = Field(default_factory=RadarSettings)
+    contact_ways: ContactWaySettings = Field(default_factory=ContactWaySettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
     @property

@@ -106,6 +106,37 @@ class WeComEndpoints:
             "POST", "/cgi-bin/externalcontact/add_contact_way", json=kw, secret=CONTACT
         )
 
+    async def del_contact_way(self, config_id: str) -> dict[str, Any]:
+        return await self.call(
+            "POST",
+            "/cgi-bin/externalcontact/del_contact_way",
+            json={"config_id": config_id},
+            secret=CONTACT,
+        )
+
+    async def add_join_way(self, **kw: Any) -> dict[str, Any]:
+        """{"config_id"}: ≤ 5 chats, `state` ≤ 30 characters; the QR comes from get_join_way."""
+        return await self.call(
+            "POST", "/cgi-bin/externalcontact/groupchat/add_join_way", json=kw, secret=CONTACT
+        )
+
+    async def get_join_way(self, config_id: str) -> dict[str, Any]:
+        body = await self.call(
+            "POST",
+            "/cgi-bin/externalcontact/groupchat/get_join_way",
+            json={"config_id": config_id},
+            secret=CONTACT,
+        )
+        return dict(body.get("join_way", {}))
+
+    async def del_join_way(self, config_id: str) -> dict[str, Any]:
+        return await self.call(
+            "POST",
+            "/cgi-bin/externalcontact/groupchat/del_join_way",
+            json={"config_id": config_id},
+            secret=CONTACT,
+        )
+
     async def send_welcome_msg(
         self, code: str, text: str | None = None, attachments: list[dict[str, Any]] | None = None
     ) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from arq import cron
 from arq.constants import in_progress_key_prefix
 from arq.worker import Function, Worker, func
 
-from bot import inbox, schedule
+from bot import contact_ways, inbox, schedule
 from bot.metrics import JOB_FAILURES, JOB_SECONDS
 from bot.runtime import Runtime
 
@@ -62,6 +62,10 @@ async def plan_schedules(ctx: dict[str, Any]) -> None:
     await schedule.plan_all(ctx["deps"])
 
 
+async def delete_expired_ways(ctx: dict[str, Any]) -> int:
+    return await contact_ways.delete_expired(ctx["deps"])
+
+
 # Per-job timeouts: one row, a batch of up to 256 rows, the requeue sweep; a scheduled run's
 # timeout stays under its claim's lease (15 min by default) so a live claim is never taken over.
 CORE_FUNCTIONS: dict[Callable[..., Awaitable[Any]], float] = {
@@ -71,12 +75,14 @@ CORE_FUNCTIONS: dict[Callable[..., Awaitable[Any]], float] = {
     scheduled_run: 600,
     sweep_schedule: 120,
     plan_schedules: 600,
+    delete_expired_ways: 600,
 }
 CORE_CRONS = [
     cron(requeue_stranded, second={0, 30}, unique=True, run_at_startup=True),
     # At start too: runs missed while every worker was down are caught up at once.
     cron(sweep_schedule, second={0, 30}, unique=True, run_at_startup=True),
     cron(plan_schedules, minute={7}, second={0}, unique=True, run_at_startup=True),
+    cron(delete_expired_ways, minute={3, 18, 33, 48}, second={0}, unique=True),
 ]
 
 

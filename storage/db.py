@@ -20,6 +20,7 @@ MODEL_MODULES = [
     "storage.radar",
     "storage.visitors",
     "storage.schedule",
+    "storage.contact_ways",
 ]
 
 

@@ -10,7 +10,6 @@ from bot.sandbox.apiutil import api, corp_of, int_field, ok, paginate, read_body
 from bot.sandbox.corp import Corp
 from bot.sandbox.errors import SandboxError
 from bot.sandbox.models import (
-    ContactWay,
     Customer,
     FollowRelation,
     GroupChat,
@@ -230,59 +229,6 @@ async def mark_tag(request: web.Request) -> dict[str, Any]:
         raise SandboxError(40058, "add_tag or remove_tag is required")
     userid, ext = str(body.get("userid", "")), str(body.get("external_userid", ""))
     corp_of(request).mark_tag(userid, ext, add, remove)
-    return ok()
-
-
-def contact_way_json(way: ContactWay) -> dict[str, Any]:
-    return {
-        "config_id": way.config_id,
-        "type": way.type,
-        "scene": way.scene,
-        "style": way.style,
-        "remark": way.remark,
-        "skip_verify": way.skip_verify,
-        "state": way.state,
-        "qr_code": way.qr_code,
-        "user": way.users,
-        "party": way.parties,
-    }
-
-
-@api(routes, "POST", f"{P}/add_contact_way")
-async def add_contact_way(request: web.Request) -> dict[str, Any]:
-    body = await read_body(request)
-    way_type, scene = int_field(body, "type", 0), int_field(body, "scene", 0)
-    users = str_list(body, "user")
-    if way_type not in (1, 2) or scene not in (1, 2) or not users:
-        raise SandboxError(40058, "type (1|2), scene (1|2) and user[] are required")
-    if way_type == 1 and len(users) != 1:
-        raise SandboxError(40058, "a single-person contact way (type 1) takes one user")
-    base = f"{request.scheme}://{request.host}"
-    way = corp_of(request).add_contact_way(
-        type=way_type,
-        scene=scene,
-        state=str(body.get("state", "")),
-        users=users,
-        base_url=base,
-        remark=str(body.get("remark", "")),
-        skip_verify=bool(body.get("skip_verify", True)),
-        style=int_field(body, "style", 1),
-    )
-    return ok(config_id=way.config_id, qr_code=way.qr_code if scene == 2 else "")
-
-
-@api(routes, "POST", f"{P}/get_contact_way")
-async def get_contact_way(request: web.Request) -> dict[str, Any]:
-    body = await read_body(request)
-    way = corp_of(request).get_contact_way(str(body.get("config_id", "")))
-    return ok(contact_way=contact_way_json(way))
-
-
-@api(routes, "POST", f"{P}/del_contact_way")
-async def del_contact_way(request: web.Request) -> dict[str, Any]:
-    body, corp = await read_body(request), corp_of(request)
-    way = corp.get_contact_way(str(body.get("config_id", "")))
-    del corp.contact_ways[way.config_id]
     return ok()
 
 

@@ -15,7 +15,6 @@ from bot.sandbox.credentials import CredentialsMixin
 from bot.sandbox.errors import SandboxError
 from bot.sandbox.messages import MessagesMixin
 from bot.sandbox.models import (
-    ContactWay,
     CorpTag,
     Customer,
     Department,
@@ -26,15 +25,16 @@ from bot.sandbox.models import (
     Staff,
     TagGroup,
 )
+from bot.sandbox.ways import WaysMixin
 
 
-class Corp(MessagesMixin, CredentialsMixin, CorpBase):
+class Corp(WaysMixin, MessagesMixin, CredentialsMixin, CorpBase):
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         CorpBase.__init__(self, clock)
         self.follows: dict[tuple[str, str], FollowRelation] = {}
         self.groups: dict[str, GroupChat] = {}
         self.tag_groups: dict[str, TagGroup] = {}
-        self.contact_ways: dict[str, ContactWay] = {}
+        self._init_ways()
         self._init_messages()
         self._init_credentials()
 
@@ -220,32 +220,3 @@ class Corp(MessagesMixin, CredentialsMixin, CorpBase):
         rel.tag_ids = [t for t in rel.tag_ids if t not in remove]
         rel.tag_ids += [t for t in add if t not in rel.tag_ids]
         return rel
-
-    # contact ways ----------------------------------------------------------------------
-
-    def add_contact_way(
-        self,
-        *,
-        type: int,
-        scene: int,
-        state: str,
-        users: list[str],
-        base_url: str = "",
-        **extra: object,
-    ) -> ContactWay:
-        if len(state) > 30:
-            raise SandboxError(40058, "state longer than 30 characters")
-        for userid in users:
-            self.get_staff(userid)
-        config_id = self.new_id("", 32)
-        way = ContactWay(config_id, type, scene, f"{base_url}/sandbox/qr/{config_id}", state, users)
-        for key, value in extra.items():
-            setattr(way, key, value)
-        self.contact_ways[config_id] = way
-        return way
-
-    def get_contact_way(self, config_id: str) -> ContactWay:
-        way = self.contact_ways.get(config_id)
-        if way is None:
-            raise SandboxError(40058, f"config_id {config_id!r} not found")
-        return way

@@ -106,6 +106,16 @@ class ContactWay:
 
 
 @dataclass
+class JoinWay:
+    config_id: str
+    scene: int
+    chat_ids: list[str]
+    state: str = ""
+    remark: str = ""
+    qr_code: str = ""
+
+
+@dataclass
 class AppMessage:
     """One recipient's copy of an app message, as it sits in that member's WeCom inbox."""
 

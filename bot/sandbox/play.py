@@ -12,9 +12,11 @@ import aiohttp
 from aiohttp import web
 
 from bot.crypto import WeComCrypto
+from bot.sandbox import api_ways
 from bot.sandbox.apiutil import CONFIG_KEY, CORP_KEY, corp_of, read_body
 from bot.sandbox.driver import SandboxDriver
-from bot.sandbox.models import AppMessage
+from bot.sandbox.errors import SandboxError
+from bot.sandbox.models import AppMessage, ContactWay
 
 STATIC = Path(__file__).parent / "static"
 PLAY_ACTIONS = {
@@ -163,11 +165,16 @@ async def avatar(request: web.Request) -> web.StreamResponse:
 
 
 async def contact_way_page(request: web.Request) -> web.StreamResponse:
-    way = corp_of(request).get_contact_way(request.match_info["config_id"])
+    """Where a scanned QR code leads (WeCom's work.weixin.qq.com/ca/… add link)."""
+    try:
+        way = corp_of(request).way_by_config_id(request.match_info["config_id"])
+    except SandboxError:
+        return web.Response(status=404, text="二维码已失效")
+    who = "、".join(way.users) if isinstance(way, ContactWay) else "、".join(way.chat_ids)
     html = (
         f'<!doctype html><meta charset="utf-8"><title>联系我二维码</title>'
         f'<link rel="stylesheet" href="/sandbox/static/style.css"><main class="picker">'
-        f"<h1>联系我二维码（沙箱）</h1><p>成员：{escape('、'.join(way.users))}</p>"
+        f"<h1>联系我二维码（沙箱）</h1><p>成员或群聊：{escape(who)}</p>"
         f"<p>state：{escape(way.state) or '（无）'}</p>"
         f'<p class="hint">在 <a href="/sandbox">沙箱页面</a> 右侧“扫码添加”即可模拟客户扫码。</p>'
         f"</main>"
@@ -188,7 +195,8 @@ def setup(app: web.Application, callback_url: str | None, crypto: WeComCrypto | 
     app.router.add_get("/sandbox/api/callbacks", callback_log)
     app.router.add_post("/sandbox/api/play/{action}", play)
     app.router.add_get("/sandbox/avatar/{id}.svg", avatar)
-    app.router.add_get("/sandbox/qr/{config_id}", contact_way_page)
+    app.router.add_get("/sandbox/ca/{config_id}", contact_way_page)
+    app.router.add_get("/sandbox/qr/{config_id}.png", api_ways.qr_image)
     app[DRIVER_KEY] = DriverHolder()
     if callback_url and crypto:
         app.cleanup_ctx.append(_driver_ctx(callback_url, crypto))

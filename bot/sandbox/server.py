@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.crypto import WeComCrypto
-from bot.sandbox import api_contact, api_directory, api_message, oauth, play
+from bot.sandbox import api_contact, api_directory, api_message, api_ways, oauth, play
 from bot.sandbox.apiutil import (
     API_STATE_KEY,
     CONFIG_KEY,
@@ -145,7 +145,7 @@ def create_sandbox_app(
     app[CONFIG_KEY] = SandboxConfig(corp_id, secrets, agent_id)
     app[API_STATE_KEY] = ApiState()
     app.router.add_get("/cgi-bin/gettoken", gettoken)
-    for module in (api_directory, api_message, api_contact):
+    for module in (api_directory, api_message, api_contact, api_ways):
         app.router.add_routes(module.routes)
     app.router.add_post("/sandbox/api/faults", add_fault)
     app.router.add_delete("/sandbox/api/faults", clear_faults)

@@ -5,19 +5,18 @@ cost nothing and answer the same 404 page. Nothing here reveals another visitor'
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import re
 
-import qrcode
 from aiohttp import web
 
-from bot import visitor_oauth, visitors
-from bot.deps import Deps
+from bot import contact_ways, visitor_oauth, visitors
+from bot.contact_ways import ContactWayError
 from bot.http import RequestContext
 from bot.router import Router
 from bot.visitors import PersonalLink
+from bot.wecom_errors import WeComError
 from cards.radar import render_page
 from handlers.radar import uploads, visits
 from handlers.radar.common import (
@@ -34,9 +33,6 @@ log = logging.getLogger(__name__)
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{8,40}\.[A-Za-z0-9_-]{10,40}$")
 BEAT_LIMIT = 40  # beats per visitor and IP per minute (one every 5 s is 12)
 MAX_BEAT_BYTES = 512
-CONTACT_FALLBACK = "https://work.weixin.qq.com/"  # when no contact way can be made
-CONTACT_RETRY_FIRST = 10.0  # seconds before asking WeCom again after a failure, doubling
-CONTACT_RETRY_MAX = 600.0
 
 
 def _page(status: int, title: str, message: str) -> web.Response:
@@ -169,7 +165,7 @@ async def _friends_page(ctx: RequestContext, token: str, share: ShareInfo) -> we
         title="添加顾问后查看",
         corp_name=ctx.deps.settings.corp.name,
         staff_name=staff.name if staff else "",
-        qr_url=f"/r/{token}/qr.png",
+        qr_url=await advisor_qr(ctx, share.userid),
     )
     return web.Response(status=403, text=body, content_type="text/html", charset="utf-8")
 
@@ -232,54 +228,22 @@ async def cover(ctx: RequestContext) -> web.StreamResponse:
     return uploads.file_response(ctx.deps.settings, radar.cover)
 
 
-async def contact_qr(ctx: RequestContext) -> web.StreamResponse:
-    resolved = await _resolve(ctx)
-    if isinstance(resolved, web.Response):
-        return resolved
-    link = await _contact_link(ctx, resolved[1].userid)
-    buf = io.BytesIO()
-    qrcode.make(link, box_size=8, border=2).save(buf)
-    # the stand-in link is not kept by the browser: a reload gets the real one when it works
-    cache = "private, max-age=600" if link != CONTACT_FALLBACK else "no-store"
-    return web.Response(
-        body=buf.getvalue(), content_type="image/png", headers={"Cache-Control": cache}
-    )
-
-
-async def _contact_link(ctx: RequestContext, userid: str) -> str:
-    """The staff member's 联系我 link, made once per day per member (cached in Redis). While
-    WeCom fails, it is asked again only after a wait that doubles per failure (every process
-    shares the wait), so a busy page does not hammer a failing API."""
-    deps = ctx.deps
-    key = f"scrmbot:radar:contact:{userid}"
-    if cached := await deps.redis.get(key):
-        return str(cached.decode())
-    now = deps.now().timestamp()
-    if (retry_at := await deps.redis.get(key + ":retry-at")) and now < float(retry_at):
-        return CONTACT_FALLBACK
+async def advisor_qr(ctx: RequestContext, userid: str) -> str:
+    """WeCom's QR image URL of the staff member's contact way: one way per advisor, made once
+    through the registry and reused; "" when WeCom cannot make one (the page says so)."""
     try:
-        result = await deps.wecom.add_contact_way(type=1, scene=2, user=[userid], state="radar")
-        link = str(result.get("qr_code") or "")
-    except Exception:
-        log.warning("radar: add_contact_way failed for %s", userid, exc_info=True)
-        link = ""
-    if not link:
-        await _back_off(deps, key, now)
-        return CONTACT_FALLBACK
-    async with deps.redis.pipeline(transaction=False) as pipe:
-        pipe.set(key, link, ex=24 * 3600)
-        pipe.delete(key + ":failures", key + ":retry-at")
-        await pipe.execute()
-    return link
-
-
-async def _back_off(deps: Deps, key: str, now: float) -> None:
-    failures = int(await deps.redis.incr(key + ":failures"))
-    wait = min(CONTACT_RETRY_FIRST * 2 ** (failures - 1), CONTACT_RETRY_MAX)
-    async with deps.redis.pipeline(transaction=False) as pipe:
-        pipe.expire(key + ":failures", 3600)
-        pipe.set(key + ":retry-at", now + wait, ex=int(CONTACT_RETRY_MAX) + 60)
-        await pipe.execute()
+        way = await contact_ways.contact_way(
+            ctx.deps,
+            feature="radar",
+            purpose="advisor",
+            owner_key=userid,
+            users=[userid],
+            state="radar",
+        )
+    except (WeComError, ContactWayError):
+        log.warning("radar: no contact way for %s", userid, exc_info=True)
+        return ""
+    return way.qr_code
 
 
 def register(router: Router) -> None:
@@ -288,4 +252,3 @@ def register(router: Router) -> None:
     router.post(r"/r/{token}/beat", role=None, csrf=False)(beat)
     router.get(r"/r/{token}/f/{name}", role=None)(content_file)
     router.get(r"/r/{token}/cover", role=None)(cover)
-    router.get(r"/r/{token}/qr.png", role=None)(contact_qr)

@@ -25,6 +25,7 @@ class FakeWeCom:
         self.failing: set[str] = set()  # method names that raise WeComError(-1) once
         self.down: set[str] = set()  # method names that raise WeComError(-1) every time
         self.calls: list[str] = []
+        self.ways: list[dict[str, Any]] = []  # add_contact_way calls
 
     def _fail(self, method: str) -> None:
         self.calls.append(method)
@@ -45,7 +46,10 @@ class FakeWeCom:
 
     async def add_contact_way(self, **kw: Any) -> dict[str, Any]:
         self._fail("add_contact_way")
-        return {"config_id": "cw1", "qr_code": f"https://work.weixin.qq.com/ca/{kw['user'][0]}"}
+        self.ways.append(kw)
+        config_id = f"cw{len(self.ways)}"
+        # WeCom's qr_code is the URL of an image of the QR code.
+        return {"config_id": config_id, "qr_code": f"https://wework.qpic.cn/wwpic/{config_id}/0"}
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -10,6 +11,7 @@ from aiohttp.test_utils import TestClient
 from bot.deps import Deps
 from handlers.radar.common import SHARE_PURPOSE
 from handlers.radar.followup import finalize
+from storage.contact_ways import ContactWay
 from storage.radar import Visit
 from storage.visitors import Visitor
 from tests.radar.support import make_radar, make_share, open_link, page_config
@@ -123,8 +125,9 @@ async def test_friends_only_asks_to_add_staff(client: TestClient, deps: Deps, co
     status, html = await open_link(client, f"/r/{group_share.token}")
     assert status == 403
     assert "添加顾问" in html and "Alice" in html
-    qr = await client.get(f"/r/{group_share.token}/qr.png")
-    assert qr.status == 200 and (await qr.read()).startswith(b"\x89PNG")
+    # WeCom's qr_code is an image: shown as is, never redrawn as a QR code of its URL.
+    assert '<img src="https://wework.qpic.cn/wwpic/cw1/0"' in html
+    assert (await client.get(f"/r/{group_share.token}/qr.png")).status == 404
     assert await Visit.all().count() == 0
     share = await make_share(deps, radar)  # sent to wm_ann, alice's customer
     status, html = await open_link(client, f"/r/{share.token}")
@@ -132,45 +135,58 @@ async def test_friends_only_asks_to_add_staff(client: TestClient, deps: Deps, co
     assert await Visit.all().count() == 1
 
 
-async def test_contact_qr_failure_is_not_cached(
+async def test_one_contact_way_per_advisor_reused(
+    client: TestClient, deps: Deps, corp: None, clock: Clock
+) -> None:
+    radar = await make_radar(deps, friends_only=True)
+    share = await make_share(deps, radar, ext="")
+    other = await make_share(deps, await make_radar(deps, friends_only=True), ext="")
+    for token in (share.token, other.token, share.token):
+        await open_link(client, f"/r/{token}")
+    clock.now += timedelta(days=3)  # a day later it is still the same way
+    await open_link(client, f"/r/{share.token}")
+    assert [w["user"] for w in deps.wecom.ways] == [["alice"]]  # type: ignore[attr-defined]
+    way = await ContactWay.get(feature="radar", purpose="advisor", owner_key="alice")
+    assert way.config_id == "cw1" and way.state == "radar" and way.expires_at is None
+
+
+async def test_contact_way_failure_is_not_kept(
     client: TestClient, deps: Deps, corp: None, clock: Clock
 ) -> None:
     radar = await make_radar(deps, friends_only=True)
     share = await make_share(deps, radar, ext="")
     deps.wecom.failing.add("add_contact_way")  # type: ignore[attr-defined]
-    first = await client.get(f"/r/{share.token}/qr.png")
-    assert first.status == 200 and first.headers["Cache-Control"] == "no-store"
-    assert await deps.redis.get("scrmbot:radar:contact:alice") is None
+    status, html = await open_link(client, f"/r/{share.token}")
+    assert status == 403 and "暂时无法显示二维码" in html and "<img" not in html
+    assert not await ContactWay.exists()
     clock.advance(11)  # past the first back-off
-    assert (await client.get(f"/r/{share.token}/qr.png")).status == 200
-    cached = await deps.redis.get("scrmbot:radar:contact:alice")
-    assert cached == b"https://work.weixin.qq.com/ca/alice"
+    status, html = await open_link(client, f"/r/{share.token}")
+    assert '<img src="https://wework.qpic.cn/wwpic/cw1/0"' in html
 
 
 async def test_contact_qr_backs_off_while_wecom_fails(
     client: TestClient, deps: Deps, corp: None, clock: Clock
 ) -> None:
-    """20 hits while WeCom fails cost one call, not 20 (or 80 with the client's retries);
-    the waits double, and the real link is served once WeCom answers."""
+    """20 views while WeCom fails cost one call, not 20 (or 80 with the client's retries);
+    the waits double, and the real QR is shown once WeCom answers."""
     radar = await make_radar(deps, friends_only=True)
     share = await make_share(deps, radar, ext="")
     wecom = deps.wecom
     wecom.down.add("add_contact_way")  # type: ignore[attr-defined]
     for _ in range(20):
-        assert (await client.get(f"/r/{share.token}/qr.png")).status == 200
+        assert (await open_link(client, f"/r/{share.token}"))[0] == 403
     assert wecom.calls.count("add_contact_way") == 1  # type: ignore[attr-defined]
     for wait in (10, 20, 40):
         clock.advance(wait - 1)
-        await client.get(f"/r/{share.token}/qr.png")
+        await open_link(client, f"/r/{share.token}")
         assert wecom.calls.count("add_contact_way") == 1 + (wait > 10) + (wait > 20)  # type: ignore[attr-defined]
         clock.advance(1)
-        await client.get(f"/r/{share.token}/qr.png")
+        await open_link(client, f"/r/{share.token}")
         assert wecom.calls.count("add_contact_way") == 2 + (wait > 10) + (wait > 20)  # type: ignore[attr-defined]
     wecom.down.clear()  # type: ignore[attr-defined]
     clock.advance(80)
-    resp = await client.get(f"/r/{share.token}/qr.png")
-    assert resp.headers["Cache-Control"].startswith("private")
-    assert await deps.redis.get("scrmbot:radar:contact:alice") is not None
+    _, html = await open_link(client, f"/r/{share.token}")
+    assert "<img src=" in html and await ContactWay.exists(owner_key="alice")
 
 
 async def test_deleted_radar_shows_removed_page(client: TestClient, deps: Deps, corp: None) -> None:

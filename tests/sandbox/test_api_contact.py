@@ -173,7 +173,7 @@ async def test_contact_way_state_limit(api: Client) -> None:
         f"{EC}/add_contact_way",
         json={"type": 1, "scene": 2, "state": "lb_7", "user": ["zhangwei"]},
     )
-    assert body["errcode"] == 0 and body["qr_code"].endswith(body["config_id"])
+    assert body["errcode"] == 0 and body["qr_code"].endswith(f"/sandbox/qr/{body['config_id']}.png")
     got = await call(
         api, token, "POST", f"{EC}/get_contact_way", json={"config_id": body["config_id"]}
     )

@@ -70,6 +70,7 @@ class ScheduledRoute:
     horizon: timedelta | None  # found later than due + horizon: skipped, never run
     late_after: timedelta  # executed later than due + late_after: marked late (延迟)
     lease: timedelta  # a claim older than this is taken as a dead worker's: retried
+    title: str = ""  # Chinese, shown in the console's 定时任务 list
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,7 @@ class Router:
         horizon: timedelta | None = None,
         late_after: timedelta = timedelta(minutes=10),
         lease: timedelta = timedelta(minutes=15),
+        title: str = "",
     ) -> Callable[[F], F]:
         """`async def f(deps, run)` runs each planned run of "<router>.<kind>" once; plan runs
         with `bot.schedule.plan/replace/cancel` under that name."""
@@ -178,7 +180,8 @@ class Router:
         def register(fn: F) -> F:
             _check_coroutine(fn)
             name = f"{self.name}.{kind}"
-            self.scheduled_routes.append(ScheduledRoute(name, fn, horizon, late_after, lease))
+            route = ScheduledRoute(name, fn, horizon, late_after, lease, title)
+            self.scheduled_routes.append(route)
             return fn
 
         return register

@@ -7,8 +7,9 @@
 from __future__ import annotations
 
 from bot.router import Router
-from handlers import system_auth, system_console
+from handlers import system_auth, system_console, system_schedule
 
 router = Router("system")
 system_auth.register(router)
 system_console.register(router)
+system_schedule.register(router)

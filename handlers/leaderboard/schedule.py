@@ -63,7 +63,7 @@ async def _activity_of(run: ScheduledRun) -> Activity | None:
     return await Activity.get_or_none(id=activity_id, deleted=False, draft=False)
 
 
-@router.scheduled("start", late_after=timedelta(minutes=10))
+@router.scheduled("start", title="排行榜活动开始")
 async def on_start(deps: Deps, run: ScheduledRun) -> None:
     if activity := await _activity_of(run):
         running = state_of(activity, deps.now()) is ActivityState.RUNNING
@@ -71,7 +71,7 @@ async def on_start(deps: Deps, run: ScheduledRun) -> None:
 
 
 # A broadcast more than half a day late would arrive next to the next one: skipped instead.
-@router.scheduled("daily", horizon=timedelta(hours=12), late_after=timedelta(minutes=10))
+@router.scheduled("daily", horizon=timedelta(hours=12), title="排行榜每日播报")
 async def on_daily(deps: Deps, run: ScheduledRun) -> None:
     activity = await _activity_of(run)
     if activity is None or not activity.remind_daily:
@@ -81,7 +81,7 @@ async def on_daily(deps: Deps, run: ScheduledRun) -> None:
         await run_daily(deps, activity, date.fromisoformat(run.payload["day"]))
 
 
-@router.scheduled("end", late_after=timedelta(minutes=10))
+@router.scheduled("end", title="排行榜结束通知与总结报告")
 async def on_end(deps: Deps, run: ScheduledRun) -> None:
     if activity := await _activity_of(run):
         await run_end(deps, activity)

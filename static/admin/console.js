@@ -2,6 +2,7 @@
 // feature from /api/nav?area=admin), and hash routing: #home, #inbox, #roles, #f/<path>.
 import * as kit from "/static/common/ui.js";
 import { home, inbox, roles } from "/static/admin/builtin.js";
+import { schedule } from "/static/admin/schedule.js";
 
 const RANK = { staff: 1, dept_admin: 2, admin: 3, super_admin: 4 };
 const navEl = document.getElementById("nav");
@@ -13,6 +14,7 @@ function builtins(user) {
   return [
     { id: "home", title: "首页", show: true, view: home },
     { id: "inbox", title: "回调收件箱", show: rank >= RANK.admin, view: inbox },
+    { id: "schedule", title: "定时任务", show: rank >= RANK.admin, view: schedule },
     { id: "roles", title: "权限设置", show: rank >= RANK.super_admin, view: roles },
   ].filter((b) => b.show);
 }

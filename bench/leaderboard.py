@@ -1,6 +1,8 @@
-"""Leaderboard benchmark: N participants, M credited facts in SQLite (temp dir) + embedded
-Redis. Prints rank lookup, ranking page and full recomputation as ratios to a plain
-SELECT COUNT(*) over the facts measured in the same run.
+"""Leaderboard benchmark: N participants in 20 teams, M credited facts in SQLite (temp dir) +
+embedded Redis. Prints rank lookup, ranking page, the sidebar's ranking API (with the team
+ranking), full recomputation with and without 去重, and the console data pages (按成员,
+按日期, a 按客户 page, the 按客户 Excel streamed) as ratios to a plain SELECT COUNT(*) over the
+facts measured in the same run.
 
     python -m bench.leaderboard [participants] [facts]
 """
@@ -12,45 +14,62 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from redis.asyncio import Redis
 
 from bot.embedded_redis import EmbeddedRedis
-from handlers.leaderboard import counting, sql
+from handlers.leaderboard import counting, report, report_customers, sql
 from storage.db import init_db
 from storage.leaderboard import Activity
 
 T0 = datetime(2024, 6, 1, tzinfo=UTC)
+TEAMS = 20
 
 
 def bulk_insert(path: Path, activity_id: int, people: int, facts: int) -> None:
+    """Facts spread over the participants; one customer in five was added by someone else
+    first (so 去重 has work), one add in ten ended by the customer."""
     db = sqlite3.connect(path)
     db.executemany(
-        "INSERT INTO lb_participant (activity_id, userid, picked, via_dept) VALUES (?,?,1,0)",
-        ((activity_id, f"u{i}") for i in range(people)),
+        "INSERT INTO lb_team (activity_id, name, members) VALUES (?,?,'[]')",
+        ((activity_id, f"team{t}") for t in range(TEAMS)),
     )
-    rows = (
-        (
-            f"k{i}",
-            f"u{(i * 7919) % people}",
-            f"c{i}",
-            "add",
-            str(T0 + timedelta(seconds=i % 600000)),
-        )
-        for i in range(facts)
+    first_team = db.execute("SELECT MIN(id) FROM lb_team").fetchone()[0]
+    db.executemany(
+        "INSERT INTO lb_participant (activity_id, userid, picked, via_dept, team_id)"
+        " VALUES (?,?,1,0,?)",
+        ((activity_id, f"u{i}", first_team + i % TEAMS) for i in range(people)),
     )
     db.executemany(
+        "INSERT INTO staff (userid, name, departments, main_department, avatar, status,"
+        " updated_at) VALUES (?,?,'[]',0,'',1,?)",
+        ((f"u{i}", f"员工{i}", str(T0)) for i in range(people)),
+    )
+
+    def rows() -> Any:
+        for i in range(facts):
+            at = str(T0 + timedelta(seconds=i % 600000))
+            ext = f"c{i}"
+            yield (f"k{i}", f"u{(i * 7919) % people}", ext, "add", at, "")
+            if i % 5 == 0:
+                yield (f"o{i}", "outsider", ext, "add", str(T0 - timedelta(days=1)), "")
+            if i % 10 == 0:
+                yield (f"e{i}", f"u{(i * 7919) % people}", ext, "end", at, "deleted_by_customer")
+
+    db.executemany(
         "INSERT INTO follow_event (key, userid, external_userid, kind, at, add_way, state,"
-        " end_reason, source) VALUES (?,?,?,?,?,0,'','','callback')",
-        rows,
+        " end_reason, source) VALUES (?,?,?,?,?,0,'',?,'callback')",
+        rows(),
     )
     db.commit()
     db.close()
 
 
-async def timed(label: str, fn, repeat: int = 1) -> float:  # type: ignore[no-untyped-def]
+async def timed(fn: Callable[[], Awaitable[Any]], repeat: int = 1) -> float:
     start = time.perf_counter()
     for _ in range(repeat):
         await fn()
@@ -75,44 +94,92 @@ async def api_time(redis: Redis, activity: Activity) -> float:
         async def get() -> None:
             async with client.get(url) as resp:
                 assert resp.status == 200, await resp.text()
-                await resp.read()
+                body = await resp.json()
+                assert len(body["teams"]) == TEAMS
 
-        return await timed("api", get, 50)
+        await get()  # warm the caches
+        return await timed(get, 50)
+
+
+async def export_time(activity: Activity, limit: int) -> tuple[float, int]:
+    """The 按客户 Excel's row source (keyset chunks from SQL) for `limit` rows."""
+    count = 0
+    start = time.perf_counter()
+    async for chunk in report_customers.stream(activity, ""):
+        count += len(chunk)
+        if count >= limit:
+            break
+    return time.perf_counter() - start, count
+
+
+async def measure(path: Path, people: int, facts: int) -> list[tuple[str, float]]:
+    activity = await Activity.create(
+        name="bench", start_at=T0, end_at=T0 + timedelta(days=30), top_n=10
+    )
+    bulk_insert(path, activity.id, people, facts)
+    server = EmbeddedRedis(persist=False)
+    server.start()
+    redis = Redis.from_url(server.url)
+    tz = timedelta(hours=8)
+    try:
+        base = await timed(lambda: sql.fetch("SELECT COUNT(*) FROM follow_event", []))
+        results = [("baseline SELECT COUNT(*)", base)]
+        results.append(("full recomputation", await timed(lambda: counting.recompute(activity))))
+        activity.dedup = True
+        results.append(
+            ("full recomputation with 去重", await timed(lambda: counting.recompute(activity)))
+        )
+        results.append(
+            ("Redis ranking rebuild", await timed(lambda: counting.rebuild(redis, activity)))
+        )
+        results += [
+            ("rank lookup", await timed(lambda: counting.live_rank(redis, activity, "u42"), 200)),
+            (
+                "ranking page (50)",
+                await timed(lambda: counting.live_page(redis, activity, 0, 50), 200),
+            ),
+            (
+                "recount one participant",
+                await timed(lambda: counting.count_for(activity, "u42"), 20),
+            ),
+            ("ranking API with 20 teams, GET …/ranking", await api_time(redis, activity)),
+            ("按成员 table (去重)", await timed(lambda: report.member_rows(activity))),
+            ("按日期 table (去重)", await timed(lambda: report.date_rows(activity, _zone(tz)))),
+            (
+                "按客户 page 1 (20 rows, with total)",
+                await timed(lambda: report_customers.page(activity, "", 1, 20)),
+            ),
+            (
+                "按客户 page 2,000",
+                await timed(lambda: report_customers.page(activity, "", 2000, 20)),
+            ),
+        ]
+        spent, rows = await export_time(activity, 100_000)
+        results.append((f"按客户 Excel rows, first {rows:,}", spent))
+    finally:
+        await redis.aclose()
+        server.stop()
+    return results
+
+
+def _zone(offset: timedelta) -> Any:
+    from datetime import timezone
+
+    return timezone(offset)
 
 
 async def main(people: int, facts: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.sqlite3"
         ctx = await init_db(f"sqlite://{path}")
-        activity = await Activity.create(
-            name="bench", start_at=T0, end_at=T0 + timedelta(days=30), top_n=10
-        )
-        bulk_insert(path, activity.id, people, facts)
-        server = EmbeddedRedis(persist=False)
-        server.start()
-        redis = Redis.from_url(server.url)
         try:
-            base = await timed("count", lambda: sql.fetch("SELECT COUNT(*) FROM follow_event", []))
-            full = await timed("recompute", lambda: counting.recompute(activity))
-            build = await timed("rebuild", lambda: counting.rebuild(redis, activity))
-            rank = await timed("rank", lambda: counting.live_rank(redis, activity, "u42"), 200)
-            page = await timed("page", lambda: counting.live_page(redis, activity, 0, 50), 200)
-            one = await timed("recount", lambda: counting.count_for(activity, "u42"), 20)
-            api = await api_time(redis, activity)
+            results = await measure(path, people, facts)
         finally:
-            await redis.aclose()
-            server.stop()
             await ctx.close_connections()
-    print(f"participants={people} facts={facts}")  # noqa: T201
+    base = results[0][1]
+    print(f"participants={people} teams={TEAMS} facts={facts}")  # noqa: T201
     print(f"baseline SELECT COUNT(*): {base * 1000:.1f} ms")  # noqa: T201
-    for label, value in (
-        ("full recomputation", full),
-        ("zset rebuild", build),
-        ("rank lookup", rank),
-        ("ranking page (50)", page),
-        ("recount one participant", one),
-        ("ranking API, GET …/ranking over HTTP", api),
-    ):
+    for label, value in results[1:]:
         print(f"{label}: {value * 1000:.2f} ms = {value / base:.3f} x baseline")  # noqa: T201
 
 

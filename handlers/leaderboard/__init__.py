@@ -29,6 +29,22 @@ async def leaderboard_sync(ctx: dict[str, Any]) -> None:
     await sync_running(ctx["deps"])
 
 
+@router.job
+async def leaderboard_rebuild(ctx: dict[str, Any], activity_id: int, cutoff_moved: bool) -> None:
+    """A full recomputation after an edit, in the worker (not in the admin's request)."""
+    from handlers.leaderboard.counting import rebuild
+    from handlers.leaderboard.notify import check_all_zones
+    from storage.leaderboard import Activity
+
+    deps = ctx["deps"]
+    activity = await Activity.get_or_none(id=activity_id, deleted=False)
+    if activity is None:
+        return
+    await rebuild(deps.redis, activity)
+    if cutoff_moved:
+        await check_all_zones(deps, activity)
+
+
 router.cron(cron(leaderboard_sync, minute=set(range(0, 60, 10)), unique=True))  # type: ignore[arg-type]
 
 

@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from bot.auth import department_tree
 from bot.http import ApiError
-from handlers.leaderboard.counting import refresh_participant, zkey
+from handlers.leaderboard.counting import counts_key, rebuild_teams, refresh_participant, zkey
 from storage.directory import Staff
 from storage.leaderboard import (
     Activity,
@@ -259,23 +259,29 @@ async def sync_participants(redis: Redis | None, activity: Activity) -> None:
         # Newcomers enter the live ranking now, not at the next full rebuild.
         for uid in joined:
             await refresh_participant(redis, activity, uid)
+    left = False
     for uid, row in rows.items():
         if uid in wanted and not row.via_dept:
             row.via_dept = True
             await row.save(update_fields=["via_dept"])
         elif uid not in wanted and row.via_dept:
-            await _drop_dept_member(redis, activity.id, row)
-    await assign_teams(activity.id)
+            left = await _drop_dept_member(redis, activity.id, row) or left
+    moved = await assign_teams(activity.id)
+    if redis is not None and (joined or left or moved) and await redis.exists(zkey(activity.id)):
+        await rebuild_teams(redis, activity)
 
 
-async def _drop_dept_member(redis: Redis | None, activity_id: int, row: Participant) -> None:
+async def _drop_dept_member(redis: Redis | None, activity_id: int, row: Participant) -> bool:
+    """True when the member left the activity."""
     if row.picked:
         row.via_dept = False
         await row.save(update_fields=["via_dept"])
-        return
+        return False
     await row.delete()
     if redis is not None:
         await redis.zrem(zkey(activity_id), row.userid)
+        await redis.hdel(counts_key(activity_id), row.userid)  # type: ignore[misc]
+    return True
 
 
 async def set_teams(activity_id: int, teams: list[TeamIn]) -> None:
@@ -290,10 +296,11 @@ async def set_teams(activity_id: int, teams: list[TeamIn]) -> None:
     await assign_teams(activity_id)
 
 
-async def assign_teams(activity_id: int) -> None:
+async def assign_teams(activity_id: int) -> bool:
+    """Put each participant in their team; True when anyone moved."""
     teams = await Team.filter(activity_id=activity_id).order_by("id")
     if not teams:
-        return
+        return False
     members: dict[str, int] = {}
     for team in teams:
         uids = team.members or []
@@ -301,8 +308,11 @@ async def assign_teams(activity_id: int) -> None:
             uids = list(await dept_staff([team.department_id]))
         for uid in uids:
             members.setdefault(uid, team.id)
+    moved = False
     for row in await Participant.filter(activity_id=activity_id):
         team_id = members.get(row.userid)
         if row.team_id != team_id:
             row.team_id = team_id
             await row.save(update_fields=["team_id"])
+            moved = True
+    return moved

@@ -14,7 +14,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from handlers.leaderboard import sql
-from storage.leaderboard import Activity, Metric, Participant
+from storage.leaderboard import Activity, Metric, Participant, Team
 
 # score = -count * SPAN + seconds from the start to the last credited fact: lower is better,
 # so a higher count wins and, at equal counts, whoever got there first. Exact in a double for
@@ -107,7 +107,10 @@ async def participant_ids(activity_id: int) -> list[str]:
 async def recompute(activity: Activity) -> list[RankRow]:
     """The full ranking from the facts: every participant, best first."""
     found = await _totals(activity, report=True)
-    people = await participant_ids(activity.id)
+    rows = await sql.fetch(
+        "SELECT userid FROM lb_participant WHERE activity_id = ?", [activity.id], report=True
+    )
+    people = [str(r[0]) for r in rows]
     keyed = []
     for uid in people:
         count, last = found.get(uid, (0, None))
@@ -139,15 +142,104 @@ def zkey(activity_id: int) -> str:
     return f"lb:{activity_id}:rank"
 
 
+def counts_key(activity_id: int) -> str:
+    return f"lb:{activity_id}:counts"
+
+
+def teams_key(activity_id: int) -> str:
+    return f"lb:{activity_id}:teams"  # team id → total, kept by every recount
+
+
+def team_sizes_key(activity_id: int) -> str:
+    return f"lb:{activity_id}:team_sizes"
+
+
+# Store one participant's score and count and move their team's total by the difference,
+# atomically, so concurrent recounts of the same person never double-count a team.
+_STORE = """
+local old = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+if ARGV[4] ~= '' then redis.call('HINCRBY', KEYS[3], ARGV[4], tonumber(ARGV[3]) - old) end
+return old
+"""
+
+
+async def _memberships(activity_id: int) -> dict[str, int | None]:
+    rows = await Participant.filter(activity_id=activity_id).values_list("userid", "team_id")
+    return {str(u): t for u, t in rows}  # type: ignore[misc]
+
+
+def _team_maps(
+    counts: dict[str, int], members: dict[str, int | None], team_ids: list[int]
+) -> tuple[dict[str, int], dict[str, int]]:
+    totals = {str(t): 0 for t in team_ids}
+    sizes = {str(t): 0 for t in team_ids}
+    for uid, team in members.items():
+        if team is not None and str(team) in totals:
+            totals[str(team)] += counts.get(uid, 0)
+            sizes[str(team)] += 1
+    return totals, sizes
+
+
+async def _team_ids(activity_id: int) -> list[int]:
+    rows = await Team.filter(activity_id=activity_id).values_list("id", flat=True)
+    return [int(t) for t in rows]  # type: ignore[call-overload]
+
+
+def _write_teams(
+    pipe: Any, activity_id: int, totals: dict[str, int], sizes: dict[str, int]
+) -> None:
+    pipe.delete(teams_key(activity_id), team_sizes_key(activity_id))
+    if totals:
+        pipe.hset(teams_key(activity_id), mapping=totals)
+        pipe.hset(team_sizes_key(activity_id), mapping=sizes)
+
+
 async def rebuild(redis: Redis, activity: Activity) -> list[RankRow]:
     rows = await recompute(activity)
+    members = await _memberships(activity.id)
+    counts = {r.userid: r.count for r in rows}
+    totals, sizes = _team_maps(counts, members, await _team_ids(activity.id))
     pipe = redis.pipeline(transaction=True)
-    pipe.delete(zkey(activity.id))
+    pipe.delete(zkey(activity.id), counts_key(activity.id))
     if rows:
         mapping = {r.userid: score(r.count, r.last_at, activity.start_at) for r in rows}
         pipe.zadd(zkey(activity.id), mapping)  # type: ignore[arg-type]
+        pipe.hset(counts_key(activity.id), mapping=counts)  # type: ignore[arg-type]
+    _write_teams(pipe, activity.id, totals, sizes)
     await pipe.execute()
     return rows
+
+
+async def rebuild_teams(redis: Redis, activity: Activity) -> None:
+    """After team membership changed: team totals again from the participants' counts."""
+    raw = await redis.hgetall(counts_key(activity.id))  # type: ignore[misc]
+    counts = {_text(k): int(v) for k, v in raw.items()}
+    totals, sizes = _team_maps(
+        counts, await _memberships(activity.id), await _team_ids(activity.id)
+    )
+    pipe = redis.pipeline(transaction=True)
+    _write_teams(pipe, activity.id, totals, sizes)
+    await pipe.execute()
+
+
+async def team_totals(redis: Redis, activity: Activity) -> list[tuple[int, int, int]]:
+    """(team id, total, members) from the kept totals; rebuilt when Redis lost them."""
+    pipe = redis.pipeline(transaction=False)
+    pipe.hgetall(teams_key(activity.id))
+    pipe.hgetall(team_sizes_key(activity.id))
+    totals, sizes = await pipe.execute()
+    if not totals:
+        await rebuild(redis, activity)
+        return (
+            await team_totals(redis, activity) if await redis.exists(teams_key(activity.id)) else []
+        )
+    return [(int(_text(t)), int(v), int(sizes.get(t, 0))) for t, v in totals.items()]
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 async def ensure(redis: Redis, activity: Activity) -> bool:
@@ -164,7 +256,13 @@ async def refresh_participant(redis: Redis, activity: Activity, userid: str) -> 
     # and may predate the fact that brought us here.
     await ensure(redis, activity)
     count, last = await count_for(activity, userid)
-    await redis.zadd(zkey(activity.id), {userid: score(count, last, activity.start_at)})
+    team = await Participant.filter(activity_id=activity.id, userid=userid).values_list(
+        "team_id", flat=True
+    )
+    keys = (zkey(activity.id), counts_key(activity.id), teams_key(activity.id))
+    team_id = "" if not team or team[0] is None else str(team[0])
+    value = score(count, last, activity.start_at)
+    await redis.eval(_STORE, 3, *keys, userid, str(value), str(count), team_id)  # type: ignore[misc]
     return count
 
 

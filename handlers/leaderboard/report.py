@@ -69,10 +69,14 @@ async def _grouped(query: str, params: list[Any]) -> dict[str, int]:
 
 
 async def member_rows(activity: Activity) -> list[list[Any]]:
-    from handlers.leaderboard.notify import names_of
-
     ranking = await counting.recompute(activity)
-    names = await names_of([r.userid for r in ranking])
+    found = await sql.fetch(
+        "SELECT p.userid, s.name FROM lb_participant p LEFT JOIN staff s ON s.userid = p.userid"
+        " WHERE p.activity_id = ?",
+        [activity.id],
+        report=True,
+    )
+    names = {str(u): str(n or u) for u, n in found}
     extra = await (
         _group_columns(activity)
         if activity.metric == Metric.GROUP_JOINS
@@ -80,7 +84,7 @@ async def member_rows(activity: Activity) -> list[list[Any]]:
     )
     rows = []
     for r in ranking:
-        rows.append([r.rank, names[r.userid], *extra(r.userid, r.count)])
+        rows.append([r.rank, names.get(r.userid, r.userid), *extra(r.userid, r.count)])
     return rows
 
 

@@ -20,12 +20,13 @@ EXPORT_CHUNK = 2000
 
 # Every add by a participant inside the window; the reason columns say why one does not
 # count: the same member added the customer earlier in the window, or (去重) someone else did.
-_ADDS = """
+_ADDS_COLUMNS = """
 SELECT f.id, COALESCE(NULLIF(cu.name, ''), f.external_userid), COALESCE(NULLIF(s.name, ''), f.userid),
   f.at, r.active, COALESCE(r.end_reason, ''),
   EXISTS (SELECT 1 FROM follow_event e WHERE e.userid = f.userid
     AND e.external_userid = f.external_userid AND e.kind = 'add' AND e.at >= ? AND e.at < f.at),
-  {first_other}
+  {first_other}"""
+_ADDS = """
 FROM follow_event f
 JOIN lb_participant p ON p.activity_id = ? AND p.userid = f.userid
 LEFT JOIN customer cu ON cu.external_userid = f.external_userid
@@ -44,10 +45,11 @@ _FIRST_OTHER = """COALESCE(
        AND cu.first_added_at < f.at THEN COALESCE(NULLIF(fs.name, ''), cu.first_added_by) END,
   '')"""
 
-_JOINS = """
+_JOINS_COLUMNS = """
 SELECT q.id, COALESCE(NULLIF(cu.name, ''), NULLIF(gm.name, ''), q.member_id),
   COALESCE(NULLIF(s.name, ''), q.credited), q.at, COALESCE(NULLIF(cg.name, ''), q.chat_id),
-  gm.id IS NOT NULL
+  gm.id IS NOT NULL"""
+_JOINS = """
 FROM ({credited}) q
 LEFT JOIN customer cu ON cu.external_userid = q.member_id
 LEFT JOIN group_member gm ON gm.chat_id = q.chat_id AND gm.member_id = q.member_id
@@ -66,27 +68,28 @@ def _like(keyword: str) -> str:
     return f"%{escaped}%"
 
 
-def _base(activity: Activity, keyword: str) -> tuple[str, list[Any], str]:
-    """(query, params, ordering key prefix) of every row, filtered by customer/member name."""
+def _base(activity: Activity, keyword: str) -> tuple[str, list[Any], str, list[Any], str]:
+    """(columns, their params, FROM … WHERE …, its params, alias) of every row, filtered by
+    customer or member name."""
     if activity.metric == Metric.GROUP_JOINS:
-        credited, params = counting.credited_sql(activity)
+        credited, found = counting.credited_sql(activity)
         where = ""
         if keyword:
             where = (
                 "AND (cu.name LIKE ? ESCAPE '\\' OR gm.name LIKE ? ESCAPE '\\'"
                 " OR s.name LIKE ? ESCAPE '\\' OR q.member_id = ?)"
             )
-            params = params + [_like(keyword)] * 3 + [keyword]
-        return _JOINS.format(credited=credited, where=where), params, "q"
-    dedup = _FIRST_OTHER if activity.dedup else "''"
-    params = [activity.start_at, activity.id, activity.start_at, activity.end_at]
+            found = found + [_like(keyword)] * 3 + [keyword]
+        return _JOINS_COLUMNS, [], _JOINS.format(credited=credited, where=where), found, "q"
+    columns = _ADDS_COLUMNS.format(first_other=_FIRST_OTHER if activity.dedup else "''")
+    params: list[Any] = [activity.id, activity.start_at, activity.end_at]
     where = ""
     if keyword:
         where = (
             "AND (cu.name LIKE ? ESCAPE '\\' OR s.name LIKE ? ESCAPE '\\' OR f.external_userid = ?)"
         )
         params += [_like(keyword)] * 2 + [keyword]
-    return _ADDS.format(first_other=dedup, where=where), params, "f"
+    return columns, [activity.start_at], _ADDS.format(where=where), params, "f"
 
 
 def _row(activity: Activity, raw: tuple[Any, ...]) -> list[Any]:
@@ -106,34 +109,21 @@ def _row(activity: Activity, raw: tuple[Any, ...]) -> list[Any]:
 async def page(
     activity: Activity, keyword: str, page_no: int, size: int
 ) -> tuple[list[list[Any]], int]:
-    query, params, alias = _base(activity, keyword)
-    total = await sql.fetch(f"SELECT COUNT(*) FROM ({query}) t", params, report=True)
+    columns, cparams, body, params, alias = _base(activity, keyword)
+    total = await sql.fetch(f"SELECT COUNT(*) {body}", params, report=True)
+    # Two steps: the page's ids by the cheap ordering, then the costly columns for those only.
+    ids = f"SELECT {alias}.id {body} ORDER BY {alias}.at, {alias}.id LIMIT ? OFFSET ?"
     found = await sql.fetch(
-        f"{query} ORDER BY {alias}.at, {alias}.id LIMIT ? OFFSET ?",
-        params + [size, (page_no - 1) * size],
+        f"{columns} {body} AND {alias}.id IN ({ids}) ORDER BY {alias}.at, {alias}.id",
+        cparams + params + params + [size, (page_no - 1) * size],
         report=True,
     )
     return [_row(activity, r) for r in found], int(total[0][0])
 
 
 async def stream(activity: Activity, keyword: str) -> AsyncIterator[list[list[Any]]]:
-    """Every row in chunks, by keyset (at, id) so a million rows cost no OFFSET scans."""
-    query, params, alias = _base(activity, keyword)
-    after: tuple[Any, int] | None = None
-    while True:
-        cond, extra = "", []
-        if after is not None:
-            cond = f"AND ({alias}.at > ? OR ({alias}.at = ? AND {alias}.id > ?))"
-            extra = [after[0], after[0], after[1]]
-        chunk = await sql.fetch(
-            f"{query} {cond} ORDER BY {alias}.at, {alias}.id LIMIT ?",
-            params + extra + [EXPORT_CHUNK],
-            report=True,
-        )
-        if not chunk:
-            return
+    """Every row in chunks from one ordered query."""
+    columns, cparams, body, params, alias = _base(activity, keyword)
+    query = f"{columns} {body} ORDER BY {alias}.at, {alias}.id"
+    async for chunk in sql.stream(query, cparams + params, EXPORT_CHUNK):
         yield [_row(activity, r) for r in chunk]
-        last = chunk[-1]
-        after = (sql.to_dt(last[3]), int(last[0]))
-        if len(chunk) < EXPORT_CHUNK:
-            return

@@ -11,7 +11,7 @@ to close."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -75,6 +75,32 @@ async def _read_apart(path: str, sql: str, params: list[Any]) -> list[tuple[Any,
     uri = _read_only_uri(path)
     async with aiosqlite.connect(uri, uri=True) as db, db.execute(sql, params) as cursor:
         return [tuple(r) for r in await cursor.fetchall()]
+
+
+async def stream(
+    sql: str, params: Sequence[Any], chunk: int
+) -> AsyncIterator[list[tuple[Any, ...]]]:
+    """A report's rows in chunks from one query (one sort, rows never all in memory): a
+    read-only connection's cursor on SQLite, a server-side cursor on PostgreSQL."""
+    db = conn()
+    fixed = [param(db, p) if isinstance(p, datetime) else p for p in params]
+    if is_sqlite(db):
+        async with (
+            aiosqlite.connect(_read_only_uri(getattr(db, "filename", ":memory:")), uri=True) as ro,
+            ro.execute(sql, fixed) as cursor,
+        ):
+            while rows := await cursor.fetchmany(chunk):
+                yield [tuple(r) for r in rows]
+        return
+    async with db.acquire_connection() as con, con.transaction():  # type: ignore[attr-defined]
+        batch: list[tuple[Any, ...]] = []
+        async for record in con.cursor(_dialect_sql(db, sql), *fixed, prefetch=chunk):
+            batch.append(tuple(record))
+            if len(batch) == chunk:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
 
 
 def placeholders(n: int) -> str:

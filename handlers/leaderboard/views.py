@@ -3,13 +3,14 @@ delete, live ranking, the customers or groups behind a count."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from aiohttp import web
 
 from bot.auth_types import Role
 from bot.http import ApiError, RequestContext, json_ok, page_params, read_json, scope_userids
-from handlers.leaderboard import access, activities, counting, notify, router
+from handlers.leaderboard import access, activities, counting, router
 from handlers.leaderboard.activities import ActivityPatch, state_of
 from handlers.leaderboard.notify import names_of
 from handlers.leaderboard.schedule import plan_runs
@@ -128,9 +129,13 @@ async def update_activity(ctx: RequestContext) -> web.StreamResponse:
     await activity.save()
     await _save_lists(ctx, activity, patch)
     if state_of(activity, ctx.deps.now()) is ActivityState.RUNNING:
-        await counting.rebuild(ctx.deps.redis, activity)  # top_n / end may move the cutoff
-        if "top_n" in patch.model_fields_set:
-            await notify.check_all_zones(ctx.deps, activity)
+        # The end or the people may change what counts, 上榜名次 who is on the list: a full
+        # recomputation, in a job so the web process keeps answering callbacks meanwhile.
+        cutoff_moved = "top_n" in patch.model_fields_set
+        job_id = f"lb-rebuild:{activity.id}:{uuid.uuid4().hex}"
+        await ctx.deps.queue.enqueue(
+            "leaderboard_rebuild", activity.id, cutoff_moved, job_id=job_id
+        )
     await plan_runs(ctx.deps, activity)  # times or reminders may have changed
     return json_ok(serialize(ctx, activity, await access.current_lists(activity.id)))
 
@@ -202,22 +207,15 @@ def _rank_json(
 
 
 async def team_ranking(ctx: RequestContext, activity: Activity) -> list[dict[str, Any]]:
-    teams = await Team.filter(activity_id=activity.id)
-    if not teams:
+    """From the team totals kept beside the live ranking (no pass over the participants)."""
+    names = dict(await Team.filter(activity_id=activity.id).values_list("id", "name"))
+    if not names:
         return []
-    size = await counting.live_size(ctx.deps.redis, activity)
-    rows = await counting.live_page(ctx.deps.redis, activity, 0, max(size, 1))
-    counts = {r.userid: r.count for r in rows}
-    members = await Participant.filter(activity_id=activity.id).values_list("userid", "team_id")
-    totals: dict[int, list[Any]] = {t.id: [t.name, 0, 0] for t in teams}
-    for uid, team_id in members:
-        if team_id in totals:
-            totals[team_id][1] += counts.get(uid, 0)
-            totals[team_id][2] += 1
-    ordered = sorted(totals.items(), key=lambda kv: (-kv[1][1], kv[0]))
+    found = await counting.team_totals(ctx.deps.redis, activity)
+    ordered = sorted((t for t in found if t[0] in names), key=lambda t: (-t[1], t[0]))
     return [
-        {"rank": i + 1, "team_id": tid, "name": v[0], "count": v[1], "members": v[2]}
-        for i, (tid, v) in enumerate(ordered)
+        {"rank": i + 1, "team_id": tid, "name": names[tid], "count": total, "members": size}
+        for i, (tid, total, size) in enumerate(ordered)
     ]
 
 

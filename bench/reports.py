@@ -1,0 +1,240 @@
+"""Callbacks while a report runs, on the embedded default (SQLite + embedded Redis).
+
+The real app serves WeCom callbacks under wrk (distinct, validly signed events) twice: idle,
+then while an admin keeps moving the end of a running 1,000,000-fact activity with 去重 and
+reloading its 按成员 data page — each load a full recomputation in the web process (the save
+itself queues its rebuild as a job). Prints the callbacks' p99 and server CPU per request in
+both phases and their ratio (goal: p99 during the recompute within 2x idle).
+
+    python -m bench.reports [--facts 1000000] [--people 10000] [--seconds 10] [-c 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bot.crypto import WeComCrypto
+from bot.settings import load_settings
+
+XML = (
+    "<xml><ToUserName><![CDATA[{corp}]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName>"
+    "<CreateTime>{ts}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+    "<Event><![CDATA[change_external_contact]]></Event>"
+    "<ChangeType><![CDATA[add_external_contact]]></ChangeType>"
+    "<UserID><![CDATA[u{staff}]]></UserID><ExternalUserID><![CDATA[wmb{n:08d}]]></ExternalUserID>"
+    "<State><![CDATA[bench]]></State></xml>"
+)
+LUA = """
+local requests, i = {}, 0
+function init(args)
+  for line in io.lines(os.getenv("BENCH_REQUESTS")) do
+    local path, body = line:match("^([^\\t]*)\\t(.*)$")
+    requests[#requests + 1] = wrk.format("POST", path, {["Content-Type"] = "text/xml"}, body)
+  end
+end
+function request()
+  i = i + 1
+  return requests[(i - 1) % #requests + 1]
+end
+function done(summary, latency, requests)
+  io.write(string.format('RESULT {"requests": %d, "duration_us": %d, "p50_us": %d, ' ..
+    '"p99_us": %d, "non2xx": %d}\\n', summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), summary.errors.status))
+end
+"""
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    text = Path(f"/proc/{pid}/stat").read_text()
+    fields = text[text.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def serve(port: int) -> None:
+    from aiohttp import web
+
+    from bot.logs import setup_logging
+    from bot.web import create_app
+
+    settings = load_settings(overrides={"server": {"port": port}})
+    setup_logging("WARNING", False)
+    web.run_app(create_app(settings), host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+async def seed(url: str, people: int, facts: int) -> int:
+    from bench.leaderboard import bulk_insert
+    from storage.db import init_db
+    from storage.leaderboard import Activity
+
+    ctx = await init_db(url)
+    now = datetime.now(UTC)
+    activity = await Activity.create(
+        name="bench",
+        start_at=now - timedelta(days=5),
+        end_at=now + timedelta(days=30),
+        dedup=True,
+        started_done=True,
+        remind_daily=False,
+    )
+    await ctx.close_connections()
+    bulk_insert(Path(url.removeprefix("sqlite://")), activity.id, people, facts)
+    return int(activity.id)
+
+
+def write_requests(path: Path, count: int, start: int, people: int) -> None:
+    wc = load_settings().wecom
+    crypto = WeComCrypto(wc.token, wc.encoding_aes_key, wc.corp_id)
+    now = int(time.time())
+    with path.open("w") as out:
+        for n in range(start, start + count):
+            xml = XML.format(corp=wc.corp_id, ts=now, staff=n % people, n=n)
+            params, body = crypto.encrypt_callback(xml)
+            query = "&".join(f"{k}={v}" for k, v in params.items())
+            out.write(f"/wecom/callback?{query}\t{body.decode()}\n")
+
+
+def wrk(port: int, requests: Path, seconds: int, connections: int, script: Path) -> dict[str, Any]:
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            "2",
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds}s",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}",
+        ],
+        env={**os.environ, "BENCH_REQUESTS": str(requests)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+    return json.loads(line.removeprefix("RESULT "))  # type: ignore[no-any-return]
+
+
+async def keep_reporting(port: int, activity_id: int, stop: asyncio.Event) -> list[float]:
+    """An admin changing the activity and reloading its data page: a recomputation each."""
+    from bot.auth import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, SESSION_PURPOSE
+    from bot.signing import Signer
+
+    signer = Signer(load_settings().security.secret)
+    token = secrets.token_urlsafe(16)
+    cookies = {
+        SESSION_COOKIE: signer.dumps(SESSION_PURPOSE, {"u": "boss", "iat": int(time.time())}, 3600),
+        CSRF_COOKIE: token,
+    }
+    url = f"http://127.0.0.1:{port}/api/leaderboard/activities/{activity_id}"
+    end = datetime.now(UTC) + timedelta(days=30)
+    spent: list[float] = []
+    async with aiohttp.ClientSession(cookies=cookies) as session:
+        while not stop.is_set():
+            # A new end is a new data version: the page recomputes.
+            body = {"end_at": (end + timedelta(minutes=len(spent))).isoformat()}
+            async with session.post(url, json=body, headers={CSRF_HEADER: token}) as resp:
+                assert resp.status == 200, await resp.text()
+            t0 = time.perf_counter()
+            async with session.get(url + "/data/members") as resp:
+                assert resp.status == 200, await resp.text()
+                await resp.read()
+            spent.append(time.perf_counter() - t0)
+    return spent
+
+
+async def during(port: int, activity_id: int, run: Any) -> tuple[dict[str, Any], list[float]]:
+    stop = asyncio.Event()
+    saver = asyncio.create_task(keep_reporting(port, activity_id, stop))
+    await asyncio.sleep(0.5)  # the first recomputation is under way
+    result = await asyncio.to_thread(run)
+    stop.set()
+    return result, await saver
+
+
+def main() -> None:  # noqa: RET503
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--facts", type=int, default=1_000_000)
+    parser.add_argument("--people", type=int, default=10_000)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("-c", type=int, default=16)
+    parser.add_argument("--serve", type=int)
+    args = parser.parse_args()
+    if args.serve:
+        return serve(args.serve)
+    data = Path(tempfile.mkdtemp(prefix="scrmbot-reports-"))
+    url = f"sqlite://{data}/bench.sqlite3"
+    env = {
+        **os.environ,
+        "SCRMBOT_STORAGE__DATA_DIR": str(data),
+        "SCRMBOT_DATABASE__URL": url,
+        "SCRMBOT_LOGGING__LEVEL": "WARNING",
+        "SCRMBOT_SECURITY__SUPER_ADMINS": "[boss]",
+    }
+    os.environ.update(env)
+    activity_id = asyncio.run(seed(url, args.people, args.facts))
+    script = data / "callbacks.lua"
+    script.write_text(LUA)
+    idle_reqs, busy_reqs = data / "idle.txt", data / "busy.txt"
+    per_phase = 4000 * args.seconds
+    write_requests(idle_reqs, per_phase, 0, args.people)
+    write_requests(busy_reqs, per_phase, per_phase, args.people)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "bench.reports", "--serve", str(port)], env=env)
+    try:
+        for _ in range(300):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            time.sleep(0.1)
+        wrk(port, idle_reqs, 2, args.c, script)  # warm-up
+        cpu0 = cpu_seconds(proc.pid)
+        idle = wrk(port, idle_reqs, args.seconds, args.c, script)
+        cpu1 = cpu_seconds(proc.pid)
+        busy, saves = asyncio.run(
+            during(port, activity_id, lambda: wrk(port, busy_reqs, args.seconds, args.c, script))
+        )
+        cpu2 = cpu_seconds(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    print(
+        f"{args.facts:,} facts, {args.people:,} participants, 去重 on; wrk -c {args.c}, {args.seconds} s per phase"
+    )
+    for name, r, cpu in (("idle", idle, cpu1 - cpu0), ("during recompute", busy, cpu2 - cpu1)):
+        rps = r["requests"] / (r["duration_us"] / 1e6)
+        print(
+            f"  callbacks {name:17s} {rps:7.0f} req/s  p50 {r['p50_us'] / 1000:6.1f} ms"
+            f"  p99 {r['p99_us'] / 1000:6.1f} ms  server CPU {cpu / max(r['requests'], 1) * 1e6:6.0f} µs/req"
+            f"  non-2xx {r['non2xx']}"
+        )
+    print(
+        f"  saves (full recomputations) during the run: {len(saves)}, {sum(saves) / max(len(saves), 1):.2f} s each"
+    )
+    print(f"  ratio p99 during / idle: {busy['p99_us'] / max(idle['p99_us'], 1):.2f} (goal <= 2)")
+
+
+if __name__ == "__main__":
+    main()

@@ -28,9 +28,9 @@ from aiohttp import web  # noqa: E402
 from redis.asyncio import Redis  # noqa: E402
 
 from bot.deps import Deps  # noqa: E402
+from bot.dispatcher import Dispatcher  # noqa: E402
 from bot.embedded_redis import EmbeddedRedis  # noqa: E402
 from bot.http import wrap_view  # noqa: E402
-from bot.router import Dispatcher  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from bot.signing import Signer  # noqa: E402
 from bot.web_keys import DEPS_KEY  # noqa: E402

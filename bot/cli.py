@@ -77,11 +77,12 @@ async def _sync(settings: Settings) -> None:
     from bot.runtime import Runtime
 
     async with Runtime(settings) as rt:
-        jobs = {j.__name__: j for j in rt.deps.dispatcher.jobs}
-        if "full_sync" not in jobs:
-            raise SystemExit("no feature provides full_sync")
-        result = await jobs["full_sync"]({"deps": rt.deps})
-        log.info("sync finished: %s", result)
+        hooks = rt.deps.dispatcher.hooks("sync")
+        if not hooks:
+            raise SystemExit("no feature has a sync hook")
+        for name, hook in hooks:
+            result = await hook(rt.deps)
+            log.info("sync of %s finished: %s", name, result)
 
 
 async def _demo(settings: Settings, args: argparse.Namespace) -> None:

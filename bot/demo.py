@@ -53,16 +53,15 @@ async def start_sandbox(settings: Settings, port: int) -> tuple[web.AppRunner, o
 
 
 async def seed_features(rt: Runtime) -> None:
+    """Every feature's sync hook (the sandbox corp into the database), then its demo seeds."""
     deps = rt.deps
-    for job in deps.dispatcher.jobs:
-        if job.__name__ == "full_sync":
-            await job({"deps": deps})
-    for router in rt.routers:
-        for hook in router.demo_hooks:
-            try:
-                await hook(deps)
-            except Exception:
-                log.exception("demo seed of %s failed", router.name)
+    for _, hook in deps.dispatcher.hooks("sync"):
+        await hook(deps)
+    for name, hook in deps.dispatcher.hooks("demo"):
+        try:
+            await hook(deps)
+        except Exception:
+            log.exception("demo seed of %s failed", name)
 
 
 async def run_demo(settings: Settings, port: int, sandbox_port: int = 0) -> None:

@@ -7,17 +7,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import jinja2
+from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from bot.settings import Settings
 from bot.signing import Signer
 
 if TYPE_CHECKING:
-    from bot.router import Dispatcher
+    from bot.dispatcher import Dispatcher
     from bot.wecom import WeComClient
+
+
+S = TypeVar("S", bound=BaseModel)
+T = TypeVar("T")
 
 
 def utcnow() -> datetime:
@@ -57,6 +62,17 @@ class JobQueue:
         await asyncio.wait_for(pipe.execute(), self.timeout)
 
 
+class ProcessState:
+    """What one process holds for the features: the values of the routers' resources
+    (`router.resource`), parsed settings sections, and the stopping flag that live streams
+    watch. One per Runtime, never module-level."""
+
+    def __init__(self) -> None:
+        self.resources: dict[Any, Any] = {}
+        self.sections: dict[type[BaseModel], BaseModel] = {}
+        self.stopping = asyncio.Event()
+
+
 @dataclass(frozen=True)
 class Deps:
     settings: Settings
@@ -67,6 +83,7 @@ class Deps:
     dispatcher: Dispatcher
     templates: jinja2.Environment
     clock: Callable[[], datetime] = field(default=utcnow)
+    state: ProcessState = field(default_factory=ProcessState, compare=False)
 
     def now(self) -> datetime:
         return self.clock()
@@ -76,3 +93,27 @@ class Deps:
 
     def url(self, path: str) -> str:
         return self.settings.base_url + path
+
+    def section(self, model: type[S]) -> S:
+        """A feature's settings section (`router.settings(model)`), validated and parsed."""
+        found = self.state.sections.get(model)
+        if found is None:
+            from bot.settings import parse_sections
+
+            self.state.sections.update(
+                parse_sections(self.settings, self.dispatcher.settings_models)
+            )
+            found = self.state.sections.get(model)
+        if not isinstance(found, model):
+            raise LookupError(f"{model.__name__} is not registered with router.settings()")
+        return found
+
+    def resource(self, factory: Callable[..., Any]) -> Any:
+        """The value this process's `router.resource(factory)` yielded."""
+        try:
+            return self.state.resources[factory]
+        except KeyError:
+            raise LookupError(
+                f"resource {factory.__qualname__} is not open: run the features' lifecycle "
+                "(bot.lifecycle.feature_lifecycle, done by Runtime)"
+            ) from None

@@ -3,7 +3,7 @@
 Each submitter still waits until its own item is committed (and the `after` step — a job
 enqueue, a live event — was attempted), so nothing is acknowledged before it is durable;
 batching only shares the transaction and the Redis round trips. Used by the callback inbox
-and by the radar's landing page.
+and by features that record public-page hits the same way.
 """
 
 from __future__ import annotations

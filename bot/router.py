@@ -1,6 +1,6 @@
-"""Per-feature routers and the dispatcher that joins them.
+"""Per-feature routers: everything a feature gives the core (`bot.dispatcher` joins them).
 
-A feature module owns a `Router("radar")` and registers on it:
+A feature module owns a `Router("coupons")` and registers on it:
 
     @router.event("change_external_contact", "add_external_contact")
     async def on_add(deps: Deps, event: ExternalContactEvent) -> None: ...
@@ -8,8 +8,14 @@ A feature module owns a `Router("radar")` and registers on it:
     @router.button(OpenProfile)                      # a CallbackData subclass
     async def on_open(deps, event, data) -> CardReply | None: ...
 
-    @router.get("/api/radar/groups", role=Role.ADMIN)
+    @router.get("/api/coupons/batches", role=Role.ADMIN)
     async def groups(ctx: RequestContext) -> web.StreamResponse: ...
+
+    router.settings(CouponSettings)                  # the `[coupons]` section: deps.section()
+    router.resource(redeem_batcher)                  # per-process value, deps.resource(...)
+    router.on_startup / on_shutdown / on_cleanup     # per-process lifecycle
+    @router.listen(FollowAdded)                      # durable domain-event subscriber
+    @router.sync / @router.demo / @router.tile       # hooks the core calls
 
 `handlers.FEATURE_ROUTERS` lists the routers; the core never imports a feature by name.
 Nothing here knows about aiohttp's server; `bot.web` adapts the HTTP routes.
@@ -17,20 +23,24 @@ Nothing here knows about aiohttp's server; `bot.web` adapts the HTTP routes.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from pydantic import BaseModel
+
 from bot.auth_types import Role
-from bot.callback_data import CallbackData, CallbackDataError
-from bot.events import Event, TemplateCardEvent
+from bot.callback_data import CallbackData
+from bot.domain_events import DomainEvent
+from bot.events import TemplateCardEvent
 from bot.replies import CardReply
+from bot.router_types import PageEntry, Subscription, Tile
 
 if TYPE_CHECKING:
+    from bot.auth_types import Principal
     from bot.deps import Deps
 
 log = logging.getLogger(__name__)
@@ -40,6 +50,11 @@ ButtonHandler = Callable[["Deps", TemplateCardEvent, Any], Awaitable[CardReply |
 TextHandler = Callable[["Deps", Any, str], Awaitable[None]]
 View = Callable[[Any], Awaitable[Any]]
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+Hook = Callable[["Deps"], Awaitable[Any]]
+ResourceFactory = Callable[["Deps"], AsyncIterator[Any]]
+TileHook = Callable[["Deps", "Principal"], Awaitable[list[Tile]]]
+S = TypeVar("S", bound=BaseModel)
+R = TypeVar("R", bound=ResourceFactory)
 
 
 class RegistrationError(ValueError):
@@ -97,15 +112,97 @@ class Router:
         self.jobs: list[Callable[..., Awaitable[Any]]] = []
         self.crons: list[Any] = []
         self.pages: list[PageEntry] = []
-        self.demo_hooks: list[Callable[[Deps], Awaitable[None]]] = []
+        self.demo_hooks: list[Hook] = []
+        self.sync_hooks: list[Hook] = []
+        self.tiles: list[TileHook] = []
+        self.startup_hooks: list[Hook] = []
+        self.shutdown_hooks: list[Hook] = []
+        self.cleanup_hooks: list[Hook] = []
+        self.resources: list[ResourceFactory] = []
+        self.subscriptions: list[Subscription] = []
+        self.settings_model: type[BaseModel] | None = None
+        self.lookups: dict[str, Callable[..., Awaitable[Any]]] = {}
         self.scheduled_routes: list[ScheduledRoute] = []
-        self.planners: list[Callable[[Deps], Awaitable[None]]] = []
+        self.planners: list[Hook] = []
 
     def demo(self, fn: F) -> F:
-        """`async def seed(deps)`: run by `scrmbot demo` after the sandbox corp is synced."""
+        """`async def seed(deps)`: run by `scrmbot demo` after every sync hook ran."""
         _check_coroutine(fn)
         self.demo_hooks.append(fn)
         return fn
+
+    def sync(self, fn: F) -> F:
+        """`async def sync(deps) -> dict`: run by `scrmbot sync` (and first by the demo)."""
+        _check_coroutine(fn)
+        self.sync_hooks.append(fn)
+        return fn
+
+    def tile(self, fn: F) -> F:
+        """`async def tiles(deps, user) -> list[Tile]`: numbers on the console home (首页)."""
+        _check_coroutine(fn)
+        self.tiles.append(fn)
+        return fn
+
+    # --- lifecycle (run by the web process, the worker and the demo alike) ---------------
+
+    def on_startup(self, fn: F) -> F:
+        """`async def start(deps)`: after the process's resources are open."""
+        _check_coroutine(fn)
+        self.startup_hooks.append(fn)
+        return fn
+
+    def on_shutdown(self, fn: F) -> F:
+        """`async def stop(deps)`: the process is stopping; end long-lived requests (live
+        streams) now, before the web server waits for in-flight requests to finish."""
+        _check_coroutine(fn)
+        self.shutdown_hooks.append(fn)
+        return fn
+
+    def on_cleanup(self, fn: F) -> F:
+        """`async def clean(deps)`: last, in reverse order; only if start-up finished."""
+        _check_coroutine(fn)
+        self.cleanup_hooks.append(fn)
+        return fn
+
+    def resource(self, factory: R) -> R:
+        """`async def make(deps): value = ...; yield value; close it` (aiohttp's cleanup_ctx
+        style): one value per process, read with `deps.resource(make)`."""
+        if not inspect.isasyncgenfunction(factory):
+            raise RegistrationError(f"{factory.__qualname__} must be an async generator")
+        self.resources.append(factory)
+        return factory
+
+    # --- settings, domain events and lookups -------------------------------------------
+
+    def settings(self, model: type[S]) -> type[S]:
+        """The feature's `[<router name>]` settings section, validated by the core at start
+        (`SCRMBOT_<NAME>__<KEY>` works as for core sections); read with `deps.section(model)`."""
+        if self.settings_model is not None:
+            raise RegistrationError(f"router {self.name!r} already has a settings model")
+        self.settings_model = model
+        return model
+
+    def listen(self, event_cls: type[DomainEvent]) -> Callable[[F], F]:
+        """`async def on_x(deps, event)`: durable delivery, retried alone when it fails."""
+
+        def register(fn: F) -> F:
+            _check_coroutine(fn)
+            name = f"{self.name}.{fn.__name__}"
+            self.subscriptions.append(Subscription(name, event_cls, fn))
+            return fn
+
+        return register
+
+    def lookup(self, name: str) -> Callable[[F], F]:
+        """A function the core asks for by name (e.g. "staff" for auth); see
+        `Dispatcher.lookup`. One provider per name across all routers."""
+
+        def register(fn: F) -> F:
+            _check_coroutine(fn)
+            self.lookups[name] = fn
+            return fn
+
+        return register
 
     def page(
         self, area: str, title: str, path: str, role: Role = Role.STAFF, order: int = 100
@@ -192,117 +289,3 @@ class Router:
         _check_coroutine(fn)
         self.planners.append(fn)
         return fn
-
-
-@dataclass(frozen=True)
-class PageEntry:
-    """A navigation entry a feature adds to a shell: area is "admin", "sidebar", "toolbar", or
-    "profile" (a block on the sidebar 客户画像 page; `path` is an ES module)."""
-
-    area: str
-    title: str  # Chinese, shown to people
-    path: str  # e.g. "/static/radar/admin.js" module or a page URL
-    role: Role
-    order: int = 100
-
-
-@dataclass
-class HandlerOutcome:
-    name: str
-    error: str | None = None
-
-
-class Dispatcher:
-    def __init__(self, routers: list[Router]) -> None:
-        self.routers = routers
-        self._buttons: list[ButtonRoute] = []
-        self._texts: dict[str, TextHandler] = {}
-        seen: set[str] = set()
-        for router in routers:
-            if router.name in seen:
-                raise RegistrationError(f"duplicate router name {router.name!r}")
-            seen.add(router.name)
-            for b in router.buttons:
-                if any(b.data_cls.prefix == o.data_cls.prefix for o in self._buttons):
-                    raise RegistrationError(f"duplicate button prefix {b.data_cls.prefix!r}")
-                self._buttons.append(b)
-            for cmd, fn in router.texts.items():
-                if cmd in self._texts:
-                    raise RegistrationError(f"duplicate text command {cmd!r}")
-                self._texts[cmd] = fn
-
-    def handlers_for(self, event: Event) -> list[EventRoute]:
-        name, change = event.route
-        return [
-            r
-            for router in self.routers
-            for r in router.events
-            if r.event == name and r.change_type in ("", change)
-        ]
-
-    async def dispatch_event(
-        self, deps: Deps, event: Event, skip: frozenset[str] = frozenset()
-    ) -> list[HandlerOutcome]:
-        """Run every matching handler not in `skip`; one failing does not stop the others."""
-        outcomes = []
-        for route in self.handlers_for(event):
-            if route.name in skip:
-                continue
-            outcome = HandlerOutcome(route.name)
-            try:
-                await route.handler(deps, event)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.exception("handler %s failed", route.name)
-                outcome.error = f"{type(exc).__name__}: {exc}"[:1000]
-            outcomes.append(outcome)
-        return outcomes
-
-    def button_for(self, key: str) -> ButtonRoute | None:
-        return next((b for b in self._buttons if b.data_cls.matches(key)), None)
-
-    async def dispatch_button(self, deps: Deps, event: TemplateCardEvent) -> CardReply | None:
-        route = self.button_for(event.event_key)
-        if route is None:
-            log.info("card click with unknown key prefix ignored")
-            return None
-        try:
-            data = route.data_cls.unpack(event.event_key, deps.signer)
-        except CallbackDataError as exc:
-            log.warning("card click refused: %s", exc)
-            return None
-        return await route.handler(deps, event, data)
-
-    async def dispatch_text(self, deps: Deps, event: Any) -> bool:
-        content = (getattr(event, "content", "") or "").strip()
-        command, _, rest = content.partition(" ")
-        fn = self._texts.get(command)
-        if fn is None:
-            return False
-        await fn(deps, event, rest)
-        return True
-
-    @property
-    def http_routes(self) -> list[HttpRoute]:
-        return [r for router in self.routers for r in router.http]
-
-    @property
-    def jobs(self) -> list[Callable[..., Awaitable[Any]]]:
-        return [j for router in self.routers for j in router.jobs]
-
-    def pages(self, area: str, role: Role) -> list[PageEntry]:
-        found = [p for r in self.routers for p in r.pages if p.area == area and role >= p.role]
-        return sorted(found, key=lambda p: (p.order, p.title))
-
-    @property
-    def crons(self) -> list[Any]:
-        return [c for router in self.routers for c in router.crons]
-
-    @property
-    def scheduled(self) -> dict[str, ScheduledRoute]:
-        return {s.name: s for router in self.routers for s in router.scheduled_routes}
-
-    @property
-    def planners(self) -> list[Callable[[Deps], Awaitable[None]]]:
-        return [p for router in self.routers for p in router.planners]

@@ -1,7 +1,8 @@
 """Everything a process needs at run time, opened in order and closed in reverse.
 
 The web process (aiohttp cleanup_ctx), the arq worker (on_startup/on_shutdown) and the demo
-all build the same `Runtime`, so a handler sees the same `Deps` wherever it runs.
+all build the same `Runtime`, so a handler sees the same `Deps` wherever it runs, and the
+features' lifecycle hooks and resources (bot.lifecycle) run in each of them.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from redis.asyncio import Redis
 from tortoise.context import TortoiseContext
 
 from bot.deps import Deps, JobQueue, utcnow
+from bot.dispatcher import Dispatcher
 from bot.embedded_redis import EmbeddedRedis
-from bot.router import Dispatcher, HttpRoute, Router
-from bot.settings import Settings
+from bot.lifecycle import feature_lifecycle, shutdown
+from bot.router import HttpRoute, Router
+from bot.settings import Settings, parse_sections
 from bot.signing import Signer
 from storage.db import init_db
 
@@ -76,6 +79,7 @@ class Runtime:
         self.pool: ArqRedis | None = None
         self.session: aiohttp.ClientSession | None = None
         self._deps: Deps | None = None
+        self._lifecycle: contextlib.AbstractAsyncContextManager[None] | None = None
 
     @property
     def deps(self) -> Deps:
@@ -123,6 +127,17 @@ class Runtime:
             templates=templates(),
             clock=self.clock,
         )
+        self._deps.state.sections.update(
+            parse_sections(self.settings, self._deps.dispatcher.settings_models)
+        )
+        lifecycle = feature_lifecycle(self._deps)
+        await lifecycle.__aenter__()
+        self._lifecycle = lifecycle
+
+    async def shutdown(self) -> None:
+        """The process is stopping: the features end live streams and background work."""
+        if self._deps is not None:
+            await shutdown(self._deps)
 
     def routers_http(self) -> list[HttpRoute]:
         return [r for router in self.routers for r in router.http]
@@ -132,6 +147,9 @@ class Runtime:
         return RedisSettings.from_dsn(self.redis_url)
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._lifecycle is not None:
+            lifecycle, self._lifecycle = self._lifecycle, None
+            await lifecycle.__aexit__(None, None, None)
         if self.session is not None:
             await self.session.close()
         if self.pool is not None:

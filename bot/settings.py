@@ -93,7 +93,7 @@ class WeComSettings(_Section):
 
 
 class WeChatMpSettings(_Section):
-    """An optional WeChat service account (服务号) whose web OAuth identifies radar visitors."""
+    """An optional WeChat service account (服务号) whose web OAuth identifies visitors of the public pages."""
 
     app_id: str = ""  # empty = off
     secret: str = ""
@@ -192,16 +192,6 @@ class ContactWaySettings(_Section):
     max_live: int = Field(450_000, ge=1)
 
 
-class RadarSettings(_Section):
-    # Landing-page opens per minute per visitor (or per IP for a browser without our cookie);
-    # 0 = no limit. Generous: a phone behind carrier NAT shares its IP with many others.
-    landing_per_minute: int = Field(120, ge=0)
-    # Opens per minute per client address from browsers without our cookie (each becomes a new
-    # visitor). Sized for carrier NAT and company proxies, which put thousands of phones behind
-    # one address; 0 = no limit.
-    new_visitors_per_minute: int = Field(3000, ge=0)
-
-
 class InboxSettings(_Section):
     max_attempts: int = Field(6, ge=1, le=50)
     retry_base_seconds: float = Field(5.0, gt=0)
@@ -242,9 +232,11 @@ class Settings(_Section):
     corp: CorpSettings = Field(default_factory=CorpSettings)
     inbox: InboxSettings = Field(default_factory=InboxSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
-    radar: RadarSettings = Field(default_factory=RadarSettings)
     contact_ways: ContactWaySettings = Field(default_factory=ContactWaySettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    # The features' own sections (`[coupons]` ...), as written: each is validated against the
+    # model its router registers (`router.settings`) by `parse_sections`.
+    features: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -298,11 +290,12 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _explain(exc: ValidationError, source: str) -> str:
+def _explain(exc: ValidationError, source: str, section: str = "") -> str:
     lines = [f"invalid configuration ({source}):"]
     for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"])
-        env = ENV_PREFIX + "__".join(str(p).upper() for p in err["loc"][:2])
+        loc = ([section] if section else []) + [str(p) for p in err["loc"]]
+        key = ".".join(loc)
+        env = ENV_PREFIX + "__".join(p.upper() for p in loc[:2])
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown setting; check the spelling against config.example.toml"
@@ -332,7 +325,40 @@ def load_settings(
             if not isinstance(data.get(section, {}), dict):
                 raise ConfigError(f"[{section}] must be a table in {source}")
             data.setdefault(section, {}).update(values)
+    core = set(Settings.model_fields) - {"features"}
+    features = {k: v for k, v in data.items() if k not in core}
+    data = {k: v for k, v in data.items() if k in core}
+    for section, values in features.items():
+        if not isinstance(values, dict):
+            raise ConfigError(f"[{section}] must be a table in {source}")
     try:
-        return Settings.model_validate(data)
+        return Settings.model_validate({**data, "features": features})
     except ValidationError as exc:
         raise ConfigError(_explain(exc, source)) from None
+
+
+def parse_sections(
+    settings: Settings, models: dict[str, type[BaseModel]]
+) -> dict[type[BaseModel], BaseModel]:
+    """Validate every feature section against its router's model (absent = defaults); a
+    section no feature registered, or an unknown key, stops the start with its name."""
+    unknown = sorted(set(settings.features) - set(models))
+    if unknown:
+        names = ", ".join(f"[{u}]" for u in unknown)
+        raise ConfigError(
+            f"invalid configuration: unknown section {names}; check the spelling against "
+            "config.example.toml"
+        )
+    parsed: dict[type[BaseModel], BaseModel] = {}
+    for name, model in models.items():
+        try:
+            parsed[model] = model.model_validate(settings.features.get(name, {}))
+        except ValidationError as exc:
+            raise ConfigError(_explain(exc, "settings", name)) from None
+    return parsed
+
+
+class FeatureSection(BaseModel):
+    """Base for a feature's settings model: unknown keys are refused by name."""
+
+    model_config = ConfigDict(extra="forbid")

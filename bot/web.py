@@ -128,8 +128,12 @@ def create_app(
             app[DEPS_KEY] = rt.deps
             yield
 
+    async def stopping(app: web.Application) -> None:
+        await rt.shutdown()  # before aiohttp waits on in-flight requests (live streams)
+
     app.cleanup_ctx.append(resources)
     headers.setup(app, settings)
+    app.on_shutdown.append(stopping)
     wc = settings.wecom
     callback.setup(app, WeComCrypto(wc.token, wc.encoding_aes_key, wc.corp_id))
     app.router.add_get("/healthz", healthz)

@@ -10,7 +10,7 @@ from aiohttp import web
 from bot import auth
 from bot.auth_types import Role
 from bot.http import RequestContext, json_ok, message_page, redirect
-from bot.router import Router
+from handlers.system_router import router
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +42,12 @@ async def _start(ctx: RequestContext, kind: str, default_next: str) -> web.Strea
     return response
 
 
+@router.get("/auth/oauth", role=None)
 async def oauth_start(ctx: RequestContext) -> web.StreamResponse:
     return await _start(ctx, "oauth", "/sidebar")
 
 
+@router.get("/auth/login", role=None)
 async def login_start(ctx: RequestContext) -> web.StreamResponse:
     return await _start(ctx, "login", "/admin")
 
@@ -86,45 +88,39 @@ async def _finish(ctx: RequestContext, kind: str) -> web.StreamResponse:
     return response
 
 
+@router.get("/auth/oauth/callback", role=None)
 async def oauth_callback(ctx: RequestContext) -> web.StreamResponse:
     return await _finish(ctx, "oauth")
 
 
+@router.get("/auth/login/callback", role=None)
 async def login_callback(ctx: RequestContext) -> web.StreamResponse:
     return await _finish(ctx, "login")
 
 
+@router.post("/auth/logout", role=None)
 async def logout(ctx: RequestContext) -> web.StreamResponse:
     response = json_ok({"ok": True, "login": "/admin/login"})
     auth.clear_session(response)
     return response
 
 
+@router.get("/admin/login", role=None)
 async def admin_login_page(ctx: RequestContext) -> web.StreamResponse:
     if ctx.user is not None:
         return redirect(auth.safe_next(ctx.request.query.get("next"), "/admin"))
     return shell("admin/login.html")
 
 
+@router.get("/admin", role=Role.STAFF)
 async def admin_shell(ctx: RequestContext) -> web.StreamResponse:
     return shell("admin/index.html")
 
 
+@router.get("/sidebar", role=Role.STAFF)
+@router.get("/sidebar/{tail:.*}", role=Role.STAFF)
+@router.get("/toolbar", role=Role.STAFF)
+@router.get("/toolbar/{tail:.*}", role=Role.STAFF)
 async def phone_shell(ctx: RequestContext) -> web.StreamResponse:
     """/sidebar and /toolbar: one page; it tells the two apart by its own path."""
     return shell("common/phone.html")
-
-
-def register(router: Router) -> None:
-    staff = Role.STAFF
-    router.get("/auth/oauth", role=None)(oauth_start)
-    router.get("/auth/oauth/callback", role=None)(oauth_callback)
-    router.get("/auth/login", role=None)(login_start)
-    router.get("/auth/login/callback", role=None)(login_callback)
-    router.post("/auth/logout", role=None)(logout)
-    router.get("/admin/login", role=None)(admin_login_page)
-    router.get("/admin", role=staff)(admin_shell)
-    router.get("/sidebar", role=staff)(phone_shell)
-    router.get("/sidebar/{tail:.*}", role=staff)(phone_shell)
-    router.get("/toolbar", role=staff)(phone_shell)
-    router.get("/toolbar/{tail:.*}", role=staff)(phone_shell)

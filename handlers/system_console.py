@@ -12,7 +12,7 @@ from redis.exceptions import RedisError
 from bot import auth
 from bot.auth_types import Principal, Role
 from bot.http import ApiError, RequestContext, json_ok, page_params, read_json
-from bot.router import Router
+from handlers.system_router import router
 from storage.core import ConsoleRole, InboxEvent, InboxStatus
 from storage.directory import Department, Staff
 
@@ -32,6 +32,7 @@ def _user(ctx: RequestContext) -> Principal:
     return ctx.user
 
 
+@router.get("/api/me", role=Role.STAFF)
 async def me(ctx: RequestContext) -> web.StreamResponse:
     user = _user(ctx)
     token, new = auth.csrf_token(ctx.request)
@@ -64,6 +65,7 @@ async def _ticket(ctx: RequestContext, which: str) -> str:
         raise ApiError(502, f"获取 JS-SDK 票据失败：{reason}") from None
 
 
+@router.get("/api/jssdk", role=Role.STAFF)
 async def jssdk(ctx: RequestContext) -> web.StreamResponse:
     url = ctx.request.query.get("url", "").split("#", 1)[0]
     if not url.startswith(("http://", "https://")) or len(url) > 2048:
@@ -84,6 +86,7 @@ async def jssdk(ctx: RequestContext) -> web.StreamResponse:
     )
 
 
+@router.get("/api/nav", role=Role.STAFF)
 async def nav(ctx: RequestContext) -> web.StreamResponse:
     area = ctx.request.query.get("area", "")
     if area not in AREAS:
@@ -119,6 +122,7 @@ def _grant_json(
     }
 
 
+@router.get("/api/system/roles", role=Role.SUPER_ADMIN)
 async def list_roles(ctx: RequestContext) -> web.StreamResponse:
     rows = await ConsoleRole.all().order_by("userid")
     ids = [r.userid for r in rows] + list(ctx.deps.settings.security.super_admins)
@@ -131,6 +135,7 @@ async def list_roles(ctx: RequestContext) -> web.StreamResponse:
     return json_ok({"items": items, "super_admins": supers})
 
 
+@router.post("/api/system/roles", role=Role.SUPER_ADMIN)
 async def grant_role(ctx: RequestContext) -> web.StreamResponse:
     body = await read_json(ctx.request, RoleGrant)
     if body.userid in ctx.deps.settings.security.super_admins:
@@ -150,6 +155,7 @@ async def grant_role(ctx: RequestContext) -> web.StreamResponse:
     return json_ok(_grant_json(row, {staff.userid: staff.name}))
 
 
+@router.route("DELETE", "/api/system/roles", role=Role.SUPER_ADMIN)
 async def revoke_role(ctx: RequestContext) -> web.StreamResponse:
     userid = ctx.request.query.get("userid", "")
     deleted = await ConsoleRole.filter(userid=userid).delete() if userid else 0
@@ -174,6 +180,7 @@ def _inbox_json(row: InboxEvent) -> dict[str, Any]:
     }
 
 
+@router.get("/api/system/inbox", role=Role.ADMIN)
 async def list_inbox(ctx: RequestContext) -> web.StreamResponse:
     name = ctx.request.query.get("status", "dead")
     status = INBOX_STATUSES.get(name)
@@ -187,6 +194,7 @@ async def list_inbox(ctx: RequestContext) -> web.StreamResponse:
     return json_ok({"items": items, "total": total, "page": page, "size": size})
 
 
+@router.post(r"/api/system/inbox/{id:\d+}/retry", role=Role.ADMIN)
 async def retry_inbox(ctx: RequestContext) -> web.StreamResponse:
     row = await InboxEvent.get_or_none(id=int(ctx.request.match_info["id"]))
     if row is None:
@@ -204,14 +212,3 @@ async def retry_inbox(ctx: RequestContext) -> web.StreamResponse:
         queued = False  # the stranded-row sweep picks the pending row up later
         log.warning("retry of inbox %s not enqueued; left for the sweep", row.id)
     return json_ok({"ok": True, "queued": queued, "item": _inbox_json(row)})
-
-
-def register(router: Router) -> None:
-    router.get("/api/me", role=Role.STAFF)(me)
-    router.get("/api/jssdk", role=Role.STAFF)(jssdk)
-    router.get("/api/nav", role=Role.STAFF)(nav)
-    router.get("/api/system/roles", role=Role.SUPER_ADMIN)(list_roles)
-    router.post("/api/system/roles", role=Role.SUPER_ADMIN)(grant_role)
-    router.route("DELETE", "/api/system/roles", role=Role.SUPER_ADMIN)(revoke_role)
-    router.get("/api/system/inbox", role=Role.ADMIN)(list_inbox)
-    router.post(r"/api/system/inbox/{id:\d+}/retry", role=Role.ADMIN)(retry_inbox)

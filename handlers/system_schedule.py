@@ -9,7 +9,7 @@ from aiohttp import web
 
 from bot.auth_types import Role
 from bot.http import ApiError, RequestContext, json_ok, page_params
-from bot.router import Router
+from handlers.system_router import router
 from storage.schedule import RunState, ScheduledRun
 
 STATE_LABELS = {
@@ -39,6 +39,7 @@ def _run_json(ctx: RequestContext, run: ScheduledRun) -> dict[str, Any]:
     }
 
 
+@router.get("/api/system/scheduled-runs", role=Role.ADMIN)
 async def list_runs(ctx: RequestContext) -> web.StreamResponse:
     query = ScheduledRun.all()
     if state := ctx.request.query.get("state", ""):
@@ -52,7 +53,3 @@ async def list_runs(ctx: RequestContext) -> web.StreamResponse:
     rows = await query.order_by("-due_at", "-id").offset((page - 1) * size).limit(size)
     items = [_run_json(ctx, r) for r in rows]
     return json_ok({"items": items, "total": total, "page": page, "size": size})
-
-
-def register(router: Router) -> None:
-    router.get("/api/system/scheduled-runs", role=Role.ADMIN)(list_runs)

@@ -21,7 +21,7 @@ from arq import cron
 from arq.constants import in_progress_key_prefix
 from arq.worker import Function, Worker, func
 
-from bot import contact_ways, inbox, schedule
+from bot import contact_ways, event_delivery, inbox, schedule
 from bot.metrics import JOB_FAILURES, JOB_SECONDS
 from bot.runtime import Runtime
 
@@ -66,8 +66,18 @@ async def delete_expired_ways(ctx: dict[str, Any]) -> int:
     return await contact_ways.delete_expired(ctx["deps"])
 
 
-# Per-job timeouts: one row, a batch of up to 256 rows, the requeue sweep; a scheduled run's
-# timeout stays under its claim's lease (15 min by default) so a live claim is never taken over.
+async def deliver_event(ctx: dict[str, Any], event_id: int) -> str | None:
+    status = await event_delivery.process(ctx["deps"], event_id)
+    return status.value if status else None
+
+
+async def requeue_events(ctx: dict[str, Any]) -> int:
+    return await event_delivery.requeue_stranded(ctx["deps"])
+
+
+# Per-job timeouts: one row, a batch of up to 256 rows, the requeue sweeps, one domain event;
+# a scheduled run's timeout stays under its claim's lease (15 min by default) so a live claim
+# is never taken over.
 CORE_FUNCTIONS: dict[Callable[..., Awaitable[Any]], float] = {
     process_inbox: 120,
     process_inbox_batch: 600,
@@ -76,6 +86,8 @@ CORE_FUNCTIONS: dict[Callable[..., Awaitable[Any]], float] = {
     sweep_schedule: 120,
     plan_schedules: 600,
     delete_expired_ways: 600,
+    deliver_event: 300,
+    requeue_events: 120,
 }
 CORE_CRONS = [
     cron(requeue_stranded, second={0, 30}, unique=True, run_at_startup=True),
@@ -83,6 +95,7 @@ CORE_CRONS = [
     cron(sweep_schedule, second={0, 30}, unique=True, run_at_startup=True),
     cron(plan_schedules, minute={7}, second={0}, unique=True, run_at_startup=True),
     cron(delete_expired_ways, minute={3, 18, 33, 48}, second={0}, unique=True),
+    cron(requeue_events, second={15, 45}, unique=True, run_at_startup=True),
 ]
 
 

@@ -1,4 +1,5 @@
-"""Core tables: the durable callback inbox, its per-handler run ledger, and console roles."""
+"""Core tables: the durable callback inbox and its per-handler run ledger, console roles, and
+the published domain events with their per-subscriber delivery ledger."""
 
 from __future__ import annotations
 
@@ -61,3 +62,44 @@ class ConsoleRole(Model):
 
     class Meta:
         table = "console_role"
+
+
+class EventStatus(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"  # a subscriber failed; retried
+    DEAD = "dead"  # gave up; shown to admins
+
+
+class DomainEventRow(Model):
+    """A published domain event (bot.domain_events), once per key."""
+
+    id = fields.BigIntField(primary_key=True)
+    key = fields.CharField(max_length=191, unique=True)  # "<kind>:<key derived from the fact>"
+    kind = fields.CharField(max_length=64, db_index=True)
+    subject = fields.CharField(max_length=191, default="", db_index=True)  # ordering scope
+    payload = fields.JSONField[dict[str, object]]()
+    published_at = fields.DatetimeField(db_index=True)
+    status = fields.CharEnumField(EventStatus, default=EventStatus.PENDING, db_index=True)
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField(null=True, db_index=True)
+    last_error = fields.TextField(null=True)
+    done_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "domain_event"
+
+
+class EventDelivery(Model):
+    """A subscriber that finished with an event: a retry runs only the ones missing here."""
+
+    id = fields.BigIntField(primary_key=True)
+    event: fields.ForeignKeyRelation[DomainEventRow] = fields.ForeignKeyField(
+        "models.DomainEventRow", related_name="deliveries", on_delete=fields.CASCADE
+    )
+    subscriber = fields.CharField(max_length=128)
+    delivered_at = fields.DatetimeField()
+
+    class Meta:
+        table = "domain_event_delivery"
+        unique_together = (("event", "subscriber"),)

@@ -106,3 +106,17 @@ class AlertLog(Model):
     class Meta:
         table = "radar_alert_log"
         unique_together = (("userid", "external_userid", "radar_id", "bucket"),)
+
+
+class TagMark(Model):
+    """A radar's tags were put on a customer: once per (radar, customer), so a staff member
+    who later removes them is not overruled."""
+
+    id = fields.BigIntField(primary_key=True)
+    radar_id = fields.IntField()
+    external_userid = fields.CharField(max_length=64)
+    marked_at = fields.DatetimeField()
+
+    class Meta:
+        table = "radar_tag_mark"
+        unique_together = (("radar_id", "external_userid"),)

@@ -13,7 +13,8 @@ import jinja2
 from redis.asyncio import Redis
 
 from bot.deps import Deps, utcnow
-from bot.router import Dispatcher, Router
+from bot.dispatcher import Dispatcher
+from bot.router import Router
 from bot.settings import Settings
 from bot.signing import Signer
 

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from bot.auth_types import Principal, Role
 from bot.http import ApiError, RequestContext, json_ok, page_params, read_json, scope_userids
-from handlers.facts.base import router
+from handlers.facts.router import router
 from handlers.facts.store import mark_tags
 from storage.directory import Staff
 from storage.facts import (

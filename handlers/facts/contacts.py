@@ -6,11 +6,15 @@ import logging
 from typing import Any
 
 from bot.deps import Deps
+from bot.domain_events import TagsMarked, publish
 from bot.events import ExternalContactEvent
 from bot.wecom_errors import WeComError
-from handlers.facts.base import event_id, router
+from handlers.facts.base import event_id
+from handlers.facts.router import router
 from handlers.facts.store import (
     add_timeline,
+    follow_tag_ids,
+    follow_tags,
     record_add,
     record_end,
     update_follow_details,
@@ -102,7 +106,25 @@ async def on_edit(deps: Deps, event: ExternalContactEvent) -> None:
     await upsert_customer(data.get("external_contact") or {"external_userid": ext})
     follow = _follow_of(data, userid)
     if follow:
+        await _publish_client_tags(deps, event, follow)
         await update_follow_details(userid, ext, follow)
+
+
+async def _publish_client_tags(
+    deps: Deps, event: ExternalContactEvent, follow: dict[str, Any]
+) -> None:
+    """Tags changed in the WeCom client (scrmbot's own API changes raise no callback).
+    Published before the tags are stored, so a retry finds the same change again."""
+    userid, ext = event.user_id, event.external_user_id
+    before, after = await follow_tags(userid, ext), set(follow_tag_ids(follow))
+    add, remove = sorted(after - before), sorted(before - after)
+    if not add and not remove:
+        return
+    marked = TagsMarked(
+        userid=userid, external_userid=ext, at=event.created_at, add=add, remove=remove, by="client"
+    )
+    change = ",".join(["+" + t for t in add] + ["-" + t for t in remove])
+    await publish(deps, marked, key=f"client:{userid}:{ext}:{event.create_time}:{change}")
 
 
 TRANSFER_FAIL_TEXT = {

@@ -23,7 +23,7 @@ from bot.http import (
     xlsx_response,
 )
 from handlers.facts.api import _user
-from handlers.facts.base import router
+from handlers.facts.router import router
 from storage.directory import Staff
 from storage.facts import CorpTag, Customer, FollowRelation, FollowTag
 

@@ -9,7 +9,7 @@ from typing import Any
 from bot.deps import Deps
 from bot.events import ContactEvent, ExternalTagEvent
 from bot.wecom_errors import WeComError
-from handlers.facts.base import router
+from handlers.facts.router import router
 from storage.directory import Department, Staff
 from storage.facts import CorpTag, CorpTagGroup
 

@@ -20,9 +20,11 @@ import arq
 from tortoise.exceptions import IntegrityError
 
 from bot.deps import Deps
+from bot.domain_events import GroupJoined, GroupQuit, publish
 from bot.events import ExternalChatEvent
 from bot.wecom_errors import WeComError
-from handlers.facts.base import event_id, from_ts, notify, router, ts
+from handlers.facts.base import event_id, from_ts, ts
+from handlers.facts.router import router
 from handlers.facts.store import SAME_MOMENT, add_timeline
 from storage.directory import Staff
 from storage.facts import (
@@ -172,12 +174,26 @@ async def _save_group(info: dict[str, Any]) -> CustomerGroup:
 
 
 async def _notify_new(deps: Deps, chat_id: str) -> None:
-    """Listeners hear every fact not yet told, in WeCom's order (a join before its quit); a
-    failure leaves the fact untold so the retried job tells it again."""
+    """Publish every fact not yet told, in WeCom's order (a join before its quit); a failure
+    leaves the fact untold so the retried job publishes it again (publishing is idempotent)."""
     facts = GroupMembershipEvent.filter(chat_id=chat_id, notified=False).order_by("at", "id")
     for fact in await facts:
-        await notify(deps, "group_joined" if fact.kind == "join" else "group_quit", fact)
+        await publish_membership(deps, fact)
         await GroupMembershipEvent.filter(id=fact.id).update(notified=True)
+
+
+async def publish_membership(deps: Deps, fact: GroupMembershipEvent) -> None:
+    # Keyed by the fact's row, not its key: an adopted orphan quit is the same quit.
+    key = f"{fact.kind}:{fact.id}"
+    who = {"chat_id": fact.chat_id, "member_id": fact.member_id}
+    if fact.kind == "join":
+        joined = GroupJoined(
+            **who, member_type=fact.member_type, at=fact.at, scene=fact.scene, invitor=fact.invitor
+        )
+        await publish(deps, joined, key=key)
+    else:
+        quit_ = GroupQuit(**who, member_type=fact.member_type, at=fact.at, scene=fact.scene)
+        await publish(deps, quit_, key=key)
 
 
 def join_scene(member_scene: Any) -> int:

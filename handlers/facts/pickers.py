@@ -14,7 +14,7 @@ from tortoise.expressions import Q
 from bot.auth import department_tree, scope_userids
 from bot.auth_types import Principal, Role
 from bot.http import ApiError, RequestContext, json_ok, parse_id
-from handlers.facts.base import router
+from handlers.facts.router import router
 from storage.directory import Department, Staff
 from storage.facts import CorpTag, CorpTagGroup, CustomerGroup
 

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from tortoise.exceptions import IntegrityError
 
-from handlers.facts.base import from_ts, notify, ts
+from bot.domain_events import FollowAdded, FollowEnded, TagsMarked, publish
+from handlers.facts.base import from_ts, ts
 from storage.facts import (
     CorpTag,
     Customer,
@@ -138,7 +139,15 @@ async def record_add(
         detail={"add_way": fact.add_way, "state": fact.state, "source": fact.source},
         at=fact.at,
     )
-    await notify(deps, "follow_added", fact)
+    added = FollowAdded(
+        userid=userid,
+        external_userid=external_userid,
+        at=fact.at,
+        add_way=fact.add_way,
+        state=fact.state,
+        source=str(fact.source),
+    )
+    await publish(deps, added, key=fact.key)
     return fact
 
 
@@ -226,7 +235,14 @@ async def record_end(
         detail={"reason": fact.end_reason, "source": fact.source},
         at=fact.at,
     )
-    await notify(deps, "follow_ended", fact)
+    ended = FollowEnded(
+        userid=userid,
+        external_userid=external_userid,
+        at=fact.at,
+        reason=str(fact.end_reason),
+        source=str(fact.source),
+    )
+    await publish(deps, ended, key=f"end:{userid}:{external_userid}:{ts(fact.at)}")
     return fact
 
 
@@ -262,12 +278,23 @@ async def update_follow_details(userid: str, ext: str, follow: dict[str, Any]) -
         remark=str(follow.get("remark") or "")[:128],
         description=str(follow.get("description") or "")[:512],
     )
+    ids = follow_tag_ids(follow)
+    await set_follow_tags(userid, ext, ids, at=from_ts(follow.get("createtime")))
+
+
+def follow_tag_ids(follow: dict[str, Any]) -> list[str]:
+    """The corp tag ids of a follow_user / follow_info entry (personal tags left out)."""
     tags = follow.get("tags")
     if isinstance(tags, list):
-        ids = [str(t.get("tag_id")) for t in tags if isinstance(t, dict) and t.get("type", 1) == 1]
-    else:
-        ids = [str(t) for t in follow.get("tag_id") or []]
-    await set_follow_tags(userid, ext, ids, at=from_ts(follow.get("createtime")))
+        return [str(t.get("tag_id")) for t in tags if isinstance(t, dict) and t.get("type", 1) == 1]
+    return [str(t) for t in follow.get("tag_id") or []]
+
+
+async def follow_tags(userid: str, ext: str) -> set[str]:
+    rows = await FollowTag.filter(userid=userid, external_userid=ext).values_list(
+        "tag_id", flat=True
+    )
+    return {str(t) for t in rows}
 
 
 async def set_follow_tags(userid: str, ext: str, tag_ids: list[str], at: datetime) -> None:
@@ -310,11 +337,9 @@ async def mark_tags(
         return
     await deps.wecom.mark_tag(userid, external_userid, add, remove)
     now = deps.now()
-    rows = await FollowTag.filter(userid=userid, external_userid=external_userid).values_list(
-        "tag_id", flat=True
-    )
-    current = {str(t) for t in rows}
+    current = await follow_tags(userid, external_userid)
     await set_follow_tags(userid, external_userid, list((current | set(add)) - set(remove)), now)
+    mark = uuid.uuid4().hex
     parts = []
     if add:
         parts.append("添加标签 " + "、".join(await tag_names(add)))
@@ -326,11 +351,21 @@ async def mark_tags(
         userid=userid,
         kind="tag",
         text="；".join(parts),
-        key=f"tag:{userid}:{external_userid}:{uuid.uuid4().hex}",
+        key=f"tag:{userid}:{external_userid}:{mark}",
         feature=feature,
         detail={"add": add, "remove": remove, "by": by},
         at=now,
     )
+    marked = TagsMarked(
+        userid=userid,
+        external_userid=external_userid,
+        at=now,
+        add=add,
+        remove=remove,
+        by="scrmbot",
+        actor=by,
+    )
+    await publish(deps, marked, key=f"scrmbot:{userid}:{external_userid}:{mark}")
 
 
 async def first_add(external_userid: str) -> FollowEvent | None:

@@ -12,9 +12,10 @@ import arq
 
 from bot.deps import Deps
 from bot.wecom_errors import WeComError
-from handlers.facts.base import from_ts, router
+from handlers.facts.base import from_ts
 from handlers.facts.directory import DirectoryDenied, sync_directory, sync_tags
 from handlers.facts.groups import members_leave, reconcile_group
+from handlers.facts.router import router
 from handlers.facts.store import (
     SAME_MOMENT,
     record_add,
@@ -170,3 +171,9 @@ async def sync_groups(deps: Deps) -> dict[str, int]:
         await CustomerGroup.filter(chat_id=group.chat_id).update(status="dismissed")
         counts["quits"] += await members_leave(deps, group, deps.now(), FactSource.SYNC)
     return counts
+
+
+@router.sync
+async def sync_all(deps: Deps) -> dict[str, Any]:
+    """`scrmbot sync` and the demo: the directory, tags, customers and groups."""
+    return await full_sync({"deps": deps})

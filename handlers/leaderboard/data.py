@@ -14,9 +14,10 @@ from aiohttp import web
 from bot.auth_types import Role
 from bot.http import ApiError, RequestContext, json_ok, page_params, xlsx_response
 from bot.xlsx_stream import xlsx_stream
-from handlers.leaderboard import access, counting, report, report_customers, router, sql
+from handlers.leaderboard import access, counting, report, report_customers, sql
 from handlers.leaderboard.chart import top10_png
 from handlers.leaderboard.notify import names_of
+from handlers.leaderboard.router import router
 from storage.leaderboard import Activity, Metric
 
 BASE = "/api/leaderboard/activities/{id}/data"

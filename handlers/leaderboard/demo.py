@@ -17,8 +17,9 @@ from pydantic import BaseModel, Field
 from bot.auth_types import Role
 from bot.deps import Deps
 from bot.http import ApiError, RequestContext, json_ok, read_json
-from handlers.leaderboard import access, counting, router, schedule
+from handlers.leaderboard import access, counting, schedule
 from handlers.leaderboard.activities import set_members, state_of, sync_participants
+from handlers.leaderboard.router import router
 from handlers.leaderboard.schedule import plan_runs
 from storage.directory import Staff
 from storage.leaderboard import Activity, ActivityState

@@ -1,12 +1,15 @@
-"""Fact listeners: after a fact is stored (and again on retries), recount the credited
-participant from the database, update the live ranking and report crossings."""
+"""Domain-event subscribers: after facts publishes a follow or a group join, recount the
+credited participant from the database, update the live ranking and report crossings.
+Delivery may repeat (a retried event): every step is a recount, so nothing counts twice."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from bot.deps import Deps
+from bot.domain_events import FollowAdded, GroupJoined
 from handlers.leaderboard import counting, notify
+from handlers.leaderboard.router import router
 from storage.facts import CustomerGroup, FollowEvent
 from storage.leaderboard import Activity, Metric, Participant
 
@@ -26,7 +29,8 @@ async def _update(deps: Deps, activity: Activity, userids: set[str]) -> None:
             await notify.check_crossings(deps, activity, uid)
 
 
-async def on_follow_added(deps: Deps, fact: Any) -> None:
+@router.listen(FollowAdded)
+async def on_follow_added(deps: Deps, fact: FollowAdded) -> None:
     # Under dedup an add from any earlier time (even before the window, by a non-participant)
     # can take the credit away from a participant who added the same customer later.
     candidates = await Activity.filter(
@@ -48,11 +52,12 @@ async def on_follow_added(deps: Deps, fact: Any) -> None:
         await _update(deps, activity, affected)
 
 
-async def on_group_joined(deps: Deps, fact: Any) -> None:
-    if int(getattr(fact, "member_type", 2)) != 2:
+@router.listen(GroupJoined)
+async def on_group_joined(deps: Deps, fact: GroupJoined) -> None:
+    if fact.member_type != 2:
         return
     credited = fact.invitor
-    if not credited and int(fact.scene) == 3:
+    if not credited and fact.scene == 3:
         group = await CustomerGroup.get_or_none(chat_id=fact.chat_id)
         credited = group.owner if group else ""
     if not credited:

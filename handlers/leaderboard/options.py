@@ -8,7 +8,7 @@ from aiohttp import web
 from bot.auth import department_tree
 from bot.auth_types import Role
 from bot.http import RequestContext, json_ok
-from handlers.leaderboard import router
+from handlers.leaderboard.router import router
 from storage.directory import Department
 
 

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import logging
 from datetime import date, time, timedelta
+from typing import Any
+
+from arq import cron
 
 from bot import schedule
 from bot.deps import Deps
 from bot.periods import Rule
 from cards.leaderboard import RankLine, daily_card, end_card, report_card, start_card
-from handlers.leaderboard import counting, notify, router
+from handlers.leaderboard import counting, notify
 from handlers.leaderboard.activities import state_of, sync_participants
+from handlers.leaderboard.router import router
 from storage.core import ConsoleRole
 from storage.leaderboard import Activity, ActivityState, NoticeKind, RankSnapshot
 from storage.schedule import ScheduledRun
@@ -85,6 +89,14 @@ async def on_daily(deps: Deps, run: ScheduledRun) -> None:
 async def on_end(deps: Deps, run: ScheduledRun) -> None:
     if activity := await _activity_of(run):
         await run_end(deps, activity)
+
+
+@router.job
+async def leaderboard_sync(ctx: dict[str, Any]) -> None:
+    await sync_running(ctx["deps"])
+
+
+router.cron(cron(leaderboard_sync, minute=set(range(0, 60, 10)), unique=True))  # type: ignore[arg-type]
 
 
 async def sync_running(deps: Deps) -> None:

@@ -10,9 +10,10 @@ from aiohttp import web
 
 from bot.auth_types import Role
 from bot.http import ApiError, RequestContext, json_ok, page_params, read_json, scope_userids
-from handlers.leaderboard import access, activities, counting, router
+from handlers.leaderboard import access, activities, counting
 from handlers.leaderboard.activities import ActivityPatch, state_of
 from handlers.leaderboard.notify import names_of
+from handlers.leaderboard.router import router
 from handlers.leaderboard.schedule import plan_runs
 from storage.facts import Customer, CustomerGroup
 from storage.leaderboard import Activity, ActivityState, Metric, Participant, Team

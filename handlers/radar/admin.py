@@ -12,10 +12,8 @@ from tortoise.functions import Count
 
 from bot.auth_types import Principal, Role
 from bot.http import ApiError, RequestContext, json_ok, parse_id, query_id, read_json
-from bot.router import Router
 from handlers.radar import uploads
 from handlers.radar.common import (
-    MOVES,
     SHARE_PURPOSE,
     Move,
     forget_radar,
@@ -25,6 +23,7 @@ from handlers.radar.common import (
     reorder,
     save_order,
 )
+from handlers.radar.router import router
 from handlers.radar.toolbar import may_see
 from storage.directory import Department
 from storage.radar import Radar, RadarGroup, RadarType, Share, Visit
@@ -88,6 +87,7 @@ async def _groups() -> list[RadarGroup]:
     return await RadarGroup.all().order_by("order", "id")
 
 
+@router.get("/api/radar/groups", role=Role.STAFF)
 async def list_groups(ctx: RequestContext) -> web.StreamResponse:
     counts: dict[int, int] = {}
     for gid in await Radar.filter(deleted=False).values_list("group_id", flat=True):
@@ -99,6 +99,7 @@ async def list_groups(ctx: RequestContext) -> web.StreamResponse:
     return json_ok({"groups": groups, "ungrouped": counts.get(0, 0)})
 
 
+@router.post("/api/radar/groups", role=Role.ADMIN)
 async def create_group(ctx: RequestContext) -> web.StreamResponse:
     body = await read_json(ctx.request, GroupIn)
     order = len(await _groups())
@@ -115,6 +116,7 @@ async def _group(ctx: RequestContext) -> RadarGroup:
     return group
 
 
+@router.route("PATCH", r"/api/radar/groups/{id:\d+}", role=Role.ADMIN)
 async def update_group(ctx: RequestContext) -> web.StreamResponse:
     group = await _group(ctx)
     body = await read_json(ctx.request, GroupPatch)
@@ -127,6 +129,7 @@ async def update_group(ctx: RequestContext) -> web.StreamResponse:
     return json_ok(group_json(group, count, await _department_names()))
 
 
+@router.route("DELETE", r"/api/radar/groups/{id:\d+}", role=Role.ADMIN)
 async def delete_group(ctx: RequestContext) -> web.StreamResponse:
     group = await _group(ctx)
     if await Radar.filter(group_id=group.id, deleted=False).exists():
@@ -136,6 +139,7 @@ async def delete_group(ctx: RequestContext) -> web.StreamResponse:
     return json_ok({"deleted": True})
 
 
+@router.post(r"/api/radar/groups/{id:\d+}/move", role=Role.ADMIN)
 async def move_group(ctx: RequestContext) -> web.StreamResponse:
     group = await _group(ctx)
     body = await read_json(ctx.request, MoveIn)
@@ -146,6 +150,7 @@ async def move_group(ctx: RequestContext) -> web.StreamResponse:
 # --- radars ---------------------------------------------------------------------------------
 
 
+@router.get("/api/radar/radars", role=Role.ADMIN)
 async def list_radars(ctx: RequestContext) -> web.StreamResponse:
     query = Radar.filter(deleted=False)
     group_id = query_id(ctx.request, "group_id", "分组")
@@ -174,6 +179,7 @@ async def _counts(query: Any) -> dict[int, int]:
     return {int(rid): int(n) for rid, n in rows}
 
 
+@router.post(r"/api/radar/radars/{id:\d+}/link", role=Role.ADMIN)
 async def make_link(ctx: RequestContext) -> web.StreamResponse:
     """复制链接: a link the admin hands out by hand (not bound to a customer or a chat)."""
     radar = await get_radar(int_param(ctx))
@@ -187,6 +193,7 @@ async def make_link(ctx: RequestContext) -> web.StreamResponse:
     return json_ok({"url": ctx.deps.url(f"/r/{share.token}")}, status=201)
 
 
+@router.get(r"/api/radar/radars/{id:\d+}", role=Role.STAFF)
 async def show_radar(ctx: RequestContext) -> web.StreamResponse:
     assert ctx.user is not None
     radar = await get_radar(int_param(ctx))
@@ -281,6 +288,7 @@ def _stored(settings: Any, kind: str, data: bytes) -> dict[str, Any]:
     return entry
 
 
+@router.post("/api/radar/radars", role=Role.ADMIN)
 async def create_radar(ctx: RequestContext) -> web.StreamResponse:
     form = await uploads.read_form(ctx.request, ctx.deps.settings)
     try:
@@ -295,6 +303,7 @@ async def create_radar(ctx: RequestContext) -> web.StreamResponse:
     return json_ok(radar_json(radar), status=201)
 
 
+@router.route("PATCH", r"/api/radar/radars/{id:\d+}", role=Role.ADMIN)
 async def update_radar(ctx: RequestContext) -> web.StreamResponse:
     radar = await get_radar(int_param(ctx))
     form = await uploads.read_form(ctx.request, ctx.deps.settings)
@@ -306,6 +315,7 @@ async def update_radar(ctx: RequestContext) -> web.StreamResponse:
     return json_ok(radar_json(radar))
 
 
+@router.route("DELETE", r"/api/radar/radars/{id:\d+}", role=Role.ADMIN)
 async def delete_radar(ctx: RequestContext) -> web.StreamResponse:
     radar = await get_radar(int_param(ctx))
     radar.deleted = True
@@ -314,6 +324,7 @@ async def delete_radar(ctx: RequestContext) -> web.StreamResponse:
     return json_ok({"deleted": True})
 
 
+@router.post(r"/api/radar/radars/{id:\d+}/move", role=Role.ADMIN)
 async def move_radar(ctx: RequestContext) -> web.StreamResponse:
     radar = await get_radar(int_param(ctx))
     body = await read_json(ctx.request, MoveIn)
@@ -322,6 +333,7 @@ async def move_radar(ctx: RequestContext) -> web.StreamResponse:
     return json_ok({"moved": True})
 
 
+@router.get("/api/radar/files/{name}", role=Role.STAFF)
 async def admin_file(ctx: RequestContext) -> web.StreamResponse:
     """A stored upload, for staff who may see a radar using it (admins: any)."""
     assert ctx.user is not None
@@ -338,21 +350,3 @@ async def _file_visible(user: Principal, name: str) -> bool:
         ):
             return True
     return False
-
-
-def register(router: Router) -> None:
-    admin = Role.ADMIN
-    assert set(MOVES) == {"up", "down", "top", "bottom"}
-    router.get("/api/radar/groups", role=Role.STAFF)(list_groups)
-    router.post("/api/radar/groups", role=admin)(create_group)
-    router.route("PATCH", r"/api/radar/groups/{id:\d+}", role=admin)(update_group)
-    router.route("DELETE", r"/api/radar/groups/{id:\d+}", role=admin)(delete_group)
-    router.post(r"/api/radar/groups/{id:\d+}/move", role=admin)(move_group)
-    router.get("/api/radar/radars", role=admin)(list_radars)
-    router.post("/api/radar/radars", role=admin)(create_radar)
-    router.get(r"/api/radar/radars/{id:\d+}", role=Role.STAFF)(show_radar)
-    router.route("PATCH", r"/api/radar/radars/{id:\d+}", role=admin)(update_radar)
-    router.route("DELETE", r"/api/radar/radars/{id:\d+}", role=admin)(delete_radar)
-    router.post(r"/api/radar/radars/{id:\d+}/move", role=admin)(move_radar)
-    router.post(r"/api/radar/radars/{id:\d+}/link", role=admin)(make_link)
-    router.get("/api/radar/files/{name}", role=Role.STAFF)(admin_file)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
-import weakref
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from tortoise.transactions import in_transaction
@@ -21,6 +21,7 @@ from bot.deps import Deps
 from bot.group_commit import GroupCommit
 from handlers.radar import visits
 from handlers.radar.common import live_channel
+from handlers.radar.router import router
 from storage.radar import Visit
 from storage.visitors import Visitor
 
@@ -86,16 +87,13 @@ async def announce(deps: Deps, batch: list[_Pending]) -> None:
         log.exception("radar: announcing %d visits (first %s) failed", len(batch), first)
 
 
-_batchers: dict[int, tuple[weakref.ref[Deps], VisitBatcher]] = {}
+@router.resource
+async def visit_batcher(deps: Deps) -> AsyncIterator[VisitBatcher]:
+    """One batcher per process (web, worker or demo), opened and closed with it."""
+    yield VisitBatcher(deps)
 
 
 def batcher(deps: Deps) -> VisitBatcher:
-    """The process's batcher for these deps (one app, one event loop)."""
-    found = _batchers.get(id(deps))
-    if found is not None and found[0]() is deps:
-        return found[1]
-    for key in [k for k, (ref, _) in _batchers.items() if ref() is None]:
-        del _batchers[key]
-    made = VisitBatcher(deps)
-    _batchers[id(deps)] = (weakref.ref(deps), made)
-    return made
+    """This process's batcher."""
+    found: VisitBatcher = deps.resource(visit_batcher)
+    return found

@@ -12,9 +12,9 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from bot.deps import Deps
-from bot.router import Router
 from handlers.radar import uploads
 from handlers.radar.common import SHARE_PURPOSE, ShareInfo
+from handlers.radar.router import router
 from storage.directory import Staff
 from storage.facts import Customer
 from storage.radar import Radar, RadarGroup, RadarType, Share, Visit
@@ -147,6 +147,7 @@ async def _visit(deps: Deps, share: ShareInfo, ext: str, parent: str, level: int
     return visitor.id
 
 
+@router.demo
 async def seed(deps: Deps) -> None:
     if await Radar.exists():
         return
@@ -162,7 +163,3 @@ async def seed(deps: Deps) -> None:
     for radar in radars[1:]:
         await _spread(deps, radar, userid, [str(c) for c in customers] or ["demo_customer"])
     log.info("radar demo: %d radars, spread over %d customers", len(radars), len(customers))
-
-
-def register(router: Router) -> None:
-    router.demo(seed)

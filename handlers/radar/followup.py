@@ -12,15 +12,15 @@ from tortoise.exceptions import IntegrityError
 
 from bot import visitor_oauth
 from bot.deps import Deps
-from bot.events import ExternalContactEvent
-from bot.router import Router
+from bot.domain_events import FollowAdded, RadarVisited, publish
 from cards.radar import Alert, alert_card, timeline_text
 from handlers.facts import add_timeline, mark_tags
 from handlers.radar import lead, visits
 from handlers.radar.common import live_channel
+from handlers.radar.router import router
 from handlers.radar.visits import read_beats
 from storage.facts import Customer, FollowRelation, TimelineEntry
-from storage.radar import AlertLog, Radar, RadarType, Visit
+from storage.radar import AlertLog, Radar, RadarType, TagMark, Visit
 
 log = logging.getLogger(__name__)
 ALERT_WINDOW_MINUTES = 30
@@ -55,6 +55,16 @@ async def followup(deps: Deps, visit_id: str) -> None:
     if radar is None:
         return
     ext = visit.external_userid
+    visited = RadarVisited(
+        visit_id=visit.id,
+        radar_id=radar.id,
+        radar_title=radar.title,
+        external_userid=ext,
+        userid=visit.root_userid,
+        at=visit.started_at,
+        level=visit.level,
+    )
+    await publish(deps, visited, key=visit.id)
     if radar.tag_ids:
         await _tag_once(deps, visit, radar)
     if radar.timeline:
@@ -75,13 +85,15 @@ async def followup(deps: Deps, visit_id: str) -> None:
 
 async def _tag_once(deps: Deps, visit: Visit, radar: Radar) -> None:
     """The radar's tags, once per (radar, customer): a staff member who later removes them is
-    not overruled. A failed WeCom call releases the mark so a later visit tags again."""
+    not overruled. The mark is a row (Redis may be lost); a failed WeCom call releases it
+    so a later visit tags again."""
     ext = visit.external_userid
-    mark = f"scrmbot:radar:tagged:{radar.id}:{ext}"
-    if not await deps.redis.set(mark, 1, nx=True):
-        return
     owner = await _tag_owner(visit.root_userid, ext)
     if not owner:
+        return
+    try:
+        mark = await TagMark.create(radar_id=radar.id, external_userid=ext, marked_at=deps.now())
+    except IntegrityError:
         return
     try:
         await mark_tags(
@@ -94,7 +106,7 @@ async def _tag_once(deps: Deps, visit: Visit, radar: Radar) -> None:
             feature="radar",
         )
     except Exception:
-        await deps.redis.delete(mark)
+        await mark.delete()
         raise
 
 
@@ -209,48 +221,44 @@ FOLLOWUP_ATTEMPTS = 5
 FOLLOWUP_RETRY_SECONDS = 30.0
 
 
-def register(router: Router) -> None:
-    # A visitor who was not a customer when WeChat identified them (a pending_id) is one now.
-    # Until the core publishes a FollowAdded domain event, the radar listens for the add.
-    async def visitor_became_customer(deps: Deps, event: ExternalContactEvent) -> None:
-        await visitor_oauth.resolve_added(deps, event.external_user_id)
+@router.listen(FollowAdded)
+async def visitor_became_customer(deps: Deps, event: FollowAdded) -> None:
+    """A visitor who was not a customer when WeChat identified them (a pending_id) is one now."""
+    await visitor_oauth.resolve_added(deps, event.external_userid)
 
-    for change in ("add_external_contact", "add_half_external_contact"):
-        router.event("change_external_contact", change)(visitor_became_customer)
 
-    @router.job
-    async def radar_followups(ctx: dict[str, Any], visit_ids: list[str], attempt: int = 0) -> None:
-        """One visit failing (WeCom busy, say) does not hold up the batch: the failed ones are
-        tried again later on their own; every step is idempotent."""
-        deps: Deps = ctx["deps"]
-        failed = []
-        for visit_id in visit_ids:
-            try:
-                await followup(deps, visit_id)
-            except Exception:
-                log.exception("radar: follow-up of visit %s failed (attempt %d)", visit_id, attempt)
-                failed.append(visit_id)
-        if failed and attempt + 1 < FOLLOWUP_ATTEMPTS:
-            await deps.queue.enqueue(
-                "radar_followups",
-                failed,
-                attempt + 1,
-                job_id=f"radar:follow:{failed[0]}:retry{attempt + 1}",
-                defer_by=FOLLOWUP_RETRY_SECONDS * 2**attempt,
-            )
+@router.job
+async def radar_followups(ctx: dict[str, Any], visit_ids: list[str], attempt: int = 0) -> None:
+    """One visit failing (WeCom busy, say) does not hold up the batch: the failed ones are
+    tried again later on their own; every step is idempotent."""
+    deps: Deps = ctx["deps"]
+    failed = []
+    for visit_id in visit_ids:
+        try:
+            await followup(deps, visit_id)
+        except Exception:
+            log.exception("radar: follow-up of visit %s failed (attempt %d)", visit_id, attempt)
+            failed.append(visit_id)
+    if failed and attempt + 1 < FOLLOWUP_ATTEMPTS:
+        await deps.queue.enqueue(
+            "radar_followups",
+            failed,
+            attempt + 1,
+            job_id=f"radar:follow:{failed[0]}:retry{attempt + 1}",
+            defer_by=FOLLOWUP_RETRY_SECONDS * 2**attempt,
+        )
 
-    @router.job
-    async def radar_finalize_many(
-        ctx: dict[str, Any], visit_ids: list[str], round_no: int = 0
-    ) -> None:
-        deps: Deps = ctx["deps"]
-        still_open = await finalize_many(deps, visit_ids, round_no)
-        if still_open:
-            nxt = round_no + 1
-            await deps.queue.enqueue(
-                "radar_finalize_many",
-                still_open,
-                nxt,
-                job_id=f"radar:fin:{still_open[0]}:{nxt}",
-                defer_by=visits.FINALIZE_AFTER,
-            )
+
+@router.job
+async def radar_finalize_many(ctx: dict[str, Any], visit_ids: list[str], round_no: int = 0) -> None:
+    deps: Deps = ctx["deps"]
+    still_open = await finalize_many(deps, visit_ids, round_no)
+    if still_open:
+        nxt = round_no + 1
+        await deps.queue.enqueue(
+            "radar_finalize_many",
+            still_open,
+            nxt,
+            job_id=f"radar:fin:{still_open[0]}:{nxt}",
+            defer_by=visits.FINALIZE_AFTER,
+        )

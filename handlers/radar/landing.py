@@ -14,7 +14,6 @@ from aiohttp import web
 from bot import contact_ways, visitor_oauth, visitors
 from bot.contact_ways import ContactWayError
 from bot.http import RequestContext
-from bot.router import Router
 from bot.visitors import PersonalLink
 from bot.wecom_errors import WeComError
 from cards.radar import render_page
@@ -26,6 +25,7 @@ from handlers.radar.common import (
     radar_cached,
     share_by_token,
 )
+from handlers.radar.router import RadarSettings, router
 from storage.directory import Staff
 from storage.radar import Radar, RadarType
 
@@ -67,6 +67,7 @@ def _personal(token: str, share: ShareInfo) -> PersonalLink:
     return PersonalLink("radar.share:" + token.partition(".")[0], share.external_userid)
 
 
+@router.get(r"/r/{token}", role=None)
 async def landing(ctx: RequestContext) -> web.StreamResponse:
     resolved = await _resolve(ctx)
     if isinstance(resolved, web.Response):
@@ -108,12 +109,13 @@ async def _is_friend(ctx: RequestContext, token: str, share: ShareInfo) -> bool:
 def _open_limit(ctx: RequestContext) -> int:
     """Opens per minute: per visitor, or — for a browser without our cookie, each open a new
     visitor — per client address, where a carrier NAT may put thousands of phones."""
-    radar_settings = ctx.deps.settings.radar
+    radar_settings = ctx.deps.section(RadarSettings)
     if visitors.request_visitor_id(ctx):
         return radar_settings.landing_per_minute
     return radar_settings.new_visitors_per_minute
 
 
+@router.get(r"/r/{token}/oauth", role=None)
 async def oauth_return(ctx: RequestContext) -> web.StreamResponse:
     """Where the service account's OAuth sends the browser back; on to the page either way."""
     resolved = await _resolve(ctx)
@@ -170,6 +172,7 @@ async def _friends_page(ctx: RequestContext, token: str, share: ShareInfo) -> we
     return web.Response(status=403, text=body, content_type="text/html", charset="utf-8")
 
 
+@router.post(r"/r/{token}/beat", role=None, csrf=False)
 async def beat(ctx: RequestContext) -> web.StreamResponse:
     token = ctx.request.match_info.get("token", "")
     if not TOKEN_RE.match(token) or not ctx.deps.signer.check_token(SHARE_PURPOSE, token):
@@ -205,6 +208,7 @@ def _int(value: object) -> int:
     return int(value) if abs(value) < 10**7 else 0
 
 
+@router.get(r"/r/{token}/f/{name}", role=None)
 async def content_file(ctx: RequestContext) -> web.StreamResponse:
     resolved = await _resolve(ctx)
     if isinstance(resolved, web.Response):
@@ -218,6 +222,7 @@ async def content_file(ctx: RequestContext) -> web.StreamResponse:
     return uploads.file_response(ctx.deps.settings, name)
 
 
+@router.get(r"/r/{token}/cover", role=None)
 async def cover(ctx: RequestContext) -> web.StreamResponse:
     resolved = await _resolve(ctx)
     if isinstance(resolved, web.Response):
@@ -244,11 +249,3 @@ async def advisor_qr(ctx: RequestContext, userid: str) -> str:
         log.warning("radar: no contact way for %s", userid, exc_info=True)
         return ""
     return way.qr_code
-
-
-def register(router: Router) -> None:
-    router.get(r"/r/{token}", role=None)(landing)
-    router.get(r"/r/{token}/oauth", role=None)(oauth_return)
-    router.post(r"/r/{token}/beat", role=None, csrf=False)(beat)
-    router.get(r"/r/{token}/f/{name}", role=None)(content_file)
-    router.get(r"/r/{token}/cover", role=None)(cover)

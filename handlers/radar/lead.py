@@ -9,8 +9,8 @@ from aiohttp import web
 
 from bot.auth_types import Role
 from bot.http import RequestContext, message_page
-from bot.router import Router
 from cards.radar import duration_text, render_page
+from handlers.radar.router import router
 from storage.directory import Staff
 from storage.facts import Customer, FollowRelation
 from storage.radar import Radar, Visit
@@ -24,6 +24,7 @@ async def follows(userid: str, external_userid: str) -> bool:
     return await FollowRelation.exists(userid=userid, external_userid=external_userid, active=True)
 
 
+@router.get(r"/radar/lead/{visit}", role=Role.STAFF)
 async def lead_page(ctx: RequestContext) -> web.StreamResponse:
     assert ctx.user is not None
     visit = await Visit.get_or_none(id=ctx.request.match_info.get("visit", "")[:32])
@@ -57,7 +58,3 @@ async def lead_page(ctx: RequestContext) -> web.StreamResponse:
         followed=await follows(ctx.user.userid, ext),
     )
     return web.Response(text=body, content_type="text/html", charset="utf-8")
-
-
-def register(router: Router) -> None:
-    router.get(r"/radar/lead/{visit}", role=Role.STAFF)(lead_page)

@@ -22,17 +22,19 @@ from bot.http import (
     read_json,
     scope_userids,
 )
-from bot.router import Router
 from handlers.facts import mark_tags
 from handlers.radar import network, queries
 from handlers.radar.common import get_radar, int_param
 from handlers.radar.followup import _tag_owner
+from handlers.radar.router import router
 from storage.directory import Staff
 from storage.facts import Customer
 from storage.radar import Radar, Share, Visit
 from storage.sql import fetch_dicts
 
 EXPORT_LIMIT = 200_000
+RADAR_PATH = r"/api/radar/radars/{id:\d+}"
+PROFILE_FIELDS = ("radar_id", "started_at", "duration_seconds", "progress", "level")
 CHANNELS = {"single": "单聊", "group": "群聊", "forward": "客户转发"}
 EXPORT_CHUNK = 2000
 
@@ -91,6 +93,7 @@ def _midnight(ctx: RequestContext) -> datetime:
     return datetime.combine(local.date(), time(0), tzinfo=local.tzinfo)
 
 
+@router.get(RADAR_PATH + "/stats", role=Role.STAFF)
 async def overview_view(ctx: RequestContext) -> web.StreamResponse:
     radar = await get_radar(int_param(ctx))
     scope, since, seconds = await _scope(ctx), _midnight(ctx), _seconds(ctx)
@@ -193,6 +196,7 @@ async def _customer_page(
     return total, [_customer_json(r, names) for r in rows]
 
 
+@router.get(RADAR_PATH + "/customers", role=Role.STAFF)
 async def customers_view(ctx: RequestContext) -> web.StreamResponse:
     radar = await get_radar(int_param(ctx))
     page, size = page_params(ctx.request)
@@ -213,6 +217,7 @@ EXPORT_HEADERS = [
 ]
 
 
+@router.get(RADAR_PATH + "/customers.xlsx", role=Role.STAFF)
 async def customers_export(ctx: RequestContext) -> web.StreamResponse:
     """The whole filtered table as .xlsx, read in chunks and written off the event loop."""
     radar = await get_radar(int_param(ctx))
@@ -240,6 +245,7 @@ async def customers_export(ctx: RequestContext) -> web.StreamResponse:
     return await sheet.response(ctx.request, "雷达客户分析.xlsx")
 
 
+@router.get(RADAR_PATH + r"/people/{key:[A-Za-z0-9_-]{1,64}}", role=Role.STAFF)
 async def person_view(ctx: RequestContext) -> web.StreamResponse:
     """The source path (staff → … → this person) and the social network below them."""
     radar = await get_radar(int_param(ctx))
@@ -268,6 +274,7 @@ class TagIn(pydantic.BaseModel):
     tag_ids: list[str] = pydantic.Field(min_length=1, max_length=20, title="标签")
 
 
+@router.post("/api/radar/tags", role=Role.ADMIN)
 async def batch_tag(ctx: RequestContext) -> web.StreamResponse:
     body = await read_json(ctx.request, TagIn)
     user = _user(ctx)
@@ -290,6 +297,7 @@ async def batch_tag(ctx: RequestContext) -> web.StreamResponse:
     return json_ok({"tagged": done, "skipped": skipped})
 
 
+@router.get("/api/radar/mine", role=Role.STAFF)
 async def mine_view(ctx: RequestContext) -> web.StreamResponse:
     """The sidebar: my sends and how the customers I sent to opened them (in SQL)."""
     me = _user(ctx).userid
@@ -325,6 +333,7 @@ async def mine_view(ctx: RequestContext) -> web.StreamResponse:
     return json_ok({"radars": out})
 
 
+@router.get("/api/radar/profile", role=Role.STAFF)
 async def profile_view(ctx: RequestContext) -> web.StreamResponse:
     """The customer profile block: this customer's radar visits that I may see."""
     ext = ctx.request.query.get("external_userid", "").strip()[:64]
@@ -350,17 +359,3 @@ async def profile_view(ctx: RequestContext) -> web.StreamResponse:
         for r in rows
     ]
     return json_ok({"items": items})
-
-
-PROFILE_FIELDS = ("radar_id", "started_at", "duration_seconds", "progress", "level")
-
-
-def register(router: Router) -> None:
-    rid = r"/api/radar/radars/{id:\d+}"
-    router.get(rid + "/stats", role=Role.STAFF)(overview_view)
-    router.get(rid + "/customers", role=Role.STAFF)(customers_view)
-    router.get(rid + "/customers.xlsx", role=Role.STAFF)(customers_export)
-    router.get(rid + r"/people/{key:[A-Za-z0-9_-]{1,64}}", role=Role.STAFF)(person_view)
-    router.post("/api/radar/tags", role=Role.ADMIN)(batch_tag)
-    router.get("/api/radar/mine", role=Role.STAFF)(mine_view)
-    router.get("/api/radar/profile", role=Role.STAFF)(profile_view)

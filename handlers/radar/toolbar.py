@@ -12,8 +12,8 @@ from tortoise.expressions import Q
 from bot.auth import department_tree
 from bot.auth_types import Principal, Role
 from bot.http import ApiError, RequestContext, json_ok, read_json
-from bot.router import Router
 from handlers.radar.common import SHARE_PURPOSE
+from handlers.radar.router import router
 from storage.directory import Staff
 from storage.facts import FollowRelation
 from storage.radar import Radar, RadarGroup, Share
@@ -57,6 +57,7 @@ def _item(radar: Radar) -> dict[str, Any]:
     }
 
 
+@router.get("/api/radar/toolbar", role=Role.STAFF)
 async def toolbar_list(ctx: RequestContext) -> web.StreamResponse:
     assert ctx.user is not None
     groups = await visible_groups(ctx.user)
@@ -84,6 +85,7 @@ class ShareIn(pydantic.BaseModel):
     chat_id: str = pydantic.Field("", max_length=64, title="客户群")
 
 
+@router.post("/api/radar/shares", role=Role.STAFF)
 async def create_share(ctx: RequestContext) -> web.StreamResponse:
     assert ctx.user is not None
     body = await read_json(ctx.request, ShareIn)
@@ -114,8 +116,3 @@ async def create_share(ctx: RequestContext) -> web.StreamResponse:
         "imgUrl": f"{link}/cover" if radar.cover else deps.url("/static/radar/cover.png"),
     }
     return json_ok({"token": share.token, "url": link, "news": news}, status=201)
-
-
-def register(router: Router) -> None:
-    router.get("/api/radar/toolbar", role=Role.STAFF)(toolbar_list)
-    router.post("/api/radar/shares", role=Role.STAFF)(create_share)

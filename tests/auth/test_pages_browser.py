@@ -16,7 +16,8 @@ from playwright.async_api import Error as PlaywrightError
 from bot.auth import SESSION_COOKIE, SESSION_PURPOSE
 from bot.auth_types import Role
 from bot.deps import Deps
-from bot.router import Dispatcher, Router
+from bot.dispatcher import Dispatcher
+from bot.router import Router
 from handlers.system import router as system_router
 from storage.core import InboxEvent, InboxStatus
 from tests.auth.support import build_app

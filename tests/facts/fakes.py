@@ -8,6 +8,7 @@ from redis.asyncio import Redis
 
 from bot.deps import Deps
 from bot.events import Event, event_from_dict
+from bot.router import Router
 from bot.settings import Settings
 from bot.wecom_errors import WeComError
 from handlers.facts import router
@@ -99,8 +100,15 @@ def _info(follow: dict[str, Any]) -> dict[str, Any]:
     return info
 
 
-def make_deps(settings: Settings, redis: Redis, wecom: FakeWeCom, now: int = T0 + 3600) -> Deps:
-    return fake_deps(settings, redis, [router], wecom, clock=Clock(from_ts(now)))
+def make_deps(
+    settings: Settings,
+    redis: Redis,
+    wecom: FakeWeCom,
+    now: int = T0 + 3600,
+    extra: list[Router] | None = None,
+) -> Deps:
+    routers = [router, *(extra or [])]
+    return fake_deps(settings, redis, routers, wecom, clock=Clock(from_ts(now)))
 
 
 def contact_event(change: str, userid: str, ext: str, at: int, **extra: str) -> Event:
@@ -144,6 +152,11 @@ async def deliver(deps: Deps, event: Event) -> None:
 
 
 async def run_jobs(deps: Deps) -> None:
-    jobs = {j.__name__: j for j in deps.dispatcher.jobs}
-    for name, args in deps.queue.take():  # type: ignore[attr-defined]
-        await jobs[name]({"deps": deps}, *args)
+    """The queued jobs (the core's, such as domain-event delivery, and the features'), and
+    the ones they queue in turn."""
+    from jobs.worker import CORE_FUNCTIONS
+
+    jobs = {j.__name__: j for j in [*CORE_FUNCTIONS, *deps.dispatcher.jobs]}
+    while taken := deps.queue.take():  # type: ignore[attr-defined]
+        for name, args in taken:
+            await jobs[name]({"deps": deps}, *args)

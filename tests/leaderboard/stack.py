@@ -25,9 +25,8 @@ def sales_corp() -> Corp:
 
 
 async def sync_directory(stack: Stack) -> None:
-    for job in stack.deps.dispatcher.jobs:
-        if job.__name__ == "full_sync":
-            await job({"deps": stack.deps})
+    for _, hook in stack.deps.dispatcher.hooks("sync"):
+        await hook(stack.deps)
 
 
 async def running_activity(stack: Stack, **kw: Any) -> Activity:

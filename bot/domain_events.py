@@ -1,0 +1,156 @@
+"""Durable typed domain events: the shared vocabulary features publish and subscribe to.
+
+A feature publishes right after it stores the fact, with a key derived from that fact:
+
+    await publish(deps, FollowAdded(userid=..., external_userid=..., at=...), key=fact.key)
+
+and another subscribes with `@router.listen(FollowAdded)`. Publishing the same key again is a
+no-op (WeCom retries, re-run jobs), so each subscriber sees each fact once. Delivery runs in
+the worker (`bot.event_delivery`): a failing subscriber is retried alone with backoff, dead
+after `inbox.max_attempts`, and listed for admins; a subscriber sees the events of one subject
+(a customer, a group member) in the order they were published.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+from tortoise.exceptions import IntegrityError
+
+from bot.deps import Deps
+from storage.core import DomainEventRow, EventStatus
+
+log = logging.getLogger(__name__)
+DELIVER_JOB = "deliver_event"
+
+
+class DomainEvent(BaseModel):
+    """Subclass per kind of fact. `kind` is the class name unless given; `subject()` names
+    what the event is about, for per-subject ordering ("" = no ordering)."""
+
+    model_config = ConfigDict(frozen=True)
+    kind: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "kind" not in cls.__dict__:
+            cls.kind = cls.__name__
+
+    def subject(self) -> str:
+        return ""
+
+
+class _CustomerEvent(DomainEvent):
+    userid: str  # the staff member
+    external_userid: str
+    at: datetime
+
+    def subject(self) -> str:
+        return f"customer:{self.external_userid}"
+
+
+class FollowAdded(_CustomerEvent):
+    """A staff member added a customer (one per relation episode)."""
+
+    add_way: int = 0
+    state: str = ""  # the contact way's state, e.g. a channel code
+    source: str = "callback"  # callback | sync
+
+
+class FollowEnded(_CustomerEvent):
+    """A follow relation ended: deleted by either side, or transferred."""
+
+    reason: str = ""
+    source: str = "callback"
+
+
+class _GroupEvent(DomainEvent):
+    chat_id: str
+    member_id: str  # userid or external_userid
+    member_type: int  # 1 staff, 2 external (WeCom's member type)
+    at: datetime
+    scene: int = 0
+
+    def subject(self) -> str:
+        return f"group:{self.chat_id}:{self.member_id}"
+
+
+class GroupJoined(_GroupEvent):
+    invitor: str = ""  # the staff member who invited, when WeCom says
+
+
+class GroupQuit(_GroupEvent):
+    pass
+
+
+class TagsMarked(_CustomerEvent):
+    """Corp tags changed on one follow relation. `by` says who set them: scrmbot (through
+    the API) or the WeCom client (a staff member in the app); `actor` is who or what did."""
+
+    add: list[str]
+    remove: list[str]
+    by: Literal["scrmbot", "client"]
+    actor: str = ""
+
+
+class RadarVisited(DomainEvent):
+    """A known customer opened a tracked link sent by a staff member."""
+
+    visit_id: str
+    radar_id: int
+    radar_title: str = ""
+    external_userid: str
+    userid: str  # the staff member the visit is credited to
+    at: datetime
+    level: int = 1  # 1 = opened the staff member's share, 2+ = reached through forwards
+
+    def subject(self) -> str:
+        return f"customer:{self.external_userid}"
+
+
+def event_key(kind: str, key: str) -> str:
+    """The stored unique key: readable when short, hashed when it would not fit."""
+    full = f"{kind}:{key}"
+    return (
+        full if len(full) <= 160 else f"{kind}:sha256:{hashlib.sha256(full.encode()).hexdigest()}"
+    )
+
+
+def job_id(row: DomainEventRow) -> str:
+    digest = hashlib.sha256(row.key.encode()).hexdigest()[:24]
+    return f"event:{digest}:{row.attempts}"
+
+
+async def enqueue(deps: Deps, row: DomainEventRow, defer_by: float | None = None) -> bool:
+    """Best effort: when Redis is down the row stays pending and the requeue cron finds it."""
+    try:
+        await deps.queue.enqueue(DELIVER_JOB, row.id, job_id=job_id(row), defer_by=defer_by)
+    except Exception as exc:
+        log.warning("enqueue of domain event %s failed (%s); the cron will retry", row.id, exc)
+        return False
+    return True
+
+
+async def publish(deps: Deps, event: DomainEvent, *, key: str) -> DomainEventRow:
+    """Store the event once per key and hand it to the worker; idempotent."""
+    stored = event_key(event.kind, key)
+    try:
+        row = await DomainEventRow.create(
+            key=stored,
+            kind=event.kind,
+            subject=event.subject()[:191],
+            payload=event.model_dump(mode="json"),
+            published_at=deps.now(),
+            next_attempt_at=deps.now(),
+        )
+    except IntegrityError:
+        return await DomainEventRow.get(key=stored)  # already published: nothing new
+    if deps.dispatcher.subscribers(event.kind):
+        await enqueue(deps, row)
+    else:
+        await DomainEventRow.filter(id=row.id).update(status=EventStatus.DONE, done_at=deps.now())
+    return row

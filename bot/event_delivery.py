@@ -1,0 +1,135 @@
+"""Delivering domain events to their subscribers, in the worker, like the callback inbox:
+a ledger of finished subscribers (a retry runs only the missing ones), retries with backoff,
+dead after `inbox.max_attempts`, and a cron that re-enqueues stranded events.
+
+Ordering: a subscriber gets an event only after it got every earlier event of the same
+subject (say a customer's FollowAdded before their FollowEnded) that is still being delivered;
+otherwise the event waits, without using up an attempt. Dead events do not hold others back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+from pydantic import ValidationError
+from tortoise.exceptions import IntegrityError
+
+from bot.deps import Deps
+from bot.domain_events import DELIVER_JOB, enqueue, job_id
+from bot.inbox import backoff
+from bot.router_types import Subscription
+from storage.core import DomainEventRow, EventDelivery, EventStatus
+
+log = logging.getLogger(__name__)
+OPEN = (EventStatus.PENDING, EventStatus.FAILED)
+WAIT_SECONDS = 2.0  # an event waiting for an earlier one of its subject looks again this soon
+
+
+async def _blocked(deps: Deps, row: DomainEventRow, sub: Subscription) -> bool:
+    """An earlier event of the same subject that this subscriber has not had yet."""
+    if not row.subject:
+        return False
+    kinds = {s.kind for s in deps.dispatcher.subscribers() if s.name == sub.name}
+    earlier = await DomainEventRow.filter(
+        subject=row.subject, id__lt=row.id, status__in=OPEN, kind__in=kinds
+    ).values_list("id", flat=True)
+    if not earlier:
+        return False
+    had = await EventDelivery.filter(event_id__in=earlier, subscriber=sub.name).count()
+    return had < len(earlier)
+
+
+async def _deliver(deps: Deps, row: DomainEventRow, sub: Subscription) -> str | None:
+    """Run one subscriber; the error text when it failed."""
+    try:
+        event = sub.event_cls.model_validate(row.payload)
+        await sub.handler(deps, event)
+    except asyncio.CancelledError:
+        raise
+    except ValidationError as exc:
+        return f"{sub.name}: payload does not fit {sub.event_cls.__name__}: {exc}"[:1000]
+    except Exception as exc:
+        log.exception("subscriber %s failed on event %s", sub.name, row.id)
+        return f"{sub.name}: {type(exc).__name__}: {exc}"[:1000]
+    with contextlib.suppress(IntegrityError):  # a concurrent run recorded it first
+        await EventDelivery.create(event_id=row.id, subscriber=sub.name, delivered_at=deps.now())
+    return None
+
+
+async def process(deps: Deps, event_id: int) -> EventStatus | None:
+    """Deliver one event to the subscribers that have not had it; safe to call twice."""
+    row = await DomainEventRow.get_or_none(id=event_id)
+    if row is None or row.status not in OPEN:
+        return row.status if row else None
+    done = set(await EventDelivery.filter(event_id=row.id).values_list("subscriber", flat=True))
+    errors: list[str] = []
+    waiting = False
+    for sub in deps.dispatcher.subscribers(row.kind):
+        if sub.name in done:
+            continue
+        if await _blocked(deps, row, sub):
+            waiting = True
+            continue
+        if (error := await _deliver(deps, row, sub)) is not None:
+            errors.append(error)
+    if errors:
+        return await _failed(deps, row, errors)
+    if waiting:
+        await _wait(deps, row)
+        return EventStatus(row.status)
+    await DomainEventRow.filter(id=row.id).update(
+        status=EventStatus.DONE, done_at=deps.now(), last_error=None
+    )
+    return EventStatus.DONE
+
+
+async def _wait(deps: Deps, row: DomainEventRow) -> None:
+    stamp = int(deps.now().timestamp() * 1000)
+    with contextlib.suppress(Exception):  # the requeue cron looks again anyway
+        await deps.queue.enqueue(
+            DELIVER_JOB, row.id, job_id=f"{job_id(row)}:w{stamp}", defer_by=WAIT_SECONDS
+        )
+
+
+async def _failed(deps: Deps, row: DomainEventRow, errors: list[str]) -> EventStatus:
+    attempts = row.attempts + 1
+    dead = attempts >= deps.settings.inbox.max_attempts
+    delay = backoff(deps, attempts)
+    status = EventStatus.DEAD if dead else EventStatus.FAILED
+    await DomainEventRow.filter(id=row.id).update(
+        status=status,
+        attempts=attempts,
+        last_error="\n".join(errors)[:4000],
+        next_attempt_at=None if dead else deps.now() + timedelta(seconds=delay),
+    )
+    if dead:
+        log.error("domain event %s (%s) is dead after %s attempts", row.id, row.kind, attempts)
+    else:
+        row.attempts = attempts
+        await enqueue(deps, row, defer_by=delay)
+    return status
+
+
+async def requeue_stranded(deps: Deps) -> int:
+    """Cron: events pending too long (Redis was down, a worker died, one waiting on an
+    earlier event) or failed and due again."""
+    now = deps.now()
+    stale = now - timedelta(seconds=deps.settings.inbox.stranded_after_seconds)
+    pending = DomainEventRow.filter(status=EventStatus.PENDING, published_at__lte=stale)
+    due = DomainEventRow.filter(status=EventStatus.FAILED, next_attempt_at__lte=now)
+    count = 0
+    for query in (pending, due):
+        for row in await query.order_by("id").limit(1000):
+            count += await enqueue(deps, row)
+    return count
+
+
+async def counts() -> dict[str, int]:
+    """Open and dead events, for the console's health tiles."""
+    return {
+        "pending": await DomainEventRow.filter(status__in=OPEN).count(),
+        "dead": await DomainEventRow.filter(status=EventStatus.DEAD).count(),
+    }

@@ -11,7 +11,13 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from bot.logs import setup_logging
-from bot.settings import ConfigError, Settings, load_settings, require_real_secret
+from bot.settings import (
+    ConfigError,
+    Settings,
+    load_settings,
+    parse_sections,
+    require_real_secret,
+)
 from storage.db import SchemaNotReady
 
 log = logging.getLogger("scrmbot")
@@ -23,10 +29,20 @@ _NEEDS_SECRET = frozenset({"serve", "worker", "sync"})
 
 def _settings(args: argparse.Namespace, **overrides: dict[str, Any]) -> Settings:
     settings = load_settings(args.config, overrides=overrides or None)
+    check_feature_sections(settings)
     setup_logging(settings.logging.level, settings.logging.json_format)
     if args.command in _NEEDS_SECRET:
         require_real_secret(settings)
     return settings
+
+
+def check_feature_sections(settings: Settings) -> None:
+    """The features' sections ([radar] ...) against the models their routers register, so a
+    bad key stops every command at once (the Runtime checks again for library use)."""
+    from bot.runtime import default_routers
+
+    models = {r.name: r.settings_model for r in default_routers() if r.settings_model}
+    parse_sections(settings, models)
 
 
 async def _until_signalled() -> None:

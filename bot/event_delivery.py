@@ -2,9 +2,10 @@
 a ledger of finished subscribers (a retry runs only the missing ones), retries with backoff,
 dead after `inbox.max_attempts`, and a cron that re-enqueues stranded events.
 
-Ordering: a subscriber gets an event only after it got every earlier event of the same
-subject (say a customer's FollowAdded before their FollowEnded) that is still being delivered;
-otherwise the event waits, without using up an attempt. Dead events do not hold others back.
+Ordering: a feature's subscriber gets an event only after the feature got every earlier event
+of the same subject (say a customer's FollowAdded before their FollowEnded) that is still being
+delivered; otherwise the event waits, without using up an attempt. Dead events do not hold
+others back.
 """
 
 from __future__ import annotations
@@ -29,17 +30,22 @@ WAIT_SECONDS = 2.0  # an event waiting for an earlier one of its subject looks a
 
 
 async def _blocked(deps: Deps, row: DomainEventRow, sub: Subscription) -> bool:
-    """An earlier event of the same subject that this subscriber has not had yet."""
+    """An earlier event of the same subject that the subscriber's feature (its router) has
+    not finished yet: a feature sees a customer's FollowAdded before their FollowEnded even
+    when different functions handle the two."""
     if not row.subject:
         return False
-    kinds = {s.kind for s in deps.dispatcher.subscribers() if s.name == sub.name}
+    feature = sub.name.split(".", 1)[0] + "."
+    mine = [s for s in deps.dispatcher.subscribers() if s.name.startswith(feature)]
     earlier = await DomainEventRow.filter(
-        subject=row.subject, id__lt=row.id, status__in=OPEN, kind__in=kinds
-    ).values_list("id", flat=True)
-    if not earlier:
-        return False
-    had = await EventDelivery.filter(event_id__in=earlier, subscriber=sub.name).count()
-    return had < len(earlier)
+        subject=row.subject, id__lt=row.id, status__in=OPEN, kind__in={s.kind for s in mine}
+    ).values_list("id", "kind")
+    for event_id, kind in earlier:
+        needed = {s.name for s in mine if s.kind == kind}
+        had = await EventDelivery.filter(event_id=event_id, subscriber__in=needed).count()
+        if had < len(needed):
+            return True
+    return False
 
 
 async def _deliver(deps: Deps, row: DomainEventRow, sub: Subscription) -> str | None:

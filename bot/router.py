@@ -28,7 +28,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import BaseModel
 
@@ -167,7 +167,7 @@ class Router:
     def resource(self, factory: R) -> R:
         """`async def make(deps): value = ...; yield value; close it` (aiohttp's cleanup_ctx
         style): one value per process, read with `deps.resource(make)`."""
-        if not inspect.isasyncgenfunction(factory):
+        if not inspect.isasyncgenfunction(cast(Any, factory)):  # no narrowing of R
             raise RegistrationError(f"{factory.__qualname__} must be an async generator")
         self.resources.append(factory)
         return factory

@@ -1,4 +1,5 @@
-"""The console home (首页) and the domain events' dead-letter list (事件投递)."""
+"""The console home's data (首页, the landing page: static/admin/builtin.js) and the domain
+events' dead-letter list (事件投递)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,6 @@ from storage.core import DomainEventRow, EventStatus
 
 log = logging.getLogger(__name__)
 EVENT_STATUSES = {"dead": EventStatus.DEAD, "failed": EventStatus.FAILED}
-
-router.page("admin", "首页", "/static/admin/home.js", role=Role.STAFF, order=0)
-router.page("admin", "事件投递", "/static/admin/events.js", role=Role.ADMIN, order=910)
 
 
 @router.get("/api/home", role=Role.STAFF)

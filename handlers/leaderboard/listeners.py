@@ -48,7 +48,7 @@ async def on_follow_added(deps: Deps, fact: FollowAdded) -> None:
                 at__gte=activity.start_at,
                 at__lt=activity.end_at,
             ).values_list("userid", flat=True)
-            affected.update(others)
+            affected.update(str(uid) for uid in others)
         await _update(deps, activity, affected)
 
 

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import io
-from typing import Any
 from urllib.parse import quote
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from openpyxl import load_workbook
+from redis.asyncio import Redis
 
 from bot.auth_types import Principal, Role
 from bot.deps import Deps
+from bot.domain_events import FollowAdded
 from bot.http import ApiError, RequestContext
-from handlers.facts import ListenerError, mark_tags, on_follow_added
+from bot.router import Router
+from bot.settings import Settings
+from handlers.facts import mark_tags
 from handlers.facts.api import customer_view
-from handlers.facts.base import event_id, from_ts, remove_listener
+from handlers.facts.base import from_ts
 from handlers.facts.customers import COLUMNS, customers_export, customers_view
 from handlers.facts.sync import SyncError, full_sync
+from storage.core import DomainEventRow, EventStatus
 from storage.facts import (
     CustomerGroup,
     FollowEvent,
@@ -28,7 +32,7 @@ from storage.facts import (
     GroupMembershipEvent,
     TimelineEntry,
 )
-from tests.facts.fakes import T0, FakeWeCom, contact_event
+from tests.facts.fakes import T0, FakeWeCom, contact_event, make_deps, run_jobs
 
 EXT = "wmCust"
 
@@ -107,29 +111,34 @@ async def test_sync_explains_the_directory_rule(deps: Deps, wecom: FakeWeCom) ->
         await full_sync({"deps": deps})
 
 
-async def test_failing_listener_fails_the_handler_then_retries(
-    deps: Deps, wecom: FakeWeCom
+async def test_failing_subscriber_is_retried_alone_the_handler_succeeds(
+    settings: Settings, redis: Redis, db: None, wecom: FakeWeCom
 ) -> None:
     corp(wecom)
-    calls: list[str] = []
+    calls: dict[str, list[str]] = {"flaky": [], "steady": []}
+    probe = Router("probe")
 
-    @on_follow_added
-    async def flaky(d: Deps, fact: Any) -> None:
-        calls.append(fact.key)
-        if len(calls) == 1:
+    @probe.listen(FollowAdded)
+    async def flaky(d: Deps, event: FollowAdded) -> None:
+        calls["flaky"].append(event.userid)
+        if len(calls["flaky"]) == 1:
             raise RuntimeError("boom")
 
-    try:
-        event = contact_event("add_external_contact", "alice", EXT, T0)
-        first = await deps.dispatcher.dispatch_event(deps, event)
-        assert first[0].error and "boom" in first[0].error
-        second = await deps.dispatcher.dispatch_event(deps, event)
-        assert not second[0].error
-    finally:
-        remove_listener("follow_added", flaky)
-    assert calls == [f"add:ev:{event_id(event)}"] * 2
+    @probe.listen(FollowAdded)
+    async def steady(d: Deps, event: FollowAdded) -> None:
+        calls["steady"].append(event.userid)
+
+    deps = make_deps(settings, redis, wecom, extra=[probe])
+    event = contact_event("add_external_contact", "alice", EXT, T0)
+    for _ in range(2):  # WeCom delivers twice; the handler never fails for a subscriber
+        outcomes = await deps.dispatcher.dispatch_event(deps, event)
+        assert not [o.error for o in outcomes if o.error]
+    await run_jobs(deps)  # the delivery (flaky fails, steady is done), then its retry
+    assert calls == {"flaky": ["alice", "alice"], "steady": ["alice"]}
+    row = await DomainEventRow.get(kind="FollowAdded")
+    assert (row.status, row.attempts) == (EventStatus.DONE, 1)
+    assert await DomainEventRow.filter(kind="FollowAdded").count() == 1
     assert await FollowEvent.filter(kind="add").count() == 1
-    assert issubclass(ListenerError, RuntimeError)
 
 
 async def test_mark_tags(deps: Deps, wecom: FakeWeCom) -> None:

@@ -3,6 +3,7 @@ cards and tag calls, a recording queue, a movable clock, and a small corp."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.deps import Deps
+from bot.lifecycle import feature_lifecycle
 from bot.settings import Settings
 from bot.wecom_errors import WeComError
 from handlers.radar import router as radar_router
@@ -58,8 +60,11 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def deps(settings: Settings, redis: Redis, db: None, clock: Clock) -> Deps:
-    return fake_deps(settings, redis, [radar_router], FakeWeCom(), clock=clock)
+async def deps(settings: Settings, redis: Redis, db: None, clock: Clock) -> AsyncIterator[Deps]:
+    """With the radar's per-process resources open, as in a running process."""
+    made = fake_deps(settings, redis, [radar_router], FakeWeCom(), clock=clock)
+    async with feature_lifecycle(made):
+        yield made
 
 
 @pytest.fixture

@@ -6,11 +6,13 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from bot.deps import Deps
+from bot.domain_events import RadarVisited
 from bot.wecom_errors import WeComError
 from handlers.radar.followup import finalize, followup
 from handlers.radar.visits import add_beat, epoch
+from storage.core import DomainEventRow
 from storage.facts import TimelineEntry
-from storage.radar import AlertLog, Visit
+from storage.radar import AlertLog, TagMark, Visit
 from storage.visitors import Visitor
 from tests.auth.support import sign_in
 from tests.radar.conftest import Clock
@@ -164,3 +166,36 @@ async def test_alert_for_someone_elses_customer_leads_to_the_lead_page(
     assert (await client.get(path)).status == 404
     sign_in(client, deps, "bob")  # ben's own advisor, but not the sender either
     assert (await client.get(path)).status == 404
+
+
+async def test_tagged_once_even_after_redis_is_lost(
+    client: TestClient, deps: Deps, corp: None, clock: Clock
+) -> None:
+    """The "already tagged" mark lives in the database: a Redis flush does not re-tag."""
+    radar = await make_radar(deps, tag_ids=["tag_hot"])
+    share = await make_share(deps, radar)
+    await open_link(client, f"/r/{share.token}")
+    await _run_jobs(deps)
+    assert deps.wecom.tags == [("alice", "wm_ann", ["tag_hot"])]  # type: ignore[attr-defined]
+    await deps.redis.flushdb()
+    clock.advance(60)
+    await open_link(client, f"/r/{share.token}", fresh=False)
+    await _run_jobs(deps)
+    assert await Visit.all().count() == 2
+    assert deps.wecom.tags == [("alice", "wm_ann", ["tag_hot"])]  # type: ignore[attr-defined]
+    assert await TagMark.filter(radar_id=radar.id, external_userid="wm_ann").count() == 1
+
+
+async def test_a_visit_publishes_radar_visited_once(
+    client: TestClient, deps: Deps, corp: None
+) -> None:
+    radar = await make_radar(deps)
+    share = await make_share(deps, radar)
+    await open_link(client, f"/r/{share.token}")
+    visit = await Visit.get()
+    await followup(deps, visit.id)
+    await followup(deps, visit.id)  # a re-run job
+    [row] = await DomainEventRow.filter(kind="RadarVisited")
+    event = RadarVisited.model_validate(row.payload)
+    assert (event.visit_id, event.radar_id, event.external_userid) == (visit.id, radar.id, "wm_ann")
+    assert (event.userid, event.level, event.radar_title) == ("alice", 1, "产品手册")

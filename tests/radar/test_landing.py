@@ -9,6 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from bot.deps import Deps
+from handlers.radar import RadarSettings
 from handlers.radar.common import SHARE_PURPOSE
 from handlers.radar.followup import finalize
 from storage.contact_ways import ContactWay
@@ -231,8 +232,8 @@ async def test_landing_opens_are_limited_per_visitor_then_per_address(
     radar = await make_radar(deps)
     share = await make_share(deps, radar, ext="")
     link = f"/r/{share.token}"
-    monkeypatch.setattr(deps.settings.radar, "landing_per_minute", 3)
-    monkeypatch.setattr(deps.settings.radar, "new_visitors_per_minute", 4)
+    monkeypatch.setattr(deps.section(RadarSettings), "landing_per_minute", 3)
+    monkeypatch.setattr(deps.section(RadarSettings), "new_visitors_per_minute", 4)
     assert (await open_link(client, link))[0] == 200  # this browser keeps its cookie
     kept = client.session.cookie_jar.filter_cookies(client.make_url("/"))
     statuses = [(await open_link(client, link))[0] for _ in range(4)]
@@ -263,7 +264,7 @@ async def test_forwarded_for_counts_only_through_trusted_proxies(
     radar = await make_radar(deps)
     share = await make_share(deps, radar, ext="")
     link = f"/r/{share.token}"
-    monkeypatch.setattr(deps.settings.radar, "new_visitors_per_minute", 2)
+    monkeypatch.setattr(deps.section(RadarSettings), "new_visitors_per_minute", 2)
 
     async def opens(client_ip: str) -> list[int]:
         out = []

@@ -1,0 +1,155 @@
+"""Durable domain events: published once per key, delivered once per subscriber, a failing
+subscriber retried alone with backoff and dead after inbox.max_attempts, per-subject order,
+stranded events found by the cron."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from bot import event_delivery
+from bot.deps import Deps
+from bot.domain_events import FollowAdded, FollowEnded, TagsMarked, publish
+from bot.router import Router
+from bot.settings import Settings
+from storage.core import DomainEventRow, EventDelivery, EventStatus
+from tests.conftest import make_settings
+from tests.support import Clock, FakeQueue, fake_deps
+
+T0 = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
+
+
+class Probe:
+    """A router whose subscribers record what they got and fail on demand."""
+
+    def __init__(self) -> None:
+        self.router = Router("probe")
+        self.got: list[tuple[str, str, str]] = []
+        self.fail: dict[str, int] = {}  # subscriber -> failures left
+
+        @self.router.listen(FollowAdded)
+        async def on_added(deps: Deps, event: FollowAdded) -> None:
+            self._record("on_added", "added", event.external_userid)
+
+        @self.router.listen(FollowEnded)
+        async def on_ended(deps: Deps, event: FollowEnded) -> None:
+            self._record("on_added", "ended", event.external_userid)
+
+        @self.router.listen(FollowAdded)
+        async def audit(deps: Deps, event: FollowAdded) -> None:
+            self._record("audit", "added", event.external_userid)
+
+    def _record(self, name: str, what: str, ext: str) -> None:
+        if self.fail.get(name, 0) > 0:
+            self.fail[name] -= 1
+            raise RuntimeError(f"{name} is down")
+        self.got.append((name, what, ext))
+
+
+@pytest.fixture
+def probe() -> Probe:
+    return Probe()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(T0)
+
+
+@pytest.fixture
+def deps(db: None, tmp_path: Path, db_url: str, redis: Redis, probe: Probe, clock: Clock) -> Deps:
+    settings: Settings = make_settings(
+        tmp_path, db_url, "redis://unused", inbox={"max_attempts": 3}
+    )
+    return fake_deps(settings, redis, [probe.router], object(), clock=clock)
+
+
+def added(ext: str = "wm1") -> FollowAdded:
+    return FollowAdded(userid="alice", external_userid=ext, at=T0)
+
+
+def queued(deps: Deps) -> list[tuple[str, tuple[object, ...], str | None, float | None]]:
+    jobs: list[tuple[str, tuple[object, ...], str | None, float | None]] = deps.queue.jobs  # type: ignore[attr-defined]
+    return jobs
+
+
+async def test_same_fact_published_twice_is_delivered_once(deps: Deps, probe: Probe) -> None:
+    first = await publish(deps, added(), key="add:alice:wm1:1")
+    again = await publish(deps, added(), key="add:alice:wm1:1")
+    assert first.id == again.id and await DomainEventRow.all().count() == 1
+    assert [j[0] for j in queued(deps)] == ["deliver_event"]  # the replay enqueued nothing
+    assert await event_delivery.process(deps, first.id) is EventStatus.DONE
+    assert await event_delivery.process(deps, first.id) is EventStatus.DONE  # arq ran it twice
+    assert sorted(probe.got) == [("audit", "added", "wm1"), ("on_added", "added", "wm1")]
+
+
+async def test_failing_subscriber_is_retried_alone(deps: Deps, probe: Probe, clock: Clock) -> None:
+    probe.fail["on_added"] = 1
+    row = await publish(deps, added(), key="k1")
+    deps.queue.jobs.clear()  # type: ignore[attr-defined]
+    assert await event_delivery.process(deps, row.id) is EventStatus.FAILED
+    stored = await DomainEventRow.get(id=row.id)
+    assert stored.attempts == 1 and "probe.on_added: RuntimeError" in (stored.last_error or "")
+    assert stored.next_attempt_at is not None and stored.next_attempt_at > clock.now
+    [(name, args, _, defer_by)] = queued(deps)
+    assert (name, args) == ("deliver_event", (row.id,)) and defer_by and defer_by > 0
+    delivered = await EventDelivery.filter(event_id=row.id).values_list("subscriber", flat=True)
+    assert delivered == ["probe.audit"]
+    assert await event_delivery.process(deps, row.id) is EventStatus.DONE
+    assert probe.got == [("audit", "added", "wm1"), ("on_added", "added", "wm1")]  # audit once
+
+
+async def test_dead_after_max_attempts_and_counted(deps: Deps, probe: Probe) -> None:
+    probe.fail["audit"] = 99
+    row = await publish(deps, added(), key="k1")
+    statuses = [await event_delivery.process(deps, row.id) for _ in range(3)]
+    assert statuses == [EventStatus.FAILED, EventStatus.FAILED, EventStatus.DEAD]
+    assert await event_delivery.process(deps, row.id) is EventStatus.DEAD  # no more runs
+    assert probe.got == [("on_added", "added", "wm1")]
+    assert await event_delivery.counts() == {"pending": 0, "dead": 1}
+
+
+async def test_a_subject_is_delivered_in_order(deps: Deps, probe: Probe) -> None:
+    """The add fails once; the end (same customer) waits for it instead of overtaking it."""
+    probe.fail["on_added"] = 1
+    add = await publish(deps, added(), key="add")
+    end = await publish(deps, FollowEnded(userid="alice", external_userid="wm1", at=T0), key="e")
+    other = await publish(deps, FollowEnded(userid="bob", external_userid="wm2", at=T0), key="o")
+    assert await event_delivery.process(deps, add.id) is EventStatus.FAILED
+    assert await event_delivery.process(deps, end.id) is EventStatus.PENDING  # waits
+    assert (await DomainEventRow.get(id=end.id)).attempts == 0  # waiting uses no attempt
+    assert await event_delivery.process(deps, other.id) is EventStatus.DONE  # not held up
+    assert await event_delivery.process(deps, add.id) is EventStatus.DONE
+    assert await event_delivery.process(deps, end.id) is EventStatus.DONE
+    mine = [g for g in probe.got if g[0] == "on_added" and g[2] == "wm1"]
+    assert mine == [("on_added", "added", "wm1"), ("on_added", "ended", "wm1")]
+
+
+async def test_stranded_event_is_requeued_by_the_cron(
+    deps: Deps, probe: Probe, clock: Clock
+) -> None:
+    class DownQueue(FakeQueue):
+        async def enqueue(self, name: str, *args: object, **kw: object) -> bool:
+            raise ConnectionError("redis is down")
+
+    down = fake_deps(deps.settings, deps.redis, [probe.router], object(), queue=DownQueue())
+    object.__setattr__(down, "clock", clock)
+    row = await publish(down, added(), key="k1")  # stored although Redis is down
+    assert (await DomainEventRow.get(id=row.id)).status is EventStatus.PENDING
+    assert await event_delivery.requeue_stranded(deps) == 0  # not stranded yet
+    clock.advance(deps.settings.inbox.stranded_after_seconds + 1)
+    assert await event_delivery.requeue_stranded(deps) == 1
+    assert [j[1] for j in queued(deps)] == [(row.id,)]
+
+
+async def test_event_without_subscribers_is_done_at_once(deps: Deps) -> None:
+    tags = TagsMarked(
+        userid="alice", external_userid="wm1", at=T0, add=["t1"], remove=[], by="client"
+    )
+    row = await publish(deps, tags, key="k1")
+    assert (await DomainEventRow.get(id=row.id)).status is EventStatus.DONE
+    assert queued(deps) == []
+    assert tags.subject() == "customer:wm1" and TagsMarked.kind == "TagsMarked"

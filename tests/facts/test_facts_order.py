@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from redis.asyncio import Redis
 
 from bot.deps import Deps
+from bot.domain_events import GroupJoined, GroupQuit
 from bot.events import Event
-from handlers.facts import on_group_joined, on_group_quit
-from handlers.facts.base import from_ts, remove_listener
+from bot.router import Router
+from bot.settings import Settings
+from handlers.facts.base import from_ts
 from handlers.facts.groups import SWEEP_AFTER, sweep_changes
 from storage.facts import (
     Customer,
@@ -21,7 +21,15 @@ from storage.facts import (
     GroupMembershipEvent,
     TimelineEntry,
 )
-from tests.facts.fakes import T0, FakeWeCom, chat_event, contact_event, deliver, run_jobs
+from tests.facts.fakes import (
+    T0,
+    FakeWeCom,
+    chat_event,
+    contact_event,
+    deliver,
+    make_deps,
+    run_jobs,
+)
 
 EXT = "wmOrder1"
 CHAT = "wrOrderChat"
@@ -106,30 +114,29 @@ async def test_a_quit_and_re_join_two_seconds_apart_are_two_facts(
 
 
 async def test_a_join_survives_redis_losing_its_refresh(
-    deps: Deps, wecom: FakeWeCom, redis: Redis
+    settings: Settings, db: None, wecom: FakeWeCom, redis: Redis
 ) -> None:
     """The join was processed, then Redis lost the queued refresh (and its flag): the sweep
     finds the stored change, and the join gets its scene and its inviter."""
     heard: list[tuple[str, str]] = []
+    probe = Router("probe")
 
-    @on_group_joined
-    async def joined(d: Deps, fact: Any) -> None:
-        heard.append(("join", fact.invitor))
+    @probe.listen(GroupJoined)
+    async def joined(d: Deps, event: GroupJoined) -> None:
+        heard.append(("join", event.invitor))
 
-    try:
-        wecom.groups[CHAT] = _group([{**MEMBER, "join_time": T0}])
-        outcomes = await deps.dispatcher.dispatch_event(
-            deps, chat_event(CHAT, "add_member", [EXT], T0, JoinScene="3")
-        )
-        assert not [o.error for o in outcomes if o.error]
-        deps.queue.take()  # type: ignore[attr-defined]
-        await redis.flushdb()
-        assert await sweep_changes({"deps": deps}) == 0  # not stale yet: its refresh may run
-        deps.clock.advance(SWEEP_AFTER.total_seconds())  # type: ignore[attr-defined]
-        assert await sweep_changes({"deps": deps}) == 1
-        await run_jobs(deps)
-    finally:
-        remove_listener("group_joined", joined)
+    deps = make_deps(settings, redis, wecom, extra=[probe])
+    wecom.groups[CHAT] = _group([{**MEMBER, "join_time": T0}])
+    outcomes = await deps.dispatcher.dispatch_event(
+        deps, chat_event(CHAT, "add_member", [EXT], T0, JoinScene="3")
+    )
+    assert not [o.error for o in outcomes if o.error]
+    deps.queue.take()  # type: ignore[attr-defined]
+    await redis.flushdb()
+    assert await sweep_changes({"deps": deps}) == 0  # not stale yet: its refresh may run
+    deps.clock.advance(SWEEP_AFTER.total_seconds())  # type: ignore[attr-defined]
+    assert await sweep_changes({"deps": deps}) == 1
+    await run_jobs(deps)
     join = await GroupMembershipEvent.get(kind="join")
     assert (join.scene, join.invitor) == (3, "bob")
     assert heard == [("join", "bob")]
@@ -137,31 +144,29 @@ async def test_a_join_survives_redis_losing_its_refresh(
 
 
 async def test_after_a_redis_loss_a_quit_never_overtakes_its_join(
-    deps: Deps, wecom: FakeWeCom, redis: Redis
+    settings: Settings, db: None, wecom: FakeWeCom, redis: Redis
 ) -> None:
     """The join's refresh was lost with Redis and the customer left before anything ran
-    again: both facts are recorded, and listeners hear the join before the quit."""
+    again: both facts are recorded, and subscribers hear the join before the quit."""
     heard: list[str] = []
+    probe = Router("probe")
 
-    @on_group_joined
-    async def joined(d: Deps, fact: Any) -> None:
+    @probe.listen(GroupJoined)
+    async def joined(d: Deps, event: GroupJoined) -> None:
         heard.append("join")
 
-    @on_group_quit
-    async def left(d: Deps, fact: Any) -> None:
+    @probe.listen(GroupQuit)
+    async def left(d: Deps, event: GroupQuit) -> None:
         heard.append("quit")
 
-    try:
-        wecom.groups[CHAT] = _group([])
-        await deps.dispatcher.dispatch_event(
-            deps, chat_event(CHAT, "add_member", [EXT], T0, JoinScene="0")
-        )
-        deps.queue.take()  # type: ignore[attr-defined]
-        await redis.flushdb()
-        await deliver(deps, chat_event(CHAT, "del_member", [EXT], T0 + 30, QuitScene="0"))
-    finally:
-        remove_listener("group_joined", joined)
-        remove_listener("group_quit", left)
+    deps = make_deps(settings, redis, wecom, extra=[probe])
+    wecom.groups[CHAT] = _group([])
+    await deps.dispatcher.dispatch_event(
+        deps, chat_event(CHAT, "add_member", [EXT], T0, JoinScene="0")
+    )
+    deps.queue.take()  # type: ignore[attr-defined]
+    await redis.flushdb()
+    await deliver(deps, chat_event(CHAT, "del_member", [EXT], T0 + 30, QuitScene="0"))
     facts = await GroupMembershipEvent.all().order_by("at").values_list("kind", flat=True)
     assert list(facts) == ["join", "quit"]
     assert heard == ["join", "quit"]

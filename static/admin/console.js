@@ -1,7 +1,8 @@
 // The console shell: who is signed in, the navigation (built-in pages plus one entry per
-// feature from /api/nav?area=admin), and hash routing: #home, #inbox, #roles, #f/<path>.
+// feature from /api/nav?area=admin), and hash routing: #home, #inbox, #schedule, #events,
+// #roles, #f/<path>.
 import * as kit from "/static/common/ui.js";
-import { home, inbox, roles } from "/static/admin/builtin.js";
+import { events, home, inbox, roles } from "/static/admin/builtin.js";
 import { schedule } from "/static/admin/schedule.js";
 
 const RANK = { staff: 1, dept_admin: 2, admin: 3, super_admin: 4 };
@@ -15,6 +16,7 @@ function builtins(user) {
     { id: "home", title: "首页", show: true, view: home },
     { id: "inbox", title: "回调收件箱", show: rank >= RANK.admin, view: inbox },
     { id: "schedule", title: "定时任务", show: rank >= RANK.admin, view: schedule },
+    { id: "events", title: "事件投递", show: rank >= RANK.admin, view: events },
     { id: "roles", title: "权限设置", show: rank >= RANK.super_admin, view: roles },
   ].filter((b) => b.show);
 }

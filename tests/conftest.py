@@ -1,5 +1,6 @@
-"""Shared fixtures: embedded Redis, a fresh database per test (SQLite, or PostgreSQL when
-SCRMBOT_TEST_DATABASE_URL is set), settings for an app under test."""
+"""Shared fixtures: embedded Redis, a fresh migrated database per test (a copy of a template
+migrated once per session: SQLite, or PostgreSQL when SCRMBOT_TEST_DATABASE_URL is set),
+settings for an app under test."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from bot.deps import Deps
 from bot.embedded_redis import EmbeddedRedis
 from bot.settings import Settings, load_settings
 from storage.db import init_db
+from tests import dbtemplate
 
 PG_URL = os.environ.get("SCRMBOT_TEST_DATABASE_URL", "")
 
@@ -37,27 +39,33 @@ async def redis(redis_server: EmbeddedRedis) -> AsyncIterator[Redis]:
     await client.aclose()
 
 
-async def _reset_postgres(url: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
-    try:
-        await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;")
-    finally:
-        await conn.close()
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Migrated once per session: a SQLite file, or a PostgreSQL template database's name."""
+    if PG_URL:
+        return dbtemplate.postgres_template(PG_URL)
+    return str(dbtemplate.sqlite_template(tmp_path_factory.mktemp("template")))
 
 
 @pytest.fixture
-async def db_url(tmp_path: Path) -> str:
+async def db_url(tmp_path: Path, migrated_template: str) -> str:
+    """A fresh, migrated database for this test (a copy of the session's template)."""
     if PG_URL:
-        await _reset_postgres(PG_URL)
-        return PG_URL
-    return f"sqlite://{tmp_path}/test.sqlite3"
+        return await dbtemplate.postgres_copy(PG_URL, migrated_template)
+    return dbtemplate.sqlite_copy(Path(migrated_template), tmp_path / "test.sqlite3")
+
+
+@pytest.fixture
+async def empty_db_url(tmp_path: Path) -> str:
+    """A database with no schema at all (for the tests of `scrmbot migrate` itself)."""
+    if PG_URL:
+        return await dbtemplate.postgres_copy(PG_URL, "template0")
+    return f"sqlite://{tmp_path}/empty.sqlite3"
 
 
 @pytest.fixture
 async def db(db_url: str) -> AsyncIterator[None]:
-    """Models usable directly (no app): the schema is created fresh."""
+    """Models usable directly (no app), on the test's own migrated database."""
     ctx = await init_db(db_url)
     yield
     await ctx.close_connections()

@@ -21,12 +21,13 @@ async def test_models_and_migrations_agree(db: None) -> None:
     assert await pending_migrations() == []
 
 
-def test_migrate_command_then_serve_check(db_url: str, monkeypatch: object) -> None:
+def test_migrate_command_then_serve_check(empty_db_url: str, monkeypatch: object) -> None:
     import asyncio
 
     import pytest
 
     mp: pytest.MonkeyPatch = monkeypatch  # type: ignore[assignment]
+    db_url = empty_db_url
     mp.setenv("SCRMBOT_DATABASE__URL", db_url)
     mp.setenv("SCRMBOT_LOGGING__JSON_FORMAT", "false")
 

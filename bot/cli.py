@@ -37,7 +37,7 @@ def _settings(args: argparse.Namespace, **overrides: dict[str, Any]) -> Settings
 
 
 def check_feature_sections(settings: Settings) -> None:
-    """The features' sections ([radar] ...) against the models their routers register, so a
+    """The features' own sections against the models their routers register, so a
     bad key stops every command at once (the Runtime checks again for library use)."""
     from bot.runtime import default_routers
 

@@ -7,7 +7,7 @@ from tortoise.fields.base import OnDelete
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0006_contact_ways')]
+    dependencies = [('models', '0007_covering_indexes_for_counting')]
 
     initial = False
 

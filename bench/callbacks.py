@@ -1,54 +1,55 @@
-"""Callback pipeline throughput and p99 against the bare verify + decrypt + parse ceiling.
-
-Both servers run in their own process on loopback, one after the other, and are loaded by
-the same in-process aiohttp client with the same distinct, validly signed events:
+"""Callback pipeline throughput, p99 and server CPU against the bare verify + decrypt + parse
+ceiling, driven by wrk, both measured in the same run with the same distinct, validly signed
+events — every event delivered three times, as WeCom's retries do.
 
 - ceiling: an aiohttp endpoint that only verifies, decrypts and parses (then answers 200);
-- pipeline: the real app (`bot.web.create_app`) on the embedded default — SQLite and the
-  embedded Redis — storing every callback in the inbox and enqueueing its job.
+- pipeline: the real web process (`scrmbot serve`'s app) on the embedded default (SQLite and
+  the embedded Redis), or on PostgreSQL with `--db postgres://…`: every callback stored in
+  the inbox and its job enqueued before the 200.
 
-Prints requests/s, p50/p99 latency and the ratio, then checks nothing was lost (one inbox
-row per event) and that a worker drains them all. Run: `python -m bench.callbacks [-n 6000]`.
+Server CPU per request is read from /proc (the server process and its children, e.g. the
+embedded redis-server). Then checks nothing was lost (one inbox row per distinct event) and
+measures how fast one worker process drains the stored events (`bench.drain`).
+Each run lasts `-d` seconds; its file of requests is sized from a short calibration of the
+ceiling, so no request is sent twice beyond WeCom's three deliveries.
+Run: `python -m bench.callbacks [-d 5] [-c 8 32 128] [--db URL]`.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
-import aiohttp
-
+from bench.procs import free_port, proc_cpu_seconds, start_server, stop
 from bot.crypto import WeComCrypto
 from bot.settings import load_settings
 
+LUA = Path(__file__).with_name("callbacks.lua")
 XML = (
     "<xml><ToUserName><![CDATA[{corp}]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName>"
     "<CreateTime>{ts}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
     "<Event><![CDATA[change_external_contact]]></Event>"
     "<ChangeType><![CDATA[add_external_contact]]></ChangeType>"
     "<UserID><![CDATA[staff{staff}]]></UserID><ExternalUserID><![CDATA[wm{n:08d}]]></ExternalUserID>"
-    "<State><![CDATA[bench]]></State><WelcomeCode><![CDATA[WC{n}]]></WelcomeCode></xml>"
+    "<State><![CDATA[bench]]></State></xml>"
 )
+STAFF = 50
+RETRY_SPREAD = 64  # a delivery's two retries come after the next 64 events' first deliveries
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def settings_env(data_dir: str) -> dict[str, str]:
+def settings_env(data_dir: str, db_url: str) -> dict[str, str]:
     return {
         **os.environ,
         "SCRMBOT_STORAGE__DATA_DIR": data_dir,
-        "SCRMBOT_DATABASE__URL": f"sqlite://{data_dir}/bench.sqlite3",
+        "SCRMBOT_DATABASE__URL": db_url or f"sqlite://{data_dir}/bench.sqlite3",
         "SCRMBOT_LOGGING__LEVEL": "WARNING",
+        "SCRMBOT_SECURITY__ALLOW_DEV_SECRET": "true",
     }
 
 
@@ -88,99 +89,110 @@ def serve_app(port: int) -> None:
     web.run_app(create_app(settings), host="127.0.0.1", port=port, print=None, access_log=None)
 
 
-def make_requests(n: int) -> list[tuple[dict[str, str], bytes]]:
+def event_xml(corp: str, n: int, now: int) -> str:
+    return XML.format(corp=corp, ts=now, staff=n % STAFF, n=n)
+
+
+def write_requests(path: Path, first: int, count: int) -> None:
+    """`count` distinct events from number `first`, each delivered three times."""
     wc = load_settings().wecom
     crypto = WeComCrypto(wc.token, wc.encoding_aes_key, wc.corp_id)
     now = int(time.time())
-    return [
-        crypto.encrypt_callback(XML.format(corp=wc.corp_id, ts=now, staff=i % 50, n=i))
-        for i in range(n)
+    lines: list[str] = []
+    for start in range(first, first + count, RETRY_SPREAD):
+        chunk = []
+        for n in range(start, min(start + RETRY_SPREAD, first + count)):
+            params, body = crypto.encrypt_callback(event_xml(wc.corp_id, n, now))
+            query = "&".join(f"{k}={v}" for k, v in params.items())
+            chunk.append(f"/wecom/callback?{query}\t{body.decode()}")
+        lines += chunk * 3
+    path.write_text("\n".join(lines) + "\n")
+
+
+def distinct_in(lines: int) -> int:
+    """Distinct events among the first `lines` requests of a file (chunks sent thrice)."""
+    full, rest = divmod(lines, 3 * RETRY_SPREAD)
+    return full * RETRY_SPREAD + min(rest, RETRY_SPREAD)
+
+
+def wrk(port: int, requests: Path, connections: int, seconds: float) -> dict[str, float]:
+    cmd = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{int(seconds)}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(LUA),
     ]
+    env = {**os.environ, "BENCH_REQUESTS": str(requests)}
+    out = subprocess.run(
+        [*cmd, f"http://127.0.0.1:{port}/wecom/callback"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+    result: dict[str, float] = json.loads(line.removeprefix("RESULT "))
+    return result
 
 
-async def load(
-    url: str, requests: list[tuple[dict[str, str], bytes]], concurrency: int
+def measure(
+    pid: int, port: int, requests: Path, connections: int, seconds: float
 ) -> dict[str, float]:
-    latencies: list[float] = []
-    errors = 0
-    queue = iter(requests)
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
-
-        async def worker() -> None:
-            nonlocal errors
-            for params, body in queue:
-                t0 = time.perf_counter()
-                async with session.post(url, params=params, data=body) as resp:
-                    await resp.read()
-                    errors += resp.status != 200
-                latencies.append(time.perf_counter() - t0)
-
-        start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - start
-    latencies.sort()
+    cpu0 = proc_cpu_seconds(pid)
+    r = wrk(port, requests, connections, seconds)
+    cpu = proc_cpu_seconds(pid) - cpu0
+    seconds = r["duration_us"] / 1e6
     return {
-        "rps": len(latencies) / elapsed,
-        "p50_ms": latencies[len(latencies) // 2] * 1000,
-        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
-        "errors": errors,
+        "rps": r["requests"] / seconds,
+        "p50_ms": r["p50_us"] / 1000,
+        "p99_ms": r["p99_us"] / 1000,
+        "cpu_us": cpu / max(r["requests"], 1) * 1e6,
+        "errors": r["non2xx"] + r["socket_errors"],
+        "requests": r["requests"],
+        "distinct": distinct_in(int(r["sent"] - r["overrun"])),
+        "overrun": r["overrun"],
     }
 
 
-async def wait_up(port: int) -> None:
-    for _ in range(200):
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return
-        except OSError:
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"server on {port} did not start")
+class Server:
+    def __init__(self, mode: str, env: dict[str, str]) -> None:
+        self.port = free_port()
+        cmd = [sys.executable, "-m", "bench.callbacks", f"--serve-{mode}", str(self.port)]
+        self.proc = start_server(cmd, env, self.port)
+
+    def measure(self, requests: Path, connections: int, seconds: float) -> dict[str, float]:
+        return measure(self.proc.pid, self.port, requests, connections, seconds)
+
+    def stop(self) -> None:
+        stop(self.proc)
 
 
-async def run_server(
-    mode: str, env: dict[str, str], reqs: list, n: int, concurrencies: list[int]
-) -> list[dict[str, float]]:
-    """One server process; a warm-up, then one run per concurrency with its own events."""
-    port = free_port()
-    proc = subprocess.Popen(  # noqa: ASYNC220 — a server process for the whole run
-        [sys.executable, "-m", "bench.callbacks", f"--serve-{mode}", str(port)], env=env
-    )
-    url = f"http://127.0.0.1:{port}/wecom/callback"
-    try:
-        await wait_up(port)
-        await load(url, reqs[:200], 32)
-        runs = []
-        for i, c in enumerate(concurrencies):
-            runs.append(await load(url, reqs[200 + i * n : 200 + (i + 1) * n], c))
-        return runs
-    finally:
-        proc.terminate()
-        proc.wait(15)
-
-
-async def count_and_drain(env: dict[str, str]) -> tuple[int, int]:
-    """Rows stored, then rows a worker marked done (the embedded Redis still holds the jobs)."""
-    from bot.runtime import Runtime
-    from jobs.worker import build_worker
-    from storage.core import InboxEvent, InboxStatus
-
-    os.environ.update(env)
-    settings = load_settings()
-    async with Runtime(settings, routers=[]) as rt:
-        stored = await InboxEvent.all().count()
-        worker = build_worker(rt, burst=True, handle_signals=False)
-        await worker.main()
-        await worker.close()
-        done = await InboxEvent.filter(status=InboxStatus.DONE).count()
-    return stored, done
+def report(conns: list[int], bare: list[dict[str, float]], full: list[dict[str, float]]) -> None:
+    for c, b, f in zip(conns, bare, full, strict=True):
+        short = " (request file too short: some events sent more than 3 times)"
+        print(f"{c} connections:" + (short if b["overrun"] or f["overrun"] else ""))
+        for name, r in (("ceiling (verify+decrypt+parse)", b), ("pipeline (store + enqueue)", f)):
+            print(
+                f"  {name:31s} {r['rps']:7.0f} req/s  p50 {r['p50_ms']:6.1f} ms  "
+                f"p99 {r['p99_ms']:6.1f} ms  CPU {r['cpu_us']:5.0f} µs/req  "
+                f"errors: {int(r['errors'])}"
+            )
+        print(
+            f"  ratio pipeline/ceiling: throughput {f['rps'] / b['rps']:.2f} (goal >= 0.5), "
+            f"CPU per request {f['cpu_us'] / b['cpu_us']:.2f}x"
+        )
 
 
 def main() -> None:  # noqa: RET503
     parser = argparse.ArgumentParser()
-    parser.add_argument("-n", type=int, default=6000, help="events per run")
-    parser.add_argument("-c", type=int, nargs="+", default=[32, 128], help="concurrencies")
+    parser.add_argument("-d", type=int, default=5, help="seconds per run")
+    parser.add_argument("-c", type=int, nargs="+", default=[8, 32, 128], help="connections")
+    parser.add_argument("--db", default="", help="database URL (default: SQLite in a temp dir)")
+    parser.add_argument("--no-drain", action="store_true", help="skip the worker drain")
     parser.add_argument("--serve-bare", type=int)
     parser.add_argument("--serve-app", type=int)
     args = parser.parse_args()
@@ -188,25 +200,37 @@ def main() -> None:  # noqa: RET503
         return serve_bare(args.serve_bare)
     if args.serve_app:
         return serve_app(args.serve_app)
-    data_dir = tempfile.mkdtemp(prefix="scrmbot-bench-")
-    env = settings_env(data_dir)
-    sent = 200 + args.n * len(args.c)
-    reqs = make_requests(sent)
-    bare = asyncio.run(run_server("bare", env, reqs, args.n, args.c))
-    full = asyncio.run(run_server("app", env, reqs, args.n, args.c))
-    stored, done = asyncio.run(count_and_drain(env))
-    print(f"{args.n} distinct signed events per run (+200 warm-up); data in {data_dir}")
-    for c, b, f in zip(args.c, bare, full, strict=True):
-        print(f"concurrency {c}:")
-        for name, r in (("ceiling (verify+decrypt+parse)", b), ("pipeline (embedded default)", f)):
-            print(
-                f"  {name:32s} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.1f} ms  "
-                f"p99 {r['p99_ms']:6.1f} ms  non-200: {int(r['errors'])}"
-            )
-        print(f"  ratio pipeline/ceiling: {f['rps'] / b['rps']:.2f} (goal >= 0.5)")
-    print(
-        f"inbox rows: {stored} of {sent} sent (lost {sent - stored}); processed by a worker: {done}"
-    )
+    data_dir = Path(tempfile.mkdtemp(prefix="scrmbot-bench-"))
+    env = settings_env(str(data_dir), args.db)
+    os.environ.update(env)
+    if args.db:
+        from bench.drain import reset_database
+
+        reset_database(args.db)
+    warm = data_dir / "warm-up.txt"
+    write_requests(warm, 0, 2000)
+    bare_server, app_server = Server("bare", env), Server("app", env)
+    try:
+        calibration = bare_server.measure(warm, 32, 2)
+        app_server.measure(warm, 32, 2)
+        # Enough distinct events for the fastest run, with ample room for noise.
+        events = int(calibration["rps"] * args.d * 3 / 3) + 2000
+        bare, full = [], []
+        for i, c in enumerate(args.c):  # A/B interleaved: the machine's noise hits both
+            requests = data_dir / f"requests-{i}.txt"
+            write_requests(requests, 2000 + i * events, events)
+            bare.append(bare_server.measure(requests, c, args.d))
+            full.append(app_server.measure(requests, c, args.d))
+    finally:
+        bare_server.stop()
+        app_server.stop()
+    print(f"distinct signed events, each delivered 3 times; wrk -t1, {args.d:.0f} s per run")
+    report(args.c, bare, full)
+    if not args.no_drain:
+        from bench.drain import drain_report
+
+        sent = distinct_in(2000 * 3) + sum(int(f["distinct"]) for f in full)
+        drain_report(env, sent, max(f["rps"] for f in full))
 
 
 if __name__ == "__main__":

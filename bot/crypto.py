@@ -11,6 +11,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 import secrets
 import struct
 import time
@@ -67,6 +68,26 @@ def parse_xml(text: str | bytes) -> dict[str, object]:
     return doc["xml"]
 
 
+# WeCom's envelope is <xml>…<Encrypt><![CDATA[base64]]></Encrypt>…</xml>, and only Encrypt
+# matters (it is what the signature covers): found without a full XML parse, which is the
+# fallback (with its exact errors) for anything else.
+_ENCRYPT = re.compile(
+    rb"<Encrypt>(?:<!\[CDATA\[([A-Za-z0-9+/=]+)\]\]>|([A-Za-z0-9+/=]+))</Encrypt>"
+)
+
+
+def envelope_encrypt(body: bytes) -> str:
+    if len(body) > MAX_BODY_BYTES:
+        raise TooLarge("body larger than 64 KiB")
+    plain = body.lstrip().startswith(b"<xml>") and b"<!D" not in body and b"<!E" not in body
+    if plain and body.count(b"<Encrypt>") == 1 and (m := _ENCRYPT.search(body)):
+        return (m.group(1) or m.group(2)).decode()
+    encrypt = parse_xml(body).get("Encrypt")
+    if not isinstance(encrypt, str) or not encrypt:
+        raise BadRequest("missing <Encrypt>")
+    return encrypt
+
+
 class WeComCrypto:
     def __init__(self, token: str, encoding_aes_key: str, corp_id: str) -> None:
         self.token = token
@@ -119,10 +140,7 @@ class WeComCrypto:
         return self.decrypt(echostr)
 
     def decrypt_callback(self, sig: str, timestamp: str, nonce: str, body: bytes) -> str:
-        envelope = parse_xml(body)
-        encrypt = envelope.get("Encrypt")
-        if not isinstance(encrypt, str) or not encrypt:
-            raise BadRequest("missing <Encrypt>")
+        encrypt = envelope_encrypt(body)
         self.check_signature(sig, timestamp, nonce, encrypt)
         return self.decrypt(encrypt)
 

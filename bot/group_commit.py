@@ -40,7 +40,9 @@ class GroupCommit(Generic[T, R]):
     async def submit(self, item: T) -> R:
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))
-        if len(self._pending) >= self.max_batch:
+        if len(self._pending) >= self.max_batch or not self._lock.locked():
+            # Nothing committing: go at once (callers of this same tick still join). While a
+            # commit runs, arrivals gather for the next one anyway.
             self._schedule(0)
         elif self._flusher is None:
             self._schedule(self.max_delay)

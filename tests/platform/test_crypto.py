@@ -80,3 +80,24 @@ def test_entities_refused() -> None:
 def test_oversized_body_refused() -> None:
     with pytest.raises(TooLarge, match="64 KiB"):
         parse_xml(b"<xml>" + b"a" * 70000 + b"</xml>")
+
+
+def test_the_envelope_is_read_without_an_xml_parse(
+    crypto: WeComCrypto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A callback's XML is parsed once (the event); the envelope only yields <Encrypt>."""
+    import bot.crypto
+
+    parses: list[object] = []
+    real = bot.crypto.xmltodict.parse
+    monkeypatch.setattr(
+        bot.crypto.xmltodict, "parse", lambda *a, **k: parses.append(a) or real(*a, **k)
+    )
+    params, body = crypto.encrypt_callback("<xml><MsgType>event</MsgType></xml>")
+    plain = crypto.decrypt_callback(
+        params["msg_signature"], params["timestamp"], params["nonce"], body
+    )
+    assert plain == "<xml><MsgType>event</MsgType></xml>" and parses == []
+    # Anything unusual still goes through the parser and its exact errors.
+    with pytest.raises(BadRequest, match="malformed XML"):
+        crypto.decrypt_callback("s", "1", "n", b'<!DOCTYPE x [<!ENTITY a "b">]><xml>&a;</xml>')

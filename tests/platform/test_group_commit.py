@@ -40,3 +40,34 @@ async def test_a_failing_after_step_still_answers(caplog: pytest.LogCaptureFixtu
     group: GroupCommit[int, int] = GroupCommit(commit, after)
     assert await asyncio.wait_for(group.submit(7), 2) == 7
     assert "failed" in caplog.text
+
+
+async def test_a_lone_item_is_committed_at_once() -> None:
+    """Nothing else waiting: no gathering delay (the window here would be an hour)."""
+
+    async def commit(items: list[int]) -> list[int]:
+        return items
+
+    group: GroupCommit[int, int] = GroupCommit(commit, max_delay=3600)
+    assert await asyncio.wait_for(group.submit(7), 30) == 7
+
+
+async def test_arrivals_during_a_commit_share_the_next_one() -> None:
+    batches: list[list[int]] = []
+    release, committing = asyncio.Event(), asyncio.Event()
+
+    async def commit(items: list[int]) -> list[int]:
+        batches.append(items)
+        committing.set()
+        if len(batches) == 1:
+            await release.wait()
+        return items
+
+    group: GroupCommit[int, int] = GroupCommit(commit)
+    first = asyncio.create_task(group.submit(0))
+    await committing.wait()
+    later = [asyncio.create_task(group.submit(i)) for i in (1, 2, 3)]
+    await asyncio.sleep(0)
+    release.set()
+    assert await asyncio.gather(first, *later) == [0, 1, 2, 3]
+    assert batches == [[0], [1, 2, 3]]

@@ -115,14 +115,47 @@ async def process(deps: Deps, row_id: int) -> InboxStatus | None:
     row = await InboxEvent.get_or_none(id=row_id)
     if row is None or row.status in (InboxStatus.DONE, InboxStatus.DEAD):
         return row.status if row else None
-    event = parse_event(row.xml)
-    done = set(await HandlerRun.filter(inbox_id=row.id).values_list("handler", flat=True))
-    errors = await _run_all(deps, row, event, done)  # type: ignore[arg-type]
-    now = deps.now()
-    if not errors:
-        await InboxEvent.filter(id=row.id).update(
-            status=InboxStatus.DONE, done_at=now, last_error=None
+    ledger = await HandlerRun.filter(inbox_id=row.id).values_list("handler", flat=True)
+    status = await _process_row(deps, row, {str(h) for h in ledger})
+    if status is InboxStatus.DONE:
+        await _mark_done(deps, [row.id])
+    return status
+
+
+async def process_batch(deps: Deps, row_ids: list[int]) -> int:
+    """The rows stored together, in order, with one read of the rows and of their ledger and
+    one write marking them done (each handler's run is still recorded as it finishes, so a
+    crash before that write re-runs nothing). A row that raises stays pending for the
+    requeue cron and does not hold up the others. Returns the rows done."""
+    rows = await InboxEvent.filter(id__in=row_ids).order_by("id")
+    rows = [r for r in rows if r.status not in (InboxStatus.DONE, InboxStatus.DEAD)]
+    runs: dict[int, set[str]] = {r.id: set() for r in rows}
+    ledger = HandlerRun.filter(inbox_id__in=list(runs)).values_list("inbox_id", "handler")
+    for inbox_id, handler in await ledger:
+        runs[int(inbox_id)].add(str(handler))
+    done: list[int] = []
+    for row in rows:
+        try:
+            if await _process_row(deps, row, runs[row.id]) is InboxStatus.DONE:
+                done.append(row.id)
+        except Exception:
+            log.exception("inbox row %s could not be processed", row.id)
+    await _mark_done(deps, done)
+    return len(done)
+
+
+async def _mark_done(deps: Deps, row_ids: list[int]) -> None:
+    if row_ids:
+        await InboxEvent.filter(id__in=row_ids).update(
+            status=InboxStatus.DONE, done_at=deps.now(), last_error=None
         )
+
+
+async def _process_row(deps: Deps, row: InboxEvent, done: set[str]) -> InboxStatus:
+    """DONE (for the caller to record), or the failure recorded with its retry."""
+    event = parse_event(row.xml)
+    errors = await _run_all(deps, row, event, done)  # type: ignore[arg-type]
+    if not errors:
         return InboxStatus.DONE
     attempts = row.attempts + 1
     dead = attempts >= deps.settings.inbox.max_attempts
@@ -131,7 +164,7 @@ async def process(deps: Deps, row_id: int) -> InboxStatus | None:
         status=InboxStatus.DEAD if dead else InboxStatus.FAILED,
         attempts=attempts,
         last_error="\n".join(errors)[:4000],
-        next_attempt_at=None if dead else now + timedelta(seconds=delay),
+        next_attempt_at=None if dead else deps.now() + timedelta(seconds=delay),
     )
     if dead:
         log.error("inbox row %s is dead after %s attempts", row.id, attempts)

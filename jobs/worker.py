@@ -34,16 +34,8 @@ async def process_inbox(ctx: dict[str, Any], row_id: int) -> str | None:
 
 
 async def process_inbox_batch(ctx: dict[str, Any], row_ids: list[int]) -> int:
-    """Rows stored together are processed together; one bad row does not hold up the rest
-    (it stays pending and the requeue cron brings it back on its own)."""
-    done = 0
-    for row_id in row_ids:
-        try:
-            await inbox.process(ctx["deps"], row_id)
-            done += 1
-        except Exception:
-            log.exception("inbox row %s could not be processed", row_id)
-    return done
+    """Rows stored together are processed together (see `inbox.process_batch`)."""
+    return await inbox.process_batch(ctx["deps"], row_ids)
 
 
 async def requeue_stranded(ctx: dict[str, Any]) -> int:

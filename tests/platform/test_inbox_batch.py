@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
+from bot import inbox
 from bot.inbox import inbox_key
 from bot.inbox_batch import InboxBatcher
 from bot.runtime import Runtime
@@ -46,3 +48,32 @@ async def test_a_batch_led_by_a_redelivery_still_gets_its_new_rows_processed(
             await worker.close()
         statuses = await InboxEvent.all().order_by("id").values_list("status", flat=True)
         assert list(statuses) == [InboxStatus.DONE, InboxStatus.DONE]
+
+
+class _Statements(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+
+
+async def test_a_batch_is_read_and_marked_done_set_wise(settings: Settings) -> None:
+    """Twenty rows without handlers: a constant number of statements, not a few per row."""
+    async with Runtime(settings, routers=[]) as rt:
+        batcher = InboxBatcher(rt.deps)
+        stored = await asyncio.gather(*(_store(batcher, f"wm{n}") for n in range(20)))
+        ids = [row_id for row_id, _ in stored]
+        statements = _Statements()
+        db_log = logging.getLogger("tortoise.db_client")
+        level = db_log.level
+        db_log.setLevel(logging.DEBUG)
+        db_log.addHandler(statements)
+        try:
+            assert await inbox.process_batch(rt.deps, ids) == 20
+        finally:
+            db_log.removeHandler(statements)
+            db_log.setLevel(level)
+        assert statements.count <= 4
+        assert await InboxEvent.filter(status=InboxStatus.DONE).count() == 20

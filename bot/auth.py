@@ -1,4 +1,5 @@
-"""People's auth: roles, the signed session cookie, CSRF tokens, OAuth / web-login URLs and
+"""People's auth: roles (who a member is comes from the directory a feature provides through
+`router.lookup`), the signed session cookie, CSRF tokens, OAuth / web-login URLs and
 the JS-SDK signature. The HTTP views that use these live in `handlers/system.py`."""
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
-from bot.auth_types import Principal, Role
+from bot.auth_types import Member, Principal, Role
 from bot.settings import Settings
 from bot.signing import Signer
 from storage.core import ConsoleRole
-from storage.directory import Department, Staff
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+
+    from bot.dispatcher import Dispatcher
 
 SESSION_COOKIE = "scrmbot_session"
 CSRF_COOKIE = "scrmbot_csrf"
@@ -31,7 +33,9 @@ OAUTH_COOKIE = "scrmbot_oauth"  # binds a login's state to the browser that star
 SESSION_PURPOSE = "session"
 STATE_TTL = 600
 _STATE_PREFIX = "scrmbot:auth:state:"
-_INACTIVE_STATUSES = (2, 5)  # WeCom member status: disabled, left
+# What auth asks the directory (a feature registers them with `router.lookup`).
+MEMBER_LOOKUP = "member"  # async (userid) -> Member | None
+DEPARTMENT_MEMBERS_LOOKUP = "department_members"  # async (frozenset[int]) -> set[str]
 USER_KEY = web.RequestKey("scrmbot_user", object)
 _ANONYMOUS = object()
 
@@ -41,50 +45,41 @@ CONSOLE_ROLES = {"admin": Role.ADMIN, "dept_admin": Role.DEPT_ADMIN}
 # --- roles -----------------------------------------------------------------------------
 
 
-async def load_principal(userid: str, settings: Settings) -> Principal:
+async def find_member(userid: str, dispatcher: Dispatcher | None) -> Member | None:
+    lookup = dispatcher.lookup(MEMBER_LOOKUP) if dispatcher else None
+    found: Member | None = await lookup(userid) if lookup else None
+    return found
+
+
+async def load_principal(
+    userid: str, settings: Settings, dispatcher: Dispatcher | None = None
+) -> Principal:
     """The person behind a WeCom userid with their console role (staff when nothing else)."""
-    staff = await Staff.get_or_none(userid=userid)
-    name = staff.name if staff else userid
+    member = await find_member(userid, dispatcher)
+    name = member.name if member else userid
+    members_of = dispatcher.lookup(DEPARTMENT_MEMBERS_LOOKUP) if dispatcher else None
     if userid in settings.security.super_admins:
-        return Principal(userid, name, Role.SUPER_ADMIN)
+        return Principal(userid, name, Role.SUPER_ADMIN, members_of=members_of)
     grant = await ConsoleRole.get_or_none(userid=userid)
     role = CONSOLE_ROLES.get(grant.role, Role.STAFF) if grant else Role.STAFF
     depts = (
         frozenset(int(d) for d in grant.departments) if grant and role is Role.DEPT_ADMIN else None
     )
-    return Principal(userid, name, role, depts or frozenset())
+    return Principal(userid, name, role, depts or frozenset(), members_of=members_of)
 
 
-async def is_active_member(userid: str) -> bool:
+async def is_active_member(userid: str, dispatcher: Dispatcher | None = None) -> bool:
     """A member who left or was disabled in WeCom may not keep using a session."""
-    staff = await Staff.get_or_none(userid=userid)
-    return staff is None or staff.status not in _INACTIVE_STATUSES
-
-
-async def department_tree(roots: frozenset[int]) -> set[int]:
-    """The departments and all their descendants (a dept admin manages sub-departments too)."""
-    rows = await Department.filter(deleted=False).values_list("id", "parent_id")
-    children: dict[int, list[int]] = {}
-    for dept_id, parent in rows:
-        children.setdefault(int(parent), []).append(int(dept_id))
-    found, todo = set(roots), list(roots)
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
+    member = await find_member(userid, dispatcher)
+    return member is None or member.active
 
 
 async def scope_userids(principal: Principal) -> set[str] | None:
     """Whose data a person may see: None = everyone (admin and up)."""
     if principal.sees_all:
         return None
-    if principal.role is Role.DEPT_ADMIN:
-        depts = await department_tree(principal.departments)
-        rows = await Staff.all().values_list("userid", "departments")
-        found = {uid for uid, ds in rows if depts.intersection(int(d) for d in ds or [])}
-        return found | {principal.userid}
+    if principal.role is Role.DEPT_ADMIN and principal.members_of is not None:
+        return await principal.members_of(principal.departments) | {principal.userid}
     return {principal.userid}
 
 
@@ -123,16 +118,16 @@ def session_userid(request: web.Request, signer: Signer) -> str | None:
 
 
 async def current_user(
-    request: web.Request, signer: Signer, settings: Settings
+    request: web.Request, signer: Signer, settings: Settings, dispatcher: Dispatcher | None = None
 ) -> Principal | None:
     """The signed-in person, resolved once per request."""
     cached = request.get(USER_KEY)
     if cached is not None:
-        return None if cached is _ANONYMOUS else cached  # type: ignore[return-value]
+        return None if cached is _ANONYMOUS else cached
     userid = session_userid(request, signer)
     user = None
-    if userid and await is_active_member(userid):
-        user = await load_principal(userid, settings)
+    if userid and await is_active_member(userid, dispatcher):
+        user = await load_principal(userid, settings, dispatcher)
     request[USER_KEY] = user if user is not None else _ANONYMOUS
     return user
 

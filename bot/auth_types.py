@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -20,11 +21,27 @@ class Role(IntEnum):
 
 
 @dataclass(frozen=True)
+class Member:
+    """A corp member as the directory knows them (a feature provides the directory through
+    `router.lookup("member")`; the core keeps none)."""
+
+    userid: str
+    name: str
+    active: bool  # False once they left or were disabled in WeCom
+
+
+DepartmentMembers = Callable[[frozenset[int]], Awaitable[set[str]]]
+
+
+@dataclass(frozen=True)
 class Principal:
     userid: str
     name: str
     role: Role
     departments: frozenset[int] = field(default_factory=frozenset)  # dept_admin's scope
+    # The userids in those departments and their sub-departments: the directory's
+    # `router.lookup("department_members")`, attached at sign-in.
+    members_of: DepartmentMembers | None = field(default=None, compare=False, repr=False)
 
     @property
     def sees_all(self) -> bool:

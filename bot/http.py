@@ -142,7 +142,7 @@ def wrap_view(route: HttpRoute) -> Handler:
 
     async def handler(request: web.Request) -> web.StreamResponse:
         deps = request.app[DEPS_KEY]
-        user = await current_user(request, deps.signer, deps.settings)
+        user = await current_user(request, deps.signer, deps.settings, deps.dispatcher)
         if route.role is not None:
             if user is None:
                 return _login_required(request)

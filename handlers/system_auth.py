@@ -64,7 +64,7 @@ async def _identify(ctx: RequestContext, code: str) -> str | web.Response:
     userid = info.get("userid") or info.get("UserId")
     if not isinstance(userid, str) or not userid:
         return message_page(403, "无法使用", "此页面仅供本企业成员使用，当前访问者不是企业成员。")
-    if not await auth.is_active_member(userid):
+    if not await auth.is_active_member(userid, ctx.deps.dispatcher):
         return message_page(403, "无法使用", "你的企业微信账号已停用或已离职，无法登录。")
     return userid
 

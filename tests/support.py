@@ -84,6 +84,19 @@ async def run_due(deps: Deps) -> list[str]:
     return [await schedule.execute(deps, args[0]) for args in jobs]
 
 
+def with_directory(routers: list[Router]) -> list[Router]:
+    """The routers plus the directory lookups auth asks for (the facts feature's), unless one of
+    them provides them already: a feature tested alone still has names, leavers and scopes."""
+    if any("member" in r.lookups for r in routers):
+        return routers
+    from handlers.facts import members
+
+    directory = Router("directory")
+    directory.lookup("member")(members.member)
+    directory.lookup("department_members")(members.department_members)
+    return [*routers, directory]
+
+
 def fake_deps(
     settings: Settings,
     redis: Redis,
@@ -99,7 +112,7 @@ def fake_deps(
         wecom=wecom,  # type: ignore[arg-type]
         queue=queue or FakeQueue(),  # type: ignore[arg-type]
         signer=Signer(settings.security.secret),
-        dispatcher=Dispatcher(routers),
+        dispatcher=Dispatcher(with_directory(routers)),
         templates=jinja2.Environment(autoescape=True),
         clock=clock,
     )

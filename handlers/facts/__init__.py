@@ -14,10 +14,19 @@ from handlers.facts import (  # noqa: F401  (each module decorates the router)
     directory,
     groups,
     home,
+    members,
     pickers,
     sync,
 )
+from handlers.facts.members import department_tree
 from handlers.facts.router import router
 from handlers.facts.store import add_timeline, first_add, is_new_customer, mark_tags
 
-__all__ = ["add_timeline", "first_add", "is_new_customer", "mark_tags", "router"]
+__all__ = [
+    "add_timeline",
+    "department_tree",
+    "first_add",
+    "is_new_customer",
+    "mark_tags",
+    "router",
+]

@@ -11,9 +11,10 @@ from typing import Any
 from aiohttp import web
 from tortoise.expressions import Q
 
-from bot.auth import department_tree, scope_userids
+from bot.auth import scope_userids
 from bot.auth_types import Principal, Role
 from bot.http import ApiError, RequestContext, json_ok, parse_id
+from handlers.facts.members import department_tree
 from handlers.facts.router import router
 from storage.directory import Department, Staff
 from storage.facts import CorpTag, CorpTagGroup, CustomerGroup

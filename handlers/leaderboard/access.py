@@ -54,7 +54,7 @@ async def check_members_in_scope(user: Principal, userids: list[str], depts: lis
     outside = [u for u in userids if u not in scope]
     if outside:
         raise ApiError(403, f"成员 {outside[0]} 不在你管理的部门内", "userids")
-    from bot.auth import department_tree
+    from handlers.facts import department_tree
 
     tree = await department_tree(user.departments)
     bad = [d for d in depts if d not in tree]

@@ -9,8 +9,8 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from redis.asyncio import Redis
 
-from bot.auth import department_tree
 from bot.http import ApiError
+from handlers.facts import department_tree
 from handlers.leaderboard.counting import counts_key, rebuild_teams, refresh_participant, zkey
 from storage.directory import Staff
 from storage.leaderboard import (

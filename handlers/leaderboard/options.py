@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.auth import department_tree
 from bot.auth_types import Role
 from bot.http import RequestContext, json_ok
+from handlers.facts import department_tree
 from handlers.leaderboard.router import router
 from storage.directory import Department
 

@@ -9,9 +9,9 @@ import pydantic
 from aiohttp import web
 from tortoise.expressions import Q
 
-from bot.auth import department_tree
 from bot.auth_types import Principal, Role
 from bot.http import ApiError, RequestContext, json_ok, read_json
+from handlers.facts import department_tree
 from handlers.radar.common import SHARE_PURPOSE
 from handlers.radar.router import router
 from storage.directory import Staff

@@ -7,9 +7,16 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
-from bot.auth import SESSION_COOKIE, SESSION_PURPOSE, load_principal, scope_userids
+from bot.auth import (
+    SESSION_COOKIE,
+    SESSION_PURPOSE,
+    is_active_member,
+    load_principal,
+    scope_userids,
+)
 from bot.auth_types import Principal, Role
 from bot.deps import Deps
+from bot.dispatcher import Dispatcher
 from bot.embedded_redis import EmbeddedRedis
 from bot.settings import DEV_SECRET, Settings
 from bot.signing import Signer
@@ -17,7 +24,7 @@ from handlers.system import router as system_router
 from storage.core import ConsoleRole
 from tests.auth.support import FakeWeCom, build_app, probe, sign_in
 from tests.conftest import make_settings
-from tests.support import fake_deps
+from tests.support import fake_deps, with_directory
 
 
 async def test_session_round_trip(client: TestClient, deps: Deps, corp: None) -> None:
@@ -59,34 +66,44 @@ async def test_member_who_left_loses_the_session(
     assert resp.status == 401
 
 
+DIRECTORY = Dispatcher(with_directory([]))  # the facts feature's lookups, as in production
+
+
 async def test_role_resolution(settings: Settings, corp: None) -> None:
     await ConsoleRole.create(userid="alice", role="admin")
     await ConsoleRole.create(userid="bob", role="dept_admin", departments=[3, 4])
-    assert (await load_principal("admin", settings)).role is Role.SUPER_ADMIN
-    alice = await load_principal("alice", settings)
+    assert (await load_principal("admin", settings, DIRECTORY)).role is Role.SUPER_ADMIN
+    alice = await load_principal("alice", settings, DIRECTORY)
     assert (alice.role, alice.name) == (Role.ADMIN, "Alice")
-    bob = await load_principal("bob", settings)
+    bob = await load_principal("bob", settings, DIRECTORY)
     assert (bob.role, bob.departments) == (Role.DEPT_ADMIN, frozenset({3, 4}))
-    carol = await load_principal("carol", settings)
+    carol = await load_principal("carol", settings, DIRECTORY)
     assert (carol.role, carol.departments) == (Role.STAFF, frozenset())
-    stranger = await load_principal("newcomer", settings)  # OAuth-verified, not yet synced
+    stranger = await load_principal("newcomer", settings, DIRECTORY)  # not yet synced
     assert (stranger.role, stranger.name) == (Role.STAFF, "newcomer")
+    assert await is_active_member("alice", DIRECTORY)
+    assert not await is_active_member("gone", DIRECTORY)
 
 
 async def test_super_admin_in_config_wins_over_a_grant(settings: Settings, corp: None) -> None:
     await ConsoleRole.create(userid="admin", role="dept_admin", departments=[2])
-    assert (await load_principal("admin", settings)).role is Role.SUPER_ADMIN
+    assert (await load_principal("admin", settings, DIRECTORY)).role is Role.SUPER_ADMIN
 
 
-async def test_scope_userids(corp: None) -> None:
+async def test_scope_userids(settings: Settings, corp: None) -> None:
     assert await scope_userids(Principal("x", "X", Role.ADMIN)) is None
     assert await scope_userids(Principal("carol", "C", Role.STAFF)) == {"carol"}
     # Department 2 includes its child 3: alice (2), bob (3), dave (3, 4), and the member who
     # left stays visible so old data can still be read.
-    sales = await scope_userids(Principal("carol", "C", Role.DEPT_ADMIN, frozenset({2})))
+    await ConsoleRole.create(userid="carol", role="dept_admin", departments=[2])
+    sales = await scope_userids(await load_principal("carol", settings, DIRECTORY))
     assert sales == {"alice", "bob", "dave", "gone", "carol"}
-    support = await scope_userids(Principal("zed", "Z", Role.DEPT_ADMIN, frozenset({4})))
+    await ConsoleRole.create(userid="zed", role="dept_admin", departments=[4])
+    support = await scope_userids(await load_principal("zed", settings, DIRECTORY))
     assert support == {"carol", "dave", "zed"}
+    # Without a directory the core knows nobody else: a dept admin sees only their own data.
+    alone = Principal("zed", "Z", Role.DEPT_ADMIN, frozenset({4}))
+    assert await scope_userids(alone) == {"zed"}
 
 
 async def test_cookie_forged_with_the_public_secret_fails_on_a_configured_server(

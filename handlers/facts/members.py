@@ -1,0 +1,42 @@
+"""The corp directory as the core asks for it: who a member is (auth's sessions and names)
+and who is in a set of departments (a department admin's scope)."""
+
+from __future__ import annotations
+
+from bot.auth_types import Member
+from handlers.facts.router import router
+from storage.directory import Department, Staff
+
+INACTIVE_STATUSES = (2, 5)  # WeCom member status: disabled, left
+
+
+@router.lookup("member")
+async def member(userid: str) -> Member | None:
+    staff = await Staff.get_or_none(userid=userid)
+    if staff is None:
+        return None
+    return Member(staff.userid, staff.name, staff.status not in INACTIVE_STATUSES)
+
+
+@router.lookup("department_members")
+async def department_members(departments: frozenset[int]) -> set[str]:
+    """Everyone in the departments or below (a member who left stays: old data stays
+    readable)."""
+    depts = await department_tree(departments)
+    rows = await Staff.all().values_list("userid", "departments")
+    return {str(uid) for uid, ds in rows if depts.intersection(int(d) for d in ds or [])}
+
+
+async def department_tree(roots: frozenset[int]) -> set[int]:
+    """The departments and all their descendants (a dept admin manages sub-departments too)."""
+    rows = await Department.filter(deleted=False).values_list("id", "parent_id")
+    children: dict[int, list[int]] = {}
+    for dept_id, parent in rows:
+        children.setdefault(int(parent), []).append(int(dept_id))
+    found, todo = set(roots), list(roots)
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found

@@ -28,6 +28,7 @@ from bot.inbox_batch import InboxBatcher
 from bot.metrics import CALLBACKS
 from bot.replies import passive_reply_xml
 from bot.web_keys import DEPS_KEY
+from storage.core import InboxEvent
 
 log = logging.getLogger(__name__)
 CRYPTO_KEY = web.AppKey("crypto", WeComCrypto)
@@ -122,7 +123,7 @@ async def _card_fast_path(
     await inbox.record_run(row_id, inbox.BUTTON_RUN, deps.now())
     if reply is None:
         return None
-    await inbox.InboxEvent.filter(id=row_id).update(replied=True)
+    await InboxEvent.filter(id=row_id).update(replied=True)
     return crypto.encrypt_reply(passive_reply_xml(reply, event.from_user, crypto.corp_id))
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, dataclass_transform
 
 from bot.signing import Signer
 
@@ -25,6 +25,7 @@ class CallbackDataError(ValueError):
     pass
 
 
+@dataclass_transform(frozen_default=True)  # mypy sees each subclass's typed constructor
 class CallbackData:
     """Subclass with `prefix=`; fields are annotated class attributes (int, str or bool)."""
 

@@ -65,7 +65,8 @@ def parse_xml(text: str | bytes) -> dict[str, object]:
         raise BadRequest(f"malformed XML: {type(exc).__name__}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("xml"), dict):
         raise BadRequest("XML root must be <xml> with children")
-    return doc["xml"]
+    xml: dict[str, object] = doc["xml"]
+    return xml
 
 
 # WeCom's envelope is <xml>…<Encrypt><![CDATA[base64]]></Encrypt>…</xml>, and only Encrypt
@@ -122,7 +123,7 @@ class WeComCrypto:
         if receive_id.decode(errors="replace") != self.corp_id:
             raise BadRequest("receive id does not match the corp id")
         try:
-            return msg.decode("utf-8")
+            return str(msg.decode("utf-8"))
         except UnicodeDecodeError:
             raise BadRequest("message is not UTF-8") from None
 

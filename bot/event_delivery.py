@@ -70,7 +70,8 @@ async def process(deps: Deps, event_id: int) -> EventStatus | None:
     row = await DomainEventRow.get_or_none(id=event_id)
     if row is None or row.status not in OPEN:
         return row.status if row else None
-    done = set(await EventDelivery.filter(event_id=row.id).values_list("subscriber", flat=True))
+    delivered = await EventDelivery.filter(event_id=row.id).values_list("subscriber", flat=True)
+    done = {str(name) for name in delivered}
     errors: list[str] = []
     waiting = False
     for sub in deps.dispatcher.subscribers(row.kind):

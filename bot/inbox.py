@@ -107,7 +107,7 @@ async def _run_all(deps: Deps, row: InboxEvent, event: Event, done: set[str]) ->
 
 def backoff(deps: Deps, attempts: int) -> float:
     base = deps.settings.inbox.retry_base_seconds * 2 ** (attempts - 1)
-    return min(base, 3600.0) * random.uniform(0.8, 1.2)
+    return float(min(base, 3600.0)) * random.uniform(0.8, 1.2)
 
 
 async def process(deps: Deps, row_id: int) -> InboxStatus | None:

@@ -83,7 +83,7 @@ async def readyz(request: web.Request) -> web.Response:
     except Exception as exc:
         checks["database"] = f"error: {type(exc).__name__}"
     try:
-        await asyncio.wait_for(deps.redis.ping(), 2)  # type: ignore[misc]
+        await asyncio.wait_for(deps.redis.ping(), 2)
         checks["redis"] = "ok"
     except Exception as exc:
         checks["redis"] = f"error: {type(exc).__name__}"

@@ -180,7 +180,7 @@ class WeComClient(WeComEndpoints):
     def backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter, so N workers do not retry in step."""
         ceiling = min(self.backoff_cap, self.backoff_base * 2**attempt)
-        return ceiling * random.uniform(0.5, 1.0)
+        return float(ceiling) * random.uniform(0.5, 1.0)
 
     async def _once(
         self,

@@ -52,7 +52,7 @@ class WorkerHealth:
         redis = "ok" if self.redis_ok else "unreachable"
         if self.runtime is not None and redis == "ok":
             try:
-                await asyncio.wait_for(self.runtime.deps.redis.ping(), 2)  # type: ignore[misc]
+                await asyncio.wait_for(self.runtime.deps.redis.ping(), 2)
             except Exception as exc:
                 redis = f"error: {type(exc).__name__}"
         checks["redis"] = redis if self.runtime is not None else "unknown"

@@ -28,7 +28,7 @@ class Activity(Model):
     end_at = fields.DatetimeField(db_index=True)
     metric = fields.CharField(max_length=16, default=Metric.NEW_CUSTOMERS)
     dedup = fields.BooleanField(default=False)
-    chat_ids: list[str] = fields.JSONField(default=list)  # type: ignore[assignment]  # group metric: the chosen customer groups
+    chat_ids: list[str] = fields.JSONField(default=list)  # group metric: the chosen customer groups
     top_n = fields.IntField(default=10)
     # Reminders.
     remind_start_end = fields.BooleanField(default=True)
@@ -86,7 +86,7 @@ class Team(Model):
     activity_id = fields.IntField(db_index=True)
     name = fields.CharField(max_length=64)
     department_id = fields.IntField(null=True)
-    members: list[str] = fields.JSONField(default=list)  # type: ignore[assignment]  # hand-made teams: userids
+    members: list[str] = fields.JSONField(default=list)  # hand-made teams: userids
 
     class Meta:
         table = "lb_team"

@@ -21,7 +21,9 @@ class RadarGroup(Model):
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=64)
     order = fields.IntField(default=0, db_index=True)
-    departments: list[int] = fields.JSONField(default=list)  # type: ignore[assignment]  # visible department ids; empty = everyone
+    departments: list[int] = fields.JSONField(
+        default=list
+    )  # visible department ids; empty = everyone
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -36,12 +38,14 @@ class Radar(Model):
     name = fields.CharField(max_length=64)
     type = fields.CharEnumField(RadarType, max_length=8)
     url = fields.CharField(max_length=1024, default="")  # link type only
-    files: list[dict[str, Any]] = fields.JSONField(default=list)  # type: ignore[assignment]  # stored upload names (pdf: 1, images: n, video: 1)
+    files: list[dict[str, Any]] = fields.JSONField(
+        default=list
+    )  # stored upload names (pdf: 1, images: n, video: 1)
     title = fields.CharField(max_length=64)
     description = fields.CharField(max_length=256, default="")
     cover = fields.CharField(max_length=128, default="")  # stored upload name
     friends_only = fields.BooleanField(default=False)
-    tag_ids: list[str] = fields.JSONField(default=list)  # type: ignore[assignment]
+    tag_ids: list[str] = fields.JSONField(default=list)
     alert = fields.BooleanField(default=True)
     timeline = fields.BooleanField(default=True)
     order = fields.IntField(default=0, db_index=True)

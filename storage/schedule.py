@@ -33,7 +33,7 @@ class ScheduledRun(Model):
     late = fields.BooleanField(default=False)
     attempts = fields.IntField(default=0)
     lease_until = fields.DatetimeField(null=True)  # claimed until, or not retried before
-    payload: dict[str, Any] = fields.JSONField(default=dict)  # type: ignore[assignment]
+    payload: dict[str, Any] = fields.JSONField(default=dict)
     started_at = fields.DatetimeField(null=True)
     done_at = fields.DatetimeField(null=True)
     last_error = fields.TextField(null=True)

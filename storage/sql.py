@@ -14,7 +14,8 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 
 def conn() -> BaseDBAsyncClient:
-    return connections.get("default")
+    found: BaseDBAsyncClient = connections.get("default")
+    return found
 
 
 def is_sqlite(db: BaseDBAsyncClient) -> bool:

@@ -8,7 +8,7 @@ be injected per path (`POST /sandbox/api/faults`).
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -53,8 +53,11 @@ async def _apply_fault(state: ApiState, path: str) -> None:
             return
 
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
 @web.middleware
-async def wecom_api(request: web.Request, handler: Any) -> web.StreamResponse:
+async def wecom_api(request: web.Request, handler: Handler) -> web.StreamResponse:
     if not request.path.startswith("/cgi-bin/"):
         try:
             return await handler(request)

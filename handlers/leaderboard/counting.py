@@ -167,7 +167,7 @@ return old
 
 async def _memberships(activity_id: int) -> dict[str, int | None]:
     rows = await Participant.filter(activity_id=activity_id).values_list("userid", "team_id")
-    return {str(u): t for u, t in rows}  # type: ignore[misc]
+    return {str(u): t for u, t in rows}
 
 
 def _team_maps(
@@ -205,8 +205,8 @@ async def rebuild(redis: Redis, activity: Activity) -> list[RankRow]:
     pipe.delete(zkey(activity.id), counts_key(activity.id))
     if rows:
         mapping = {r.userid: score(r.count, r.last_at, activity.start_at) for r in rows}
-        pipe.zadd(zkey(activity.id), mapping)  # type: ignore[arg-type]
-        pipe.hset(counts_key(activity.id), mapping=counts)  # type: ignore[arg-type]
+        pipe.zadd(zkey(activity.id), mapping)
+        pipe.hset(counts_key(activity.id), mapping=counts)
     _write_teams(pipe, activity.id, totals, sizes)
     await pipe.execute()
     return rows

@@ -44,7 +44,7 @@ def sandbox_enabled(api_base: str) -> bool:
 
 
 def _customer_name(rng: random.Random) -> str:
-    return rng.choice(_SURNAMES) + rng.choice(_GIVEN) + rng.choice(["", *_GIVEN])
+    return str(rng.choice(_SURNAMES) + rng.choice(_GIVEN) + rng.choice(["", *_GIVEN]))
 
 
 async def play_day(

@@ -96,7 +96,7 @@ async def leaderboard_sync(ctx: dict[str, Any]) -> None:
     await sync_running(ctx["deps"])
 
 
-router.cron(cron(leaderboard_sync, minute=set(range(0, 60, 10)), unique=True))  # type: ignore[arg-type]
+router.cron(cron(leaderboard_sync, minute=set(range(0, 60, 10)), unique=True))
 
 
 async def sync_running(deps: Deps) -> None:

@@ -23,7 +23,8 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 
 def conn() -> BaseDBAsyncClient:
-    return connections.get("default")
+    found: BaseDBAsyncClient = connections.get("default")
+    return found
 
 
 def is_sqlite(db: BaseDBAsyncClient) -> bool:
@@ -92,7 +93,7 @@ async def stream(
             while rows := await cursor.fetchmany(chunk):
                 yield [tuple(r) for r in rows]
         return
-    async with db.acquire_connection() as con, con.transaction():  # type: ignore[attr-defined]
+    async with db.acquire_connection() as con, con.transaction():
         batch: list[tuple[Any, ...]] = []
         async for record in con.cursor(_dialect_sql(db, sql), *fixed, prefetch=chunk):
             batch.append(tuple(record))

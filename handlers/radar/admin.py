@@ -245,7 +245,7 @@ async def _apply(ctx: RequestContext, radar: Radar, form: uploads.Form, new: boo
         gid = form.fields["group_id"].strip()
         if gid and ((found := parse_id(gid)) is None or not await RadarGroup.exists(id=found)):
             raise ApiError(400, "所选分组不存在", "group_id")
-        radar.group_id = int(gid) if gid else None  # type: ignore[attr-defined]
+        radar.group_id = int(gid) if gid else None
     radar.friends_only = _flag(form, "friends_only", radar.friends_only)
     radar.alert = _flag(form, "alert", radar.alert)
     radar.timeline = _flag(form, "timeline", radar.timeline)

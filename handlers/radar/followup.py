@@ -42,9 +42,10 @@ async def _tag_owner(root_userid: str, external_userid: str) -> str | None:
     rels = await FollowRelation.filter(external_userid=external_userid, active=True).values_list(
         "userid", flat=True
     )
-    if root_userid in rels:
+    owners = [str(uid) for uid in rels]
+    if root_userid in owners:
         return root_userid
-    return str(rels[0]) if rels else None
+    return owners[0] if owners else None
 
 
 async def followup(deps: Deps, visit_id: str) -> None:

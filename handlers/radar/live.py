@@ -98,5 +98,5 @@ async def live_view(ctx: RequestContext) -> web.StreamResponse:
         streams.open -= 1
         with contextlib.suppress(Exception):
             await pubsub.unsubscribe()
-            await pubsub.aclose()
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
     return response

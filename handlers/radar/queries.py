@@ -249,7 +249,7 @@ async def _last_visits(radar_id: int, rows: list[dict[str, Any]]) -> None:
     last: dict[str, dict[str, Any]] = {}
     for v in found:
         at = to_dt(v["started_at"])
-        if v["key"] in keys and (v["key"] not in last or at > last[v["key"]]["at"]):  # type: ignore[operator]
+        if v["key"] in keys and (v["key"] not in last or at > last[v["key"]]["at"]):
             last[v["key"]] = {"at": at, **v}
     for r in rows:
         hit = last.get(r["key"], {})

@@ -154,7 +154,7 @@ async def _mark_done(deps: Deps, row_ids: list[int]) -> None:
 async def _process_row(deps: Deps, row: InboxEvent, done: set[str]) -> InboxStatus:
     """DONE (for the caller to record), or the failure recorded with its retry."""
     event = parse_event(row.xml)
-    errors = await _run_all(deps, row, event, done)  # type: ignore[arg-type]
+    errors = await _run_all(deps, row, event, done)
     if not errors:
         return InboxStatus.DONE
     attempts = row.attempts + 1

@@ -110,7 +110,11 @@ async def recompute(activity: Activity) -> list[RankRow]:
     rows = await sql.fetch(
         "SELECT userid FROM lb_participant WHERE activity_id = ?", [activity.id], report=True
     )
-    people = [str(r[0]) for r in rows]
+    return rank(activity, found, [str(r[0]) for r in rows])
+
+
+def rank(activity: Activity, found: dict[str, tuple[int, Any]], people: list[str]) -> list[RankRow]:
+    """Every participant in ranking order from their (count, last credited at)."""
     keyed = []
     for uid in people:
         count, last = found.get(uid, (0, None))

@@ -68,8 +68,37 @@ async def _grouped(query: str, params: list[Any]) -> dict[str, int]:
     return {str(r[0]): int(r[1]) for r in await sql.fetch(query, params, report=True)}
 
 
+# The credited facts and the losses, each computed once (去重 makes the first costly) and
+# joined: per member (or per day) the invited count, its last time, the lost among the
+# invited, and, in the second part, all losses.
+_ONCE = """
+WITH c AS MATERIALIZED ({credited}), l AS MATERIALIZED ({lost})
+SELECT 'c', {c_key}, COUNT(*), MAX(c.first_at), COUNT(l.userid) FROM c LEFT JOIN l
+  ON l.userid = c.userid AND l.external_userid = c.external_userid GROUP BY {c_key}
+UNION ALL
+SELECT 'l', {l_key}, COUNT(*), NULL, 0 FROM l GROUP BY {l_key}
+"""
+
+
+async def _invited_and_lost(
+    activity: Activity, c_key: str, l_key: str
+) -> tuple[dict[str, tuple[int, Any, int]], dict[str, int]]:
+    credited, cparams = counting.credited_sql(activity)
+    lost, lparams = lost_sql(activity)
+    query = _ONCE.format(credited=credited, lost=lost, c_key=c_key, l_key=l_key)
+    invited: dict[str, tuple[int, Any, int]] = {}
+    gone: dict[str, int] = {}
+    for part, key, count, last, lost_invited in await sql.fetch(
+        query, cparams + lparams, report=True
+    ):
+        if part == "c":
+            invited[str(key)] = (int(count), sql.to_dt(last), int(lost_invited))
+        else:
+            gone[str(key)] = int(count)
+    return invited, gone
+
+
 async def member_rows(activity: Activity) -> list[list[Any]]:
-    ranking = await counting.recompute(activity)
     found = await sql.fetch(
         "SELECT p.userid, s.name FROM lb_participant p LEFT JOIN staff s ON s.userid = p.userid"
         " WHERE p.activity_id = ?",
@@ -77,34 +106,32 @@ async def member_rows(activity: Activity) -> list[list[Any]]:
         report=True,
     )
     names = {str(u): str(n or u) for u, n in found}
-    extra = await (
-        _group_columns(activity)
-        if activity.metric == Metric.GROUP_JOINS
-        else _customer_columns(activity)
-    )
+    if activity.metric == Metric.GROUP_JOINS:
+        ranking = await counting.recompute(activity)
+        extra = await _group_columns(activity)
+    else:
+        invited, gone = await _invited_and_lost(activity, "c.userid", "l.userid")
+        totals = {u: (v[0], v[1]) for u, v in invited.items()}
+        ranking = counting.rank(activity, totals, list(names))
+        extra = await _customer_columns(activity, invited, gone)
     rows = []
     for r in ranking:
         rows.append([r.rank, names.get(r.userid, r.userid), *extra(r.userid, r.count)])
     return rows
 
 
-async def _customer_columns(activity: Activity) -> Any:
-    credited, cparams = counting.credited_sql(activity)
-    lost, lparams = lost_sql(activity)
+async def _customer_columns(
+    activity: Activity, invited: dict[str, tuple[int, Any, int]], gone: dict[str, int]
+) -> Any:
     total = await _grouped(
         "SELECT r.userid, COUNT(*) FROM follow_relation r JOIN lb_participant p"
         " ON p.activity_id = ? AND p.userid = r.userid WHERE r.active = ? GROUP BY r.userid",
         [activity.id, True],
     )
-    gone = await _grouped(f"SELECT l.userid, COUNT(*) FROM ({lost}) l GROUP BY l.userid", lparams)
-    gone_invited = await _grouped(
-        f"SELECT c.userid, COUNT(*) FROM ({credited}) c JOIN ({lost}) l"
-        " ON l.userid = c.userid AND l.external_userid = c.external_userid GROUP BY c.userid",
-        cparams + lparams,
-    )
 
     def columns(uid: str, count: int) -> list[int]:
-        return [total.get(uid, 0), count, gone.get(uid, 0), count - gone_invited.get(uid, 0)]
+        lost_invited = invited.get(uid, (0, None, 0))[2]
+        return [total.get(uid, 0), count, gone.get(uid, 0), count - lost_invited]
 
     return columns
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from handlers.leaderboard import (  # noqa: F401  (each module decorates the router)
     data,
     demo,
+    groups,
     home,
     listeners,
     options,

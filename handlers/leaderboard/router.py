@@ -8,3 +8,4 @@ from bot.router import Router
 router = Router("leaderboard")
 router.page("admin", "拉新排行榜", "/static/leaderboard/admin.js", role=Role.DEPT_ADMIN)
 router.page("sidebar", "拉新排行榜", "/static/leaderboard/sidebar.js")
+router.page("profile", "拉新排行榜", "/static/leaderboard/profile.js")

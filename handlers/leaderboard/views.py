@@ -15,8 +15,8 @@ from handlers.leaderboard.activities import ActivityPatch, state_of
 from handlers.leaderboard.notify import names_of
 from handlers.leaderboard.router import router
 from handlers.leaderboard.schedule import plan_runs
-from storage.facts import Customer, CustomerGroup
-from storage.leaderboard import Activity, ActivityState, Metric, Participant, Team
+from storage.facts import Customer
+from storage.leaderboard import Activity, ActivityState, Participant, Team
 
 BASE = "/api/leaderboard/activities"
 
@@ -244,14 +244,3 @@ async def customers(ctx: RequestContext) -> web.StreamResponse:
         for f in facts
     ]
     return json_ok({"items": items, "total": len(items)})
-
-
-@router.get(BASE + "/{id}/groups", role=Role.STAFF)
-async def groups(ctx: RequestContext) -> web.StreamResponse:
-    activity = await access.load(ctx)
-    if activity.metric != Metric.GROUP_JOINS:
-        return json_ok({"items": []})
-    rows = await CustomerGroup.filter(chat_id__in=activity.chat_ids or []).values(
-        "chat_id", "name", "owner", "status"
-    )
-    return json_ok({"items": rows})

@@ -6,7 +6,8 @@
 // a shim answers the same calls from ?sandbox_contact= / ?sandbox_chat= and records what
 // would have been sent in window.__sentMessages (and POSTs it to /sandbox-shim/sent).
 
-const JS_API_LIST = ["getContext", "getCurExternalContact", "getCurExternalChat", "sendChatMessage"];
+const JS_API_LIST = ["getContext", "getCurExternalContact", "getCurExternalChat", "sendChatMessage",
+  "openUserProfile"];
 
 function pageUrl() {
   return location.href.split("#")[0];
@@ -53,6 +54,8 @@ async function realBridge() {
     getCurExternalContact: () => ww.getCurExternalContact(),
     getCurExternalChat: () => ww.getCurExternalChat(),
     sendChatMessage: (msg) => ww.sendChatMessage(msg),
+    // A customer's WeCom profile (type 2 = external contact), where staff can add them.
+    openUserProfile: (externalUserid) => ww.openUserProfile({ type: 2, userid: externalUserid }),
   };
 }
 
@@ -76,6 +79,10 @@ export function shimBridge(params = new URLSearchParams(location.search)) {
     getCurExternalChat: async () => {
       if (!chat) throw new Error("getCurExternalChat:fail without context of external chat");
       return { chatId: chat, err_msg: "getCurExternalChat:ok" };
+    },
+    openUserProfile: async (externalUserid) => {
+      window.__openedProfiles = [...(window.__openedProfiles || []), externalUserid];
+      return { err_msg: "openUserProfile:ok" };
     },
     sendChatMessage: async (msg) => {
       if (entry === "normal") throw new Error("sendChatMessage:fail not in chat");

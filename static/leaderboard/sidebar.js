@@ -1,5 +1,6 @@
 // Sidebar → 拉新排行榜: my activities (or all, for admins), and one activity's ranking.
 import { BASE, countdown, injectStyles, metricText, stateBadge, STATE_LABELS } from "/static/leaderboard/common.js";
+import { setupWeCom } from "/static/common/wecom.js";
 
 const MANAGERS = new Set(["dept_admin", "admin", "super_admin"]);
 
@@ -149,10 +150,22 @@ async function showCustomers(ui, a, row) {
   const list = h("ul", { class: "lb-list lb-customers" }, data.items.map((c) => h("li", {},
     h("div", { class: "grow" }, h("div", {}, c.name || c.external_userid),
       h("div", { class: "sub" }, ui.formatTime(c.at))),
+    row.me ? null : h("button", { class: "btn btn-small", type: "button", "data-add": c.external_userid,
+      onclick: () => addContact(ui, c) }, "添加为联系人"),
     h("button", { class: "btn btn-small", type: "button",
       onclick: () => { location.href = c.profile_url; } }, "客户画像"))));
   ui.modal({ title: `${row.name} ${what}（${data.total}）`,
     body: data.items.length ? list : h("p", { class: "muted" }, "暂无客户") });
+}
+
+// 添加为联系人: WeCom's profile page of the customer, which has the add button.
+async function addContact(ui, c) {
+  try {
+    const bridge = await setupWeCom();
+    await bridge.openUserProfile(c.external_userid);
+  } catch (err) {
+    ui.toast(`无法打开客户资料：${err.message || err}`);
+  }
 }
 
 async function showGroups(ui, a) {
@@ -160,8 +173,27 @@ async function showGroups(ui, a) {
   const data = await ui.api("GET", `${BASE}/${a.id}/groups`).catch(() => null);
   if (!data) return;
   ui.modal({ title: "活动群聊", body: data.items.length
-    ? h("ul", { class: "lb-list" }, data.items.map((g) => h("li", {},
+    ? h("ul", { class: "lb-list lb-groups" }, data.items.map((g) => h("li", { "data-chat": g.chat_id },
       h("div", { class: "grow" }, h("div", {}, g.name || g.chat_id),
-        h("div", { class: "sub" }, g.status === "active" ? "正常" : "已解散")))))
+        h("div", { class: "sub" }, `群主 ${g.owner_name} · 客户 ${g.customers} 人 · 活动入群 ${g.joins} 次`,
+          g.status === "active" ? "" : " · 已解散")),
+      h("button", { class: "btn btn-small", type: "button", onclick: () => showGroup(ui, a, g) }, "详情"))))
     : h("p", { class: "muted" }, "暂无群聊") });
+}
+
+async function showGroup(ui, a, g) {
+  const { h } = ui;
+  const data = await ui.api("GET", `${BASE}/${a.id}/groups/${encodeURIComponent(g.chat_id)}`).catch(() => null);
+  if (!data) return;
+  const SCENES = { 1: "被成员邀请", 2: "通过邀请链接", 3: "扫描群二维码" };
+  const members = data.members.map((m) => h("li", {}, h("div", { class: "grow" }, h("div", {}, m.name),
+    h("div", { class: "sub" }, `${ui.formatTime(m.join_time)} ${SCENES[m.join_scene] || ""}`,
+      m.invitor_name ? ` · 邀请人 ${m.invitor_name}` : ""))));
+  const joins = data.joins.map((j) => h("li", {}, h("div", { class: "grow" }, h("div", {}, j.name),
+    h("div", { class: "sub" }, `${ui.formatTime(j.at)} · 计入 ${j.credited_name}`))));
+  ui.modal({ title: data.name, body: h("div", { class: "lb-group" },
+    h("h4", {}, `群成员（客户 ${members.length} 人）`),
+    members.length ? h("ul", { class: "lb-list lb-group-members" }, members) : h("p", { class: "muted" }, "暂无客户"),
+    h("h4", {}, `活动期间入群（${joins.length} 次）`),
+    joins.length ? h("ul", { class: "lb-list lb-group-joins" }, joins) : h("p", { class: "muted" }, "暂无入群")) });
 }

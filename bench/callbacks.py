@@ -153,7 +153,8 @@ def measure(
         "cpu_us": cpu / max(r["requests"], 1) * 1e6,
         "errors": r["non2xx"] + r["socket_errors"],
         "requests": r["requests"],
-        "distinct": distinct_in(int(r["sent"] - r["overrun"])),
+        "sent_distinct": distinct_in(int(r["sent"] - r["overrun"])),
+        "answered_distinct": distinct_in(int(min(r["requests"], r["sent"] - r["overrun"]))),
         "overrun": r["overrun"],
     }
 
@@ -212,7 +213,7 @@ def main() -> None:  # noqa: RET503
     bare_server, app_server = Server("bare", env), Server("app", env)
     try:
         calibration = bare_server.measure(warm, 32, 2)
-        app_server.measure(warm, 32, 2)
+        warm_app = app_server.measure(warm, 32, 2)
         # Enough distinct events for the fastest run, with ample room for noise.
         events = int(calibration["rps"] * args.d * 3 / 3) + 2000
         bare, full = [], []
@@ -229,8 +230,10 @@ def main() -> None:  # noqa: RET503
     if not args.no_drain:
         from bench.drain import drain_report
 
-        sent = distinct_in(2000 * 3) + sum(int(f["distinct"]) for f in full)
-        drain_report(env, sent, max(f["rps"] for f in full))
+        runs = [warm_app, *full]
+        sent = sum(int(r["sent_distinct"]) for r in runs)
+        answered = sum(int(r["answered_distinct"]) for r in runs)
+        drain_report(env, sent, answered, max(f["rps"] for f in full))
 
 
 if __name__ == "__main__":

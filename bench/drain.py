@@ -99,13 +99,14 @@ async def _drain(env: dict[str, str], distinct: int) -> dict[str, Any]:
     }
 
 
-def drain_report(env: dict[str, str], distinct: int, acked: float) -> None:
-    """`acked`: the web process's best callbacks/s (all deliveries)."""
+def drain_report(env: dict[str, str], sent: int, answered: int, acked: float) -> None:
+    """`sent`/`answered`: distinct events sent / answered 200 (wrk stops with requests in
+    flight); `acked`: the web process's best callbacks/s (all deliveries)."""
     os.environ.update(env)
-    r = asyncio.run(_drain(env, distinct))
+    r = asyncio.run(_drain(env, sent))
     print(
-        f"inbox rows: {r['stored']} of {distinct} distinct events sent "
-        f"(lost {distinct - r['stored']}, not processed {r['left']})"
+        f"inbox rows: {r['stored']} for {answered} distinct events acknowledged and {sent} sent "
+        f"(acknowledged but lost: {max(0, answered - r['stored'])}; left unprocessed: {r['left']})"
     )
     print(
         f"one worker drained {r['rate']:.0f} events/s (CPU {r['cpu_ms']:.2f} ms/event, with "

@@ -132,8 +132,8 @@ class WorkerProcess:
             log.warning(
                 "worker: %d job(s) still running at exit; another worker retries them", len(left)
             )
-        with contextlib.suppress(*REDIS_DOWN):
-            await worker.close()
+        with contextlib.suppress(asyncio.CancelledError, *REDIS_DOWN):
+            await worker.close()  # gathers the jobs it cancelled
         log.info("worker: stopped")
 
 

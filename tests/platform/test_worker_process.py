@@ -134,3 +134,21 @@ async def test_a_job_on_a_killed_worker_is_taken_over_within_the_lease(env: Env)
         first.stop()
         if second is not None:
             second.stop()
+
+
+async def test_a_job_outliving_the_shutdown_timeout_is_left_for_another_worker(env: Env) -> None:
+    settings = make_settings(env.tmp, env.db_url, env.redis.url)
+    worker = env.worker("w1", worker__shutdown_timeout=1)
+    try:
+        async with Runtime(settings, routers=[]) as rt:
+            env.wecom.hold()
+            row = await store_add(rt.deps, "wmSlow")
+            await until(lambda: env.wecom.arrived >= 1, "the job to be in flight")
+            worker.signal(signal.SIGTERM)
+            assert await worker.wait() == 0, worker.log()
+            assert "still running at exit" in worker.log()
+            assert "Traceback" not in worker.log()
+            assert not await is_done(row)  # its lease expires; another worker takes it
+    finally:
+        env.wecom.release()
+        worker.stop()

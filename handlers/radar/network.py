@@ -82,6 +82,17 @@ async def _children(radar_id: int, keys: list[str]) -> list[dict[str, Any]]:
     return rows
 
 
+async def brought(radar_id: int, keys: list[str]) -> dict[str, int]:
+    """How many other people each of `keys` brought (opened a link one of theirs forwarded)."""
+    if not keys:
+        return {}
+    children: dict[str, set[str]] = {}
+    for r in await _children(radar_id, keys):
+        if r["key"] != r["parent"]:
+            children.setdefault(r["parent"], set()).add(r["key"])
+    return {k: len(children.get(k, ())) for k in keys}
+
+
 async def network(radar_id: int, key: str) -> tuple[dict[str, Any], list[str]]:
     """The tree below `key` (each node with visit count and times) and every key in it."""
     root: dict[str, Any] = {"key": key, "children": []}

@@ -8,7 +8,6 @@ department admins see only the visits under their own sends (`root_userid`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -30,77 +29,108 @@ class Scope:
             self.params += sorted(userids)
 
 
-def _with(radar_id: int, userids: set[str] | None) -> tuple[str, list[Any]]:
-    """CTEs: `people` (one row per person) and `brought` (new people each one brought)."""
-    plain = Scope(radar_id, userids)
-    v = Scope(radar_id, userids, "v")
-    sql = f"""
-    WITH people AS (
-      SELECT {PK} AS pk, MIN(level) AS level, COUNT(*) AS visits,
+def _people(scope: Scope, sharers: bool) -> tuple[str, list[Any]]:
+    """CTEs ending in `people`: one row per person, with `shared` = 1 when one of their
+    browsers forwarded the link to someone who opened it. Built per browser first (the join
+    with the forwarders is then over browsers, not visits). Not forced to materialize: both
+    databases materialize a CTE read more than once and plan the others inline."""
+    shared = "MAX(CASE WHEN f.vid IS NULL THEN 0 ELSE 1 END)" if sharers else "0"
+    forwarders = (
+        f"""forwarders AS (SELECT DISTINCT parent_visitor_id AS vid FROM radar_visit
+      WHERE {scope.sql} AND parent_visitor_id <> ''), """
+        if sharers
+        else ""
+    )
+    join = "LEFT JOIN forwarders f ON f.vid = b.vid" if sharers else ""
+    sql = f"""WITH browsers AS (
+      SELECT external_userid AS ext, visitor_id AS vid, MIN(level) AS level, COUNT(*) AS visits,
              SUM(duration_seconds) AS duration, MAX(progress) AS best, MAX(max_page) AS max_page,
-             MAX(started_at) AS last_at, MAX(external_userid) AS ext, MIN(root_userid) AS staff
-      FROM radar_visit WHERE {plain.sql} GROUP BY {PK}
-    ), sharers AS (
-      SELECT visitor_id, MAX(external_userid) AS ext FROM radar_visit
-      WHERE {plain.sql} AND visitor_id IN (
-        SELECT parent_visitor_id FROM radar_visit WHERE {plain.sql} AND parent_visitor_id <> '')
-      GROUP BY visitor_id
-    ), edges AS (
-      SELECT DISTINCT CASE WHEN s.ext <> '' THEN s.ext ELSE s.visitor_id END AS parent,
-             {VPK} AS child
-      FROM radar_visit v JOIN sharers s ON s.visitor_id = v.parent_visitor_id
-      WHERE {v.sql}
-    ), brought AS (
-      SELECT parent AS pk, COUNT(*) AS n FROM edges WHERE parent <> child GROUP BY parent
-    )"""
-    return sql, plain.params * 3 + v.params
-
-
-async def _query(
-    radar_id: int, userids: set[str] | None, select: str, extra: Sequence[Any] = ()
-) -> list[dict[str, Any]]:
-    head, params = _with(radar_id, userids)
-    return await fetch_dicts(head + select, [*params, *extra])
+             MAX(started_at) AS last_at, MIN(root_userid) AS staff
+      FROM radar_visit WHERE {scope.sql} GROUP BY external_userid, visitor_id
+    ), {forwarders}people AS (
+      SELECT CASE WHEN b.ext <> '' THEN b.ext ELSE b.vid END AS pk, MIN(b.level) AS level,
+             SUM(b.visits) AS visits, SUM(b.duration) AS duration, MAX(b.best) AS best,
+             MAX(b.max_page) AS max_page, MAX(b.last_at) AS last_at, MAX(b.ext) AS ext,
+             MIN(b.staff) AS staff, {shared} AS shared
+      FROM browsers b {join} GROUP BY CASE WHEN b.ext <> '' THEN b.ext ELSE b.vid END)"""
+    return sql, scope.params * (2 if sharers else 1)
 
 
 def _rate(part: int, whole: int) -> float:
     return round(part * 100 / whole, 1) if whole else 0.0
 
 
-async def visit_totals(radar_id: int, userids: set[str] | None, since: datetime) -> dict[str, Any]:
-    """One pass over the visits: counts, today's, and the averages of measured visits."""
+def _n(value: Any) -> int:
+    return int(value or 0)
+
+
+async def visit_totals(
+    radar_id: int, userids: set[str] | None, since: datetime
+) -> tuple[dict[str, Any], dict[str, int]]:
+    """One pass over the visits, grouped by the staff member at the root: the radar's visit
+    counts and measured averages, and visits per staff member."""
     scope = Scope(radar_id, userids)
     measured = "(duration_seconds > 0 OR progress > 0)"
-    sql = f"""SELECT COUNT(*) AS visits,
+    sql = f"""SELECT root_userid AS staff, COUNT(*) AS visits,
       SUM(CASE WHEN started_at >= ? THEN 1 ELSE 0 END) AS today,
       SUM(CASE WHEN {measured} THEN 1 ELSE 0 END) AS measured,
       SUM(CASE WHEN {measured} THEN duration_seconds ELSE 0 END) AS duration,
       SUM(CASE WHEN {measured} THEN progress ELSE 0 END) AS progress
-      FROM radar_visit WHERE {scope.sql}"""
-    (row,) = await fetch_dicts(sql, [since, *scope.params])
-    n = int(row["measured"] or 0)
-    return {
-        "visits": int(row["visits"] or 0),
-        "visits_today": int(row["today"] or 0),
-        "avg_duration": round(int(row["duration"] or 0) / n, 1) if n else 0,
-        "avg_progress": round(int(row["progress"] or 0) / n, 1) if n else 0,
+      FROM radar_visit WHERE {scope.sql} GROUP BY root_userid"""
+    rows = await fetch_dicts(sql, [since, *scope.params], heavy=True)
+    total = {
+        k: sum(_n(r[k]) for r in rows)
+        for k in ("visits", "today", "measured", "duration", "progress")
     }
+    n = total["measured"]
+    totals = {
+        "visits": total["visits"],
+        "visits_today": total["today"],
+        "avg_duration": round(total["duration"] / n, 1) if n else 0,
+        "avg_progress": round(total["progress"] / n, 1) if n else 0,
+    }
+    return totals, {str(r["staff"]): _n(r["visits"]) for r in rows}
 
 
-async def by_level(
-    radar_id: int, userids: set[str] | None, since: datetime, seconds: int
-) -> list[dict[str, Any]]:
-    """Per level: people, people today, sharers, people who viewed over `seconds`, and
-    identified people — everything the overview, levels table and funnel need, in one query."""
-    select = """
-    SELECT p.level AS level, COUNT(*) AS people,
-      SUM(CASE WHEN p.last_at >= ? THEN 1 ELSE 0 END) AS today,
-      SUM(CASE WHEN b.n IS NULL THEN 0 ELSE 1 END) AS sharers,
-      SUM(CASE WHEN p.duration > ? THEN 1 ELSE 0 END) AS viewed,
-      SUM(CASE WHEN p.ext <> '' THEN 1 ELSE 0 END) AS identified
-    FROM people p LEFT JOIN brought b ON b.pk = p.pk GROUP BY p.level ORDER BY p.level"""
-    rows = await _query(radar_id, userids, select, [since, seconds])
-    return [{k: int(v or 0) for k, v in r.items()} for r in rows]
+_LEVELS = """
+    SELECT 'level' AS kind, '' AS key, '' AS ext, p.level AS a, COUNT(*) AS b,
+      SUM(CASE WHEN p.last_at >= ? THEN 1 ELSE 0 END) AS c,
+      SUM(p.shared) AS d,
+      SUM(CASE WHEN p.duration > ? THEN 1 ELSE 0 END) AS e,
+      SUM(CASE WHEN p.ext <> '' THEN 1 ELSE 0 END) AS f
+    FROM people p GROUP BY p.level"""
+_DETAILS = """
+    UNION ALL SELECT 'page', '', '', max_page, COUNT(*), 0, 0, 0, 0 FROM people GROUP BY max_page
+    UNION ALL SELECT * FROM (SELECT 'visits', pk, ext, visits, duration, 0, 0, 0, 0
+      FROM people ORDER BY visits DESC, pk LIMIT 10) AS rv
+    UNION ALL SELECT * FROM (SELECT 'duration', pk, ext, visits, duration, 0, 0, 0, 0
+      FROM people ORDER BY duration DESC, pk LIMIT 10) AS rd
+    UNION ALL SELECT 'staff', staff, '', COUNT(*), SUM(CASE WHEN level = 1 THEN 1 ELSE 0 END),
+      0, 0, 0, 0 FROM people GROUP BY staff"""
+
+
+async def analytics(
+    radar_id: int, userids: set[str] | None, since: datetime, seconds: int, details: bool
+) -> dict[str, list[dict[str, Any]]]:
+    """Everything the analytics page reads about people, in one statement: per level (people,
+    today, sharers, read over `seconds`, identified) and, with `details`, pages reached,
+    the two rankings and people per staff member."""
+    head, params = _people(Scope(radar_id, userids), sharers=True)
+    rows = await fetch_dicts(
+        head + _LEVELS + (_DETAILS if details else ""), [*params, since, seconds]
+    )
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        out.setdefault(r["kind"], []).append(r)
+    out["level"] = sorted(
+        (
+            {"level": _n(r["a"]), "people": _n(r["b"]), "today": _n(r["c"]), "sharers": _n(r["d"]),
+             "viewed": _n(r["e"]), "identified": _n(r["f"])}
+            for r in out.get("level", [])
+        ),
+        key=lambda r: r["level"],
+    )  # fmt: skip
+    return out
 
 
 def overview(totals: dict[str, Any], levels: list[dict[str, Any]], sends: int) -> dict[str, Any]:
@@ -143,20 +173,17 @@ def funnel(levels: list[dict[str, Any]], reached: int, seconds: int) -> list[dic
     return [{"step": k, "label": label, "count": n} for k, label, n in steps]
 
 
-async def ranking(radar_id: int, userids: set[str] | None, by: str) -> list[dict[str, Any]]:
-    order = {"visits": "p.visits DESC", "duration": "p.duration DESC"}[by]
-    select = f"""SELECT p.pk AS key, p.ext AS ext, p.visits AS visits, p.duration AS duration
-      FROM people p ORDER BY {order}, p.pk LIMIT 10"""
-    return await _query(radar_id, userids, select)
+def ranking(rows: list[dict[str, Any]], by: str) -> list[dict[str, Any]]:
+    """The top ten (a UNION keeps no order: sorted again here)."""
+    out = [
+        {"key": r["key"], "ext": r["ext"], "visits": _n(r["a"]), "duration": _n(r["b"])}
+        for r in rows
+    ]
+    return sorted(out, key=lambda r: (-r[by], r["key"]))
 
 
-async def page_readers(radar_id: int, userids: set[str] | None, pages: int) -> list[dict[str, Any]]:
-    rows = await _query(
-        radar_id,
-        userids,
-        "SELECT max_page AS page, COUNT(*) AS n FROM people GROUP BY max_page",
-    )
-    reached = {int(r["page"] or 0): int(r["n"]) for r in rows}
+def page_readers(rows: list[dict[str, Any]], pages: int) -> list[dict[str, Any]]:
+    reached = {_n(r["a"]): _n(r["b"]) for r in rows}
     total = sum(reached.values())
     out, running = [], sum(n for p, n in reached.items() if p > pages)
     for page in range(pages, 0, -1):
@@ -165,21 +192,9 @@ async def page_readers(radar_id: int, userids: set[str] | None, pages: int) -> l
     return list(reversed(out))
 
 
-async def staff_rows(
-    radar_id: int, userids: set[str] | None, sends: dict[str, int]
+def staff_rows(
+    people: list[dict[str, Any]], visits: dict[str, int], sends: dict[str, int]
 ) -> list[dict[str, Any]]:
-    scope = Scope(radar_id, userids)
-    visits = await fetch_dicts(
-        f"SELECT root_userid AS u, COUNT(*) AS n FROM radar_visit WHERE {scope.sql} "
-        "GROUP BY root_userid",
-        scope.params,
-    )
-    people = await _query(
-        radar_id,
-        userids,
-        "SELECT staff AS u, COUNT(*) AS n, SUM(CASE WHEN level = 1 THEN 1 ELSE 0 END) AS direct "
-        "FROM people GROUP BY staff",
-    )
     out: dict[str, dict[str, Any]] = {}
 
     def row(userid: str) -> dict[str, Any]:
@@ -188,11 +203,11 @@ async def staff_rows(
 
     for userid, n in sends.items():
         row(userid)["sends"] = n
-    for r in visits:
-        row(r["u"])["visits"] = int(r["n"])
+    for userid, n in visits.items():
+        row(userid)["visits"] = n
     for r in people:
-        row(r["u"])["visitors"] = int(r["n"])
-        row(r["u"])["direct"] = int(r["direct"] or 0)
+        row(r["key"])["visitors"] = _n(r["a"])
+        row(r["key"])["direct"] = _n(r["b"])
     return sorted(out.values(), key=lambda s: (-s["visits"], s["userid"]))
 
 
@@ -219,18 +234,21 @@ def _customer_filter(f: dict[str, Any]) -> tuple[str, list[Any]]:
 async def customers(
     radar_id: int, userids: set[str] | None, f: dict[str, Any], offset: int, limit: int
 ) -> tuple[int, list[dict[str, Any]]]:
-    """One page of people, latest visit first, with the total matching the filter."""
+    """One page of people, latest visit first, with the total matching the filter (one pass)."""
     where, params = _customer_filter(f)
-    count = await _query(
-        radar_id, userids, f"SELECT COUNT(*) AS n FROM people p WHERE {where}", params
-    )
+    head, head_params = _people(Scope(radar_id, userids), sharers=False)
     select = f"""SELECT p.pk AS key, p.ext AS ext, p.level AS level, p.visits AS visits,
-        p.best AS best, p.last_at AS last_at, p.staff AS staff, COALESCE(b.n, 0) AS brought
-      FROM people p LEFT JOIN brought b ON b.pk = p.pk WHERE {where}
-      ORDER BY p.last_at DESC, p.pk LIMIT ? OFFSET ?"""
-    rows = await _query(radar_id, userids, select, [*params, limit, offset])
+        p.best AS best, p.last_at AS last_at, p.staff AS staff, COUNT(*) OVER () AS total
+      FROM people p WHERE {where} ORDER BY p.last_at DESC, p.pk LIMIT ? OFFSET ?"""
+    rows = await fetch_dicts(head + select, [*head_params, *params, limit, offset], heavy=True)
+    total = _n(rows[0]["total"]) if rows else 0
+    if not rows and offset:  # past the last page: the total still answers
+        count = await fetch_dicts(
+            head + f" SELECT COUNT(*) AS n FROM people p WHERE {where}", [*head_params, *params]
+        )
+        total = _n(count[0]["n"])
     await _last_visits(radar_id, rows)
-    return int(count[0]["n"]), rows
+    return total, rows
 
 
 async def _last_visits(radar_id: int, rows: list[dict[str, Any]]) -> None:
@@ -255,3 +273,32 @@ async def _last_visits(radar_id: int, rows: list[dict[str, Any]]) -> None:
         hit = last.get(r["key"], {})
         r["last_duration"] = int(hit.get("duration_seconds", 0))
         r["last_channel"] = hit.get("channel", "")
+
+
+async def export_rows(
+    radar_id: int, userids: set[str] | None, f: dict[str, Any], limit: int
+) -> list[dict[str, Any]]:
+    """Every person of the filtered table in one statement (the export): the last visit's
+    view time and channel, and how many people each brought, computed in SQL."""
+    scope = Scope(radar_id, userids)
+    where, params = _customer_filter(f)
+    head, head_params = _people(scope, sharers=False)
+    sql = f"""{head}, visits AS (
+      SELECT {PK} AS pk, visitor_id, parent_visitor_id, duration_seconds, channel,
+             ROW_NUMBER() OVER (PARTITION BY {PK} ORDER BY started_at DESC) AS rn
+      FROM radar_visit WHERE {scope.sql}
+    ), owner AS (SELECT DISTINCT visitor_id, pk FROM visits
+    ), edges AS (
+      SELECT DISTINCT o.pk AS parent, v.pk AS child FROM visits v
+      JOIN owner o ON o.visitor_id = v.parent_visitor_id WHERE o.pk <> v.pk
+    ), brought AS (SELECT parent, COUNT(*) AS n FROM edges GROUP BY parent)
+    SELECT p.pk AS key, p.ext AS ext, p.level AS level, p.visits AS visits, p.best AS best,
+           p.last_at AS last_at, p.staff AS staff, l.duration_seconds AS last_duration,
+           l.channel AS last_channel, COALESCE(b.n, 0) AS brought
+    FROM people p JOIN visits l ON l.pk = p.pk AND l.rn = 1
+    LEFT JOIN brought b ON b.parent = p.pk
+    WHERE {where} ORDER BY p.last_at DESC, p.pk LIMIT ?"""
+    rows = await fetch_dicts(sql, [*head_params, *scope.params, *params, limit], heavy=True)
+    for r in rows:
+        r["last_at"] = to_dt(r["last_at"])
+    return rows

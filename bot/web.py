@@ -22,6 +22,7 @@ from bot.metrics import REGISTRY, refused, scrape_allowed
 from bot.router import Router
 from bot.runtime import Runtime
 from bot.settings import Settings
+from bot.static import add_static
 from bot.web_keys import DEPS_KEY
 
 log = logging.getLogger(__name__)
@@ -141,5 +142,5 @@ def create_app(
     app.router.add_get("/metrics", metrics)
     for route in rt.routers_http():
         app.router.add_route(route.method, route.path, wrap_view(route))
-    app.router.add_static("/static/", STATIC_DIR, append_version=False)
+    add_static(app, "/static/", STATIC_DIR)  # compressed and cacheable
     return app

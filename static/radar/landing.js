@@ -54,19 +54,34 @@ async function showPdf() {
     }
   }, { threshold: 0.5 });
   const width = Math.min(content.clientWidth || window.innerWidth, 900);
-  for (let n = 1; n <= doc.numPages; n++) {
-    const page = await doc.getPage(n);
+  const ratio = window.devicePixelRatio || 1;
+  const first = (await doc.getPage(1)).getViewport({ scale: 1 });
+  // Every page gets a placeholder of the first page's shape; a page is drawn only when it
+  // comes near the screen, so the first page shows without waiting for the others.
+  const render = async (canvas) => {
+    if (canvas.dataset.rendered) return;
+    canvas.dataset.rendered = "1";
+    const page = await doc.getPage(Number(canvas.dataset.page));
     const base = page.getViewport({ scale: 1 });
-    const ratio = window.devicePixelRatio || 1;
     const viewport = page.getViewport({ scale: (width / base.width) * ratio });
-    const canvas = document.createElement("canvas");
     canvas.width = viewport.width;
     canvas.height = viewport.height;
+    canvas.style.height = `${viewport.height / ratio}px`;
+    await page.render({ canvasContext: canvas.getContext("2d"), viewport }).promise;
+  };
+  const near = new IntersectionObserver((entries) => {
+    for (const e of entries) if (e.isIntersecting) render(e.target).catch(() => {});
+  }, { rootMargin: "600px 0px" });
+  for (let n = 1; n <= doc.numPages; n++) {
+    const canvas = document.createElement("canvas");
     canvas.dataset.page = String(n);
+    canvas.style.width = `${width}px`;
+    canvas.style.height = `${(first.height * width) / first.width}px`;
     content.appendChild(canvas);
     seen.observe(canvas);
-    await page.render({ canvasContext: canvas.getContext("2d"), viewport }).promise;
+    near.observe(canvas);
   }
+  await render(content.querySelector("canvas[data-page='1']"));
 }
 
 if (cfg.kind === "pdf") {

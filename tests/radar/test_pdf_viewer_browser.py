@@ -1,0 +1,73 @@
+"""The PDF viewer on a phone: the first page is drawn at once, the others only when the
+reader scrolls near them; the viewer's scripts come gzipped."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.embedded_redis import EmbeddedRedis
+from bot.sandbox.corp import Corp
+from handlers import facts as facts_pkg
+from handlers.radar import router as radar_router
+from handlers.radar import uploads
+from handlers.radar.common import SHARE_PURPOSE, clear_caches
+from handlers.radar.demo import demo_pdf
+from handlers.system import router as system_router
+from storage.radar import Radar, RadarGroup, RadarType, Share
+from tests.browser import chromium, needs_chromium
+from tests.harness import Stack, running_stack
+
+pytestmark = needs_chromium
+PHONE = {"viewport": {"width": 390, "height": 760}, "device_scale_factor": 2, "is_mobile": True}
+
+
+@pytest.fixture
+async def stack(tmp_path: Path, db_url: str, redis_server: EmbeddedRedis) -> AsyncIterator[Stack]:
+    clear_caches()
+    corp = Corp()
+    corp.add_department(2, "销售部")
+    corp.add_staff("alice", "艾丽丝", [2])
+    corp.add_customer("张三", "wmPdfReader01")
+    corp.add_follow("alice", "wmPdfReader01", "", 1, int(time.time()) - 86400)
+    routers = [system_router, facts_pkg.router, radar_router]
+    async with running_stack(tmp_path, db_url, redis_server.url, corp=corp, routers=routers) as s:
+        yield s
+
+
+async def test_pages_drawn_lazily_and_viewer_gzipped(stack: Stack) -> None:
+    pdf = demo_pdf(12)
+    name = uploads.store(stack.deps.settings, pdf, "pdf", "PDF")
+    group = await RadarGroup.create(name="资料")
+    radar = await Radar.create(
+        group=group, name="长文档", type=RadarType.PDF, title="十二页手册",
+        files=[{"name": name, "size": len(pdf), "pages": 12}],
+    )  # fmt: skip
+    share = await Share.create(
+        token=stack.deps.signer.token(SHARE_PURPOSE), radar=radar, userid="alice",
+        external_userid="", chat_id="wr_chat", created_at=stack.deps.now(),
+    )  # fmt: skip
+    encodings: dict[str, str] = {}
+    async with chromium() as browser:
+        page: Any = await (await browser.new_context(**PHONE)).new_page()
+        page.set_default_timeout(8000)
+
+        async def seen(response: Any) -> None:
+            if "/static/vendor/pdfjs/" in response.url:
+                encodings[response.url.rsplit("/", 1)[1]] = (await response.all_headers()).get(
+                    "content-encoding", ""
+                )
+
+        page.on("response", seen)
+        await page.goto(f"{stack.app_url}/r/{share.token}")
+        await page.wait_for_selector("#pdf-status:has-text('共 12 页')")
+        await page.wait_for_selector("canvas[data-page='1'][data-rendered]")
+        assert await page.locator("canvas[data-page]").count() == 12
+        assert await page.locator("canvas[data-page='12'][data-rendered]").count() == 0
+        await page.locator("canvas[data-page='12']").scroll_into_view_if_needed()
+        await page.wait_for_selector("canvas[data-page='12'][data-rendered]")
+    assert encodings == {"pdf.min.mjs": "gzip", "pdf.worker.min.mjs": "gzip"}

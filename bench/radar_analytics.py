@@ -132,11 +132,13 @@ async def main(args: argparse.Namespace) -> None:
     settings = load_settings(None, environ={}, overrides={"security": {"super_admins": ["boss"]}})
     deps = fake_deps(settings, redis, [router], wecom=None)
     try:
+        from storage.radar import Radar
+
         start = time.perf_counter()
-        await seed(args.visits)
-        print(
-            f"seeded {args.visits:,} visits in {time.perf_counter() - start:.1f} s ({db_url.split(':')[0]})"
-        )
+        if not (args.reuse and await Radar.exists()):
+            await seed(args.visits)
+        took = time.perf_counter() - start
+        print(f"{args.visits:,} visits ready in {took:.1f} s ({db_url.split(':')[0]})")
         base, _ = await timed(
             lambda: fetch("SELECT COUNT(*) FROM radar_visit WHERE radar_id = ?", [1]), 5
         )

@@ -89,10 +89,20 @@ export function picker({ kind, multiple = true, value = [], placeholder, onChang
     seq++;
   }
 
-  input.addEventListener("focus", search);
+  // opened by a click or typing, not by focus alone (a window regaining focus must not pop it)
+  input.addEventListener("click", search);
+  // a press outside the picker closes its list (it may cover a dialog's buttons)
+  document.addEventListener("mousedown", (e) => { if (!el.contains(e.target)) close(); });
   input.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(search, 200); });
   input.addEventListener("blur", () => setTimeout(close, 150));
-  input.addEventListener("keydown", (e) => { if (e.key === "Escape") { close(); } if (e.key === "Enter") e.preventDefault(); });
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") {
+      e.preventDefault();  // a search box clears itself on Escape (and would search again)
+      close();
+    }
+    if (e.key === "ArrowDown") search();
+    if (e.key === "Enter") e.preventDefault();
+  });
 
   async function set(ids) {
     chosen.clear();

@@ -271,6 +271,7 @@ async def pick(page: Any, kind: str, text: str, item_id: Any) -> None:
     await box.locator(f".ui-picker-option[data-id='{item_id}']").click()
     await box.locator(f".ui-chip[data-id='{item_id}']").wait_for()
     await box.locator("input").press("Escape")  # done choosing: the list closes
+    await box.locator(".ui-picker-options").wait_for(state="hidden")
 
 
 async def test_console_live_numbers_tag_pickers_and_batch_tag(stack: Stack, browser: Any) -> None:

@@ -283,7 +283,7 @@ async def export_rows(
     scope = Scope(radar_id, userids)
     where, params = _customer_filter(f)
     head, head_params = _people(scope, sharers=False)
-    sql = f"""{head}, visits AS (
+    sql = f"""{head}, visits AS MATERIALIZED (
       SELECT {PK} AS pk, visitor_id, parent_visitor_id, duration_seconds, channel,
              ROW_NUMBER() OVER (PARTITION BY {PK} ORDER BY started_at DESC) AS rn
       FROM radar_visit WHERE {scope.sql}

@@ -1,11 +1,16 @@
-"""Radar benchmark (prints; not a test).
+"""Radar benchmark (prints; not a test), driven by wrk with the server's CPU read from /proc.
 
-1. Throughput of the landing page and the heartbeat beacon against a bare aiohttp handler
-   measured in the same run (the ratio is what matters on a shared machine).
-2. A viral radar: a fixed rate of visits (default 1,000/s) to one radar for `--seconds`, then
-   every visit row is counted to show none were lost.
+The server runs in its own process: the radar's public routes on the embedded default
+(SQLite + embedded Redis) and, in the same process, a bare aiohttp handler answering a page of
+the same size — the baseline measured in the same run. For each pair, interleaved:
 
-Loopback only, bounded concurrency:  python bench/radar.py --seconds 10
+1. landing page opens (every request a new visitor: wrk keeps no cookies), against bare GET;
+2. heartbeat beacons (distinct visits), against bare POST;
+
+printing requests/s, server CPU per request and the ratios to bare. Then a viral run: wrk on
+one radar for `--seconds`, and every answered open is checked to have its visit row.
+
+    python -m bench.radar [--seconds 20] [--burst 5] [--connections 32]
 """
 
 # ruff: noqa: T201
@@ -13,20 +18,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
+import json
+import signal
+import subprocess
 import sys
 import tempfile
-import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import aiohttp  # noqa: E402
 import jinja2  # noqa: E402
 from aiohttp import web  # noqa: E402
 from redis.asyncio import Redis  # noqa: E402
 
+from bench.loadgen import Run, cycle_bodies, wrk  # noqa: E402
 from bot.deps import Deps  # noqa: E402
 from bot.dispatcher import Dispatcher  # noqa: E402
 from bot.embedded_redis import EmbeddedRedis  # noqa: E402
@@ -46,94 +53,19 @@ class CountingQueue:
         return True
 
 
-async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, f"http://127.0.0.1:{port}"
-
-
-async def hammer(
-    session: aiohttp.ClientSession,
-    method: str,
-    url: str,
-    body: Any,
-    seconds: float,
-    concurrency: int,
-    fresh: bool,
-) -> float:
-    """Requests per second with `concurrency` workers for `seconds`."""
-    done = 0
-    stop = time.perf_counter() + seconds
-
-    async def worker() -> None:
-        nonlocal done
-        while time.perf_counter() < stop:
-            if fresh:
-                session.cookie_jar.clear()
-            data = body[done % len(body)] if isinstance(body, list) else body
-            async with session.request(method, url, data=data, allow_redirects=False) as resp:
-                await resp.read()
-                if resp.status < 400:
-                    done += 1
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return done / seconds
-
-
-async def viral(base: str, path: str, rate: int, seconds: float, limit: int) -> dict[str, Any]:
-    """Open `rate` visits per second (fresh visitors) with at most `limit` in flight."""
-    latencies: list[float] = []
-    errors = 0
-    gate = asyncio.Semaphore(limit)
-    connector = aiohttp.TCPConnector(limit=limit)
-    async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar()) as s:
-
-        async def one() -> None:
-            nonlocal errors
-            async with gate:
-                start = time.perf_counter()
-                try:
-                    async with s.get(base + path, allow_redirects=False) as resp:
-                        await resp.read()
-                        ok = resp.status == 200
-                except aiohttp.ClientError:
-                    ok = False
-                latencies.append(time.perf_counter() - start)
-                errors += not ok
-
-        tasks, begin = [], time.perf_counter()
-        total = int(rate * seconds)
-        for n in range(total):
-            delay = begin + n / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one()))
-        await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - begin
-    latencies.sort()
-    return {
-        "sent": total,
-        "errors": errors,
-        "elapsed": elapsed,
-        "achieved_rate": total / elapsed,
-        "p50_ms": statistics.median(latencies) * 1000,
-        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
-    }
-
-
-async def main(args: argparse.Namespace) -> None:
+async def serve_forever(db: str) -> None:
+    """The server process: build the radar app and the bare app, print where they listen (one
+    JSON line), serve until SIGTERM."""
     from handlers.radar import router
     from handlers.radar.common import SHARE_PURPOSE
-    from storage.radar import RadarGroup, Share, Visit
+    from handlers.radar.visits import beat_key
+    from storage.radar import Share, Visit
     from tests.radar.support import make_radar
 
     tmp = Path(tempfile.mkdtemp(prefix="radar-bench-"))
     redis_server = EmbeddedRedis(persist=False)
     redis_server.start()
-    db_url = args.db or f"sqlite://{tmp}/bench.sqlite3"
+    db_url = db or f"sqlite://{tmp}/bench.sqlite3"
     settings = load_settings(
         None,
         environ={},
@@ -142,100 +74,130 @@ async def main(args: argparse.Namespace) -> None:
             "redis": {"url": redis_server.url},
             "storage": {"upload_dir": str(tmp / "up")},
             "logging": {"level": "WARNING"},
-            # All load comes from one address: a limit nobody reaches keeps its cost measured.
-            "radar": {"landing_per_minute": 10**9},
+            # All load comes from one address without cookies: a limit nobody reaches keeps
+            # the limiter's cost in the figures.
+            "radar": {"landing_per_minute": 10**9, "new_visitors_per_minute": 10**9},
         },
     )
     ctx = await init_db(db_url)
     redis = Redis.from_url(redis_server.url)
-    queue = CountingQueue()
     deps = Deps(
         settings,
         redis,
         object(),  # type: ignore[arg-type]
-        queue,  # type: ignore[arg-type]
+        CountingQueue(),  # type: ignore[arg-type]
         Signer(settings.security.secret),
         Dispatcher([router]),
         jinja2.Environment(),
     )
-    try:
-        radar = await make_radar(deps)
-        assert await RadarGroup.exists()
-        share = await Share.create(
-            token=deps.signer.token(SHARE_PURPOSE),
-            radar=radar,
-            userid="alice",
-            external_userid="",
-            chat_id="wr1",
-            created_at=deps.now(),
-        )
-        app = web.Application()
-        app[DEPS_KEY] = deps
-        for route in deps.dispatcher.http_routes:
-            app.router.add_route(route.method, route.path, wrap_view(route))
-        runner, base = await serve(app)
-        page = "x" * 1800
+    radar = await make_radar(deps)
+    share = await Share.create(
+        token=deps.signer.token(SHARE_PURPOSE),
+        radar=radar,
+        userid="alice",
+        external_userid="",
+        chat_id="wr1",
+        created_at=deps.now(),
+    )
+    app = web.Application()
+    app[DEPS_KEY] = deps
+    for route in deps.dispatcher.http_routes:
+        app.router.add_route(route.method, route.path, wrap_view(route))
+    page = "x" * 1800
 
-        async def bare(request: web.Request) -> web.Response:
-            return web.Response(text=page, content_type="text/html")
+    async def bare(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(text=page, content_type="text/html")
 
-        bare_app = web.Application()
-        bare_app.router.add_get("/", bare)
-        bare_app.router.add_post("/", bare)
-        bare_runner, bare_base = await serve(bare_app)
-        await report_throughput(deps, base, bare_base, share.token, args)
-        rows_before = await Visit.all().count()
-        result = await viral(base, f"/r/{share.token}", args.rate, args.seconds, args.limit)
-        rows = await Visit.all().count() - rows_before
-        print(
-            f"viral: {result['sent']} visits at {args.rate}/s target, "
-            f"achieved {result['achieved_rate']:.0f}/s over {result['elapsed']:.1f}s, "
-            f"errors {result['errors']}, p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms"
-        )
-        ok = result["sent"] - result["errors"]
-        print(
-            f"visit rows recorded: {rows} of {ok} successful opens "
-            f"({'no loss' if rows == ok else 'MISMATCH'}); follow-up jobs enqueued: {queue.count}"
-        )
-        await runner.cleanup()
-        await bare_runner.cleanup()
-    finally:
-        await redis.aclose()
-        await ctx.close_connections()
-        redis_server.stop()
+    async def count(request: web.Request) -> web.Response:
+        return web.json_response({"visits": await Visit.all().count()})
 
-
-async def report_throughput(
-    deps: Deps, base: str, bare: str, token: str, args: argparse.Namespace
-) -> None:
-    from handlers.radar.visits import beat_key
-
+    bare_app = web.Application()
+    bare_app.router.add_route("*", "/", bare)
+    bare_app.router.add_get("/count", count)
+    runners = []
+    ports = []
+    for one in (app, bare_app):
+        runner = web.AppRunner(one, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        runners.append(runner)
+        ports.append(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
     started = int(deps.now().timestamp())
-    beat = [
-        f'{{"k":"{beat_key(deps, token, f"v{n}", started)}","t":3,"p":10,"pg":1}}'
-        for n in range(5000)
+    beats = [
+        f'{{"k":"{beat_key(deps, share.token, f"v{n}", started)}","t":3,"p":10,"pg":1}}'
+        for n in range(2000)
     ]
-    secs, conc = args.burst, args.concurrency
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as s:
-        bare_get = await hammer(s, "GET", bare + "/", None, secs, conc, False)
-        landing = await hammer(s, "GET", f"{base}/r/{token}", None, secs, conc, False)
-        bare_post = await hammer(s, "POST", bare + "/", beat[0], secs, conc, False)
-        beats = await hammer(s, "POST", f"{base}/r/{token}/beat", beat, secs, conc, False)
-    print(
-        f"landing: {landing:.0f} req/s vs bare {bare_get:.0f} req/s (ratio {landing / bare_get:.2f})"
+    info = {"app": ports[0], "bare": ports[1], "token": share.token, "beats": beats}
+    print(json.dumps(info), flush=True)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    for runner in runners:
+        await runner.cleanup()
+    await redis.aclose()
+    await ctx.close_connections()
+    redis_server.stop()
+
+
+def line(name: str, run: Run, bare: Run) -> str:
+    return (
+        f"{name:<8} {run.rate:7.0f} req/s  {run.cpu_us:6.0f} us CPU/req  p99 {run.p99_ms:6.1f} ms"
+        f"  | bare {bare.rate:7.0f} req/s {bare.cpu_us:5.0f} us  "
+        f"| ratio {run.rate / bare.rate:.2f} by throughput, {bare.cpu_us / run.cpu_us:.2f} by CPU"
+        + (f"  ({run.errors} errors)" if run.errors else "")
     )
-    print(
-        f"beacon:  {beats:.0f} req/s vs bare {bare_post:.0f} req/s (ratio {beats / bare_post:.2f}); "
-        "(distinct visits, so the per-visitor limit is not what is measured)"
-    )
+
+
+def drive(args: argparse.Namespace) -> None:
+    cmd = [sys.executable, "-m", "bench.radar", "--serve", "--db", args.db]
+    root = Path(__file__).resolve().parent.parent
+    server = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=root)
+    try:
+        assert server.stdout is not None
+        info: dict[str, Any] = json.loads(server.stdout.readline())
+        app, bare = f"http://127.0.0.1:{info['app']}", f"http://127.0.0.1:{info['bare']}"
+        landing_url = f"{app}/r/{info['token']}"
+        beat_lua = cycle_bodies("POST", info["beats"])
+        load = {"seconds": args.burst, "connections": args.connections}
+        wrk(landing_url, server.pid, seconds=1, connections=8)  # warm up
+        for _ in range(args.rounds):
+            bare_get = wrk(bare + "/", server.pid, **load)
+            landing = wrk(landing_url, server.pid, **load)
+            print(line("landing", landing, bare_get), flush=True)
+            bare_post = wrk(bare + "/", server.pid, lua=beat_lua, **load)
+            beacon = wrk(f"{landing_url}/beat", server.pid, lua=beat_lua, **load)
+            print(line("beacon", beacon, bare_post), flush=True)
+        before = _visits(bare)
+        viral = wrk(landing_url, server.pid, seconds=args.seconds, connections=args.connections)
+        rows = _visits(bare) - before
+        answered = viral.requests - viral.errors
+        print(
+            f"viral: {answered} opens answered in {viral.seconds:.0f} s ({viral.rate:.0f}/s, "
+            f"p99 {viral.p99_ms:.0f} ms, {viral.errors} errors); visit rows {rows} "
+            f"({'none lost' if rows >= answered else 'LOST ' + str(answered - rows)})"
+        )
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def _visits(bare: str) -> int:
+    with urllib.request.urlopen(bare + "/count") as resp:  # noqa: S310 (loopback)
+        return int(json.load(resp)["visits"])
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=60.0, help="length of the viral run")
-    parser.add_argument("--rate", type=int, default=1000, help="visits per second")
-    parser.add_argument("--limit", type=int, default=200, help="requests in flight at most")
-    parser.add_argument("--burst", type=float, default=3.0, help="seconds per throughput test")
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of the viral run")
+    parser.add_argument("--burst", type=float, default=5.0, help="seconds per measured run")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved A/B rounds")
+    parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--db", default="", help="database URL (default: a temporary SQLite)")
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parsed = parser.parse_args()
+    if parsed.serve:
+        asyncio.run(serve_forever(parsed.db))
+    else:
+        drive(parsed)

@@ -139,8 +139,10 @@ class SharedMinute:
     across processes in Redis at most once every `sync_every` seconds.
 
     A hit costs no Redis round trip (the landing page's hot path); a key over its limit in the
-    sum of all processes is refused everywhere after the next sync. When Redis is away each
-    process still enforces the limit on its own counts."""
+    sum of all processes is refused everywhere after the next sync. Only keys that reached
+    1/`processes` of their limit here are synced — below that, `processes` processes together
+    cannot pass the limit — so the many keys seen once or twice a minute cost no Redis at all.
+    When Redis is away each process still enforces the limit on its own counts."""
 
     def __init__(
         self,
@@ -150,9 +152,10 @@ class SharedMinute:
         clock: Clock = time.time,
         sync_every: float = 1.0,
         max_keys: int = 200_000,
+        processes: int = 4,
     ) -> None:
         self.redis, self.prefix, self.clock = redis, prefix, clock
-        self.sync_every, self.max_keys = sync_every, max_keys
+        self.sync_every, self.max_keys, self.processes = sync_every, max_keys, processes
         self._minute = -1
         self._counts: dict[str, int] = {}
         self._limits: dict[str, int] = {}
@@ -194,10 +197,11 @@ class SharedMinute:
         await self._sync(self._minute)
 
     async def _sync(self, minute: int) -> None:
-        pending, self._unsynced = self._unsynced, {}
-        if not pending:
+        counts, limits, unsynced = self._counts, self._limits, self._unsynced
+        keys = [k for k in unsynced if counts[k] * self.processes >= limits[k]]
+        if not keys:
             return
-        keys = list(pending)
+        pending = {k: unsynced.pop(k) for k in keys}
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for key in keys:

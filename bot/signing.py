@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import json
 import secrets
@@ -24,12 +23,16 @@ def _unb64(text: str) -> bytes:
 class Signer:
     def __init__(self, secret: str) -> None:
         self._secret = secret.encode()
+        self._keys: dict[str, bytes] = {}  # per purpose, derived once (a handful of purposes)
 
     def _key(self, purpose: str) -> bytes:
-        return hmac.new(self._secret, purpose.encode(), hashlib.sha256).digest()
+        key = self._keys.get(purpose)
+        if key is None:
+            key = self._keys[purpose] = hmac.digest(self._secret, purpose.encode(), "sha256")
+        return key
 
     def mac(self, purpose: str, message: str, length: int = 22) -> str:
-        digest = hmac.new(self._key(purpose), message.encode(), hashlib.sha256).digest()
+        digest = hmac.digest(self._key(purpose), message.encode(), "sha256")
         return _b64(digest)[:length]
 
     def verify_mac(self, purpose: str, message: str, mac: str, *, length: int) -> bool:

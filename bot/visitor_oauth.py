@@ -38,7 +38,7 @@ def wanted(ctx: RequestContext, visitor: PublicVisitor) -> bool:
     WeChat's page would only say "open in WeChat") — except against a stand-in such as the
     sandbox, which plays WeChat for any browser."""
     mp = ctx.deps.settings.wechat_mp
-    if not mp.enabled or visitor.oauth_tried or visitor.row.openid:
+    if not mp.enabled or visitor.oauth_tried or (visitor.row and visitor.row.openid):
         return False
     if TRIED_PARAM in ctx.request.query:
         return False
@@ -139,15 +139,16 @@ async def adopt(ctx: RequestContext, back_path: str, visitor: PublicVisitor) -> 
     ids = await exchange_code(deps, code)
     if ids is None:
         return
-    row = visitor.row
+    new = visitor.row is None
+    row = visitor.row or Visitor(**visitor.new_row())
     row.openid, row.unionid = ids
     ext, pending = await lookup(deps, row.unionid, row.openid)
     row.external_userid = ext or row.external_userid
     row.pending_id = "" if row.external_userid else pending
     row.checked_at = deps.now()
-    if visitor.new:
+    if new:
         await row.save(force_create=True)
-        visitor.new = False
+        visitor.row = row
     else:
         await row.save(
             update_fields=["openid", "unionid", "external_userid", "pending_id", "checked_at"]

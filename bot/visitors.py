@@ -20,6 +20,7 @@ import secrets
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
@@ -62,16 +63,26 @@ class PersonalLink:
 
 @dataclass
 class PublicVisitor:
-    row: Visitor
-    new: bool  # no row yet: the page inserts it (alone with `save_new`, or batched)
+    id: str
+    row: Visitor | None  # the stored row; None for a browser seen for the first time
     external_userid: str  # who the chain says this is ("" = unknown)
     assurance: Assurance
     via: str = ""  # visitor id of the browser that owns the personal link this one forwarded
     oauth_tried: bool = False
+    created_at: datetime | None = None
 
     @property
-    def id(self) -> str:
-        return self.row.id
+    def new(self) -> bool:
+        """Not stored yet: the page inserts it (alone with `save_new`, or batched with
+        `new_row`)."""
+        return self.row is None
+
+    def new_row(self) -> dict[str, Any]:
+        """The visitor's row as plain values (hot paths insert these without models)."""
+        return {"id": self.id, "created_at": self.created_at}
+
+    def stored(self, row: Visitor) -> None:
+        self.row = row
 
 
 def new_id() -> str:
@@ -115,14 +126,13 @@ def write_cookie(
     body: dict[str, Any] = {"v": visitor_id}
     if tried:
         body["o"] = 1
-    response.set_cookie(
-        COOKIE,
-        ctx.deps.signer.dumps(COOKIE_PURPOSE, body),
-        max_age=COOKIE_AGE,
-        path="/",
-        httponly=True,
-        samesite="Lax",
-        secure=ctx.deps.settings.base_url.startswith("https://"),
+    # Written by hand: the value is base64url and dots (nothing to quote), and SimpleCookie's
+    # formatting costs more than the rest of an open's cookie handling.
+    secure = "; Secure" if ctx.deps.settings.base_url.startswith("https://") else ""
+    value = ctx.deps.signer.dumps(COOKIE_PURPOSE, body)
+    response.headers.add(
+        "Set-Cookie",
+        f"{COOKIE}={value}; HttpOnly; Max-Age={COOKIE_AGE}; Path=/; SameSite=Lax{secure}",
     )
 
 
@@ -143,15 +153,17 @@ async def identify(ctx: RequestContext, personal: PersonalLink | None = None) ->
     cookie = read_cookie(ctx)
     vid = cookie_visitor(cookie)
     row = await Visitor.get_or_none(id=vid) if vid else None
-    new = row is None
-    if row is None:
-        row = Visitor(id=vid or new_id(), created_at=deps.now())
-    elif row.unionid and not row.external_userid:
+    if row is not None and row.unionid and not row.external_userid:
         await refresh_pending(deps, row)
-    visitor = PublicVisitor(row, new, row.external_userid, Assurance.ANONYMOUS)
-    visitor.oauth_tried = bool(cookie.get("o"))
-    if row.external_userid:
-        visitor.assurance = Assurance.OAUTH
+    known = row.external_userid if row is not None else ""
+    visitor = PublicVisitor(
+        row.id if row is not None else vid or new_id(),
+        row,
+        known,
+        Assurance.OAUTH if known else Assurance.ANONYMOUS,
+        oauth_tried=bool(cookie.get("o")),
+        created_at=None if row is not None else deps.now(),
+    )
     if personal is not None:
         await apply_link(deps, visitor, personal)
     return visitor
@@ -165,7 +177,7 @@ async def apply_link(
     reads the binding (requests that follow the page, such as its files)."""
     if not personal.external_userid:
         return
-    known = visitor.row.external_userid
+    known = visitor.row.external_userid if visitor.row is not None else ""
     if known and known != personal.external_userid:
         visitor.via = await _bound(personal) or ""  # someone else: through the link's owner
         return
@@ -219,9 +231,8 @@ def clear_cache() -> None:
 
 
 async def save_new(visitor: PublicVisitor) -> None:
-    if visitor.new:
-        await visitor.row.save(force_create=True)
-        visitor.new = False
+    if visitor.row is None:
+        visitor.row = await Visitor.create(**visitor.new_row())
 
 
 # --- what a page may require ----------------------------------------------------------------
@@ -251,16 +262,21 @@ def require(visitor: PublicVisitor, level: Assurance) -> web.Response | None:
 # --- rate limits ----------------------------------------------------------------------------
 
 _limiters: weakref.WeakKeyDictionary[Redis, SharedMinute] = weakref.WeakKeyDictionary()
+_last_limiter: list[Any] = []
 
 
 def limiter(deps: Deps) -> SharedMinute:
     """The process's per-minute counters for public pages (one per Redis client)."""
+    last = _last_limiter
+    if last and last[0] is deps.redis:  # the usual case, without a weak-dictionary lookup
+        return last[1]
     found = _limiters.get(deps.redis)
     if found is None:
         found = SharedMinute(
             deps.redis, "scrmbot:visitors:rl", clock=lambda: deps.now().timestamp()
         )
         _limiters[deps.redis] = found
+    _last_limiter[:] = [deps.redis, found]
     return found
 
 

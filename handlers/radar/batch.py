@@ -14,14 +14,17 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from tortoise.transactions import in_transaction
 
 from bot.deps import Deps
 from bot.group_commit import GroupCommit
+from bot.rows import insert_rows
 from handlers.radar import visits
 from handlers.radar.common import live_channel
 from handlers.radar.router import router
+from handlers.radar.visits import NewVisit
 from storage.radar import Visit
 from storage.visitors import Visitor
 
@@ -32,8 +35,8 @@ FINALIZE_JOB = "radar_finalize_many"
 
 @dataclass(frozen=True)
 class _Pending:
-    visit: Visit
-    visitor: Visitor | None  # a visitor seen for the first time, inserted with the visit
+    visit: NewVisit
+    visitor: dict[str, Any] | None  # a visitor seen for the first time, inserted with the visit
     measured: bool  # heartbeats expected (not a link radar)
 
 
@@ -42,7 +45,9 @@ class VisitBatcher:
         self.deps = deps
         self._group: GroupCommit[_Pending, None] = GroupCommit(insert, self._announce)
 
-    async def record(self, visit: Visit, new_visitor: Visitor | None, measured: bool) -> None:
+    async def record(
+        self, visit: NewVisit, new_visitor: dict[str, Any] | None, measured: bool
+    ) -> None:
         """Returns once the visit (and the new visitor) are committed."""
         await self._group.submit(_Pending(visit, new_visitor, measured))
 
@@ -51,11 +56,10 @@ class VisitBatcher:
 
 
 async def insert(batch: list[_Pending]) -> list[None]:
-    visitors = list({p.visitor.id: p.visitor for p in batch if p.visitor is not None}.values())
+    visitors = list({p.visitor["id"]: p.visitor for p in batch if p.visitor is not None}.values())
     async with in_transaction() as tx:
-        if visitors:
-            await Visitor.bulk_create(visitors, using_db=tx)
-        await Visit.bulk_create([p.visit for p in batch], using_db=tx)
+        await insert_rows(Visitor, visitors, tx)
+        await insert_rows(Visit, [p.visit.row() for p in batch], tx)
     return [None] * len(batch)
 
 

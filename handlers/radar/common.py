@@ -144,5 +144,8 @@ def forget_radar(radar_id: int) -> None:
 
 def clear_caches() -> None:
     """Forget every cached share and radar (tests; a database swapped under a process)."""
+    from handlers.radar import page
+
     _shares._data.clear()
     _radars._data.clear()
+    page.clear()

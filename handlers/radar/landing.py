@@ -17,7 +17,7 @@ from bot.http import RequestContext
 from bot.visitors import PersonalLink
 from bot.wecom_errors import WeComError
 from cards.radar import render_page
-from handlers.radar import uploads, visits
+from handlers.radar import page, uploads, visits
 from handlers.radar.common import (
     SHARE_PURPOSE,
     ShareInfo,
@@ -140,23 +140,7 @@ def _content(
         if target is None:
             return _page(502, "链接地址有误", "该链接的地址设置有误，请联系您的顾问。")
         return web.Response(status=302, headers={"Location": target})
-    base = f"/r/{token}"
-    config = {
-        "kind": radar.type.value,
-        "beat": f"{base}/beat",
-        "key": visits.beat_key(ctx.deps, token, visit_id, started),
-        "self": f"{base}?from={visits.from_value(ctx.deps, visitor_id)}",
-        "files": [f"{base}/f/{f['name']}" for f in radar.files],
-        "worker": "/static/vendor/pdfjs/pdf.worker.min.mjs",
-    }
-    body = render_page(
-        "landing.html",
-        title=radar.title,
-        description=radar.description,
-        kind=radar.type.value,
-        files=config["files"],
-        config=config,
-    )
+    body = page.content_page(ctx.deps, token, radar, visit_id, started, visitor_id)
     return web.Response(text=body, content_type="text/html", charset="utf-8")
 
 

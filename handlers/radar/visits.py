@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import secrets
 import weakref
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from redis.asyncio import Redis
-from redis.commands.core import AsyncScript
 
 from bot.deps import Deps
+from bot.group_commit import GroupCommit
 from bot.visitors import PublicVisitor
 from handlers.radar.common import BEAT_PURPOSE, FROM_PURPOSE, ShareInfo
 from storage.facts import FollowRelation
@@ -19,16 +21,22 @@ from storage.radar import Visit
 BEAT_PREFIX = "scrmbot:radar:beat:"
 BEAT_TTL = 2 * 24 * 3600
 FINALIZE_AFTER = 60.0  # seconds between write-backs of a visit's heartbeats
-# One round trip per beat (sent by its SHA once loaded): keep the largest value per field;
-# "last" is the time of the latest beat. Beats are rate-limited before this, in the process.
+# The beats arriving together in one EVALSHA: KEYS = one hash per visit, ARGV = per visit its
+# seconds, progress, page and the time; each field keeps its largest value, "last" the time of
+# the latest beat. Beats are rate-limited before this, in the process.
 _BEAT_LUA = """
-for i = 1, #ARGV - 1, 2 do
-  local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0')
-  if tonumber(ARGV[i + 1]) > cur then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+for i, key in ipairs(KEYS) do
+  local base = (i - 1) * 4
+  local fields = {'t', 'p', 'pg'}
+  for j = 1, 3 do
+    local value = tonumber(ARGV[base + j])
+    local cur = tonumber(redis.call('HGET', key, fields[j]) or '0')
+    if value > cur then redis.call('HSET', key, fields[j], value) end
+  end
+  redis.call('HSET', key, 'last', ARGV[base + 4])
+  redis.call('EXPIRE', key, TTL)
 end
-redis.call('HSET', KEYS[1], 'last', ARGV[#ARGV])
-redis.call('EXPIRE', KEYS[1], TTL)
-return 1
+return #KEYS
 """.replace("TTL", str(BEAT_TTL))
 
 
@@ -96,49 +104,76 @@ async def place(
     return 1, "", "group" if share.chat_id else "single"
 
 
+@dataclass(slots=True)
+class NewVisit:
+    """A visit being recorded (inserted as a plain row by the batcher)."""
+
+    id: str
+    share_id: int
+    radar_id: int
+    visitor_id: str
+    external_userid: str
+    parent_visitor_id: str
+    level: int
+    root_userid: str
+    channel: str
+    started_at: datetime
+
+    def row(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+
+
 async def record_visit(
     deps: Deps, share: ShareInfo, visitor: PublicVisitor, parent_id: str | None, measured: bool
-) -> Visit:
+) -> NewVisit:
     """The visit, committed (in a group commit with the visits arriving alongside it)."""
     from handlers.radar.batch import batcher
 
     level, parent, channel = await place(share, visitor.id, parent_id, visitor.new)
-    visit = Visit(
-        id=new_id(),
-        share_id=share.id,
-        radar_id=share.radar_id,
-        visitor_id=visitor.id,
-        external_userid=visitor.external_userid,
-        parent_visitor_id=parent,
-        level=level,
-        root_userid=share.userid,
-        channel=channel,
-        started_at=deps.now(),
+    visit = NewVisit(
+        new_id(),
+        share.id,
+        share.radar_id,
+        visitor.id,
+        visitor.external_userid,
+        parent,
+        level,
+        share.userid,
+        channel,
+        deps.now(),
     )
-    await batcher(deps).record(visit, visitor.row if visitor.new else None, measured)
-    visitor.new = False
+    await batcher(deps).record(visit, visitor.new_row() if visitor.new else None, measured)
     return visit
 
 
 async def add_beat(
     deps: Deps, visit_id: str, started: int, seconds: int, progress: int, page: int
 ) -> None:
+    """Record a beat; it shares its Redis round trip with the beats arriving alongside it."""
     now = int(deps.now().timestamp())
     seconds = max(0, min(seconds, now - started + 10))  # a beat cannot claim more than elapsed
-    args: list[str | int] = ["t", seconds, "p", max(0, min(progress, 100))]
-    args += ["pg", max(0, min(page, 10_000)), now]
-    await _beat_script(deps.redis)(keys=[BEAT_PREFIX + visit_id], args=args)
+    beat = (visit_id, seconds, max(0, min(progress, 100)), max(0, min(page, 10_000)), now)
+    await _beat_writer(deps.redis).submit(beat)
 
 
-_scripts: weakref.WeakKeyDictionary[Redis, AsyncScript] = weakref.WeakKeyDictionary()
+Beat = tuple[str, int, int, int, int]
+_writers: weakref.WeakKeyDictionary[Redis, GroupCommit[Beat, None]] = weakref.WeakKeyDictionary()
 
 
-def _beat_script(redis: Redis) -> AsyncScript:
-    """EVALSHA with the script body sent only when Redis does not know it (e.g. restarted)."""
-    script = _scripts.get(redis)
-    if script is None:
-        script = _scripts[redis] = redis.register_script(_BEAT_LUA)
-    return script
+def _beat_writer(redis: Redis) -> GroupCommit[Beat, None]:
+    """The process's beat batcher for this Redis client (EVALSHA: the script body is sent only
+    when Redis does not know it, e.g. after a restart)."""
+    writer = _writers.get(redis)
+    if writer is None:
+        script = redis.register_script(_BEAT_LUA)
+
+        async def write(beats: list[Beat]) -> list[None]:
+            keys = [BEAT_PREFIX + b[0] for b in beats]
+            await script(keys=keys, args=[v for b in beats for v in b[1:]])
+            return [None] * len(beats)
+
+        writer = _writers[redis] = GroupCommit(write, max_batch=500, max_delay=0.001)
+    return writer
 
 
 async def read_beats(deps: Deps, visit_id: str) -> dict[str, int]:

@@ -54,6 +54,9 @@ async def test_limit_is_shared_by_processes_through_redis(redis: Redis) -> None:
     assert one.hit("other", 5)
     now[0] += 60
     assert one.hit("k", 5) and two.hit("k", 5)  # a new minute
+    assert one.hit("once", 120)
+    await one.sync()
+    assert await redis.keys("t:rl:*:once") == []  # far below the limit: no Redis work
 
 
 async def test_limit_holds_without_redis() -> None:
@@ -66,13 +69,13 @@ async def test_limit_holds_without_redis() -> None:
 
 def test_require_a_minimum_level() -> None:
     row = Visitor(id="v1")
-    anonymous = PublicVisitor(row, False, "", Assurance.ANONYMOUS)
+    anonymous = PublicVisitor("v1", row, "", Assurance.ANONYMOUS)
     page = require(anonymous, Assurance.TOKEN)
     assert page is not None and page.status == 403
     assert "顾问发给您的链接" in (page.text or "")
     oauth_page = require(anonymous, Assurance.OAUTH)
     assert oauth_page is not None and "微信" in (oauth_page.text or "")
-    token = PublicVisitor(row, False, "wm_1", Assurance.TOKEN)
+    token = PublicVisitor("v1", row, "wm_1", Assurance.TOKEN)
     assert require(token, Assurance.TOKEN) is None
     assert require(token, Assurance.OAUTH) is not None
     assert Assurance.OAUTH.label == "oauth"

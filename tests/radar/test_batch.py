@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 from bot.deps import Deps
 from handlers.radar.batch import FINALIZE_JOB, FOLLOWUP_JOB, batcher
 from handlers.radar.followup import finalize_many
-from handlers.radar.visits import add_beat, epoch
+from handlers.radar.visits import NewVisit, add_beat, epoch
 from storage.radar import Visit
 from storage.visitors import Visitor
 from tests.radar.conftest import Clock
@@ -54,12 +54,8 @@ async def test_concurrent_openings_are_all_recorded_in_batches(
 async def test_failed_insert_fails_every_waiting_request(deps: Deps, corp: None) -> None:
     radar = await make_radar(deps)
     share = await make_share(deps, radar)
-    visit = Visit(
-        id="same", share_id=share.id, radar_id=radar.id, visitor_id="nobody", root_userid="alice",
-        started_at=deps.now(),
-    )  # fmt: skip
-    twin = Visit(**{k: getattr(visit, k) for k in ("id", "share_id", "radar_id", "visitor_id")},
-                 root_userid="alice", started_at=deps.now())  # fmt: skip
+    visit = NewVisit("same", share.id, radar.id, "nobody", "", "", 1, "alice", "single", deps.now())
+    twin = NewVisit("same", share.id, radar.id, "other", "", "", 1, "alice", "single", deps.now())
     results = await asyncio.gather(
         batcher(deps).record(visit, None, True),
         batcher(deps).record(twin, None, True),

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from bot.deps import Deps
@@ -307,10 +308,13 @@ async def test_console_live_numbers_tag_pickers_and_batch_tag(stack: Stack, brow
     stats = page.locator(".stats[data-visits='0']")
     await stats.wait_for()
     await asyncio.sleep(0.3)  # the event stream is subscribed
-    assert (await stack.session.get(link)).status == 200
+    # the customer's phone (one browser: the link is theirs)
+    phone = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    assert (await phone.get(link)).status == 200
     await page.locator(".stats[data-visits='1']").wait_for()
     for _ in range(2):  # a burst: folded into one more refresh within the throttle
-        assert (await stack.session.get(link)).status == 200
+        assert (await phone.get(link)).status == 200
+    await phone.close()
     await page.locator(".stats[data-visits='3']").wait_for()
     assert "最近访问" in await page.inner_text(".live-note")
     await page.wait_for_timeout(300)  # the chart animation

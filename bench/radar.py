@@ -38,6 +38,7 @@ from bot.deps import Deps  # noqa: E402
 from bot.dispatcher import Dispatcher  # noqa: E402
 from bot.embedded_redis import EmbeddedRedis  # noqa: E402
 from bot.http import wrap_view  # noqa: E402
+from bot.lifecycle import feature_lifecycle  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from bot.signing import Signer  # noqa: E402
 from bot.web_keys import DEPS_KEY  # noqa: E402
@@ -57,10 +58,6 @@ async def serve_forever(db: str) -> None:
     """The server process: build the radar app and the bare app, print where they listen (one
     JSON line), serve until SIGTERM."""
     from handlers.radar import router
-    from handlers.radar.common import SHARE_PURPOSE
-    from handlers.radar.visits import beat_key
-    from storage.radar import Share, Visit
-    from tests.radar.support import make_radar
 
     tmp = Path(tempfile.mkdtemp(prefix="radar-bench-"))
     redis_server = EmbeddedRedis(persist=False)
@@ -90,6 +87,19 @@ async def serve_forever(db: str) -> None:
         Dispatcher([router]),
         jinja2.Environment(),
     )
+    async with feature_lifecycle(deps):
+        await _serve(deps)
+    await redis.aclose()
+    await ctx.close_connections()
+    redis_server.stop()
+
+
+async def _serve(deps: Deps) -> None:
+    from handlers.radar.common import SHARE_PURPOSE
+    from handlers.radar.visits import beat_key
+    from storage.radar import Share, Visit
+    from tests.radar.support import make_radar
+
     radar = await make_radar(deps)
     share = await Share.create(
         token=deps.signer.token(SHARE_PURPOSE),
@@ -136,9 +146,6 @@ async def serve_forever(db: str) -> None:
     await stop.wait()
     for runner in runners:
         await runner.cleanup()
-    await redis.aclose()
-    await ctx.close_connections()
-    redis_server.stop()
 
 
 def line(name: str, run: Run, bare: Run) -> str:

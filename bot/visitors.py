@@ -17,7 +17,6 @@ browser has no visitor id yet.
 from __future__ import annotations
 
 import secrets
-import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +24,6 @@ from enum import IntEnum
 from typing import Any
 
 from aiohttp import web
-from redis.asyncio import Redis
 from tortoise.exceptions import IntegrityError
 
 from bot.client_address import client_address
@@ -261,22 +259,15 @@ def require(visitor: PublicVisitor, level: Assurance) -> web.Response | None:
 
 # --- rate limits ----------------------------------------------------------------------------
 
-_limiters: weakref.WeakKeyDictionary[Redis, SharedMinute] = weakref.WeakKeyDictionary()
-_last_limiter: list[Any] = []
-
 
 def limiter(deps: Deps) -> SharedMinute:
-    """The process's per-minute counters for public pages (one per Redis client)."""
-    last = _last_limiter
-    if last and last[0] is deps.redis:  # the usual case, without a weak-dictionary lookup
-        return last[1]
-    found = _limiters.get(deps.redis)
+    """This process's per-minute counters for public pages (kept in the process state)."""
+    held = deps.state.resources
+    found: SharedMinute | None = held.get(limiter)
     if found is None:
-        found = SharedMinute(
+        found = held[limiter] = SharedMinute(
             deps.redis, "scrmbot:visitors:rl", clock=lambda: deps.now().timestamp()
         )
-        _limiters[deps.redis] = found
-    _last_limiter[:] = [deps.redis, found]
     return found
 
 

@@ -4,17 +4,16 @@ level in the forwarding chain, and the Visit row; heartbeats aggregated in Redis
 from __future__ import annotations
 
 import secrets
-import weakref
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-from redis.asyncio import Redis
 
 from bot.deps import Deps
 from bot.group_commit import GroupCommit
 from bot.visitors import PublicVisitor
 from handlers.radar.common import BEAT_PURPOSE, FROM_PURPOSE, ShareInfo
+from handlers.radar.router import router
 from storage.facts import FollowRelation
 from storage.radar import Visit
 
@@ -153,27 +152,25 @@ async def add_beat(
     now = int(deps.now().timestamp())
     seconds = max(0, min(seconds, now - started + 10))  # a beat cannot claim more than elapsed
     beat = (visit_id, seconds, max(0, min(progress, 100)), max(0, min(page, 10_000)), now)
-    await _beat_writer(deps.redis).submit(beat)
+    writer: GroupCommit[Beat, None] = deps.resource(beat_writer)
+    await writer.submit(beat)
 
 
 Beat = tuple[str, int, int, int, int]
-_writers: weakref.WeakKeyDictionary[Redis, GroupCommit[Beat, None]] = weakref.WeakKeyDictionary()
 
 
-def _beat_writer(redis: Redis) -> GroupCommit[Beat, None]:
-    """The process's beat batcher for this Redis client (EVALSHA: the script body is sent only
-    when Redis does not know it, e.g. after a restart)."""
-    writer = _writers.get(redis)
-    if writer is None:
-        script = redis.register_script(_BEAT_LUA)
+@router.resource
+async def beat_writer(deps: Deps) -> AsyncIterator[GroupCommit[Beat, None]]:
+    """This process's beat batcher (EVALSHA: the script body is sent only when Redis does not
+    know it, e.g. after a restart)."""
+    script = deps.redis.register_script(_BEAT_LUA)
 
-        async def write(beats: list[Beat]) -> list[None]:
-            keys = [BEAT_PREFIX + b[0] for b in beats]
-            await script(keys=keys, args=[v for b in beats for v in b[1:]])
-            return [None] * len(beats)
+    async def write(beats: list[Beat]) -> list[None]:
+        keys = [BEAT_PREFIX + b[0] for b in beats]
+        await script(keys=keys, args=[v for b in beats for v in b[1:]])
+        return [None] * len(beats)
 
-        writer = _writers[redis] = GroupCommit(write, max_batch=500, max_delay=0.001)
-    return writer
+    yield GroupCommit(write, max_batch=500, max_delay=0.001)
 
 
 async def read_beats(deps: Deps, visit_id: str) -> dict[str, int]:

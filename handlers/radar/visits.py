@@ -119,7 +119,7 @@ class NewVisit:
     started_at: datetime
 
     def row(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+        return {name: getattr(self, name) for name in self.__slots__}
 
 
 async def record_visit(

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 
 from bot.domain_events import FollowAdded, FollowEnded, TagsMarked, publish
 from handlers.facts.base import from_ts, ts
@@ -74,16 +75,18 @@ def customer_values(info: dict[str, Any]) -> dict[str, Any]:
 
 
 async def upsert_customer(info: dict[str, Any]) -> Customer | None:
+    """One INSERT … ON CONFLICT that sets only the fields WeCom gave; returns those values."""
     ext = str(info.get("external_userid") or "")
     if not ext:
         return None
     values = customer_values(info)
-    customer, created = await Customer.get_or_create(defaults=values, external_userid=ext)
-    changed = {k: v for k, v in values.items() if getattr(customer, k) != v}
-    if not created and changed:
-        await Customer.filter(external_userid=ext).update(**changed)
-        for k, v in changed.items():
-            setattr(customer, k, v)
+    customer = Customer(external_userid=ext, **values)
+    if values:
+        await Customer.bulk_create(
+            [customer], on_conflict=["external_userid"], update_fields=list(values)
+        )
+    else:
+        await Customer.bulk_create([customer], ignore_conflicts=True)
     return customer
 
 
@@ -95,10 +98,13 @@ async def _insert(key: str, **values: Any) -> FollowEvent:
 
 
 async def _mark_first_add(fact: FollowEvent) -> None:
-    customer, _ = await Customer.get_or_create(external_userid=fact.external_userid)
-    if customer.first_added_at is None or fact.at < customer.first_added_at:
-        await Customer.filter(external_userid=fact.external_userid).update(
-            first_added_at=fact.at, first_added_by=fact.userid
+    """One conditional UPDATE (no read-modify-write): only an earlier add moves it."""
+    earlier = Q(first_added_at__isnull=True) | Q(first_added_at__gt=fact.at)
+    rows = Customer.filter(earlier, external_userid=fact.external_userid)
+    if not await rows.update(first_added_at=fact.at, first_added_by=fact.userid):
+        await Customer.get_or_create(
+            defaults={"first_added_at": fact.at, "first_added_by": fact.userid},
+            external_userid=fact.external_userid,
         )
 
 
@@ -115,7 +121,8 @@ async def record_add(
 ) -> FollowEvent:
     """One add per WeCom event: `key` names the callback (a re-delivery is the same add, a
     re-add a second later is another); a sync's add is keyed by WeCom's createtime."""
-    fact = await _synced_episode(userid, external_userid, at) if key else None
+    events = await pair_events(userid, external_userid)
+    fact = _synced_episode(events, at) if key else None
     fact = fact or await _insert(
         key or f"add:{userid}:{external_userid}:{ts(at)}",
         userid=userid,
@@ -126,9 +133,11 @@ async def record_add(
         state=state[:64],
         source=source,
     )
+    if all(e.id != fact.id for e in events):
+        events.append(fact)
     await _mark_first_add(fact)
-    await _adopt_orphan_end(fact)
-    await rebuild_relation(userid, external_userid)
+    await _adopt_orphan_end(fact, events)
+    await rebuild_relation(userid, external_userid, events)
     await add_timeline(
         deps,
         external_userid=external_userid,
@@ -151,46 +160,45 @@ async def record_add(
     return fact
 
 
-async def _synced_episode(userid: str, ext: str, at: datetime) -> FollowEvent | None:
+async def pair_events(userid: str, ext: str) -> list[FollowEvent]:
+    """Every add and end of one staff member and customer (a handful), in time order."""
+    return list(await FollowEvent.filter(userid=userid, external_userid=ext).order_by("at", "id"))
+
+
+def _synced_episode(events: list[FollowEvent], at: datetime) -> FollowEvent | None:
     """An open relation a sync found at WeCom's createtime is the add this late callback
     reports (a sync cannot tell events apart; callbacks always can)."""
-    add = await FollowEvent.filter(
-        userid=userid,
-        external_userid=ext,
-        kind="add",
-        source=FactSource.SYNC,
-        at__gte=at - SAME_MOMENT,
-        at__lte=at + SAME_MOMENT,
-    ).first()
-    ended = add and await FollowEvent.exists(
-        userid=userid, external_userid=ext, kind="end", at__gte=add.at
+    add = next(
+        (
+            e
+            for e in events
+            if e.kind == "add" and e.source == FactSource.SYNC and abs(e.at - at) <= SAME_MOMENT
+        ),
+        None,
     )
+    ended = add is not None and any(e.kind == "end" and e.at >= add.at for e in events)
     return None if add is None or ended else add
 
 
-async def _episode_add(userid: str, ext: str, at: datetime) -> FollowEvent | None:
-    return (
-        await FollowEvent.filter(userid=userid, external_userid=ext, kind="add", at__lte=at)
-        .order_by("-at")
-        .first()
-    )
+def _episode_add(events: list[FollowEvent], at: datetime) -> FollowEvent | None:
+    adds = [e for e in events if e.kind == "add" and e.at <= at]
+    return max(adds, key=lambda e: (e.at, e.id)) if adds else None
 
 
-async def _adopt_orphan_end(add: FollowEvent) -> None:
+async def _adopt_orphan_end(add: FollowEvent, events: list[FollowEvent]) -> None:
     """An end processed before its add (reordered delivery) gets the episode's key."""
-    orphan = await FollowEvent.filter(
-        userid=add.userid,
-        external_userid=add.external_userid,
-        kind="end",
-        key__startswith=f"end:{add.userid}:{add.external_userid}:orphan:",
-        at__gte=add.at,
-    ).first()
+    prefix = f"end:{add.userid}:{add.external_userid}:orphan:"
+    orphan = next(
+        (e for e in events if e.kind == "end" and e.key.startswith(prefix) and e.at >= add.at),
+        None,
+    )
     episode_key = f"end:{add.userid}:{add.external_userid}:{ts(add.at)}"
-    if orphan is None or await FollowEvent.exists(key=episode_key):
+    if orphan is None or any(e.key == episode_key for e in events):
         return
-    later = await _episode_add(add.userid, add.external_userid, orphan.at)
+    later = _episode_add(events, orphan.at)
     if later is not None and later.key == add.key:
         await FollowEvent.filter(id=orphan.id).update(key=episode_key)
+        orphan.key = episode_key
 
 
 END_TEXT = {
@@ -212,7 +220,8 @@ async def record_end(
     source: str = FactSource.CALLBACK,
 ) -> FollowEvent:
     """One end per relation episode (both sides deleting still ends it once)."""
-    add = await _episode_add(userid, external_userid, at)
+    events = await pair_events(userid, external_userid)
+    add = _episode_add(events, at)
     episode = str(ts(add.at)) if add else f"orphan:{ts(at)}"
     fact = await _insert(
         f"end:{userid}:{external_userid}:{episode}",
@@ -223,7 +232,9 @@ async def record_end(
         end_reason=reason,
         source=source,
     )
-    await rebuild_relation(userid, external_userid)
+    if all(e.id != fact.id for e in events):
+        events.append(fact)
+    await rebuild_relation(userid, external_userid, events)
     text = END_TEXT.get(fact.end_reason, END_TEXT[""]).format(name=await staff_name(userid))
     await add_timeline(
         deps,
@@ -246,17 +257,15 @@ async def record_end(
     return fact
 
 
-async def rebuild_relation(userid: str, ext: str) -> FollowRelation | None:
-    """The current relation is whatever the latest add and any end after it say."""
-    add = await FollowEvent.filter(userid=userid, external_userid=ext, kind="add").order_by("-at")
-    latest = add[0] if add else None
-    if latest is None:
-        return None
-    end = (
-        await FollowEvent.filter(userid=userid, external_userid=ext, kind="end", at__gte=latest.at)
-        .order_by("at")
-        .first()
-    )
+async def rebuild_relation(userid: str, ext: str, events: list[FollowEvent] | None = None) -> None:
+    """The current relation is whatever the latest add and any end after it say (one upsert)."""
+    events = await pair_events(userid, ext) if events is None else events
+    adds = [e for e in events if e.kind == "add"]
+    if not adds:
+        return
+    latest = max(adds, key=lambda e: (e.at, e.id))
+    ends = [e for e in events if e.kind == "end" and e.at >= latest.at]
+    end = min(ends, key=lambda e: (e.at, e.id)) if ends else None
     values = {
         "added_at": latest.at,
         "add_way": latest.add_way,
@@ -266,10 +275,10 @@ async def rebuild_relation(userid: str, ext: str) -> FollowRelation | None:
         "ended_at": end.at if end else None,
         "end_reason": end.end_reason if end else "",
     }
-    relation, _ = await FollowRelation.update_or_create(
-        defaults=values, userid=userid, external_userid=ext
+    relation = FollowRelation(userid=userid, external_userid=ext, **values)
+    await FollowRelation.bulk_create(
+        [relation], on_conflict=["userid", "external_userid"], update_fields=list(values)
     )
-    return relation
 
 
 async def update_follow_details(userid: str, ext: str, follow: dict[str, Any]) -> None:

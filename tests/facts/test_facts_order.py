@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from redis.asyncio import Redis
 
@@ -170,3 +172,32 @@ async def test_after_a_redis_loss_a_quit_never_overtakes_its_join(
     facts = await GroupMembershipEvent.all().order_by("at").values_list("kind", flat=True)
     assert list(facts) == ["join", "quit"]
     assert heard == ["join", "quit"]
+
+
+class _Statements(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+
+
+async def test_an_add_costs_a_bounded_number_of_statements(deps: Deps, wecom: FakeWeCom) -> None:
+    """The pair's facts are read once; the customer, the first add and the relation are
+    each one upsert or conditional update (no read-then-write)."""
+    wecom.contacts[EXT] = {"external_userid": EXT, "name": "张三", "type": 1}
+    wecom.follows[EXT] = [{"userid": "alice", "createtime": T0, "add_way": 1}]
+    statements = _Statements()
+    db_log = logging.getLogger("tortoise.db_client")
+    level = db_log.level
+    db_log.setLevel(logging.DEBUG)
+    db_log.addHandler(statements)
+    try:
+        await deliver(deps, contact_event("add_external_contact", "alice", EXT, T0))
+    finally:
+        db_log.removeHandler(statements)
+        db_log.setLevel(level)
+    assert await FollowRelation.filter(userid="alice", external_userid=EXT, active=True).exists()
+    assert (await Customer.get(external_userid=EXT)).first_added_by == "alice"
+    assert statements.count <= 11, statements.count

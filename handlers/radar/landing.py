@@ -44,10 +44,6 @@ def not_found() -> web.Response:
     return _page(404, "链接无效", "该链接不存在或已失效，请联系您的顾问获取新的链接。")
 
 
-def removed() -> web.Response:
-    return _page(410, "内容已下架", "内容已下架，请联系您的顾问")
-
-
 async def _resolve(ctx: RequestContext) -> tuple[str, ShareInfo, Radar] | web.Response:
     token = ctx.request.match_info.get("token", "")
     if not TOKEN_RE.match(token) or not ctx.deps.signer.check_token(SHARE_PURPOSE, token):
@@ -57,8 +53,20 @@ async def _resolve(ctx: RequestContext) -> tuple[str, ShareInfo, Radar] | web.Re
         return not_found()
     radar = await radar_cached(share.radar_id)
     if radar is None or radar.deleted:
-        return removed()
+        return await _removed_page(ctx, share)
     return token, share, radar
+
+
+async def _removed_page(ctx: RequestContext, share: ShareInfo) -> web.Response:
+    """A deleted radar: the page names the advisor who sent it, with their contact QR."""
+    staff = await Staff.get_or_none(userid=share.userid)
+    body = render_page(
+        "removed.html",
+        title="内容已下架",
+        staff_name=staff.name if staff else "",
+        qr_url=await advisor_qr(ctx, share.userid) if staff else "",
+    )
+    return web.Response(status=410, text=body, content_type="text/html", charset="utf-8")
 
 
 def _personal(token: str, share: ShareInfo) -> PersonalLink:

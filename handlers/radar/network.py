@@ -14,15 +14,17 @@ MAX_NODES = 300
 
 
 async def _first_visit(radar_id: int, key: str, userids: set[str] | None) -> dict[str, Any] | None:
-    """The person's visit at their lowest level (how they first came)."""
+    """The person's visit at their lowest level (how they first came); the key is matched
+    column by column so the customer and visitor indexes serve it."""
     scope, params = "", []
     if userids is not None:
         scope = f" AND root_userid IN ({placeholders(len(userids))})"
         params = sorted(userids)
     rows = await fetch_dicts(
         f"""SELECT parent_visitor_id, level, root_userid, started_at FROM radar_visit
-        WHERE radar_id = ? AND ({PK}) = ? {scope} ORDER BY level, started_at LIMIT 1""",
-        [radar_id, key, *params],
+        WHERE radar_id = ? AND (external_userid = ? OR (external_userid = '' AND visitor_id = ?))
+        {scope} ORDER BY level, started_at LIMIT 1""",
+        [radar_id, key, key, *params],
     )
     return rows[0] if rows else None
 

@@ -7,7 +7,7 @@ from aiohttp.test_utils import TestClient
 
 from bot.deps import Deps
 from handlers.radar.demo import demo_pdf, demo_png
-from storage.radar import Radar, Share
+from storage.radar import Radar, Share, Visit
 from tests.auth.support import csrf, sign_in
 from tests.radar.support import make_radar
 
@@ -212,3 +212,32 @@ async def test_group_errors_name_the_field_in_chinese(
     gid = (await resp.json())["id"]
     resp = await client.patch(f"/api/radar/groups/{gid}", json={"name": " "}, headers=h)
     assert (await resp.json())["error"] == "分组名称不能为空"
+
+
+async def test_list_shows_visits_limits_and_copies_a_link(
+    client: TestClient, deps: Deps, corp: None
+) -> None:
+    radar = await make_radar(deps)
+    share = await Share.create(
+        token="tok-a", radar=radar, userid="alice", external_userid="wm_ann", created_at=deps.now()
+    )
+    for i in range(3):
+        await Visit.create(
+            id=f"v{i}", share_id=share.id, radar_id=radar.id, visitor_id=f"b{i}",
+            root_userid="alice", started_at=deps.now(),
+        )  # fmt: skip
+    sign_in(client, deps, "admin")
+    body = await (await client.get("/api/radar/radars")).json()
+    (item,) = body["radars"]
+    assert (item["sends"], item["visits"]) == (1, 3)
+    assert body["limits"]["max_upload_mb"] == deps.settings.storage.max_upload_mb
+    resp = await client.post(f"/api/radar/radars/{radar.id}/link", headers=csrf(client))
+    assert resp.status == 201
+    url = (await resp.json())["url"]
+    token = url.rsplit("/r/", 1)[1]
+    made = await Share.get(token=token)
+    assert (made.userid, made.external_userid, made.chat_id) == ("admin", "", "")
+    sign_in(client, deps, "alice")  # staff may not mint links from the console
+    assert (
+        await client.post(f"/api/radar/radars/{radar.id}/link", headers=csrf(client))
+    ).status == 403

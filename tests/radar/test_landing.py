@@ -203,7 +203,8 @@ async def test_deleted_radar_shows_removed_page(client: TestClient, deps: Deps, 
     forget_radar(radar.id)
     status, html = await open_link(client, f"/r/{share.token}")
     assert status == 410
-    assert "内容已下架，请联系您的顾问" in html
+    assert "内容已下架" in html and "请联系您的顾问Alice" in html  # who sent it, and how
+    assert 'alt="顾问Alice的联系二维码"' in html
     assert (await client.get(file_url)).status == 410
 
 

@@ -371,3 +371,62 @@ async def test_console_group_dialog_pickers_errors_and_corp_time(
     row = page.locator("tr", has_text="张三")
     shown = visit.started_at.astimezone(stack.deps.settings.tz).strftime("%Y-%m-%d %H:%M")
     await row.locator(f"td:has-text('{shown}')").wait_for()
+
+
+async def test_console_analytics_page_for_a_manager(stack: Stack, browser: Any) -> None:
+    """客户层级 as a table, no stray 「null」 on a non-PDF radar, 来源路径 and 社交关系网 in a
+    panel with counts and times, 客户详情, 重置, and no empty chart under 客户分析."""
+    import aiohttp
+
+    from tests.radar.support import page_config
+
+    radar = (await seed_radars(stack.deps))["images"]
+    share = await Share.create(
+        token=stack.deps.signer.token(SHARE_PURPOSE), radar=radar, userid="alice",
+        external_userid=EXT, chat_id="", created_at=stack.deps.now(),
+    )  # fmt: skip
+    async with aiohttp.ClientSession() as reader, aiohttp.ClientSession() as friend:
+        html = await (await reader.get(f"{stack.app_url}/r/{share.token}")).text()
+        assert (await friend.get(stack.app_url + page_config(html)["self"])).status == 200
+    page = await signed_in_page(browser, stack.deps, stack.app_url, "admin")
+    await page.set_viewport_size({"width": 1280, "height": 1000})
+    page.set_default_timeout(8000)
+    await page.goto(f"{stack.app_url}/admin#f//static/radar/admin.js")
+    row = page.locator("tr", has_text="客户案例图集")
+    cells = await row.locator("td").all_inner_texts()
+    assert cells[3:5] == ["1", "2"]  # one send, two visits beside it
+    await row.get_by_role("button", name="数据分析").click()
+    levels = page.locator(".radar-levels table")
+    await levels.wait_for()
+    assert await levels.locator("th").all_inner_texts() == [
+        "层级",
+        "总人数",
+        "有效分享人数",
+        "分享率",
+    ]
+    assert await levels.locator("tbody tr").first.locator("td").all_inner_texts() == [
+        "1级客户", "1", "1", "100%",
+    ]  # fmt: skip
+    text = await page.inner_text("#main")
+    assert "null" not in text and "PDF 阅读流失" not in text
+    customer = page.locator("tr", has_text="张三")
+    detail = customer.get_by_role("link", name="客户详情")
+    assert await detail.get_attribute("href") == f"/sidebar?open=profile&external_userid={EXT}"
+    await customer.get_by_role("button", name="社交关系网").click()
+    panel = page.locator(".ui-modal")
+    await panel.locator("h3", has_text="有 1 人").wait_for()
+    assert await panel.locator(".radar-path li").all_inner_texts() == [
+        "艾丽丝（发送员工）", await panel.locator(".radar-path li").nth(1).inner_text(),
+    ]  # fmt: skip
+    assert "张三（1级 · 首次访问 20" in await panel.locator(".radar-path li").nth(1).inner_text()
+    await page.screenshot(path="/tmp/radar_person_panel.png")
+    await panel.get_by_role("button", name="关闭").click()
+    # 重置 clears a filter and shows everyone again
+    await page.fill("input[name=q]", "没有这个人")
+    await page.get_by_role("button", name="查询").click()
+    await page.locator("td.empty", has_text="暂无数据").wait_for()
+    await page.get_by_role("button", name="重置").click()
+    await customer.wait_for()
+    assert await page.input_value("input[name=q]") == ""
+    # nothing but the table under 客户分析 (the network is in the panel now)
+    assert await page.locator(".card", has_text="客户分析").locator(".ui-chart").count() == 0

@@ -116,6 +116,12 @@ _shares = _TTLCache(3600)  # a share never changes
 _radars = _TTLCache(2)
 
 
+def cached_share(token: str) -> ShareInfo | None:
+    """The share of a token already looked up (and so already verified) in this process."""
+    found: ShareInfo | None = _shares.get(token)
+    return found
+
+
 async def share_by_token(token: str) -> ShareInfo | None:
     cached: ShareInfo | None = _shares.get(token)
     if cached is not None:

@@ -21,6 +21,7 @@ from handlers.radar import page, uploads, visits
 from handlers.radar.common import (
     SHARE_PURPOSE,
     ShareInfo,
+    cached_share,
     link_target,
     radar_cached,
     share_by_token,
@@ -46,11 +47,13 @@ def not_found() -> web.Response:
 
 async def _resolve(ctx: RequestContext) -> tuple[str, ShareInfo, Radar] | web.Response:
     token = ctx.request.match_info.get("token", "")
-    if not TOKEN_RE.match(token) or not ctx.deps.signer.check_token(SHARE_PURPOSE, token):
-        return not_found()
-    share = await share_by_token(token)
+    share = cached_share(token)  # its MAC was checked when it was cached
     if share is None:
-        return not_found()
+        if not TOKEN_RE.match(token) or not ctx.deps.signer.check_token(SHARE_PURPOSE, token):
+            return not_found()
+        share = await share_by_token(token)
+        if share is None:
+            return not_found()
     radar = await radar_cached(share.radar_id)
     if radar is None or radar.deleted:
         return await _removed_page(ctx, share)

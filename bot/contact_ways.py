@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from tortoise.exceptions import IntegrityError
 
 from bot.http import ApiError
+from bot.metrics import CONTACT_WAYS
 from bot.wecom_errors import WeComError
 from storage.contact_ways import ContactWay, WayKind
 
@@ -50,7 +51,9 @@ def check_state(state: str) -> None:
 
 async def usage() -> int:
     """Live ways, contact and join together (they share WeCom's quota)."""
-    return await ContactWay.all().count()
+    live = await ContactWay.all().count()
+    CONTACT_WAYS.set(live)
+    return live
 
 
 async def _guard(deps: Deps) -> None:
@@ -223,4 +226,5 @@ async def delete_expired(deps: Deps) -> int:
     deleted = 0
     for way in await due.limit(DELETE_BATCH):
         deleted += await delete_way(deps, way)
+    await usage()  # keeps the /metrics gauge current
     return deleted

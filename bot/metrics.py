@@ -29,6 +29,18 @@ WECOM_CALLS = Counter(
     registry=REGISTRY,
 )
 
+SCHEDULED_RUNS = Counter(
+    "scrmbot_scheduled_runs_total",
+    "Scheduled runs by feature and outcome (done, late, skipped, retry, failed)",
+    ["feature", "outcome"],
+    registry=REGISTRY,
+)
+CONTACT_WAYS = Gauge(
+    "scrmbot_contact_ways_live",
+    "Live API-made contact ways and join ways (WeCom's quota is 500,000)",
+    registry=REGISTRY,
+)
+
 
 _FORWARDED = ("X-Forwarded-For", "X-Real-IP", "Forwarded")
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from tortoise.expressions import F, Q
 
+from bot.metrics import SCHEDULED_RUNS
 from storage.schedule import RunState, ScheduledRun
 
 if TYPE_CHECKING:
@@ -128,6 +129,7 @@ async def _skip(run: ScheduledRun, now: datetime) -> bool:
     )
     if skipped:
         log.warning("scheduled run %s %s skipped: past its horizon", run.feature, run.key)
+        SCHEDULED_RUNS.labels(run.feature, "skipped").inc()
     return bool(skipped)
 
 
@@ -179,11 +181,14 @@ async def execute(deps: Deps, run_id: int) -> str:
         error = f"{type(exc).__name__}: {exc}"[:1000]
         if run.attempts >= MAX_ATTEMPTS:
             await mine.update(state=RunState.FAILED, done_at=deps.now(), last_error=error)
+            SCHEDULED_RUNS.labels(run.feature, "failed").inc()
             return "failed"
         retry_at = deps.now() + timedelta(minutes=2**run.attempts)
         await mine.update(state=RunState.PENDING, lease_until=retry_at, last_error=error)
+        SCHEDULED_RUNS.labels(run.feature, "retry").inc()
         return "retry"
     await mine.update(state=RunState.DONE, done_at=deps.now(), lease_until=None)
+    SCHEDULED_RUNS.labels(run.feature, "late" if run.late else "done").inc()
     return "done"
 
 

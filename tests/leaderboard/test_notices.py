@@ -180,3 +180,25 @@ async def test_worker_killed_mid_broadcast_each_card_once(
     assert sorted(daily) == ["alice", "bob", "carol"]
     run = await done.get()
     assert run.attempts == 2 and run.late  # retried 16 minutes after its time
+
+
+async def test_the_planner_plans_activities_saved_before_the_scheduler(
+    deps: Deps, corp: None, clock: Clock
+) -> None:
+    """An activity with no runs (made before runs existed) gets them from the planner the
+    worker runs at start; an ended or deleted one gets none."""
+    activity = await make_activity(daily_time="18:00", started_done=False)
+    await set_members(activity.id, ["alice"], [])
+    await make_activity(deleted=True)
+    await make_activity(ended_done=True)
+    await bot_schedule.plan_all(deps)
+    await bot_schedule.plan_all(deps)  # idempotent
+    keys = sorted(r.key for r in await ScheduledRun.all())
+    assert keys[0] == f"{activity.id}:2024-06-01" and keys[-2:] == [
+        f"{activity.id}:end",
+        f"{activity.id}:start",
+    ]
+    assert len(keys) == 9  # start, 7 broadcasts (June 1-7), end
+    clock.now = T0 + timedelta(hours=9, minutes=1)
+    assert await run_due(deps) == ["done", "done"]
+    assert len(deps.wecom.to("alice")) == 2  # the start card and the 18:00 broadcast

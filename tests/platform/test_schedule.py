@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from bot import schedule
 from bot.deps import Deps, JobQueue
 from bot.embedded_redis import EmbeddedRedis
+from bot.metrics import REGISTRY
 from bot.router import Router
 from bot.settings import Settings
 from jobs.worker import CORE_FUNCTIONS, timed
@@ -85,6 +86,12 @@ def arq_worker(deps: Deps, pool: ArqRedis, *, burst: bool = True) -> Worker:
 
 def real_queue(deps: Deps, pool: ArqRedis) -> Deps:
     return Deps(**{**deps.__dict__, "queue": JobQueue(pool)})
+
+
+def counted(outcome: str) -> float:
+    """scrmbot_scheduled_runs_total for the test feature (/metrics)."""
+    labels = {"feature": "t.tick", "outcome": outcome}
+    return REGISTRY.get_sample_value("scrmbot_scheduled_runs_total", labels) or 0.0
 
 
 async def run_queued(deps: Deps) -> list[str]:
@@ -191,6 +198,7 @@ async def test_clock_moved_past_three_due_times(deps: Deps, clock: Clock) -> Non
     day = timedelta(days=1)
     for n in range(3):
         await schedule.plan("t.tick", f"day{n}", T0 + n * day)
+    before = {o: counted(o) for o in ("done", "late", "skipped")}
     clock.now = T0 + 2 * day + timedelta(minutes=1)
     assert await schedule.sweep(deps) == 2
     assert sorted(await run_queued(deps)) == ["done", "done"]
@@ -199,6 +207,7 @@ async def test_clock_moved_past_three_due_times(deps: Deps, clock: Clock) -> Non
     assert runs["day1"].state is RunState.DONE and runs["day1"].late
     assert runs["day2"].state is RunState.DONE and not runs["day2"].late
     assert sorted(CALLS) == [("day1", 1, True), ("day2", 1, False)]
+    assert {o: counted(o) - n for o, n in before.items()} == {"done": 1, "late": 1, "skipped": 1}
     clock.now += day
     assert await schedule.sweep(deps) == 0
     assert len(CALLS) == 2

@@ -55,8 +55,7 @@ async def replace(
     at any time. With `prefix` None, only the wanted keys are planned."""
     existing: dict[str, ScheduledRun] = {}
     if prefix is not None:
-        rows = await ScheduledRun.filter(feature=feature, key__startswith=prefix)
-        existing = {r.key: r for r in rows}
+        existing = {r.key: r for r in await _with_prefix(feature, prefix)}
     elif wanted:
         rows = await ScheduledRun.filter(feature=feature, key__in=list(wanted))
         existing = {r.key: r for r in rows}
@@ -93,14 +92,22 @@ async def cancel(feature: str, *, key: str | None = None, prefix: str | None = N
     if key is not None:
         query = query.filter(key=key)
     elif prefix is not None:
-        query = query.filter(key__startswith=prefix)
+        ids = [r.id for r in await _with_prefix(feature, prefix) if r.state is RunState.PENDING]
+        query = query.filter(id__in=ids)
     else:
         raise ValueError("cancel needs a key or a prefix")
     return int(await query.update(state=RunState.CANCELLED))
 
 
 async def runs_of(feature: str, prefix: str = "") -> list[ScheduledRun]:
-    return await ScheduledRun.filter(feature=feature, key__startswith=prefix).order_by("due_at")
+    return sorted(await _with_prefix(feature, prefix), key=lambda r: (r.due_at, r.id))
+
+
+async def _with_prefix(feature: str, prefix: str) -> list[ScheduledRun]:
+    """SQL narrows by LIKE (case-insensitive in SQLite); the exact, case-sensitive test is
+    done here so one owner's prefix never reaches another's runs."""
+    rows = await ScheduledRun.filter(feature=feature, key__startswith=prefix)
+    return [r for r in rows if r.key.startswith(prefix)]
 
 
 # --- sweeping and executing (called by the worker) --------------------------------------------

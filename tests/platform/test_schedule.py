@@ -129,6 +129,12 @@ async def test_replace_cancels_unwanted_future_runs_and_revives_wanted_ones(
     states = {r.key: r.state for r in await schedule.runs_of("t.tick", "7:")}
     assert set(states.values()) == {"pending"}
     assert await schedule.cancel("t.tick", prefix="7:") == 3
+    # Prefixes are exact: "a_" is no wildcard, and "ab:" is not "AB:" (SQLite's LIKE ignores case).
+    await schedule.replace("t.tick", "AB:", {"AB:1": (T0 + day, None)})
+    await schedule.replace("t.tick", "ab:", {}, since=T0)
+    await schedule.replace("t.tick", "a_", {}, since=T0)
+    assert await schedule.cancel("t.tick", prefix="ab:") == 0
+    assert [r.state for r in await schedule.runs_of("t.tick", "AB:")] == ["pending"]
     clock.now = T0 + 5 * day
     assert await schedule.sweep(deps) == 0 and CALLS == []
 

@@ -168,6 +168,21 @@ async def test_two_real_arq_workers_run_a_run_once(deps: Deps, pool: ArqRedis) -
     assert done == 3
 
 
+async def test_redis_lost_before_the_run_the_next_sweep_brings_it_back(
+    deps: Deps, pool: ArqRedis, redis: Redis
+) -> None:
+    deps = real_queue(deps, pool)
+    await schedule.plan("t.tick", "lost", T0)
+    assert await schedule.sweep(deps) == 1
+    await redis.flushall()  # Redis lost with the queued job
+    assert await schedule.sweep(deps) == 1  # the row is still pending: enqueued again
+    worker = arq_worker(deps, pool)
+    await worker.main()
+    await worker.close()
+    assert CALLS == [("lost", 1, False)]
+    assert await schedule.sweep(deps) == 0
+
+
 async def test_a_worker_stuck_mid_run_is_taken_over_once(
     deps: Deps, pool: ArqRedis, clock: Clock
 ) -> None:

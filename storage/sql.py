@@ -1,14 +1,23 @@
 """Raw SQL for the hot paths (aggregating over a million rows), portable to SQLite and
 PostgreSQL: `?` placeholders are rewritten for asyncpg, datetimes are passed the way each
-backend stores them and read back as aware UTC datetimes."""
+backend stores them.
+
+Reports (recomputations, data pages) read through `report=True`: on SQLite that is a
+read-only connection of their own (opened for the read), so a long read runs beside the
+callbacks' writes under WAL instead of queueing them behind it on the one default connection.
+A per-read connection costs about a millisecond, nothing beside a report, and leaves nothing
+to close."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+import aiosqlite
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
@@ -50,16 +59,63 @@ def _dialect_sql(db: BaseDBAsyncClient, sql: str) -> str:
     return _QMARK.sub(lambda _: f"${next(counter)}", sql)
 
 
-async def fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+async def fetch(sql: str, params: Sequence[Any], *, report: bool = False) -> list[tuple[Any, ...]]:
     db = conn()
     fixed = [param(db, p) if isinstance(p, datetime) else p for p in params]
+    path = getattr(db, "filename", ":memory:")
+    if report and is_sqlite(db) and path != ":memory:":
+        return await _read_apart(path, sql, fixed)
     _, rows = await db.execute_query(_dialect_sql(db, sql), fixed)
     return [tuple(r) for r in rows]
 
 
+def _read_only_uri(path: str) -> str:
+    return f"file:{quote(str(Path(path).absolute()))}?mode=ro"
+
+
+async def _read_apart(path: str, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    uri = _read_only_uri(path)
+    async with aiosqlite.connect(uri, uri=True) as db, db.execute(sql, params) as cursor:
+        return [tuple(r) for r in await cursor.fetchall()]
+
+
+async def stream(
+    sql: str, params: Sequence[Any], chunk: int
+) -> AsyncIterator[list[tuple[Any, ...]]]:
+    """A report's rows in chunks from one query (one sort, rows never all in memory): a
+    read-only connection's cursor on SQLite, a server-side cursor on PostgreSQL."""
+    db = conn()
+    fixed = [param(db, p) if isinstance(p, datetime) else p for p in params]
+    if is_sqlite(db):
+        async with (
+            aiosqlite.connect(_read_only_uri(getattr(db, "filename", ":memory:")), uri=True) as ro,
+            ro.execute(sql, fixed) as cursor,
+        ):
+            while rows := await cursor.fetchmany(chunk):
+                yield [tuple(r) for r in rows]
+        return
+    async with db.acquire_connection() as con, con.transaction():
+        batch: list[tuple[Any, ...]] = []
+        async for record in con.cursor(_dialect_sql(db, sql), *fixed, prefetch=chunk):
+            batch.append(tuple(record))
+            if len(batch) == chunk:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+
+async def _dicts_apart(path: str, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    async with aiosqlite.connect(_read_only_uri(path), uri=True) as db:
+        db.row_factory = aiosqlite.Row
+        async with db.execute(sql, params) as cursor:
+            return [dict(r) for r in await cursor.fetchall()]
+
+
 # An aggregation over a million rows sorts and hashes more than PostgreSQL's default 4 MB of
 # work memory and spills to disk; such a statement gets more, for itself only (SET LOCAL).
-# JIT compilation costs more than it saves on these statements.
+# JIT compilation costs more than it saves on these statements. On SQLite a heavy read runs on
+# a read-only connection of its own, like a report.
 HEAVY_SETTINGS = "SET LOCAL work_mem = '128MB'; SET LOCAL jit = off"
 
 
@@ -68,6 +124,9 @@ async def fetch_dicts(
 ) -> list[dict[str, Any]]:
     db = conn()
     fixed = [param(db, p) if isinstance(p, datetime) else p for p in params]
+    path = getattr(db, "filename", ":memory:")
+    if heavy and is_sqlite(db) and path != ":memory:":
+        return await _dicts_apart(path, sql, fixed)
     if not heavy or is_sqlite(db):
         return list(await db.execute_query_dict(_dialect_sql(db, sql), fixed))
     async with in_transaction() as tx:

@@ -165,9 +165,9 @@ class WeComEndpoints:
         unionid_to_external_userid) these customers had; at most 100 per call."""
         return await self.call(
             "POST",
-            "/cgi-bin/externalcontact/idconvert/batch/external_userid_to_pending_id",
+            "/cgi-bin/idconvert/batch/external_userid_to_pending_id",
             json={"external_userid": external_userids[:100]},
-            secret=CONTACT,
+            secret="app",  # idconvert is outside externalcontact/: the app's secret
         )
 
     # --- customer groups -----------------------------------------------------------------

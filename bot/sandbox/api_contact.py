@@ -260,7 +260,7 @@ async def unionid_to_external_userid(request: web.Request) -> dict[str, Any]:
     return ok(external_userid=match.external_userid)
 
 
-@api(routes, "POST", f"{P}/idconvert/batch/external_userid_to_pending_id")
+@api(routes, "POST", "/cgi-bin/idconvert/batch/external_userid_to_pending_id")
 async def external_userid_to_pending_id(request: web.Request) -> dict[str, Any]:
     """The pending ids unionid_to_external_userid gave these customers before they were."""
     body, corp = await read_body(request), corp_of(request)

@@ -430,3 +430,40 @@ async def test_console_analytics_page_for_a_manager(stack: Stack, browser: Any) 
     assert await page.input_value("input[name=q]") == ""
     # nothing but the table under 客户分析 (the network is in the panel now)
     assert await page.locator(".card", has_text="客户分析").locator(".ui-chart").count() == 0
+
+
+async def test_console_editor_fields_limits_and_errors(stack: Stack, browser: Any) -> None:
+    """The editor shows only the chosen type's fields with their limits; a refused upload is
+    explained next to its field; editing shows the current file and cover."""
+    await seed_radars(stack.deps)
+    page = await signed_in_page(browser, stack.deps, stack.app_url, "admin")
+    await page.set_viewport_size({"width": 1280, "height": 1000})
+    page.set_default_timeout(8000)
+    await page.goto(f"{stack.app_url}/admin#f//static/radar/admin.js")
+    await page.get_by_role("button", name="新增雷达").click()
+    editor = page.locator(".radar-editor")
+    await editor.wait_for()
+    assert await editor.locator("[data-field=url]").is_visible()
+    assert not await editor.locator("[data-field=files]").is_visible()
+    await editor.locator("select[name=type]").select_option("video")
+    assert not await editor.locator("[data-field=url]").is_visible()
+    help_text = await editor.locator("[data-field=files] .help").last.inner_text()
+    assert "H.264" in help_text and "MB" in help_text
+    await editor.locator("input[name=name]").fill("介绍视频")
+    await editor.locator("input[name=title]").fill("三分钟了解我们")
+    heic = (24).to_bytes(4, "big") + b"ftypheic" + b"\x00" * 12 + b"\x00" * 64
+    await editor.locator("input[name=files]").set_input_files(
+        {"name": "clip.heic", "mimeType": "video/mp4", "buffer": heic}
+    )
+    await page.get_by_role("button", name="保存").click()
+    error = editor.locator("[data-field=files].invalid .error")
+    await error.wait_for()
+    assert "MP4" in await error.inner_text()
+    await page.get_by_role("button", name="取消").click()
+
+    row = page.locator("tr", has_text="产品手册 2025 版")
+    assert await row.locator("img.radar-thumb").count() == 1  # the cover thumbnail
+    await row.get_by_role("button", name="编辑").click()
+    current = editor.locator(".radar-current")
+    assert "PDF（4 页）" in await current.inner_text()
+    assert await editor.locator("[data-field=cover] img.radar-thumb").count() == 1

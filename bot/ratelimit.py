@@ -197,6 +197,8 @@ class SharedMinute:
         await self._sync(self._minute)
 
     async def _sync(self, minute: int) -> None:
+        if minute != self._minute:  # started just before a new minute: nothing of it is left
+            return
         counts, limits, unsynced = self._counts, self._limits, self._unsynced
         keys = [k for k in unsynced if counts[k] * self.processes >= limits[k]]
         if not keys:

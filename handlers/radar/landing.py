@@ -183,7 +183,11 @@ async def beat(ctx: RequestContext) -> web.StreamResponse:
         ctx, "radar.beat", visitors.request_visitor_id(ctx) or visit_id, BEAT_LIMIT
     ):
         return web.Response(status=429)
-    await visits.add_beat(ctx.deps, visit_id, started, t, p, pg)
+    try:
+        await visits.add_beat(ctx.deps, visit_id, started, t, p, pg)
+    except Exception:  # Redis away: a lost beat costs a few seconds of view time, not a 500
+        log.warning("radar: a heartbeat could not be recorded", exc_info=True)
+        return web.Response(status=503)
     return web.Response(status=204)
 
 

@@ -280,3 +280,23 @@ async def test_forwarded_for_counts_only_through_trusted_proxies(
     monkeypatch.setattr(deps.settings.server, "trusted_proxies", ["127.0.0.1", "10.0.0.0/8"])
     assert await opens("203.0.113.3") == [200, 200, 429]  # each client its own budget
     assert await opens("203.0.113.4") == [200, 200, 429]
+
+
+async def test_a_beat_redis_cannot_take_is_a_503_not_a_500(
+    client: TestClient, deps: Deps, corp: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from redis.exceptions import ConnectionError as RedisDown
+
+    from handlers.radar import visits
+
+    radar = await make_radar(deps)
+    share = await make_share(deps, radar)
+    _, html = await open_link(client, f"/r/{share.token}")
+    cfg = page_config(html)
+
+    async def down(*args: object, **kwargs: object) -> None:
+        raise RedisDown("Connection refused")
+
+    monkeypatch.setattr(visits, "add_beat", down)
+    resp = await client.post(cfg["beat"], data=f'{{"k":"{cfg["key"]}","t":5}}')
+    assert resp.status == 503

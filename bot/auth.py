@@ -6,33 +6,30 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 import secrets
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
+from bot import sessions
 from bot.auth_types import Member, Principal, Role
+from bot.sessions import SESSION_COOKIE as SESSION_COOKIE
+from bot.sessions import SESSION_PURPOSE as SESSION_PURPOSE
 from bot.settings import Settings
 from bot.signing import Signer
 from storage.core import ConsoleRole
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
     from bot.dispatcher import Dispatcher
 
-SESSION_COOKIE = "scrmbot_session"
 CSRF_COOKIE = "scrmbot_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 OAUTH_COOKIE = "scrmbot_oauth"  # binds a login's state to the browser that started it
-SESSION_PURPOSE = "session"
 STATE_TTL = 600
-_STATE_PREFIX = "scrmbot:auth:state:"
+STATE_PURPOSE = "login-state"
 # What auth asks the directory (a feature registers them with `router.lookup`).
 MEMBER_LOOKUP = "member"  # async (userid) -> Member | None
 DEPARTMENT_MEMBERS_LOOKUP = "department_members"  # async (frozenset[int]) -> set[str]
@@ -90,31 +87,30 @@ def _secure(settings: Settings) -> bool:
     return settings.base_url.startswith("https://")
 
 
-def set_session(
+async def set_session(
     response: web.StreamResponse, signer: Signer, settings: Settings, userid: str
 ) -> None:
-    max_age = settings.security.session_max_age
-    value = signer.dumps(SESSION_PURPOSE, {"u": userid, "iat": int(time.time())}, max_age)
+    """Start a server-side session and hand the browser its cookie and its CSRF token."""
+    value, session_id = await sessions.create(signer, settings, userid)
     response.set_cookie(
         SESSION_COOKIE,
         value,
-        max_age=max_age,
+        max_age=settings.security.session_max_age,
         path="/",
         httponly=True,
         samesite="Lax",
         secure=_secure(settings),
     )
+    set_csrf_cookie(response, sessions.csrf_for(signer, session_id), settings)
 
 
-def clear_session(response: web.StreamResponse) -> None:
+async def end_session(request: web.Request, response: web.StreamResponse, signer: Signer) -> None:
+    """Logout: the session row is revoked (the cookie is dead everywhere), then cleared."""
+    session_id = sessions.session_id(request, signer)
+    if session_id:
+        await sessions.revoke(session_id)
     response.del_cookie(SESSION_COOKIE, path="/")
-
-
-def session_userid(request: web.Request, signer: Signer) -> str | None:
-    raw = request.cookies.get(SESSION_COOKIE, "")
-    body = signer.loads(SESSION_PURPOSE, raw) if raw and len(raw) < 4096 else None
-    userid = body.get("u") if body else None
-    return userid if isinstance(userid, str) and userid else None
+    response.del_cookie(CSRF_COOKIE, path="/")
 
 
 async def current_user(
@@ -124,7 +120,8 @@ async def current_user(
     cached = request.get(USER_KEY)
     if cached is not None:
         return None if cached is _ANONYMOUS else cached
-    userid = session_userid(request, signer)
+    session_id = sessions.session_id(request, signer)
+    userid = await sessions.userid_of(session_id) if session_id else None
     user = None
     if userid and await is_active_member(userid, dispatcher):
         user = await load_principal(userid, settings, dispatcher)
@@ -132,14 +129,20 @@ async def current_user(
     return user
 
 
-# --- CSRF (double submit) ---------------------------------------------------------------
+# --- CSRF -------------------------------------------------------------------------------
+# Signed in: the token is derived from the session id (a token of another session, or of
+# none, is refused). Anonymous: double submit (cookie and header agree).
 
 
-def csrf_token(request: web.Request) -> tuple[str, bool]:
-    """The browser's CSRF token and whether it is new (then the caller sets the cookie)."""
-    token = request.cookies.get(CSRF_COOKIE, "")
-    if re.fullmatch(r"[A-Za-z0-9_-]{20,64}", token):
-        return token, False
+def csrf_token(request: web.Request, signer: Signer) -> tuple[str, bool]:
+    """The browser's CSRF token and whether the cookie must be (re)set by the caller."""
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    session_id = sessions.session_id(request, signer)
+    if session_id:
+        token = sessions.csrf_for(signer, session_id)
+        return token, not hmac.compare_digest(cookie.encode(), token.encode())
+    if re.fullmatch(r"[A-Za-z0-9_-]{20,64}", cookie):
+        return cookie, False
     return secrets.token_urlsafe(24), True
 
 
@@ -150,12 +153,15 @@ def set_csrf_cookie(response: web.StreamResponse, token: str, settings: Settings
     )
 
 
-def csrf_ok(request: web.Request) -> bool:
-    cookie = request.cookies.get(CSRF_COOKIE, "")
+def csrf_ok(request: web.Request, signer: Signer) -> bool:
     header = request.headers.get(CSRF_HEADER, "")
-    if not cookie or not header:
+    if not header:
         return False
-    return hmac.compare_digest(cookie.encode(), header.encode())
+    session_id = sessions.session_id(request, signer)
+    if session_id:
+        return sessions.csrf_matches(signer, session_id, header)
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    return bool(cookie) and hmac.compare_digest(cookie.encode(), header.encode())
 
 
 # --- OAuth and web login -----------------------------------------------------------------
@@ -174,35 +180,29 @@ def safe_next(value: str | None, default: str) -> str:
 class LoginState:
     kind: str  # "oauth" (inside WeCom) or "login" (console scan)
     next: str
-    browser: str  # hash of the browser-binding cookie value
 
 
-async def new_state(redis: Redis, kind: str, next_path: str) -> tuple[str, str]:
-    """A single-use state id ([a-zA-Z0-9], as WeCom requires) and the browser cookie value."""
+def new_state(signer: Signer, kind: str, next_path: str) -> tuple[str, str]:
+    """A state id ([a-zA-Z0-9], as WeCom requires) and the signed browser cookie that carries
+    it with the login's kind and destination. Nothing is stored server-side, so anonymous
+    visitors starting logins cost no memory anywhere."""
     state = secrets.token_hex(16)
-    browser = secrets.token_urlsafe(16)
-    body = {"kind": kind, "next": next_path, "browser": _hash(browser)}
-    await redis.set(_STATE_PREFIX + state, json.dumps(body), ex=STATE_TTL)
-    return state, browser
+    body = {"st": state, "k": kind, "n": next_path}
+    return state, signer.dumps(STATE_PURPOSE, body, STATE_TTL)
 
 
-async def take_state(redis: Redis, state: str, browser: str) -> LoginState | None:
-    if not re.fullmatch(r"[a-f0-9]{32}", state or ""):
+def take_state(signer: Signer, state: str, cookie: str) -> LoginState | None:
+    """The login the browser started, if `state` is the one its cookie carries (binding the
+    code to the browser that asked for it: no login CSRF)."""
+    if not re.fullmatch(r"[a-f0-9]{32}", state or "") or not 0 < len(cookie) <= 2048:
         return None
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.get(_STATE_PREFIX + state)
-        pipe.delete(_STATE_PREFIX + state)
-        raw, _ = await pipe.execute()
-    if not raw:
+    body = signer.loads(STATE_PURPOSE, cookie)
+    if not body or not hmac.compare_digest(str(body.get("st", "")).encode(), state.encode()):
         return None
-    body: dict[str, Any] = json.loads(raw)
-    if not browser or not hmac.compare_digest(body["browser"], _hash(browser)):
+    kind, next_path = body.get("k"), body.get("n")
+    if kind not in ("oauth", "login") or not isinstance(next_path, str):
         return None
-    return LoginState(body["kind"], body["next"], body["browser"])
-
-
-def _hash(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
+    return LoginState(kind, next_path)
 
 
 def oauth_url(settings: Settings, state: str) -> str:

@@ -151,7 +151,7 @@ def wrap_view(route: HttpRoute) -> Handler:
         if "\x00" in request.query_string or "%00" in request.query_string:
             # No text column stores NUL (PostgreSQL refuses it): a 400 here, not a 500 later.
             return error_response(ApiError(400, "请求参数含有无效字符"))
-        if route.csrf and request.method not in SAFE_METHODS and not csrf_ok(request):
+        if route.csrf and request.method not in SAFE_METHODS and not csrf_ok(request, deps.signer):
             return web.json_response(
                 {"error": "CSRF 校验失败，请刷新页面"}, status=403, dumps=_dumps
             )

@@ -40,6 +40,9 @@ class ServerSettings(_Section):
     port: int = Field(8080, ge=1, le=65535)
     base_url: str = ""  # public URL of this service; empty = http://host:port
     shutdown_timeout: float = Field(10.0, ge=0)
+    # Live streams (server-sent events) open at once, per person and per web process.
+    max_streams_per_user: int = Field(3, ge=1, le=100)
+    max_streams: int = Field(200, ge=1, le=10_000)
     # Addresses or CIDRs of the reverse proxies in front of this service: only a request from
     # one of them has its client address taken from X-Forwarded-For. Empty = trust no header.
     trusted_proxies: list[str] = Field(default_factory=list, max_length=100)

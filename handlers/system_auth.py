@@ -24,7 +24,7 @@ def shell(relative: str) -> web.FileResponse:
 
 async def _start(ctx: RequestContext, kind: str, default_next: str) -> web.StreamResponse:
     next_path = auth.safe_next(ctx.request.query.get("next"), default_next)
-    state, browser = await auth.new_state(ctx.deps.redis, kind, next_path)
+    state, browser = auth.new_state(ctx.deps.signer, kind, next_path)
     settings = ctx.deps.settings
     url = (
         auth.oauth_url(settings, state) if kind == "oauth" else auth.web_login_url(settings, state)
@@ -75,14 +75,14 @@ async def _finish(ctx: RequestContext, kind: str) -> web.StreamResponse:
     if not code or len(code) > _MAX_CODE:
         return message_page(400, "登录失败", "登录链接缺少授权码，请重新打开页面。")
     browser = ctx.request.cookies.get(auth.OAUTH_COOKIE, "")
-    state = await auth.take_state(ctx.deps.redis, state_id, browser)
+    state = auth.take_state(ctx.deps.signer, state_id, browser)
     if state is None or state.kind != kind:
         return message_page(400, "登录已过期", "登录链接已失效或已使用过，请重新打开页面。")
     found = await _identify(ctx, code)
     if isinstance(found, web.Response):
         return found
     response = redirect(state.next)
-    auth.set_session(response, ctx.deps.signer, ctx.deps.settings, found)
+    await auth.set_session(response, ctx.deps.signer, ctx.deps.settings, found)
     response.del_cookie(auth.OAUTH_COOKIE, path="/auth")
     log.info("signed in via %s", kind)
     return response
@@ -101,7 +101,7 @@ async def login_callback(ctx: RequestContext) -> web.StreamResponse:
 @router.post("/auth/logout", role=None)
 async def logout(ctx: RequestContext) -> web.StreamResponse:
     response = json_ok({"ok": True, "login": "/admin/login"})
-    auth.clear_session(response)
+    await auth.end_session(ctx.request, response, ctx.deps.signer)
     return response
 
 

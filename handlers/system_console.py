@@ -35,7 +35,7 @@ def _user(ctx: RequestContext) -> Principal:
 @router.get("/api/me", role=Role.STAFF)
 async def me(ctx: RequestContext) -> web.StreamResponse:
     user = _user(ctx)
-    token, new = auth.csrf_token(ctx.request)
+    token, new = auth.csrf_token(ctx.request, ctx.deps.signer)
     response = json_ok(
         {
             "userid": user.userid,

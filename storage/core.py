@@ -103,3 +103,17 @@ class EventDelivery(Model):
     class Meta:
         table = "domain_event_delivery"
         unique_together = (("event", "subscriber"),)
+
+
+class WebSession(Model):
+    """A signed-in browser. The cookie carries a random session id, this table only its hash,
+    so a session can be revoked (logout, a member who left) and a leaked table is no key."""
+
+    id = fields.CharField(max_length=64, primary_key=True)  # sha256 hex of the session id
+    userid = fields.CharField(max_length=64, db_index=True)
+    created_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField(db_index=True)
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "web_session"

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
-from bot.auth import SESSION_COOKIE, SESSION_PURPOSE
+from bot.auth import SESSION_COOKIE
 from bot.deps import Deps
+from tests.support import session_value
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = [
@@ -51,7 +52,7 @@ async def signed_in_page(
     """A page whose context carries a valid session for `userid` (skips the login flow);
     `options` go to the browser context (viewport, timezone_id ...)."""
     context = await browser.new_context(**options)
-    value = deps.signer.dumps(SESSION_PURPOSE, {"u": userid, "iat": 0}, 3600)
+    value = await session_value(deps, userid)
     cookie: Any = {"name": SESSION_COOKIE, "value": value, "url": base_url}
     await context.add_cookies([cookie])
     page = await context.new_page()

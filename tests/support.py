@@ -97,6 +97,14 @@ def with_directory(routers: list[Router]) -> list[Router]:
     return [*routers, directory]
 
 
+async def session_value(deps: Deps, userid: str) -> str:
+    """A session cookie value for `userid`, as a login would create it (a row in web_session)."""
+    from bot import sessions
+
+    value, _ = await sessions.create(deps.signer, deps.settings, userid)
+    return value
+
+
 def fake_deps(
     settings: Settings,
     redis: Redis,

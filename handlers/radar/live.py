@@ -14,9 +14,11 @@ from aiohttp import web
 from bot.auth_types import Role
 from bot.deps import Deps
 from bot.http import ApiError, RequestContext
+from bot.streams import open_stream
 from handlers.radar.common import get_radar, int_param, live_channel
 from handlers.radar.router import router
 from handlers.radar.toolbar import may_see
+from storage.radar import Radar
 
 KEEPALIVE = 15.0
 MAX_SECONDS = 30 * 60  # the browser's EventSource reconnects by itself
@@ -67,6 +69,11 @@ async def live_view(ctx: RequestContext) -> web.StreamResponse:
     radar = await get_radar(int_param(ctx))
     if not await may_see(ctx.user, radar):
         raise ApiError(404, "雷达不存在或已删除")  # as for a radar that does not exist
+    async with open_stream(ctx):  # per-person and per-process caps: a 429 past them
+        return await _stream(ctx, radar, streams)
+
+
+async def _stream(ctx: RequestContext, radar: Radar, streams: LiveStreams) -> web.StreamResponse:
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",

@@ -8,12 +8,14 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from bot import sessions
 from bot.auth import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, SESSION_PURPOSE
 from bot.auth_types import Role
 from bot.deps import Deps
 from bot.http import RequestContext, json_ok, scope_userids, wrap_view
 from bot.router import Router
 from bot.web_keys import DEPS_KEY
+from tests.support import session_value
 
 
 class FakeWeCom:
@@ -70,11 +72,18 @@ def build_app(deps: Deps) -> web.Application:
     return app
 
 
-def sign_in(client: TestClient, deps: Deps, userid: str) -> None:
-    value = deps.signer.dumps(SESSION_PURPOSE, {"u": userid, "iat": 0}, 3600)
-    client.session.cookie_jar.update_cookies({SESSION_COOKIE: value})
+async def sign_in(client: TestClient, deps: Deps, userid: str) -> None:
+    client.session.cookie_jar.update_cookies({SESSION_COOKIE: await session_value(deps, userid)})
 
 
 def csrf(client: TestClient, token: str = "t0k3n-abcdefghijklmnopqrstuv") -> dict[str, str]:
+    """The header that passes the CSRF check: the signed-in session's token, else (anonymous)
+    a double-submitted `token`."""
+    cookie = client.session.cookie_jar.filter_cookies(client.make_url("/")).get(SESSION_COOKIE)
+    if cookie is not None:
+        signer = client.app[DEPS_KEY].signer  # type: ignore[index]
+        body = signer.loads(SESSION_PURPOSE, cookie.value)
+        if body:
+            return {CSRF_HEADER: sessions.csrf_for(signer, body["s"])}
     client.session.cookie_jar.update_cookies({CSRF_COOKIE: token})
     return {CSRF_HEADER: token}

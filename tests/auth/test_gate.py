@@ -51,7 +51,7 @@ async def test_role_matrix(
     roles_route: int,
     inbox_route: int,
 ) -> None:
-    sign_in(client, deps, userid)
+    await sign_in(client, deps, userid)
     assert (await client.get("/api/probe/admin")).status == admin_route
     assert (await client.get("/api/system/roles")).status == roles_route
     assert (await client.get("/api/system/inbox")).status == inbox_route
@@ -61,7 +61,7 @@ async def test_role_matrix(
 async def test_forbidden_message_names_the_role(
     client: TestClient, deps: Deps, grants: None
 ) -> None:
-    sign_in(client, deps, "carol")
+    await sign_in(client, deps, "carol")
     resp = await client.get("/api/probe/admin")
     assert (await resp.json()) == {"error": "没有权限：需要管理员"}
 
@@ -69,13 +69,13 @@ async def test_forbidden_message_names_the_role(
 async def test_scope_helper_per_role(client: TestClient, deps: Deps, grants: None) -> None:
     expected = {"carol": ["carol"], "bob": ["bob", "carol", "dave"], "alice": None}
     for userid, scope in expected.items():
-        sign_in(client, deps, userid)
+        await sign_in(client, deps, userid)
         resp = await client.get("/api/probe/scope")
         assert (await resp.json()) == {"scope": scope}, userid
 
 
 async def test_post_needs_matching_csrf(client: TestClient, deps: Deps, grants: None) -> None:
-    sign_in(client, deps, "carol")
+    await sign_in(client, deps, "carol")
     resp = await client.post("/api/probe/write")
     assert resp.status == 403
     assert (await resp.json()) == {"error": "CSRF 校验失败，请刷新页面"}
@@ -87,7 +87,7 @@ async def test_post_needs_matching_csrf(client: TestClient, deps: Deps, grants: 
 
 
 async def test_header_without_cookie_fails(client: TestClient, deps: Deps, grants: None) -> None:
-    sign_in(client, deps, "carol")
+    await sign_in(client, deps, "carol")
     resp = await client.post("/api/probe/write", headers={"X-CSRF-Token": "a" * 30})
     assert resp.status == 403
 

@@ -13,7 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Error as PlaywrightError
 
-from bot.auth import SESSION_COOKIE, SESSION_PURPOSE
+from bot.auth import SESSION_COOKIE
 from bot.auth_types import Role
 from bot.deps import Deps
 from bot.dispatcher import Dispatcher
@@ -21,6 +21,7 @@ from bot.router import Router
 from handlers.system import router as system_router
 from storage.core import InboxEvent, InboxStatus
 from tests.auth.support import build_app
+from tests.support import session_value
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 STATIC = Path(__file__).resolve().parents[2] / "static"
@@ -73,7 +74,7 @@ async def browser() -> AsyncIterator[Any]:
 
 async def _page(browser: Any, server: TestServer, deps: Deps, userid: str) -> Any:
     context = await browser.new_context()
-    value = deps.signer.dumps(SESSION_PURPOSE, {"u": userid, "iat": 0}, 3600)
+    value = await session_value(deps, userid)
     url = str(server.make_url("/"))
     await context.add_cookies([{"name": SESSION_COOKIE, "value": value, "url": url}])
     page = await context.new_page()

@@ -28,7 +28,7 @@ from tests.support import fake_deps, with_directory
 
 
 async def test_session_round_trip(client: TestClient, deps: Deps, corp: None) -> None:
-    sign_in(client, deps, "alice")
+    await sign_in(client, deps, "alice")
     resp = await client.get("/api/probe/public")
     assert (await resp.json()) == {"user": "alice"}
 
@@ -61,7 +61,7 @@ async def test_expired_session_is_anonymous(client: TestClient, deps: Deps, corp
 async def test_member_who_left_loses_the_session(
     client: TestClient, deps: Deps, corp: None
 ) -> None:
-    sign_in(client, deps, "gone")
+    await sign_in(client, deps, "gone")
     resp = await client.get("/api/probe/admin")
     assert resp.status == 401
 
@@ -121,5 +121,5 @@ async def test_cookie_forged_with_the_public_secret_fails_on_a_configured_server
     forged = Signer(DEV_SECRET).dumps(SESSION_PURPOSE, {"u": "admin", "iat": 0}, 3600)
     client.session.cookie_jar.update_cookies({SESSION_COOKIE: forged})
     assert (await client.get("/api/probe/admin")).status == 401
-    sign_in(client, deps, "admin")
+    await sign_in(client, deps, "admin")
     assert (await client.get("/api/probe/admin")).status == 200

@@ -31,7 +31,7 @@ def test_jsapi_signature_doc_vector() -> None:
 
 
 async def test_me_sets_csrf_cookie(client: TestClient, deps: Deps, corp: None) -> None:
-    sign_in(client, deps, "carol")
+    await sign_in(client, deps, "carol")
     resp = await client.get("/api/me")
     body = await resp.json()
     assert body["userid"] == "carol" and body["role"] == "staff"
@@ -43,7 +43,7 @@ async def test_me_sets_csrf_cookie(client: TestClient, deps: Deps, corp: None) -
 
 
 async def test_jssdk_signs_both_configs(client: TestClient, deps: Deps, corp: None) -> None:
-    sign_in(client, deps, "carol")
+    await sign_in(client, deps, "carol")
     url = "http://127.0.0.1/sidebar?sandbox_contact=wm1"
     resp = await client.get("/api/jssdk", params={"url": url + "#frag"})
     body = await resp.json()
@@ -58,17 +58,17 @@ async def test_jssdk_signs_both_configs(client: TestClient, deps: Deps, corp: No
 
 
 async def test_nav_filters_by_role(client: TestClient, deps: Deps, corp: None) -> None:
-    sign_in(client, deps, "carol")
+    await sign_in(client, deps, "carol")
     body = await (await client.get("/api/nav?area=admin")).json()
     assert [e["title"] for e in body["entries"]] == ["排行榜"]
-    sign_in(client, deps, "admin")
+    await sign_in(client, deps, "admin")
     body = await (await client.get("/api/nav?area=admin")).json()
     assert [e["title"] for e in body["entries"]] == ["排行榜", "雷达"]
     assert (await client.get("/api/nav?area=nope")).status == 400
 
 
 async def test_roles_grant_list_revoke(client: TestClient, deps: Deps, corp: None) -> None:
-    sign_in(client, deps, "admin")
+    await sign_in(client, deps, "admin")
     headers = csrf(client)
     grant = {"userid": "bob", "role": "dept_admin", "departments": [3, 3, 4]}
     resp = await client.post("/api/system/roles", json=grant, headers=headers)
@@ -97,7 +97,7 @@ async def test_roles_grant_list_revoke(client: TestClient, deps: Deps, corp: Non
 async def test_role_grant_errors(
     client: TestClient, deps: Deps, corp: None, body: dict[str, object], field: str, message: str
 ) -> None:
-    sign_in(client, deps, "admin")
+    await sign_in(client, deps, "admin")
     resp = await client.post("/api/system/roles", json=body, headers=csrf(client))
     assert resp.status == 400
     err = await resp.json()
@@ -119,7 +119,7 @@ async def _inbox(status: InboxStatus, n: int) -> InboxEvent:
 async def test_dead_letters_list_and_retry(client: TestClient, deps: Deps, corp: None) -> None:
     dead = await _inbox(InboxStatus.DEAD, 1)
     await _inbox(InboxStatus.DONE, 2)
-    sign_in(client, deps, "admin")
+    await sign_in(client, deps, "admin")
     resp = await client.get("/api/system/inbox?status=dead")
     text = await resp.text()
     assert "secret-customer" not in text and "xml" not in text.lower()
@@ -139,7 +139,7 @@ async def test_dead_letters_list_and_retry(client: TestClient, deps: Deps, corp:
 
 async def test_retry_errors(client: TestClient, deps: Deps, corp: None) -> None:
     done = await _inbox(InboxStatus.DONE, 2)
-    sign_in(client, deps, "admin")
+    await sign_in(client, deps, "admin")
     headers = csrf(client)
     assert (await client.post(f"/api/system/inbox/{done.id}/retry", headers=headers)).status == 409
     assert (await client.post("/api/system/inbox/999/retry", headers=headers)).status == 404

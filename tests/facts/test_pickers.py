@@ -54,24 +54,24 @@ async def _items(client: TestClient, path: str) -> list[dict[str, Any]]:
 
 
 async def test_staff_by_name_and_scope(client: TestClient, deps: Deps, corp: None) -> None:
-    sign_in(client, deps, "admin")
+    await sign_in(client, deps, "admin")
     found = await _items(client, "/api/facts/pick/staff?q=李")
     assert [(s["id"], s["name"], s["sub"]) for s in found] == [("lilei", "李雷", "华东销售")]
     everyone = {s["id"] for s in await _items(client, "/api/facts/pick/staff")}
     assert everyone == {"wangfang", "lilei", "hanmei", "dave"}  # not the member who left
     chosen = await _items(client, "/api/facts/pick/staff?ids=zhangwei,hanmei")
     assert {(s["id"], s["left"]) for s in chosen} == {("zhangwei", True), ("hanmei", False)}
-    sign_in(client, deps, "dave")  # 销售部 and below
+    await sign_in(client, deps, "dave")  # 销售部 and below
     mine = {s["id"] for s in await _items(client, "/api/facts/pick/staff")}
     assert mine == {"wangfang", "lilei", "dave"}
     assert await _items(client, "/api/facts/pick/staff?q=韩") == []
     assert await _items(client, "/api/facts/pick/staff?ids=hanmei") == []
-    sign_in(client, deps, "lilei")  # a staff member picks only themself
+    await sign_in(client, deps, "lilei")  # a staff member picks only themself
     assert [s["id"] for s in await _items(client, "/api/facts/pick/staff")] == ["lilei"]
 
 
 async def test_departments_as_a_tree(client: TestClient, deps: Deps, corp: None) -> None:
-    sign_in(client, deps, "admin")
+    await sign_in(client, deps, "admin")
     tree = await _items(client, "/api/facts/pick/departments")
     assert [(d["name"], d["depth"]) for d in tree] == [
         ("总部", 0),
@@ -89,7 +89,7 @@ async def test_departments_as_a_tree(client: TestClient, deps: Deps, corp: None)
         "销售部",
         "客服部",
     ]
-    sign_in(client, deps, "dave")
+    await sign_in(client, deps, "dave")
     tree = await _items(client, "/api/facts/pick/departments")
     assert [(d["name"], d["depth"]) for d in tree] == [("销售部", 0), ("华东销售", 1)]
     assert await _items(client, "/api/facts/pick/departments?q=客服") == []
@@ -98,7 +98,7 @@ async def test_departments_as_a_tree(client: TestClient, deps: Deps, corp: None)
 async def test_tags_by_group_and_groups_by_owner(
     client: TestClient, deps: Deps, corp: None
 ) -> None:
-    sign_in(client, deps, "admin")
+    await sign_in(client, deps, "admin")
     tags = await _items(client, "/api/facts/pick/tags")
     assert [(t["group"], t["name"]) for t in tags] == [
         ("客户意向", "低意向"),
@@ -110,7 +110,7 @@ async def test_tags_by_group_and_groups_by_owner(
     assert [t["name"] for t in await _items(client, "/api/facts/pick/tags?ids=t9")] == ["旧标签"]
     groups = await _items(client, "/api/facts/pick/groups?q=VIP")
     assert [(g["id"], g["sub"]) for g in groups] == [("c1", "群主：李雷")]
-    sign_in(client, deps, "dave")
+    await sign_in(client, deps, "dave")
     assert [g["id"] for g in await _items(client, "/api/facts/pick/groups")] == ["c1"]
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from bot.auth import SESSION_COOKIE, SESSION_PURPOSE
+from bot.auth import SESSION_COOKIE
 from bot.sandbox.corp import Corp
 from handlers.leaderboard import counting
 from handlers.leaderboard.activities import set_members, sync_participants
 from storage.leaderboard import Activity
 from tests.harness import Stack
+from tests.support import session_value
 
 PARTICIPANTS = ("lina", "wangwei", "zhaomin")
 
@@ -47,12 +48,13 @@ async def running_activity(stack: Stack, **kw: Any) -> Activity:
     return activity
 
 
-def session_cookie(stack: Stack, userid: str) -> dict[str, str]:
-    value = stack.deps.signer.dumps(SESSION_PURPOSE, {"u": userid, "iat": 0}, 3600)
-    return {"Cookie": f"{SESSION_COOKIE}={value}"}
+async def session_cookie(stack: Stack, userid: str) -> dict[str, str]:
+    return {"Cookie": f"{SESSION_COOKIE}={await session_value(stack.deps, userid)}"}
 
 
 async def api_get(stack: Stack, userid: str, path: str) -> Any:
-    async with stack.session.get(stack.app_url + path, headers=session_cookie(stack, userid)) as r:
+    async with stack.session.get(
+        stack.app_url + path, headers=await session_cookie(stack, userid)
+    ) as r:
         assert r.status == 200, await r.text()
         return await r.json()

@@ -28,7 +28,7 @@ async def admin(corp: None) -> None:
 
 
 async def _post(client: TestClient, deps: Deps, url: str, body: dict[str, Any]) -> tuple[int, Any]:
-    sign_in(client, deps, "admin")
+    await sign_in(client, deps, "admin")
     resp = await client.post(url, json=body, headers=csrf(client))
     return resp.status, await resp.json()
 
@@ -62,7 +62,7 @@ async def test_a_copy_is_a_draft_that_sends_nothing_until_saved(
     assert not await ScheduledRun.filter(key__startswith=f"{copies[0]['id']}:").exists()
     sent_for = {c["main_title"]["title"] for _, c in deps.wecom.sent}  # type: ignore[attr-defined]
     assert not any("副本" in title for title in sent_for), sent_for
-    sign_in(client, deps, "alice")
+    await sign_in(client, deps, "alice")
     mine = await (await client.get(f"{URL}?tab=mine")).json()
     assert {a["name"] for a in mine["items"]} == {"进行中", "已结束"}
     # The admin edits the copy's name and dates (allowed: it is not started) and saves.

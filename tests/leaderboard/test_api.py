@@ -27,7 +27,7 @@ async def roles(corp: None) -> None:
 
 
 async def _post(client: TestClient, deps: Deps, who: str, url: str, body: dict) -> tuple[int, dict]:
-    sign_in(client, deps, who)
+    await sign_in(client, deps, who)
     resp = await client.post(url, json=body, headers=csrf(client))
     return resp.status, await resp.json()
 
@@ -91,13 +91,13 @@ async def test_permission_matrix(client: TestClient, deps: Deps, roles: None) ->
         ("bob", support, 200, 200),
     ]
     for who, activity, ranking, data in cases:
-        sign_in(client, deps, who)
+        await sign_in(client, deps, who)
         got = (await client.get(f"{URL}/{activity.id}/ranking")).status
         got_data = (await client.get(f"{URL}/{activity.id}/data/members")).status
         assert (who, activity.name, got, got_data) == (who, activity.name, ranking, data)
-    sign_in(client, deps, "alice")
+    await sign_in(client, deps, "alice")
     assert (await client.get(URL + "?tab=all")).status == 403
-    sign_in(client, deps, "carol")
+    await sign_in(client, deps, "carol")
     names = [a["name"] for a in (await (await client.get(URL + "?tab=all")).json())["items"]]
     assert names == ["客服"]
     status, body = await _post(
@@ -124,7 +124,7 @@ async def test_member_table_and_excel_have_the_same_columns(
     await add("bob", "c1", 2)
     await add("alice", "c2", 3)
     await add("alice", "c2", 4, kind="end", reason="deleted_by_customer")
-    sign_in(client, deps, "admin")
+    await sign_in(client, deps, "admin")
     data = await (await client.get(f"{URL}/{activity.id}/data/members")).json()
     assert data["headers"] == ["排名", "成员", "总客户数", "邀请客户数", "流失客户数", "净增客户数"]
     assert data["rows"][0][1:] == ["Alice", 0, 2, 1, 1]
@@ -150,7 +150,7 @@ async def test_customer_table_explains_each_uncounted_add(
         external_userid="c4", first_added_by="carol", first_added_at=T0 - timedelta(days=1)
     )
     await add("bob", "c4", 8)  # first added before the window, known only from a sync
-    sign_in(client, deps, "admin")
+    await sign_in(client, deps, "admin")
     custom = await (await client.get(f"{URL}/{activity.id}/data/customers")).json()
     got = [(r[1], r[0], r[4], r[5]) for r in custom["rows"]]
     assert got == [
@@ -164,7 +164,7 @@ async def test_customer_table_explains_each_uncounted_add(
 async def test_an_impossible_activity_id_is_not_found(
     client: TestClient, deps: Deps, raw: str
 ) -> None:
-    sign_in(client, deps, "admin")
+    await sign_in(client, deps, "admin")
     for path in (f"{URL}/{raw}", f"{URL}/{raw}/data/members", f"{URL}/{raw}/ranking"):
         resp = await client.get(path)
         assert resp.status == 404, (path, await resp.text())

@@ -68,7 +68,7 @@ async def test_lost_and_net_follow_the_seed(client: TestClient, deps: Deps, admi
         ("c5", False, "deleted_by_customer"),
     ):
         await _relation("alice", ext, active, reason)
-    sign_in(client, deps, "admin")
+    await sign_in(client, deps, "admin")
     data = await _table(client, activity.id, "members")
     assert data["headers"] == ["排名", "成员", "总客户数", "邀请客户数", "流失客户数", "净增客户数"]
     # 总客户数: c0 c3 c4; 邀请: c1..c4; 流失: c1 c5; 净增: invited minus lost (c1).
@@ -96,7 +96,7 @@ async def test_invited_honours_dedup_everywhere(
     await add("bob", "c4", 4)
     ranking = {r.userid: r.count for r in await counting.recompute(activity)}
     assert ranking == {"alice": 1, "bob": 2}
-    sign_in(client, deps, "admin")
+    await sign_in(client, deps, "admin")
     rows = (await _table(client, activity.id, "members"))["rows"]
     assert {r[1]: r[3] for r in rows} == {"Alice": 1, "Bob": 2}
     side = await (await client.get(f"{URL}/{activity.id}/ranking")).json()
@@ -124,7 +124,7 @@ async def test_group_metric_tables_show_joins_and_names(
     )
     for member, name in (("wm_m1", ""), ("wm_m2", "李四")):
         await GroupMember.create(chat_id="g1", member_id=member, join_time=T0, name=name)
-    sign_in(client, deps, "admin")
+    await sign_in(client, deps, "admin")
     data = await _table(client, activity.id, "members")
     assert data["headers"] == [
         "排名",
@@ -157,7 +157,7 @@ async def test_customer_page_is_paged_and_exported_whole(
     await set_members(activity.id, ["alice", "bob"], [])
     for i in range(7):
         await add("alice" if i % 2 else "bob", f"c{i}", 1)  # same time: ordered by id
-    sign_in(client, deps, "admin")
+    await sign_in(client, deps, "admin")
     first = await (await client.get(f"{URL}/{activity.id}/data/customers?page=2&size=3")).json()
     assert first["total"] == 7 and [r[0] for r in first["rows"]] == ["c3", "c4", "c5"]
     named = await (await client.get(f"{URL}/{activity.id}/data/customers?q=Ali")).json()

@@ -70,7 +70,7 @@ async def test_console_data_page_and_form(
         await _referrals(stack)
         async with chromium() as browser:
             context = await browser.new_context(viewport={"width": 1280, "height": 1000})
-            cookie = session_cookie(stack, "admin")["Cookie"].split("=", 1)
+            cookie = (await session_cookie(stack, "admin"))["Cookie"].split("=", 1)
             await context.add_cookies(
                 [{"name": cookie[0], "value": cookie[1], "url": stack.app_url}]
             )

@@ -30,7 +30,7 @@ async def test_a_later_department_member_enters_the_sidebar_ranking(
     await Staff.create(userid="erin", name="Erin", departments=[2])
     await add("erin", "c1", 5)
     await sync_participants(deps.redis, activity)  # the periodic department sync
-    sign_in(client, deps, "erin")
+    await sign_in(client, deps, "erin")
     data = await (await client.get(f"{URL}/{activity.id}/ranking")).json()
     assert data["me"] is not None and data["me"]["count"] == 1
     assert data["rows"][0]["userid"] == "erin"
@@ -50,7 +50,7 @@ async def test_lowering_the_cutoff_drops_people_with_a_card(
         "恭喜上榜！" in [c["main_title"]["title"] for c in deps.wecom.to(u)]
         for u in ("alice", "bob", "carol")
     )
-    sign_in(client, deps, "bob")
+    await sign_in(client, deps, "bob")
     resp = await client.post(f"{URL}/{activity.id}", json={"top_n": 1}, headers=csrf(client))
     assert resp.status == 200, await resp.text()
     for name, args in deps.queue.take():  # type: ignore[attr-defined]

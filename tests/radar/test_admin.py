@@ -22,7 +22,7 @@ def _form(kind: str, data: bytes | None = None, **fields: str) -> FormData:
 
 
 async def test_groups_lifecycle(client: TestClient, deps: Deps, corp: None) -> None:
-    sign_in(client, deps, "admin")
+    await sign_in(client, deps, "admin")
     h = csrf(client)
     ids = []
     for name in ("甲", "乙", "丙"):
@@ -48,7 +48,7 @@ async def test_groups_lifecycle(client: TestClient, deps: Deps, corp: None) -> N
 
 
 async def test_uploads_are_checked_by_content(client: TestClient, deps: Deps, corp: None) -> None:
-    sign_in(client, deps, "admin")
+    await sign_in(client, deps, "admin")
     h = csrf(client)
     png = demo_png("x", (1, 2, 3))
     resp = await client.post("/api/radar/radars", data=_form("pdf", png), headers=h)
@@ -77,14 +77,14 @@ async def test_uploads_are_checked_by_content(client: TestClient, deps: Deps, co
 
 
 async def test_upload_size_limit(client: TestClient, deps: Deps, corp: None) -> None:
-    sign_in(client, deps, "admin")
+    await sign_in(client, deps, "admin")
     big = b"%PDF-" + b"0" * (deps.settings.storage.max_upload_mb * 1024 * 1024 + 10)
     resp = await client.post("/api/radar/radars", data=_form("pdf", big), headers=csrf(client))
     assert resp.status == 413
 
 
 async def test_edit_and_delete(client: TestClient, deps: Deps, corp: None) -> None:
-    sign_in(client, deps, "admin")
+    await sign_in(client, deps, "admin")
     h = csrf(client)
     radar = await make_radar(deps)
     resp = await client.patch(
@@ -100,7 +100,7 @@ async def test_edit_and_delete(client: TestClient, deps: Deps, corp: None) -> No
 
 
 async def test_staff_cannot_manage(client: TestClient, deps: Deps, corp: None) -> None:
-    sign_in(client, deps, "alice")
+    await sign_in(client, deps, "alice")
     h = csrf(client)
     assert (await client.post("/api/radar/groups", json={"name": "x"}, headers=h)).status == 403
     assert (
@@ -114,7 +114,7 @@ async def test_toolbar_visibility_and_share(client: TestClient, deps: Deps, corp
     sales = await make_radar(deps, departments=[2], title="销售资料")
     support = await make_radar(deps, departments=[4], title="客服资料")
     await make_radar(deps, title="公开资料")
-    sign_in(client, deps, "bob")  # department 3, under sales (2)
+    await sign_in(client, deps, "bob")  # department 3, under sales (2)
     h = csrf(client)
     body = await (await client.get("/api/radar/toolbar")).json()
     titles = [r["title"] for g in body["groups"] for r in g["radars"]]
@@ -142,7 +142,7 @@ async def test_toolbar_visibility_and_share(client: TestClient, deps: Deps, corp
 
 
 async def test_impossible_ids_are_404_not_500(client: TestClient, deps: Deps, corp: None) -> None:
-    sign_in(client, deps, "admin")
+    await sign_in(client, deps, "admin")
     for bad in ("²", "99999999999", "1e3", "-1"):
         assert (await client.get(f"/api/radar/radars/{bad}")).status == 404, bad
 
@@ -155,7 +155,7 @@ def _bmff(major: bytes, *compatible: bytes) -> bytes:
 async def test_video_uploads_check_the_mp4_brand(
     client: TestClient, deps: Deps, corp: None
 ) -> None:
-    sign_in(client, deps, "admin")
+    await sign_in(client, deps, "admin")
     h = csrf(client)
     refused = {
         "AVIF": _bmff(b"avif", b"mif1", b"miaf"),
@@ -177,7 +177,7 @@ async def test_video_uploads_check_the_mp4_brand(
 async def test_a_radar_without_a_group_is_listed(
     client: TestClient, deps: Deps, corp: None
 ) -> None:
-    sign_in(client, deps, "admin")
+    await sign_in(client, deps, "admin")
     h = csrf(client)
     form = {"type": "link", "name": "官网", "title": "官网", "url": "https://example.com/a"}
     resp = await client.post("/api/radar/radars", json=form, headers=h)
@@ -186,7 +186,7 @@ async def test_a_radar_without_a_group_is_listed(
     radar_id = (await resp.json())["id"]
     groups = await (await client.get("/api/radar/groups")).json()
     assert groups["ungrouped"] == 1
-    sign_in(client, deps, "carol")  # any staff member may send it
+    await sign_in(client, deps, "carol")  # any staff member may send it
     body = await (await client.get("/api/radar/toolbar")).json()
     assert body["groups"][-1]["name"] == "未分组"
     assert [r["id"] for r in body["groups"][-1]["radars"]] == [radar_id]
@@ -198,7 +198,7 @@ async def test_a_radar_without_a_group_is_listed(
 async def test_group_errors_name_the_field_in_chinese(
     client: TestClient, deps: Deps, corp: None
 ) -> None:
-    sign_in(client, deps, "admin")
+    await sign_in(client, deps, "admin")
     h = csrf(client)
     for body in ({"name": "   "}, {"name": ""}):
         resp = await client.post("/api/radar/groups", json=body, headers=h)

@@ -26,7 +26,7 @@ async def _spread(client: TestClient, deps: Deps) -> int:
 
 async def test_overview_levels_funnel(client: TestClient, deps: Deps, corp: None) -> None:
     rid = await _spread(client, deps)
-    sign_in(client, deps, "admin")
+    await sign_in(client, deps, "admin")
     body = await (await client.get(f"/api/radar/radars/{rid}/stats")).json()
     ov = body["overview"]
     assert ov["visitors"] == 4 and ov["visits"] == 4 and ov["sends"] == 2
@@ -55,7 +55,7 @@ async def test_overview_levels_funnel(client: TestClient, deps: Deps, corp: None
 
 async def test_customers_path_network_excel(client: TestClient, deps: Deps, corp: None) -> None:
     rid = await _spread(client, deps)
-    sign_in(client, deps, "admin")
+    await sign_in(client, deps, "admin")
     body = await (await client.get(f"/api/radar/radars/{rid}/customers")).json()
     assert body["total"] == 4
     ann = next(i for i in body["items"] if i["external_userid"] == "wm_ann")
@@ -79,10 +79,10 @@ async def test_customers_path_network_excel(client: TestClient, deps: Deps, corp
 
 async def test_staff_see_only_their_own(client: TestClient, deps: Deps, corp: None) -> None:
     rid = await _spread(client, deps)
-    sign_in(client, deps, "bob")
+    await sign_in(client, deps, "bob")
     body = await (await client.get(f"/api/radar/radars/{rid}/stats")).json()
     assert body["overview"]["visits"] == 0
-    sign_in(client, deps, "alice")
+    await sign_in(client, deps, "alice")
     mine = await (await client.get("/api/radar/mine")).json()
     assert mine["radars"][0]["visits"] == 4
     prof = await (await client.get("/api/radar/profile?external_userid=wm_ann")).json()

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from bot.auth import SESSION_COOKIE, SESSION_PURPOSE
+from bot.auth import SESSION_COOKIE
 from bot.demo import seed_features
 from bot.embedded_redis import EmbeddedRedis
 from bot.router import HttpRoute
@@ -22,6 +22,7 @@ from storage.directory import Staff
 from storage.facts import Customer
 from tests.harness import Stack, running_stack
 from tests.security.query_params import query_params
+from tests.support import session_value
 
 HOSTILE = [
     "²",  # a digit to str.isdigit(), not to int()
@@ -55,11 +56,7 @@ async def _sessions(stack: Stack) -> dict[str, str]:
     assert staff is not None and staff.departments
     await ConsoleRole.create(userid="dept-boss", role="dept_admin", departments=staff.departments)
     users = {"staff": staff.userid, "dept_admin": "dept-boss", "admin": "admin"}
-    signer = stack.deps.signer
-    return {
-        role: signer.dumps(SESSION_PURPOSE, {"u": userid, "iat": 0}, 3600)
-        for role, userid in users.items()
-    }
+    return {role: await session_value(stack.deps, userid) for role, userid in users.items()}
 
 
 async def _probe(session: aiohttp.ClientSession, url: str, cookie: str) -> int:

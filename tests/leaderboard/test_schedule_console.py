@@ -40,7 +40,7 @@ async def test_runs_missed_during_an_outage_are_listed_late_or_skipped(
     clock.now = T0 + timedelta(days=1, hours=9, minutes=20)  # 18:20 the next day
     assert sorted(await run_due(deps)) == ["done", "done"]
     assert await run_due(deps) == []
-    sign_in(client, deps, "admin")
+    await sign_in(client, deps, "admin")
     resp = await client.get("/api/system/scheduled-runs?late=1")
     assert resp.status == 200
     rows = {r["key"]: r for r in (await resp.json())["items"]}
@@ -54,7 +54,7 @@ async def test_runs_missed_during_an_outage_are_listed_late_or_skipped(
     assert all(not r["late"] for r in pending["items"]) and pending["total"] == 6
     bad = await client.get("/api/system/scheduled-runs?state=nope")
     assert bad.status == 400 and (await bad.json())["field"] == "state"
-    sign_in(client, deps, "alice")
+    await sign_in(client, deps, "alice")
     assert (await client.get("/api/system/scheduled-runs")).status == 403
 
 

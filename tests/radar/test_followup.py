@@ -157,14 +157,14 @@ async def test_alert_for_someone_elses_customer_leads_to_the_lead_page(
     url = lead["card_action"]["url"]
     assert url.startswith(deps.url("/radar/lead/"))
     path = url.removeprefix(deps.settings.base_url)
-    sign_in(client, deps, "alice")
+    await sign_in(client, deps, "alice")
     page = await client.get(path)
     text = await page.text()
     assert page.status == 200
     assert "本" in text and "产品手册" in text and "Bob" in text and "在职继承" in text
-    sign_in(client, deps, "carol")  # not the sender
+    await sign_in(client, deps, "carol")  # not the sender
     assert (await client.get(path)).status == 404
-    sign_in(client, deps, "bob")  # ben's own advisor, but not the sender either
+    await sign_in(client, deps, "bob")  # ben's own advisor, but not the sender either
     assert (await client.get(path)).status == 404
 
 

@@ -13,7 +13,7 @@ from tests.radar.support import make_radar, make_share, open_link
 
 async def test_shares_only_to_my_own_customers(client: TestClient, deps: Deps, corp: None) -> None:
     radar = await make_radar(deps)
-    sign_in(client, deps, "bob")
+    await sign_in(client, deps, "bob")
     h = csrf(client)
     for ext in ("wm_ann", "wm_nobody"):  # alice's customer; no one's
         body = {"radar_id": radar.id, "external_userid": ext}
@@ -31,11 +31,11 @@ async def test_department_radars_and_files_stay_in_the_department(
     support = await make_radar(deps, departments=[4], cover="")  # carol's department only
     file_name = support.files[0]["name"]
     for userid, expected in (("alice", 404), ("bob", 404), ("carol", 200), ("admin", 200)):
-        sign_in(client, deps, userid)
+        await sign_in(client, deps, userid)
         assert (await client.get(f"/api/radar/radars/{support.id}")).status == expected, userid
         assert (await client.get(f"/api/radar/files/{file_name}")).status == expected, userid
     open_radar = await make_radar(deps)
-    sign_in(client, deps, "alice")
+    await sign_in(client, deps, "alice")
     assert (await client.get(f"/api/radar/radars/{open_radar.id}")).status == 200
     assert (await client.get(f"/api/radar/files/{open_radar.files[0]['name']}")).status == 200
 
@@ -44,9 +44,9 @@ async def test_live_events_only_for_radars_i_may_see(
     client: TestClient, deps: Deps, corp: None
 ) -> None:
     support = await make_radar(deps, departments=[4])
-    sign_in(client, deps, "alice")
+    await sign_in(client, deps, "alice")
     assert (await client.get(f"/api/radar/radars/{support.id}/live")).status == 404
-    sign_in(client, deps, "carol")
+    await sign_in(client, deps, "carol")
     resp = await client.get(f"/api/radar/radars/{support.id}/live")
     assert resp.status == 200
     assert await resp.content.readline() == b"retry: 3000\n"
@@ -56,7 +56,7 @@ async def test_live_events_only_for_radars_i_may_see(
 async def test_link_targets_without_line_breaks_in_any_case(
     client: TestClient, deps: Deps, corp: None
 ) -> None:
-    sign_in(client, deps, "admin")
+    await sign_in(client, deps, "admin")
     h = csrf(client)
     base = {"type": "link", "name": "官网", "title": "官网"}
     for bad in ("https://a.example/\r\nSet-Cookie:x=1", "https://a.example/\nx", "ftp://a/"):

@@ -203,6 +203,9 @@ class InboxSettings(_Section):
     # A signed callback whose timestamp is further than this from now is a replay: refused.
     # WeCom's retries reuse the first timestamp but come within seconds.
     callback_max_age_seconds: float = Field(600.0, ge=60)
+    # Processed (and dead) callbacks hold customers' data: deleted this many days after they
+    # arrived; 0 = kept forever. Rows still to be processed are never deleted.
+    retention_days: int = Field(30, ge=0, le=3650)
 
 
 class WorkerSettings(_Section):

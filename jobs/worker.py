@@ -21,7 +21,7 @@ from arq import cron
 from arq.constants import in_progress_key_prefix
 from arq.worker import Function, Worker, func
 
-from bot import contact_ways, event_delivery, inbox, schedule
+from bot import contact_ways, event_delivery, inbox, retention, schedule
 from bot.metrics import JOB_FAILURES, JOB_SECONDS
 from bot.runtime import Runtime
 
@@ -67,6 +67,10 @@ async def requeue_events(ctx: dict[str, Any]) -> int:
     return await event_delivery.requeue_stranded(ctx["deps"])
 
 
+async def prune_retention(ctx: dict[str, Any]) -> dict[str, int]:
+    return await retention.prune(ctx["deps"])
+
+
 # Per-job timeouts: one row, a batch of up to 256 rows, the requeue sweeps, one domain event;
 # a scheduled run's timeout stays under its claim's lease (15 min by default) so a live claim
 # is never taken over.
@@ -80,6 +84,7 @@ CORE_FUNCTIONS: dict[Callable[..., Awaitable[Any]], float] = {
     delete_expired_ways: 600,
     deliver_event: 300,
     requeue_events: 120,
+    prune_retention: 600,
 }
 CORE_CRONS = [
     cron(requeue_stranded, second={0, 30}, unique=True, run_at_startup=True),
@@ -88,6 +93,7 @@ CORE_CRONS = [
     cron(plan_schedules, minute={7}, second={0}, unique=True, run_at_startup=True),
     cron(delete_expired_ways, minute={3, 18, 33, 48}, second={0}, unique=True),
     cron(requeue_events, second={15, 45}, unique=True, run_at_startup=True),
+    cron(prune_retention, minute={41}, second={0}, unique=True),
 ]
 
 

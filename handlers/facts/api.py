@@ -35,15 +35,17 @@ def _user(ctx: RequestContext) -> Principal:
 
 
 async def _readable(ctx: RequestContext) -> Customer:
-    """The customer, if this person follows them or they are in an admin's scope."""
+    """The customer, if this person follows them now, or (admins) someone in their scope
+    follows or followed them."""
     user = _user(ctx)
     ext = ctx.request.match_info.get("external_userid", "")
     customer = await Customer.get_or_none(external_userid=ext)
     if customer is None:
         raise ApiError(404, "客户不存在或尚未同步")
-    followers = set(
-        await FollowRelation.filter(external_userid=ext).values_list("userid", flat=True)
-    )
+    relations = FollowRelation.filter(external_userid=ext)
+    if user.role < Role.DEPT_ADMIN:  # staff read the customers they follow now, not former ones
+        relations = relations.filter(active=True)
+    followers = set(await relations.values_list("userid", flat=True))
     scope = await scope_userids(user) if user.role >= Role.DEPT_ADMIN else {user.userid}
     if scope is not None and not followers & scope:
         raise ApiError(403, "没有权限查看该客户：只能查看自己添加的客户")

@@ -8,6 +8,7 @@ from bot.auth_types import Principal, Role
 from bot.http import ApiError, RequestContext, path_id, scope_userids
 from handlers.leaderboard.activities import list_values
 from handlers.leaderboard.counting import participant_ids
+from storage.facts import CustomerGroup
 from storage.leaderboard import Activity, ActivityDepartment, Participant, Team
 
 
@@ -60,6 +61,26 @@ async def check_members_in_scope(user: Principal, userids: list[str], depts: lis
     bad = [d for d in depts if d not in tree]
     if bad:
         raise ApiError(403, f"部门 {bad[0]} 不在你管理的范围内", "department_ids")
+
+
+async def check_chats_in_scope(user: Principal, chat_ids: list[str]) -> None:
+    """A department admin may only pick customer groups owned by staff they manage (else the
+    activity's group list would show them other departments' group names)."""
+    if user.sees_all or not chat_ids:
+        return
+    scope = await scope_userids(user) or set()
+    owners = dict(await CustomerGroup.filter(chat_id__in=chat_ids).values_list("chat_id", "owner"))
+    outside = [c for c in chat_ids if owners.get(c) not in scope]
+    if outside:
+        raise ApiError(403, "所选群聊不在你管理的部门内", "chat_ids")
+
+
+async def visible_chats(user: Principal, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The activity's groups a reader may name: a department admin only their departments'."""
+    if user.role is not Role.DEPT_ADMIN:
+        return rows
+    scope = await scope_userids(user) or set()
+    return [r for r in rows if r["owner"] in scope]
 
 
 async def current_lists(activity_id: int) -> dict[str, Any]:

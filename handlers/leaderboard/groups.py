@@ -36,6 +36,8 @@ async def groups(ctx: RequestContext) -> web.StreamResponse:
     rows = await CustomerGroup.filter(chat_id__in=chats).values(
         "chat_id", "name", "owner", "status"
     )
+    assert ctx.user is not None
+    rows = await access.visible_chats(ctx.user, rows)  # a dept admin: their departments' only
     members: dict[str, int] = {}
     for chat, kind in await GroupMember.filter(chat_id__in=chats).values_list(
         "chat_id", "member_type"
@@ -65,6 +67,9 @@ async def group_detail(ctx: RequestContext) -> web.StreamResponse:
     if activity.metric != Metric.GROUP_JOINS or chat_id not in (activity.chat_ids or []):
         raise ApiError(404, "该群聊不在此活动中")
     group = await CustomerGroup.get_or_none(chat_id=chat_id)
+    assert ctx.user is not None
+    if group and not await access.visible_chats(ctx.user, [{"owner": group.owner}]):
+        raise ApiError(404, "该群聊不在此活动中")
     current = await GroupMember.filter(chat_id=chat_id, member_type=2).order_by("join_time")
     joins = await _joins(activity, chat_id)
     ids = {m.member_id for m in current} | {str(j[1]) for j in joins}

@@ -81,6 +81,7 @@ async def create_activity(ctx: RequestContext) -> web.StreamResponse:
             label = activities.FIELD_LABELS[required]
             raise ApiError(400, f"请填写{label}", required)
     await access.check_members_in_scope(ctx.user, patch.userids or [], patch.department_ids or [])
+    await access.check_chats_in_scope(ctx.user, patch.chat_ids or [])
     assert patch.end_at is not None
     activities.check_not_past(patch.end_at, ctx.deps.now())
     await activities.check_has_participants(patch.userids or [], patch.department_ids or [])
@@ -119,6 +120,7 @@ async def update_activity(ctx: RequestContext) -> web.StreamResponse:
     lists = await access.current_lists(activity.id)
     activities.check_edit(activity, patch, ctx.deps.now(), lists)
     await access.check_members_in_scope(ctx.user, patch.userids or [], patch.department_ids or [])
+    await access.check_chats_in_scope(ctx.user, patch.chat_ids or [])
     if {"userids", "department_ids"} & patch.model_fields_set or activity.draft:
         await activities.check_has_participants(
             lists["userids"] if patch.userids is None else patch.userids,

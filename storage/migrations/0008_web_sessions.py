@@ -3,7 +3,7 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0006_contact_ways')]
+    dependencies = [('models', '0007_covering_indexes_for_counting')]
 
     initial = False
 

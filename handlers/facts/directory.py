@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.deps import Deps
 from bot.events import ContactEvent, ExternalTagEvent
+from bot.staff_ids import rename_staff
 from bot.wecom_errors import WeComError
 from handlers.facts.router import router
 from storage.directory import Department, Staff
@@ -84,8 +85,7 @@ async def on_user_created(deps: Deps, event: ContactEvent) -> None:
 @router.event("change_contact", "update_user")
 async def on_user_updated(deps: Deps, event: ContactEvent) -> None:
     if event.new_user_id and event.new_user_id != event.user_id:
-        await Staff.filter(userid=event.new_user_id).delete()
-        await Staff.filter(userid=event.user_id).update(userid=event.new_user_id)
+        await rename_staff(event.user_id, event.new_user_id)  # every table, one transaction
     await _refresh_user(deps, event)
 
 

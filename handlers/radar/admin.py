@@ -280,7 +280,7 @@ def _content(ctx: RequestContext, radar: Radar, form: uploads.Form, new: bool) -
         radar.cover = uploads.store(settings, covers[0][1], "image", "封面图", "cover")
 
 
-def _stored(settings: Any, kind: str, data: bytes) -> dict[str, Any]:
+def _stored(settings: Any, kind: str, data: uploads.Upload) -> dict[str, Any]:
     name = uploads.store(settings, data, kind, "雷达内容")
     entry: dict[str, Any] = {"name": name, "size": len(data)}
     if kind == "pdf":

@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 
 from bot.http import ApiError
+from bot.multipart import Upload, read_multipart
 from bot.settings import Settings
 
 KINDS = {
@@ -55,8 +56,16 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-def pdf_pages(data: bytes) -> int:
-    return len(_PAGE_RE.findall(data))
+def pdf_pages(data: bytes | Upload) -> int:
+    if isinstance(data, bytes):
+        return len(_PAGE_RE.findall(data))
+    count, tail = 0, b""
+    for chunk in data.chunks():  # a chunk at a time; the tail catches a marker cut in two
+        block = tail + chunk
+        cut = max(len(block) - 32, 0)
+        count += len(_PAGE_RE.findall(block[:cut]))
+        tail = block[cut:]
+    return count + len(_PAGE_RE.findall(tail))
 
 
 def upload_dir(settings: Settings) -> Path:
@@ -82,52 +91,41 @@ def file_response(settings: Settings, name: str) -> web.StreamResponse:
     return web.FileResponse(path, headers=headers)
 
 
-def store(settings: Settings, data: bytes, kind: str, label: str, field: str = "files") -> str:
-    """Check the bytes are of `kind` ("pdf", "image", "video") and save them; the new name."""
-    ext = sniff(data[:16])
+def store(
+    settings: Settings, data: bytes | Upload, kind: str, label: str, field: str = "files"
+) -> str:
+    """Check the bytes are of `kind` ("pdf", "image", "video") and save them; the new name.
+    An `Upload` is moved into place (it is on the same disk), never read into memory."""
+    ext = sniff(data.head[:16] if isinstance(data, Upload) else data[:16])
     if ext is None or ext not in KINDS[kind]:
         wanted = {"pdf": "PDF 文件", "image": "PNG/JPEG/GIF/WebP 图片", "video": VIDEO_HELP}[kind]
         raise ApiError(400, f"{label}的文件内容不是{wanted}，请重新选择", field)
     name = f"{secrets.token_urlsafe(18)}.{ext}"
-    (upload_dir(settings) / name).write_bytes(data)
+    if isinstance(data, Upload):
+        data.keep_as(upload_dir(settings) / name)
+    else:
+        (upload_dir(settings) / name).write_bytes(data)
     return name
 
 
 @dataclass
 class Form:
-    """A multipart form: text fields and the uploaded files (bytes) per field name."""
+    """A multipart form: text fields and the uploaded files (on disk) per field name."""
 
     fields: dict[str, str] = field(default_factory=dict)
-    files: dict[str, list[tuple[str, bytes]]] = field(default_factory=dict)
-
-
-async def _read_part(part: BodyPartReader, limit: int) -> bytes:
-    chunks, size = [], 0
-    while chunk := await part.read_chunk(256 * 1024):
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"文件过大，单个文件不能超过 {limit // (1024 * 1024)} MB")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    files: dict[str, list[tuple[str, Upload]]] = field(default_factory=dict)
 
 
 async def read_form(request: web.Request, settings: Settings) -> Form:
-    """Read a JSON body or a multipart form into one `Form`."""
-    form = Form()
+    """Read a JSON body or a multipart form into one `Form`; files are streamed to disk with
+    the size cap enforced while reading."""
     if not request.content_type.startswith("multipart/"):
         return await _json_form(request)
     limit = settings.storage.max_upload_mb * 1024 * 1024
-    reader = await request.multipart()
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader) or not part.name:
-            continue
-        if part.filename:
-            data = await _read_part(part, limit)
-            if data:
-                form.files.setdefault(part.name, []).append((part.filename, data))
-        else:
-            form.fields[part.name] = (await _read_part(part, 64 * 1024)).decode("utf-8", "replace")
-    return form
+    # Up to four files' worth per request (images come several at a time).
+    parts = await read_multipart(request, upload_dir(settings), limit, 4 * limit + 1024 * 1024)
+    files = {name: [(u.filename, u) for u in ups] for name, ups in parts.files.items()}
+    return Form(parts.fields, files)
 
 
 async def _json_form(request: web.Request) -> Form:

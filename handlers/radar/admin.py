@@ -12,6 +12,7 @@ from tortoise.functions import Count
 
 from bot.auth_types import Principal, Role
 from bot.http import ApiError, RequestContext, json_ok, parse_id, query_id, read_json
+from bot.multipart import Upload
 from handlers.radar import uploads
 from handlers.radar.common import (
     SHARE_PURPOSE,
@@ -280,7 +281,7 @@ def _content(ctx: RequestContext, radar: Radar, form: uploads.Form, new: bool) -
         radar.cover = uploads.store(settings, covers[0][1], "image", "封面图", "cover")
 
 
-def _stored(settings: Any, kind: str, data: uploads.Upload) -> dict[str, Any]:
+def _stored(settings: Any, kind: str, data: Upload) -> dict[str, Any]:
     name = uploads.store(settings, data, kind, "雷达内容")
     entry: dict[str, Any] = {"name": name, "size": len(data)}
     if kind == "pdf":

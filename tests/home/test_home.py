@@ -91,7 +91,7 @@ async def seeded(deps: Deps) -> None:
 
 
 async def _tiles(client: TestClient, deps: Deps, userid: str) -> dict[str, object]:
-    sign_in(client, deps, userid)
+    await sign_in(client, deps, userid)
     resp = await client.get("/api/home")
     assert resp.status == 200
     return {t["title"]: t["value"] for t in (await resp.json())["tiles"]}

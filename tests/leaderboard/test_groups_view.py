@@ -36,7 +36,7 @@ async def test_groups_show_members_and_joins(client: TestClient, deps: Deps, cor
             name=name,
         )
     await GroupMember.create(chat_id="g1", member_id="alice", member_type=1, join_time=T0)
-    sign_in(client, deps, "bob")  # a participant
+    await sign_in(client, deps, "bob")  # a participant
     data = await (await client.get(f"{URL}/{activity.id}/groups")).json()
     assert [(g["name"], g["owner_name"], g["customers"], g["joins"]) for g in data["items"]] == [
         ("VIP群", "Alice", 2, 2)

@@ -15,7 +15,7 @@ pytestmark = needs_chromium
 
 async def _page(stack: Stack, browser: object, userid: str) -> object:
     context = await browser.new_context(viewport={"width": 390, "height": 844})  # type: ignore[attr-defined]
-    cookie = session_cookie(stack, userid)["Cookie"].split("=", 1)
+    cookie = (await session_cookie(stack, userid))["Cookie"].split("=", 1)
     await context.add_cookies([{"name": cookie[0], "value": cookie[1], "url": stack.app_url}])
     page = await context.new_page()
     page.set_default_timeout(8000)

@@ -226,7 +226,7 @@ async def test_list_shows_visits_limits_and_copies_a_link(
             id=f"v{i}", share_id=share.id, radar_id=radar.id, visitor_id=f"b{i}",
             root_userid="alice", started_at=deps.now(),
         )  # fmt: skip
-    sign_in(client, deps, "admin")
+    await sign_in(client, deps, "admin")
     body = await (await client.get("/api/radar/radars")).json()
     (item,) = body["radars"]
     assert (item["sends"], item["visits"]) == (1, 3)
@@ -237,7 +237,7 @@ async def test_list_shows_visits_limits_and_copies_a_link(
     token = url.rsplit("/r/", 1)[1]
     made = await Share.get(token=token)
     assert (made.userid, made.external_userid, made.chat_id) == ("admin", "", "")
-    sign_in(client, deps, "alice")  # staff may not mint links from the console
+    await sign_in(client, deps, "alice")  # staff may not mint links from the console
     assert (
         await client.post(f"/api/radar/radars/{radar.id}/link", headers=csrf(client))
     ).status == 403

@@ -15,7 +15,7 @@ from tests.radar.support import make_radar
 
 
 async def _open_stream(client: TestClient, deps: Deps, radar_id: int) -> StreamReader:
-    sign_in(client, deps, "admin")
+    await sign_in(client, deps, "admin")
     resp = await client.get(f"/api/radar/radars/{radar_id}/live")
     assert resp.status == 200
     assert await resp.content.readline() == b"retry: 3000\n"

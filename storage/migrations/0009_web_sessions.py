@@ -3,7 +3,7 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0007_covering_indexes_for_counting')]
+    dependencies = [('models', '0008_domain_events_and_radar_tag_marks')]
 
     initial = False
 

@@ -409,7 +409,7 @@ async def test_console_analytics_page_for_a_manager(stack: Stack, browser: Any) 
     ]  # fmt: skip
     text = await page.inner_text("#main")
     assert "null" not in text and "PDF 阅读流失" not in text
-    customer = page.locator("tr", has_text="张三")
+    customer = page.locator(".card", has_text="客户分析").locator("tr", has_text="张三")
     detail = customer.get_by_role("link", name="客户详情")
     assert await detail.get_attribute("href") == f"/sidebar?open=profile&external_userid={EXT}"
     await customer.get_by_role("button", name="社交关系网").click()

@@ -393,6 +393,7 @@ async def test_console_analytics_page_for_a_manager(stack: Stack, browser: Any) 
     page.set_default_timeout(8000)
     await page.goto(f"{stack.app_url}/admin#f//static/radar/admin.js")
     row = page.locator("tr", has_text="客户案例图集")
+    await row.wait_for()  # the list renders after its API answers
     cells = await row.locator("td").all_inner_texts()
     assert cells[3:5] == ["1", "2"]  # one send, two visits beside it
     await row.get_by_role("button", name="数据分析").click()

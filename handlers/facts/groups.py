@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,7 +41,9 @@ REFRESH_DELAY = 3.0
 # A change still unconsumed this long after it was stored lost its refresh (Redis lost the
 # job or the flag): the sweep queues another.
 SWEEP_AFTER = timedelta(seconds=20)
+KEEP_DONE = timedelta(days=7)  # consumed changes, kept a while for inspection
 EXTERNAL = 2
+log = logging.getLogger(__name__)
 
 
 def _key(chat_id: str, what: str) -> str:
@@ -118,11 +121,16 @@ async def groupchat_refresh(ctx: dict[str, Any], chat_id: str) -> dict[str, int]
     await deps.redis.delete(_key(chat_id, "queued"))
     try:
         info = await deps.wecom.groupchat_get(chat_id)
-    except WeComError:
-        if await CustomerGroup.exists(chat_id=chat_id, status="dismissed"):
-            await GroupChange.filter(chat_id=chat_id, done=False).update(done=True)
-            return {"joins": 0, "quits": 0}
-        raise
+    except WeComError as exc:
+        dismissed = await CustomerGroup.exists(chat_id=chat_id, status="dismissed")
+        if not dismissed and exc.retryable:
+            raise
+        # Dismissed, or refused for good (not ours, no permission): the waiting changes can
+        # never be read, so they stop asking for refreshes.
+        if not dismissed:
+            log.warning("group %s cannot be refreshed: %s", chat_id, exc.explain())
+        await GroupChange.filter(chat_id=chat_id, done=False).update(done=True)
+        return {"joins": 0, "quits": 0}
     return await reconcile_group(deps, info, FactSource.CALLBACK)
 
 
@@ -134,6 +142,7 @@ async def sweep_changes(ctx: dict[str, Any]) -> int:
     chats = set(await rows.limit(1000).values_list("chat_id", flat=True))
     for chat_id in sorted(str(c) for c in chats):
         await schedule_refresh(deps, chat_id)
+    await GroupChange.filter(done=True, recorded_at__lt=deps.now() - KEEP_DONE).delete()
     return len(chats)
 
 

@@ -201,3 +201,18 @@ async def test_an_add_costs_a_bounded_number_of_statements(deps: Deps, wecom: Fa
     assert await FollowRelation.filter(userid="alice", external_userid=EXT, active=True).exists()
     assert (await Customer.get(external_userid=EXT)).first_added_by == "alice"
     assert statements.count <= 11, statements.count
+
+
+async def test_changes_of_a_group_wecom_refuses_stop_asking_for_refreshes(
+    deps: Deps, wecom: FakeWeCom
+) -> None:
+    """Not ours any more (WeCom answers 'chat not found'): the sweep does not retry forever,
+    and consumed changes are pruned after a week."""
+    await deliver(deps, chat_event("wrGone", "add_member", [EXT], T0, JoinScene="0"))
+    assert not await GroupChange.filter(done=False).exists()
+    deps.clock.advance(SWEEP_AFTER.total_seconds())  # type: ignore[attr-defined]
+    assert await sweep_changes({"deps": deps}) == 0
+    assert await GroupChange.filter(done=True).exists()
+    deps.clock.advance(8 * 24 * 3600)  # type: ignore[attr-defined]
+    await sweep_changes({"deps": deps})
+    assert not await GroupChange.all().exists()

@@ -5,15 +5,6 @@ import { BASE } from "/static/leaderboard/common.js";
 const RUNNING_EDITABLE = new Set(["end_at", "top_n", "description", "remind_start_end", "remind_daily",
   "daily_time", "remind_about_to_rank", "about_to_rank_distance", "remind_on_off_list", "damping_minutes"]);
 
-// The team editor's choices (members and departments are picked by name elsewhere).
-async function options(ui) {
-  const [staff, depts] = await Promise.all([
-    ui.api("GET", "/api/facts/staff", undefined, { quiet: true }).catch(() => ({ items: [] })),
-    ui.api("GET", "/api/leaderboard/departments", undefined, { quiet: true }).catch(() => ({ items: [] })),
-  ]);
-  return { staff: staff.items, depts: depts.items };
-}
-
 export async function activityForm(el, ui, activity, nav) {
   const { h } = ui;
   const a = activity || {
@@ -22,9 +13,6 @@ export async function activityForm(el, ui, activity, nav) {
     remind_about_to_rank: true, about_to_rank_distance: 3, remind_on_off_list: true, damping_minutes: 60,
   };
   el.replaceChildren(h("p", { class: "muted" }, "加载中…"));
-  const opts = await options(ui);
-  const staffItems = opts.staff.map((s) => ({ value: s.userid, label: `${s.name}（${s.userid}）` }));
-  const deptItems = opts.depts.map((d) => ({ value: d.id, label: d.name }));
   const inputs = {
     name: h("input", { value: a.name, maxlength: 64, placeholder: "仅管理员可见" }),
     description: h("textarea", { rows: 4, placeholder: "成员能看到的活动规则" }, a.description),
@@ -45,7 +33,7 @@ export async function activityForm(el, ui, activity, nav) {
   const chats = ui.picker({ kind: "groups", value: a.chat_ids });
   const people = ui.picker({ kind: "staff", value: a.userids });
   const depts = ui.picker({ kind: "departments", value: a.department_ids });
-  const teams = teamEditor(h, a.teams, staffItems, deptItems);
+  const teams = teamEditor(ui, a.teams);
   const errors = {};
   const field = (name, label, control, help) => {
     errors[name] = h("div", { class: "lb-field-error" });
@@ -135,24 +123,25 @@ function reminders(h, inputs, field) {
     box("remind_on_off_list", "上榜 / 落榜提醒", h("span", {}, "同类提醒间隔"), errorsFor("damping_minutes", ""), h("span", {}, "分钟")));
 }
 
-function teamEditor(h, teams, staffItems, deptItems) {
+function teamEditor(ui, teams) {
+  const { h } = ui;
   const rows = h("div");
   const add = (t = { name: "", department_id: null, userids: [] }) => {
     const name = h("input", { value: t.name, placeholder: "团队名称", style: { width: "140px" } });
     const mode = h("select", {}, h("option", { value: "dept", selected: t.department_id !== null }, "按部门"),
       h("option", { value: "hand", selected: t.department_id === null }, "手动选择成员"));
-    const dept = h("select", {}, deptItems.map((d) => h("option", { value: d.value, selected: d.value === t.department_id }, d.label)));
-    const members = h("select", { multiple: true, size: 4, style: { minWidth: "200px" } },
-      staffItems.map((s) => h("option", { value: s.value, selected: t.userids.includes(s.value) }, s.label)));
-    const sync = () => { dept.hidden = mode.value !== "dept"; members.hidden = mode.value === "dept"; };
+    const dept = ui.picker({ kind: "departments", multiple: false,
+      value: t.department_id === null ? [] : [t.department_id] });
+    const members = ui.picker({ kind: "staff", value: t.userids });
+    const sync = () => { dept.el.hidden = mode.value !== "dept"; members.el.hidden = mode.value === "dept"; };
     mode.addEventListener("change", sync);
     sync();
-    const row = h("div", { class: "lb-team" }, name, mode, dept, members,
+    const row = h("div", { class: "lb-team" }, name, mode, dept.el, members.el,
       h("button", { class: "btn btn-small btn-danger", type: "button", onclick: () => row.remove() }, "移除"));
     row.value = () => ({
       name: name.value.trim(),
-      department_id: mode.value === "dept" && dept.value ? Number(dept.value) : null,
-      userids: mode.value === "dept" ? [] : [...members.selectedOptions].map((o) => o.value),
+      department_id: mode.value === "dept" && dept.value() !== "" ? Number(dept.value()) : null,
+      userids: mode.value === "dept" ? [] : members.value(),
     });
     rows.append(row);
   };

@@ -24,7 +24,7 @@ from storage.directory import Department, Staff
 from storage.facts import CustomerGroup, GroupMembershipEvent
 from storage.leaderboard import Activity
 from storage.radar import Visit
-from tests.auth.support import FakeWeCom, build_app, sign_in
+from tests.auth.support import FakeWeCom, build_app, csrf, sign_in
 from tests.browser import chromium, needs_chromium, signed_in_page
 from tests.support import Clock, fake_deps
 
@@ -135,6 +135,23 @@ async def test_a_failing_tile_hook_leaves_the_others(
     monkeypatch.setattr(radar, "tiles", [broken])
     tiles = await _tiles(client, deps, "admin")
     assert "今日雷达访问" not in tiles and tiles["今日新增客户"] == 3
+
+
+async def test_dead_events_listed_and_retried_by_admins(
+    client: TestClient, deps: Deps, seeded: None
+) -> None:
+    await sign_in(client, deps, "carol")
+    assert (await client.get("/api/system/events")).status == 403
+    await sign_in(client, deps, "admin")
+    body = await (await client.get("/api/system/events?status=dead")).json()
+    [item] = body["items"]
+    assert (item["kind"], item["status"], body["total"]) == ("FollowEnded", "dead", 1)
+    assert (await client.get("/api/system/events?status=nope")).status == 400
+    resp = await client.post(f"/api/system/events/{item['id']}/retry", headers=csrf(client))
+    assert resp.status == 200
+    row = await DomainEventRow.get(id=item["id"])
+    assert (row.status, row.attempts) == (EventStatus.PENDING, 0)
+    assert ("deliver_event", (row.id,)) in deps.queue.take()  # type: ignore[attr-defined]
 
 
 @pytest.fixture

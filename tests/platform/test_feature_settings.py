@@ -40,6 +40,12 @@ def test_env_var_reaches_the_feature_section() -> None:
     assert parse_sections(settings, _models())[CouponSettings] == CouponSettings(per_customer=3)
 
 
+def test_radar_env_var_still_works() -> None:
+    settings = load_settings(None, environ={"SCRMBOT_RADAR__LANDING_PER_MINUTE": "7"})
+    parsed = parse_sections(settings, Dispatcher(FEATURE_ROUTERS).settings_models)
+    assert parsed[RadarSettings].landing_per_minute == 7
+
+
 def test_absent_section_gets_the_defaults() -> None:
     settings = load_settings(None, environ={})
     assert parse_sections(settings, _models())[CouponSettings].per_customer == 1

@@ -18,6 +18,7 @@ from urllib.parse import quote, urlencode
 
 import aiohttp
 from aiohttp import web
+from tortoise.exceptions import IntegrityError
 
 from bot.deps import Deps
 from bot.http import RequestContext
@@ -128,13 +129,13 @@ async def lookup(deps: Deps, unionid: str, openid: str) -> tuple[str, str]:
 
 
 async def adopt(ctx: RequestContext, back_path: str, visitor: PublicVisitor) -> None:
-    """Resolve an OAuth return onto this browser's visitor (inserted when new)."""
+    """Resolve an OAuth return onto this browser's visitor (its row inserted now)."""
     query, deps = ctx.request.query, ctx.deps
     code = query.get("code", "")
     visitor.oauth_tried = True
     if not code or len(code) > 512 or query.get("state", "") != _state(deps, back_path):
         return
-    if not allow(ctx, "oauth", None if visitor.new else visitor.id, RETURN_LIMIT):
+    if not allow(ctx, "oauth", None if visitor.fresh else visitor.id, RETURN_LIMIT):
         return
     ids = await exchange_code(deps, code)
     if ids is None:
@@ -147,7 +148,10 @@ async def adopt(ctx: RequestContext, back_path: str, visitor: PublicVisitor) -> 
     row.pending_id = "" if row.external_userid else pending
     row.checked_at = deps.now()
     if new:
-        await row.save(force_create=True)
+        try:
+            await row.save(force_create=True)
+        except IntegrityError:  # the same browser's other tab came back first
+            await row.save(force_update=True)
         visitor.row = row
     else:
         await row.save(

@@ -62,25 +62,17 @@ class PersonalLink:
 @dataclass
 class PublicVisitor:
     id: str
-    row: Visitor | None  # the stored row; None for a browser seen for the first time
+    row: Visitor | None  # the stored row: only browsers the service account identified have one
     external_userid: str  # who the chain says this is ("" = unknown)
     assurance: Assurance
+    fresh: bool = False  # the browser brought no visitor id: seen for the first time
     via: str = ""  # visitor id of the browser that owns the personal link this one forwarded
     oauth_tried: bool = False
     created_at: datetime | None = None
 
-    @property
-    def new(self) -> bool:
-        """Not stored yet: the page inserts it (alone with `save_new`, or batched with
-        `new_row`)."""
-        return self.row is None
-
     def new_row(self) -> dict[str, Any]:
-        """The visitor's row as plain values (hot paths insert these without models)."""
+        """The visitor's row as plain values, for when OAuth gives it something to store."""
         return {"id": self.id, "created_at": self.created_at}
-
-    def stored(self, row: Visitor) -> None:
-        self.row = row
 
 
 def new_id() -> str:
@@ -136,7 +128,7 @@ def write_cookie(
 
 def keep(ctx: RequestContext, response: web.StreamResponse, visitor: PublicVisitor) -> None:
     """Set the cookie when this browser has none (or only the legacy one)."""
-    if visitor.new or COOKIE not in ctx.request.cookies:
+    if visitor.fresh or COOKIE not in ctx.request.cookies:
         write_cookie(ctx, response, visitor.id, visitor.oauth_tried)
 
 
@@ -144,7 +136,8 @@ def keep(ctx: RequestContext, response: web.StreamResponse, visitor: PublicVisit
 
 
 async def identify(ctx: RequestContext, personal: PersonalLink | None = None) -> PublicVisitor:
-    """This browser's visitor and who it is. A new visitor is not inserted here."""
+    """This browser's visitor and who it is. An anonymous browser has no row (its id lives in
+    its cookie and in what the page records about it); nothing is inserted here."""
     from bot.visitor_oauth import refresh_pending
 
     deps = ctx.deps
@@ -159,8 +152,9 @@ async def identify(ctx: RequestContext, personal: PersonalLink | None = None) ->
         row,
         known,
         Assurance.OAUTH if known else Assurance.ANONYMOUS,
+        fresh=vid is None,
         oauth_tried=bool(cookie.get("o")),
-        created_at=None if row is not None else deps.now(),
+        created_at=row.created_at if row is not None else deps.now(),
     )
     if personal is not None:
         await apply_link(deps, visitor, personal)
@@ -226,11 +220,6 @@ def _remember(key: str, visitor_id: str) -> str:
 def clear_cache() -> None:
     """Forget cached link bindings (tests that swap the database)."""
     _bindings.clear()
-
-
-async def save_new(visitor: PublicVisitor) -> None:
-    if visitor.row is None:
-        visitor.row = await Visitor.create(**visitor.new_row())
 
 
 # --- what a page may require ----------------------------------------------------------------

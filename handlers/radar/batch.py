@@ -1,5 +1,5 @@
-"""Group commit for landing-page visits: the visits (and new visitors) that arrive within the
-same few milliseconds are written in one transaction, then announced on the live channel and
+"""Group commit for landing-page visits: the visits that arrive within the same few
+milliseconds are written in one INSERT, then announced on the live channel and
 handed to the worker as one follow-up job and one heartbeat write-back job per batch.
 
 Each request still waits for its own rows to be committed before the page is answered, so a
@@ -14,9 +14,6 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
-
-from tortoise.transactions import in_transaction
 
 from bot.deps import Deps
 from bot.group_commit import GroupCommit
@@ -26,7 +23,6 @@ from handlers.radar.common import live_channel
 from handlers.radar.router import router
 from handlers.radar.visits import NewVisit
 from storage.radar import Visit
-from storage.visitors import Visitor
 
 log = logging.getLogger(__name__)
 FOLLOWUP_JOB = "radar_followups"
@@ -36,7 +32,6 @@ FINALIZE_JOB = "radar_finalize_many"
 @dataclass(frozen=True)
 class _Pending:
     visit: NewVisit
-    visitor: dict[str, Any] | None  # a visitor seen for the first time, inserted with the visit
     measured: bool  # heartbeats expected (not a link radar)
 
 
@@ -45,21 +40,17 @@ class VisitBatcher:
         self.deps = deps
         self._group: GroupCommit[_Pending, None] = GroupCommit(insert, self._announce)
 
-    async def record(
-        self, visit: NewVisit, new_visitor: dict[str, Any] | None, measured: bool
-    ) -> None:
-        """Returns once the visit (and the new visitor) are committed."""
-        await self._group.submit(_Pending(visit, new_visitor, measured))
+    async def record(self, visit: NewVisit, measured: bool) -> None:
+        """Returns once the visit is committed."""
+        await self._group.submit(_Pending(visit, measured))
 
     async def _announce(self, batch: list[_Pending], _: list[None]) -> None:
         await announce(self.deps, batch)
 
 
 async def insert(batch: list[_Pending]) -> list[None]:
-    visitors = list({p.visitor["id"]: p.visitor for p in batch if p.visitor is not None}.values())
-    async with in_transaction() as tx:
-        await insert_rows(Visitor, visitors, tx)
-        await insert_rows(Visit, [p.visit.row() for p in batch], tx)
+    """One multi-row INSERT (atomic on its own: no transaction round trips around it)."""
+    await insert_rows(Visit, [p.visit.row() for p in batch], Visit._meta.db)
     return [None] * len(batch)
 
 

@@ -99,7 +99,6 @@ async def landing(ctx: RequestContext) -> web.StreamResponse:
     if parent is None:
         await visitors.apply_link(deps, visitor, _personal(token, share))
     if radar.friends_only and not await visits.is_corp_customer(visitor.external_userid):
-        await visitors.save_new(visitor)  # the cookie keeps this browser's identity
         response = await _friends_page(ctx, token, share)
     else:
         measured = radar.type is not RadarType.LINK
@@ -135,7 +134,6 @@ async def oauth_return(ctx: RequestContext) -> web.StreamResponse:
     token = resolved[0]
     visitor = await visitors.identify(ctx)
     await visitor_oauth.adopt(ctx, f"/r/{token}/oauth", visitor)
-    await visitors.save_new(visitor)
     keep = {"from": ctx.request.query.get("from", "")[:80]}
     location = visitor_oauth.return_location(f"/r/{token}", keep)
     response = web.Response(status=302, headers={"Location": location, "Cache-Control": "no-store"})

@@ -128,7 +128,7 @@ async def record_visit(
     """The visit, committed (in a group commit with the visits arriving alongside it)."""
     from handlers.radar.batch import batcher
 
-    level, parent, channel = await place(share, visitor.id, parent_id, visitor.new)
+    level, parent, channel = await place(share, visitor.id, parent_id, visitor.fresh)
     visit = NewVisit(
         new_id(),
         share.id,
@@ -141,7 +141,7 @@ async def record_visit(
         channel,
         deps.now(),
     )
-    await batcher(deps).record(visit, visitor.new_row() if visitor.new else None, measured)
+    await batcher(deps).record(visit, measured)
     return visit
 
 

@@ -76,7 +76,9 @@ async def test_level_two_alert_goes_to_root_staff(
     forward = page_config(html)["self"]
     await open_link(client, f"/r/{share_ben.token}")  # a new browser ...
     ben = await Visit.get(share_id=share_ben.id)
-    await Visitor.filter(id=ben.visitor_id).update(openid="o_ben", external_userid="wm_ben")
+    await Visitor.create(
+        id=ben.visitor_id, openid="o_ben", external_userid="wm_ben", created_at=deps.now()
+    )  # what the service account's OAuth stores
     await open_link(client, forward, fresh=False)  # ... that OAuth knows as ben
     await _run_jobs(deps)
     cards = deps.wecom.cards  # type: ignore[attr-defined]
@@ -147,7 +149,9 @@ async def test_alert_for_someone_elses_customer_leads_to_the_lead_page(
     _, html = await open_link(client, f"/r/{share_ann.token}")
     await open_link(client, page_config(html)["self"])  # a new browser ...
     ben = await Visit.get(level=2)
-    await Visitor.filter(id=ben.visitor_id).update(openid="o_ben", external_userid="wm_ben")
+    await Visitor.create(
+        id=ben.visitor_id, openid="o_ben", external_userid="wm_ben", created_at=deps.now()
+    )  # what the service account's OAuth stores
     await open_link(client, page_config(html)["self"], fresh=False)  # ... known as ben
     await _run_jobs(deps)
     cards = [c for u, c in deps.wecom.cards if u == ["alice"]]  # type: ignore[attr-defined]

@@ -8,9 +8,10 @@ from tortoise import fields
 from tortoise.models import Model
 
 
+# Only browsers the service account's OAuth identified get a row: an anonymous browser's
+# first-party id lives in its cookie and in the pages' own records.
 class Visitor(Model):
-    """A browser the service account's OAuth identified, and who it is. An anonymous browser
-    has no row: its first-party id lives in its cookie and in the pages' own records.
+    """A browser (anonymous first-party id) and, through the service account's OAuth, who it is.
 
     `pending_id` is WeCom's answer for a WeChat user who is not yet a customer, kept until the
     person becomes one (then `external_userid` is filled in)."""

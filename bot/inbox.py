@@ -17,6 +17,7 @@ from functools import partial
 
 from tortoise.exceptions import IntegrityError
 
+from bot.batch_memo import batch_scope
 from bot.deps import Deps
 from bot.events import Event, TemplateCardEvent, TextMessage, parse_event
 from bot.metrics import INBOX_LAG, INBOX_PENDING
@@ -134,12 +135,13 @@ async def process_batch(deps: Deps, row_ids: list[int]) -> int:
     for inbox_id, handler in await ledger:
         runs[int(inbox_id)].add(str(handler))
     done: list[int] = []
-    for row in rows:
-        try:
-            if await _process_row(deps, row, runs[row.id]) is InboxStatus.DONE:
-                done.append(row.id)
-        except Exception:
-            log.exception("inbox row %s could not be processed", row.id)
+    with batch_scope():  # one WeCom read per customer per batch, and the like
+        for row in rows:
+            try:
+                if await _process_row(deps, row, runs[row.id]) is InboxStatus.DONE:
+                    done.append(row.id)
+            except Exception:
+                log.exception("inbox row %s could not be processed", row.id)
     await _mark_done(deps, done)
     return len(done)
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
+from bot.batch_memo import memoized
 from bot.deps import Deps
 from bot.domain_events import TagsMarked, publish
 from bot.events import ExternalContactEvent
@@ -28,6 +30,12 @@ GONE_ERRCODES = frozenset({84061, 40096})
 
 
 async def _fetch(deps: Deps, ext: str) -> dict[str, Any]:
+    """WeCom's customer and follow list, read once per customer per inbox batch (for adds:
+    they only take the customer's details and the follow's add_way/state/remark)."""
+    return await memoized(("facts.external_contact", ext), partial(_read, deps, ext))
+
+
+async def _read(deps: Deps, ext: str) -> dict[str, Any]:
     try:
         return await deps.wecom.get_external_contact(ext)
     except WeComError as exc:
@@ -100,7 +108,7 @@ async def _ended(deps: Deps, event: ExternalContactEvent, reason: str) -> None:
 @router.event("change_external_contact", "edit_external_contact")
 async def on_edit(deps: Deps, event: ExternalContactEvent) -> None:
     userid, ext = event.user_id, event.external_user_id
-    data = await _fetch(deps, ext)
+    data = await _read(deps, ext)  # fresh: the tag diff must see our own marks
     if not data:
         return
     await upsert_customer(data.get("external_contact") or {"external_userid": ext})

@@ -216,3 +216,22 @@ async def test_changes_of_a_group_wecom_refuses_stop_asking_for_refreshes(
     deps.clock.advance(8 * 24 * 3600)  # type: ignore[attr-defined]
     await sweep_changes({"deps": deps})
     assert not await GroupChange.all().exists()
+
+
+async def test_one_wecom_read_per_customer_per_batch(deps: Deps, wecom: FakeWeCom) -> None:
+    """A customer adding two staff members in one burst: one externalcontact/get."""
+    from bot import inbox
+    from storage.core import InboxEvent, InboxStatus
+
+    wecom.contacts[EXT] = {"external_userid": EXT, "name": "张三", "type": 1}
+    wecom.follows[EXT] = [{"userid": u, "createtime": T0, "add_way": 1} for u in ("alice", "bob")]
+    ids = []
+    for userid in ("alice", "bob"):
+        event = contact_event("add_external_contact", userid, EXT, T0)
+        xml = "".join(f"<{k}>{v}</{k}>" for k, v in event.raw.items())
+        row, _ = await inbox.store(f"<xml>{xml}</xml>", event, deps.now())
+        ids.append(row.id)
+    assert await inbox.process_batch(deps, ids) == 2
+    assert wecom.calls.count("get_external_contact") == 1
+    assert await InboxEvent.filter(status=InboxStatus.DONE).count() == 2
+    assert await FollowRelation.filter(external_userid=EXT, active=True).count() == 2

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import json
 import os
-import secrets
 import socket
 import subprocess
 import sys
@@ -83,7 +82,8 @@ def serve(port: int) -> None:
     web.run_app(create_app(settings), host="127.0.0.1", port=port, print=None, access_log=None)
 
 
-async def seed(url: str, people: int, facts: int) -> int:
+async def seed(url: str, people: int, facts: int) -> tuple[int, str, str]:
+    """The activity and an admin's session: (activity id, session cookie, CSRF token)."""
     from bench.leaderboard import T0, bulk_insert
     from storage.db import init_db
     from storage.leaderboard import Activity
@@ -98,9 +98,15 @@ async def seed(url: str, people: int, facts: int) -> int:
         started_done=True,
         remind_daily=False,
     )
+    from bot import sessions
+    from bot.signing import Signer
+
+    settings = load_settings()
+    signer = Signer(settings.security.secret)
+    cookie, session_id = await sessions.create(signer, settings, "boss")
     await ctx.close_connections()
     bulk_insert(Path(url.removeprefix("sqlite://")), activity.id, people, facts)
-    return int(activity.id)
+    return int(activity.id), cookie, sessions.csrf_for(signer, session_id)
 
 
 def write_requests(path: Path, count: int, start: int, people: int) -> None:
@@ -138,17 +144,14 @@ def wrk(port: int, requests: Path, seconds: int, connections: int, script: Path)
     return json.loads(line.removeprefix("RESULT "))  # type: ignore[no-any-return]
 
 
-async def keep_reporting(port: int, activity_id: int, stop: asyncio.Event) -> list[float]:
+async def keep_reporting(
+    port: int, admin: tuple[int, str, str], stop: asyncio.Event
+) -> list[float]:
     """An admin changing the activity and reloading its data page: a recomputation each."""
-    from bot.auth import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, SESSION_PURPOSE
-    from bot.signing import Signer
+    from bot.auth import CSRF_HEADER, SESSION_COOKIE
 
-    signer = Signer(load_settings().security.secret)
-    token = secrets.token_urlsafe(16)
-    cookies = {
-        SESSION_COOKIE: signer.dumps(SESSION_PURPOSE, {"u": "boss", "iat": int(time.time())}, 3600),
-        CSRF_COOKIE: token,
-    }
+    activity_id, cookie, token = admin
+    cookies = {SESSION_COOKIE: cookie}
     url = f"http://127.0.0.1:{port}/api/leaderboard/activities/{activity_id}"
     end = datetime.now(UTC) + timedelta(days=30)
     spent: list[float] = []
@@ -166,9 +169,11 @@ async def keep_reporting(port: int, activity_id: int, stop: asyncio.Event) -> li
     return spent
 
 
-async def during(port: int, activity_id: int, run: Any) -> tuple[dict[str, Any], list[float]]:
+async def during(
+    port: int, admin: tuple[int, str, str], run: Any
+) -> tuple[dict[str, Any], list[float]]:
     stop = asyncio.Event()
-    saver = asyncio.create_task(keep_reporting(port, activity_id, stop))
+    saver = asyncio.create_task(keep_reporting(port, admin, stop))
     await asyncio.sleep(0.5)  # the first recomputation is under way
     result = await asyncio.to_thread(run)
     stop.set()
@@ -195,7 +200,7 @@ def main() -> None:  # noqa: RET503
         "SCRMBOT_SECURITY__SUPER_ADMINS": "[boss]",
     }
     os.environ.update(env)
-    activity_id = asyncio.run(seed(url, args.people, args.facts))
+    admin = asyncio.run(seed(url, args.people, args.facts))
     script = data / "callbacks.lua"
     script.write_text(LUA)
     idle_reqs, busy_reqs = data / "idle.txt", data / "busy.txt"
@@ -214,7 +219,7 @@ def main() -> None:  # noqa: RET503
         idle = wrk(port, idle_reqs, args.seconds, args.c, script)
         cpu1 = cpu_seconds(proc.pid)
         busy, saves = asyncio.run(
-            during(port, activity_id, lambda: wrk(port, busy_reqs, args.seconds, args.c, script))
+            during(port, admin, lambda: wrk(port, busy_reqs, args.seconds, args.c, script))
         )
         cpu2 = cpu_seconds(proc.pid)
     finally:

@@ -171,7 +171,8 @@ async def delete_activity(ctx: RequestContext) -> web.StreamResponse:
     activity.deleted = True
     await activity.save(update_fields=["deleted"])
     await plan_runs(ctx.deps, activity)  # cancels its future runs
-    await ctx.deps.redis.delete(counting.zkey(activity.id), f"lb:{activity.id}:zone")
+    keys = (counting.zkey, counting.counts_key, counting.teams_key, counting.team_sizes_key)
+    await ctx.deps.redis.delete(*(key(activity.id) for key in keys), f"lb:{activity.id}:zone")
     return json_ok({"deleted": activity.id})
 
 

@@ -13,7 +13,7 @@ import time
 
 from aiohttp import web
 
-from bot import inbox
+from bot import conversation, inbox
 from bot.crypto import (
     MAX_BODY_BYTES,
     BadRequest,
@@ -23,16 +23,19 @@ from bot.crypto import (
     WeComCrypto,
 )
 from bot.deps import Deps
-from bot.events import TemplateCardEvent, parse_event
+from bot.events import Event, TemplateCardEvent, parse_event
+from bot.inbox import press
 from bot.inbox_batch import InboxBatcher
 from bot.metrics import CALLBACKS
-from bot.replies import passive_reply_xml
+from bot.replies import passive_message_xml, passive_reply_xml
 from bot.web_keys import DEPS_KEY
+from bot.welcome import WelcomeLane
 from storage.core import InboxEvent
 
 log = logging.getLogger(__name__)
 CRYPTO_KEY = web.AppKey("crypto", WeComCrypto)
 BATCHER_KEY = web.AppKey("inbox_batcher", InboxBatcher)
+WELCOME_KEY = web.AppKey("welcome_lane", WelcomeLane)
 
 
 def _query(request: web.Request, *names: str) -> list[str]:
@@ -90,8 +93,12 @@ async def receive(request: web.Request) -> web.Response:
     kind = inbox.kind_of(event)
     if isinstance(event, TemplateCardEvent):
         return await _card_click(deps, crypto, xml, event)
+    if conversation.is_conversation(event):
+        return await _message(deps, crypto, xml, event)
     _, created = await request.app[BATCHER_KEY].store(inbox.inbox_key(xml), kind, xml)
     CALLBACKS.labels(kind, "stored" if created else "duplicate").inc()
+    if created:
+        request.app[WELCOME_KEY].start(event)  # the deadline lane: not behind the inbox queue
     return web.Response(text="")
 
 
@@ -113,13 +120,15 @@ async def _card_fast_path(
 ) -> str | None:
     budget = deps.settings.inbox.card_reply_budget_seconds
     try:
-        reply = await asyncio.wait_for(deps.dispatcher.dispatch_button(deps, event), budget)
+        reply = await asyncio.wait_for(press(deps, row_id, event), budget)
     except TimeoutError:
         log.info("card handler over %.1fs budget; the worker will update the card", budget)
         return None
     except Exception:
         log.exception("card handler failed on the fast path; the worker will retry it")
         return None
+    if reply is not None and not reply.passive_for(event.from_user):
+        return None  # others' copies change too: the worker updates them through the API
     await inbox.record_run(row_id, inbox.BUTTON_RUN, deps.now())
     if reply is None:
         return None
@@ -127,13 +136,35 @@ async def _card_fast_path(
     return crypto.encrypt_reply(passive_reply_xml(reply, event.from_user, crypto.corp_id))
 
 
+async def _message(deps: Deps, crypto: WeComCrypto, xml: str, event: Event) -> web.Response:
+    """A message or menu click: answered passively when the answer is a text ready in time."""
+    row, created = await inbox.store(xml, event, deps.now())
+    CALLBACKS.labels(inbox.kind_of(event), "stored" if created else "duplicate").inc()
+    if not created:
+        return web.Response(text="")
+    reply = await conversation.passive_answer(deps, event)
+    if reply is not None:
+        await inbox.record_run(row.id, inbox.TEXT_RUN, deps.now())
+    await inbox.enqueue(deps, row)
+    if reply is None:
+        return web.Response(text="")
+    body = crypto.encrypt_reply(passive_message_xml(reply, event.from_user, crypto.corp_id))
+    return web.Response(text=body, content_type="application/xml")
+
+
 async def _batcher(app: web.Application) -> None:
     app[BATCHER_KEY] = InboxBatcher(app[DEPS_KEY])
+    app[WELCOME_KEY] = WelcomeLane(app[DEPS_KEY])
+
+
+async def _close_welcomes(app: web.Application) -> None:
+    await app[WELCOME_KEY].close()
 
 
 def setup(app: web.Application, crypto: WeComCrypto) -> None:
     """Call after the app's resources context is added (the batcher needs the Deps)."""
     app[CRYPTO_KEY] = crypto
     app.on_startup.append(_batcher)
+    app.on_shutdown.append(_close_welcomes)
     app.router.add_get("/wecom/callback", verify_url)
     app.router.add_post("/wecom/callback", receive)

@@ -101,6 +101,17 @@ async def _sync(settings: Settings) -> None:
             log.info("sync of %s finished: %s", name, result)
 
 
+async def _menu(settings: Settings) -> None:
+    import json
+
+    from bot.conversation import publish_menu
+    from bot.runtime import Runtime
+
+    async with Runtime(settings, create_schema=False) as rt:
+        menu = await publish_menu(rt.deps)
+    print(json.dumps(menu, ensure_ascii=False, indent=1))  # noqa: T201
+
+
 async def _demo(settings: Settings, args: argparse.Namespace) -> None:
     from bot.demo import run_demo
 
@@ -125,6 +136,7 @@ def main(argv: list[str] | None = None) -> None:
         ("migrate", "apply database migrations"),
         ("check", "validate config and WeCom permissions"),
         ("sync", "full sync of directory, customers, groups and tags"),
+        ("menu", "set the app's custom menu in WeCom from what the features register"),
     ]:
         sub.add_parser(name, parents=[after], help=text)
     args = parser.parse_args(argv)
@@ -134,6 +146,7 @@ def main(argv: list[str] | None = None) -> None:
         "migrate": _migrate,
         "check": _check,
         "sync": _sync,
+        "menu": _menu,
     }
     try:
         if args.command == "demo":

@@ -7,6 +7,7 @@ import logging
 
 from aiohttp import web
 
+from bot.conversation import publish_menu
 from bot.runtime import Runtime
 from bot.settings import Settings
 
@@ -62,6 +63,10 @@ async def seed_features(rt: Runtime) -> None:
             await hook(deps)
         except Exception:
             log.exception("demo seed of %s failed", name)
+    try:
+        await publish_menu(deps)
+    except Exception:
+        log.exception("setting the app menu failed")
 
 
 async def run_demo(settings: Settings, port: int, sandbox_port: int = 0) -> None:

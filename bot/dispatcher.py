@@ -23,10 +23,10 @@ from bot.router import (
     ResourceFactory,
     Router,
     ScheduledRoute,
-    TextHandler,
     TileHook,
 )
 from bot.router_types import PageEntry, Subscription
+from bot.talk import TalkDispatch
 
 if TYPE_CHECKING:
     from bot.deps import Deps
@@ -40,11 +40,11 @@ class HandlerOutcome:
     error: str | None = None
 
 
-class Dispatcher:
+class Dispatcher(TalkDispatch):
     def __init__(self, routers: list[Router]) -> None:
         self.routers = routers
         self._buttons: list[ButtonRoute] = []
-        self._texts: dict[str, TextHandler] = {}
+        self._join_talk(routers)
         self._lookups: dict[str, Callable[..., Awaitable[Any]]] = {}
         seen: set[str] = set()
         for router in routers:
@@ -55,10 +55,6 @@ class Dispatcher:
                 if any(b.data_cls.prefix == o.data_cls.prefix for o in self._buttons):
                     raise RegistrationError(f"duplicate button prefix {b.data_cls.prefix!r}")
                 self._buttons.append(b)
-            for cmd, fn in router.texts.items():
-                if cmd in self._texts:
-                    raise RegistrationError(f"duplicate text command {cmd!r}")
-                self._texts[cmd] = fn
             for name, lookup in router.lookups.items():
                 if name in self._lookups:
                     raise RegistrationError(f"duplicate lookup {name!r}")
@@ -106,15 +102,6 @@ class Dispatcher:
             log.warning("card click refused: %s", exc)
             return None
         return await route.handler(deps, event, data)
-
-    async def dispatch_text(self, deps: Deps, event: Any) -> bool:
-        content = (getattr(event, "content", "") or "").strip()
-        command, _, rest = content.partition(" ")
-        fn = self._texts.get(command)
-        if fn is None:
-            return False
-        await fn(deps, event, rest)
-        return True
 
     @property
     def http_routes(self) -> list[HttpRoute]:

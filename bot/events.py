@@ -84,6 +84,22 @@ class EnterAgent(Event):
 
 
 @dataclass(frozen=True)
+class MenuClick(Event):
+    """A click on an app menu item (Event=click); `event_key` is the item's key."""
+
+    event_key: str = ""
+
+    @classmethod
+    def extra(cls, data: dict[str, Any]) -> dict[str, Any]:
+        return {"event_key": _s(data, "EventKey")}
+
+
+@dataclass(frozen=True)
+class MenuView(MenuClick):
+    """A view item opened (Event=view); `event_key` is its URL. Nothing to answer."""
+
+
+@dataclass(frozen=True)
 class ExternalContactEvent(Event):
     change_type: str = ""
     user_id: str = ""
@@ -230,6 +246,8 @@ class UnknownEvent(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     "enter_agent": EnterAgent,
+    "click": MenuClick,
+    "view": MenuView,
     "change_external_contact": ExternalContactEvent,
     "change_external_chat": ExternalChatEvent,
     "change_external_tag": ExternalTagEvent,

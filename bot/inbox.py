@@ -17,15 +17,18 @@ from functools import partial
 
 from tortoise.exceptions import IntegrityError
 
+from bot import conversation, welcome
 from bot.batch_memo import batch_scope
 from bot.deps import Deps
-from bot.events import Event, TemplateCardEvent, TextMessage, parse_event
+from bot.events import Event, ExternalContactEvent, TemplateCardEvent, parse_event
 from bot.metrics import INBOX_LAG, INBOX_PENDING
+from bot.replies import CardReply
 from storage.core import HandlerRun, InboxEvent, InboxStatus
 
 log = logging.getLogger(__name__)
 BUTTON_RUN = "core.button"
 TEXT_RUN = "core.text"
+WELCOME_RUN = "core.welcome"
 PROCESS_JOB = "process_inbox"
 
 
@@ -72,13 +75,20 @@ async def record_run(row_id: int, handler: str, now: datetime) -> None:
         await HandlerRun.create(inbox_id=row_id, handler=handler, finished_at=now)
 
 
+async def press(deps: Deps, row_id: int, event: TemplateCardEvent) -> CardReply | None:
+    """The button handler's answer, unless this person already pressed this key before."""
+    if not await conversation.first_press(deps, event.from_user, event.event_key, row_id):
+        log.warning("card click refused: the button key was already used")
+        return None
+    return await deps.dispatcher.dispatch_button(deps, event)
+
+
 async def _run_button(deps: Deps, row: InboxEvent, event: TemplateCardEvent) -> None:
     """The slow path of a card click: the handler's update goes out via the API, once."""
-    reply = await deps.dispatcher.dispatch_button(deps, event)
+    reply = await press(deps, row.id, event)
     if reply is not None and event.response_code and not row.replied:
-        await deps.wecom.update_template_card(
-            [event.from_user], event.response_code, reply.api_body()
-        )
+        userids = list(reply.userids) or [event.from_user]
+        await deps.wecom.update_template_card(userids, event.response_code, reply.api_body())
         await InboxEvent.filter(id=row.id).update(replied=True)
 
 
@@ -87,8 +97,11 @@ async def _run_all(deps: Deps, row: InboxEvent, event: Event, done: set[str]) ->
     specials: list[tuple[str, Callable[[], Awaitable[object]]]] = []
     if isinstance(event, TemplateCardEvent):
         specials.append((BUTTON_RUN, partial(_run_button, deps, row, event)))
-    if isinstance(event, TextMessage):
-        specials.append((TEXT_RUN, partial(deps.dispatcher.dispatch_text, deps, event)))
+    if conversation.is_conversation(event):
+        specials.append((TEXT_RUN, partial(conversation.respond, deps, event)))
+    if isinstance(event, ExternalContactEvent) and welcome.is_add(event):
+        # The safety net of the web's deadline lane (it decides first, almost always).
+        specials.append((WELCOME_RUN, partial(welcome.arbitrate, deps, event)))
     for name, run in specials:
         if name in done:
             continue

@@ -64,3 +64,11 @@ def scrape_allowed(request: web.Request, token: str) -> bool:
 
 def refused() -> web.Response:
     return web.Response(status=403, text="metrics need the bearer token (security.metrics_token)")
+
+
+WELCOMES = Counter(
+    "scrmbot_welcomes_total",
+    "Welcome messages by outcome (sent, or the reason none was sent)",
+    ["outcome"],
+    registry=REGISTRY,
+)

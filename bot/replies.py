@@ -19,12 +19,57 @@ class CardReply:
 
     replace_name: str | None = None
     card: dict[str, Any] | None = field(default=None)
+    # Everyone whose copy of the card changes; empty = only the person who clicked. Anyone
+    # else means the update goes through message/update_template_card (a passive reply
+    # changes only the clicker's copy).
+    userids: tuple[str, ...] = ()
+
+    def passive_for(self, clicker: str) -> bool:
+        return not self.userids or set(self.userids) == {clicker}
 
     def api_body(self) -> dict[str, Any]:
         """The `button` or `template_card` part of message/update_template_card."""
         if self.card is not None:
             return {"template_card": self.card}
         return {"button": {"replace_name": self.replace_name or "已处理"}}
+
+
+PASSIVE_MSGTYPES = {"text"}  # what a passive reply to a message or menu click may carry here
+
+
+@dataclass(frozen=True)
+class MessageReply:
+    """What a text command or menu click answers: a text (sent passively when ready inside
+    WeCom's 5 s) or a template card (always through message/send)."""
+
+    msgtype: str
+    body: dict[str, Any]
+
+    @classmethod
+    def text(cls, content: str) -> MessageReply:
+        return cls("text", {"content": content})
+
+    @classmethod
+    def card(cls, card: dict[str, Any]) -> MessageReply:
+        return cls("template_card", card)
+
+    @property
+    def passive(self) -> bool:
+        return self.msgtype in PASSIVE_MSGTYPES
+
+    def message(self) -> dict[str, Any]:
+        """The msgtype part of message/send."""
+        return {"msgtype": self.msgtype, self.msgtype: self.body}
+
+
+def passive_message_xml(reply: MessageReply, to_user: str, corp_id: str) -> str:
+    if not reply.passive:
+        raise ValueError(f"{reply.msgtype} cannot be a passive reply")
+    head = (
+        f"<ToUserName>{cdata(to_user)}</ToUserName><FromUserName>{cdata(corp_id)}</FromUserName>"
+        f"<CreateTime>{int(time.time())}</CreateTime>"
+    )
+    return f"<xml>{head}<MsgType>{cdata('text')}</MsgType>{to_xml(reply.body['content'], 'Content')}</xml>"
 
 
 # Where WeCom's element name is not the plain CamelCase of the JSON key.

@@ -38,6 +38,7 @@ from bot.domain_events import DomainEvent
 from bot.events import TemplateCardEvent
 from bot.replies import CardReply
 from bot.router_types import PageEntry, Subscription, Tile
+from bot.talk import TalkRoutes
 
 if TYPE_CHECKING:
     from bot.auth_types import Principal
@@ -47,7 +48,6 @@ log = logging.getLogger(__name__)
 
 EventHandler = Callable[["Deps", Any], Awaitable[None]]
 ButtonHandler = Callable[["Deps", TemplateCardEvent, Any], Awaitable[CardReply | None]]
-TextHandler = Callable[["Deps", Any, str], Awaitable[None]]
 View = Callable[[Any], Awaitable[Any]]
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 Hook = Callable[["Deps"], Awaitable[Any]]
@@ -102,12 +102,12 @@ def _check_coroutine(fn: Callable[..., Any]) -> None:
         raise RegistrationError(f"{fn.__qualname__} must be an async function")
 
 
-class Router:
+class Router(TalkRoutes):
     def __init__(self, name: str) -> None:
         self.name = name
+        self._init_talk()
         self.events: list[EventRoute] = []
         self.buttons: list[ButtonRoute] = []
-        self.texts: dict[str, TextHandler] = {}
         self.http: list[HttpRoute] = []
         self.jobs: list[Callable[..., Awaitable[Any]]] = []
         self.crons: list[Any] = []
@@ -224,14 +224,6 @@ class Router:
         def register(fn: F) -> F:
             _check_coroutine(fn)
             self.buttons.append(ButtonRoute(f"{self.name}.{fn.__name__}", data_cls, fn))
-            return fn
-
-        return register
-
-    def text(self, command: str) -> Callable[[F], F]:
-        def register(fn: F) -> F:
-            _check_coroutine(fn)
-            self.texts[command] = fn
             return fn
 
         return register

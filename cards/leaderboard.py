@@ -175,3 +175,59 @@ def report_card(
         "jump_list": [{"type": 1, "title": labels["report_button"], "url": data_url}],
         "card_action": {"type": 1, "url": data_url},
     }
+
+
+def _place(activity: CardActivity, me: Standing) -> str:
+    unit = UNITS.get(activity.metric, "")
+    if me.on_list:
+        return f"第{me.rank}名 · {me.count}{unit} · 已上榜"
+    return f"第{me.rank}名 · {me.count}{unit} · 差{me.gap_count}{unit}上榜"
+
+
+def ranks_card(mine: list[tuple[CardActivity, Standing]], url: str) -> dict[str, Any]:
+    """The answer to 排名: my place in each running activity (WeCom shows ≤ 6 rows)."""
+    labels = _blocks("labels")
+    card: dict[str, Any] = {
+        "card_type": "text_notice",
+        "source": {"desc": labels["source"]},
+        "main_title": {"title": "我的排名", "desc": f"进行中的活动 {len(mine)} 个"},
+    }
+    if len(mine) == 1:
+        activity, me = mine[0]
+        card["emphasis_content"] = {"title": f"第 {me.rank} 名", "desc": activity.name[:20]}
+    card["horizontal_content_list"] = [_kv(a.name, _place(a, me)) for a, me in mine[:6]]
+    card["jump_list"] = [{"type": 1, "title": labels["button"], "url": url}]
+    card["card_action"] = {"type": 1, "url": url}
+    return card
+
+
+def near_card(card: dict[str, Any], task_id: str, mine_key: str) -> dict[str, Any]:
+    """The 即将上榜 notice as a button card: 查看我的客户 (callback) and the page (link).
+    Button cards have no emphasis or jump list, so those become a row and a link button."""
+    out = {k: v for k, v in card.items() if k not in ("emphasis_content", "jump_list")}
+    out.update(card_type="button_interaction", task_id=task_id)
+    emphasis = card.get("emphasis_content")
+    if emphasis:
+        out["horizontal_content_list"] = [_kv("当前排名", emphasis["title"])]
+    jump = (card.get("jump_list") or [{}])[0]
+    out["button_list"] = [
+        {"type": 0, "text": "查看我的客户", "style": 1, "key": mine_key},
+        {
+            "type": 1,
+            "text": jump.get("title", "查看排行榜"),
+            "style": 2,
+            "url": jump.get("url", ""),
+        },
+    ]
+    return out
+
+
+def my_customers_card(
+    card: dict[str, Any], customers: list[tuple[str, str]], total: int
+) -> dict[str, Any]:
+    """The 即将上榜 card after 查看我的客户: my latest credited customers (name, local time)."""
+    out = dict(card)
+    out.pop("emphasis_content", None)
+    rows = [_kv(name or "未知客户", when) for name, when in customers[:5]]
+    out["horizontal_content_list"] = [_kv("本活动我的客户", f"{total}位"), *rows]
+    return out

@@ -76,23 +76,45 @@ def too_long(card: dict[str, Any]) -> list[str]:
     return found
 
 
-def alert_card(alert: Alert) -> dict[str, Any]:
-    """A text_notice card: 「客户 X 正在查看《…》」 with a jump to the customer profile."""
+def alert_card(alert: Alert, task_id: str, done_key: str) -> dict[str, Any]:
+    """「客户 X 正在查看《…》」 with the profile (or lead) link and 已跟进 (a callback button)."""
     value_max = LIMITS["horizontal_content_list.value"]
     rows = [{"keyname": "访问时间", "value": _clip(alert.at_text, value_max)}]
     if alert.level >= 2:
         rows.append({"keyname": "客户层级", "value": f"{alert.level}级"})
         rows.append({"keyname": "转发人", "value": _clip(alert.forwarder or "访客", value_max)})
     return {
-        "card_type": "text_notice",
+        "card_type": "button_interaction",
+        "task_id": task_id,
         "source": {"desc": "智能雷达"},
         "main_title": {
             "title": alert_title(alert.customer_name, alert.radar_title),
             "desc": ADVICE,
         },
         "horizontal_content_list": rows,
-        "jump_list": [{"type": 1, "title": alert.link_title, "url": alert.profile_url}],
         "card_action": {"type": 1, "url": alert.profile_url},
+        "button_list": [
+            {"type": 1, "text": alert.link_title, "style": 2, "url": alert.profile_url},
+            {"type": 0, "text": "已跟进", "style": 1, "key": done_key},
+        ],
+    }
+
+
+def followed_card(sent: dict[str, Any], name: str, at_text: str) -> dict[str, Any]:
+    """The alert once someone pressed 已跟进: 「已由 张伟 跟进 · 14:32」, no buttons left."""
+    url = sent.get("card_action", {}).get("url", "")
+    links = [b for b in sent.get("button_list", []) if b.get("type") == 1]
+    link_title = links[0]["text"] if links else "查看客户画像"
+    return {
+        "card_type": "text_notice",
+        "source": sent.get("source", {"desc": "智能雷达"}),
+        "main_title": {
+            "title": sent.get("main_title", {}).get("title", "客户正在查看雷达"),
+            "desc": f"已由 {_clip(name, 16)} 跟进 · {at_text}",
+        },
+        "horizontal_content_list": sent.get("horizontal_content_list", []),
+        "jump_list": [{"type": 1, "title": link_title, "url": url}],
+        "card_action": {"type": 1, "url": url},
     }
 
 
@@ -103,3 +125,27 @@ def timeline_text(radar_title: str, duration: int | None, progress: int | None) 
     if progress is not None:
         text += f"，进度{progress}%"
     return text
+
+
+@dataclass(frozen=True)
+class DaySummary:
+    visits: int
+    visitors: int
+    customers: int  # visitors known as customers
+    by_radar: list[tuple[str, int]]  # (title, visits), most visited first
+
+
+def today_card(day: DaySummary, url: str) -> dict[str, Any]:
+    """The answer to 雷达: today's visits to the radars I sent."""
+    rows = [{"keyname": "访客", "value": f"{day.visitors}人（客户 {day.customers} 人）"}]
+    per_radar = "；".join(f"《{_clip(t, 12)}》{n}次" for t, n in day.by_radar[:5])
+    return {
+        "card_type": "text_notice",
+        "source": {"desc": "智能雷达"},
+        "main_title": {"title": "今天的雷达访问", "desc": "我发出的雷达"},
+        "emphasis_content": {"title": str(day.visits), "desc": "今日访问次数"},
+        "sub_title_text": per_radar,
+        "horizontal_content_list": rows,
+        "jump_list": [{"type": 1, "title": "查看雷达数据", "url": url}],
+        "card_action": {"type": 1, "url": url},
+    }

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from bot.router import Router
+from handlers.assistant import router as assistant_router
 from handlers.facts import router as facts_router
 from handlers.leaderboard import router as leaderboard_router
 from handlers.radar import router as radar_router
+from handlers.welcome import router as welcome_router
 
-FEATURE_ROUTERS: list[Router] = [facts_router, radar_router, leaderboard_router]
+FEATURE_ROUTERS: list[Router] = [
+    facts_router,
+    radar_router,
+    leaderboard_router,
+    assistant_router,
+    welcome_router,
+]

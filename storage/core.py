@@ -117,3 +117,41 @@ class WebSession(Model):
 
     class Meta:
         table = "web_session"
+
+
+class ConversationReply(Model):
+    """One answer the app gave a staff member, or one card-button press. The unique key (a
+    message's MsgId, a menu click, a day's enter_agent, a person's press of a button key) makes
+    WeCom's re-deliveries answer once and a replayed button key do nothing."""
+
+    id = fields.BigIntField(primary_key=True)
+    key = fields.CharField(max_length=160, unique=True)
+    userid = fields.CharField(max_length=64, db_index=True)
+    kind = fields.CharField(max_length=32)
+    via = fields.CharField(max_length=16)  # "passive" or "api"
+    sent_at = fields.DatetimeField()
+    inbox_id = fields.BigIntField(null=True)  # a button press: the callback that made it
+
+    class Meta:
+        table = "conversation_reply"
+
+
+class WelcomeLog(Model):
+    """The welcome decision for one add: sent by which provider, or why not (no_code, late,
+    41051, no_provider, error). The unique key (the WelcomeCode, else the add itself) makes
+    the fast lane and the worker decide once."""
+
+    id = fields.BigIntField(primary_key=True)
+    key = fields.CharField(max_length=160, unique=True)
+    userid = fields.CharField(max_length=64, db_index=True)
+    external_userid = fields.CharField(max_length=64, db_index=True)
+    state = fields.CharField(max_length=64, default="")
+    provider = fields.CharField(max_length=128, default="")
+    status = fields.CharField(max_length=16, default="pending")  # pending | sent | not_sent
+    reason = fields.CharField(max_length=32, default="")
+    fallback_sent = fields.BooleanField(default=False)
+    event_at = fields.DatetimeField()
+    decided_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "welcome_log"

@@ -21,6 +21,7 @@ MODEL_MODULES = [
     "storage.visitors",
     "storage.schedule",
     "storage.contact_ways",
+    "storage.welcome",
 ]
 
 

@@ -106,6 +106,9 @@ class AlertLog(Model):
     radar_id = fields.IntField()
     bucket = fields.IntField()  # minutes since epoch // 30
     sent_at = fields.DatetimeField()
+    card = fields.JSONField[dict[str, Any]](default=dict)  # as sent, for the 已跟进 update
+    followed_by = fields.CharField(max_length=64, default="")  # who pressed 已跟进 first
+    followed_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "radar_alert_log"

@@ -17,6 +17,8 @@ class CredentialsMixin(CorpBase):
         self.tickets: dict[str, tuple[str, float]] = {}  # ticket → (kind, expires_at)
         self.oauth_codes: dict[str, OAuthCode] = {}
         self.welcome_codes: dict[str, WelcomeCode] = {}
+        self.console_welcome: set[str] = set()  # userids ("@all") with a console welcome
+        self.other_app_welcomes = False
         self.media: dict[str, tuple[str, int]] = {}  # media_id → (type, size)
 
     def issue_token(self, secret_kind: str) -> IssuedToken:
@@ -65,10 +67,17 @@ class CredentialsMixin(CorpBase):
         issued.used = True
         return issued
 
-    def issue_welcome_code(self, userid: str, external_userid: str) -> str:
+    def issue_welcome_code(self, userid: str, external_userid: str) -> str | None:
+        """None when the member has a welcome configured in the admin console (W6: WeCom then
+        sends that one and no WelcomeCode). With `other_app_welcomes` another app that got
+        the same callback uses the code first, so ours gets 41051."""
+        if userid in self.console_welcome or "@all" in self.console_welcome:
+            return None
         code = self.new_id("wc", 40)
         expires = self.clock() + WELCOME_CODE_TTL
         self.welcome_codes[code] = WelcomeCode(code, userid, external_userid, expires)
+        if self.other_app_welcomes:
+            self.welcome_codes[code].used = True
         return code
 
     def use_welcome_code(self, code: str) -> WelcomeCode:

@@ -220,11 +220,34 @@ class SandboxDriver:
 
     # a member in the WeCom client ------------------------------------------------------
 
-    async def send_text(self, userid: str, content: str) -> CallbackResult:
+    async def send_text(self, userid: str, content: str, times: int = 1) -> CallbackResult:
+        """A member types to the app; `times` > 1 delivers it again as WeCom's retries do.
+        A passive reply shows in the member's chat as WeCom shows it."""
         self.corp.get_staff(userid)
+        self.corp.record_typed(userid, content)
         msg_id = str(random.randint(10**18, 10**19 - 1))
         xml = text_xml(self.crypto.corp_id, userid, self.corp.now(), content, msg_id, self.agent_id)
-        return await self._deliver(xml)
+        results = await self.deliver_raw(xml, times)
+        for result in results:
+            self._apply_message_reply(userid, result)
+        results[0].info["msg_id"] = msg_id
+        return results[0]
+
+    async def click_menu(self, userid: str, key: str) -> CallbackResult:
+        """A member taps a click item of the app's menu."""
+        self.corp.get_staff(userid)
+        self.corp.menu_item(key=key)
+        xml = self._event("click", from_user=userid, EventKey=key, AgentID=self.agent_id)
+        result = await self._deliver(xml)
+        self._apply_message_reply(userid, result)
+        return result
+
+    async def open_menu_link(self, userid: str, url: str) -> CallbackResult:
+        """A member taps a view item: WeCom reports it (Event=view) and opens the page."""
+        self.corp.get_staff(userid)
+        self.corp.menu_item(url=url)
+        xml = self._event("view", from_user=userid, EventKey=url, AgentID=self.agent_id)
+        return await self._deliver(xml, url=url)
 
     async def enter_agent(self, userid: str) -> CallbackResult:
         self.corp.get_staff(userid)
@@ -260,13 +283,32 @@ class SandboxDriver:
             self._apply_passive_reply(message, code, result)
         return result
 
+    def _open_reply(self, body: str) -> str:
+        """The decrypted XML of a passive reply (signature checked)."""
+        envelope = parse_xml(body)
+        encrypt, sig = str(envelope.get("Encrypt", "")), str(envelope.get("MsgSignature", ""))
+        ts, nonce = str(envelope.get("TimeStamp", "")), str(envelope.get("Nonce", ""))
+        self.crypto.check_signature(sig, ts, nonce, encrypt)
+        return self.crypto.decrypt(encrypt)
+
+    def _apply_message_reply(self, userid: str, result: CallbackResult) -> None:
+        if result.status != 200 or not result.body.strip():
+            return
+        try:
+            reply = parse_xml(self._open_reply(result.body))
+        except (CallbackError, ValueError) as exc:
+            result.info["reply_error"] = str(exc)
+            return
+        if reply.get("MsgType") != "text" or reply.get("ToUserName") != userid:
+            result.info["reply_error"] = f"unexpected passive reply {reply.get('MsgType')!r}"
+            return
+        content = str(reply.get("Content") or "")
+        self.corp.record_passive_reply(userid, "text", {"content": content})
+        result.info["reply"] = "text"
+
     def _apply_passive_reply(self, message: AppMessage, code: str, result: CallbackResult) -> None:
         try:
-            envelope = parse_xml(result.body)
-            encrypt, sig = str(envelope.get("Encrypt", "")), str(envelope.get("MsgSignature", ""))
-            ts, nonce = str(envelope.get("TimeStamp", "")), str(envelope.get("Nonce", ""))
-            self.crypto.check_signature(sig, ts, nonce, encrypt)
-            reply = parse_reply(self.crypto.decrypt(encrypt))
+            reply = parse_reply(self._open_reply(result.body))
         except (CallbackError, ValueError) as exc:
             result.info["reply_error"] = str(exc)
             return

@@ -9,7 +9,7 @@ from typing import Any
 from bot.sandbox.base import CorpBase
 from bot.sandbox.cardcheck import INTERACTIVE_CARDS, check_card
 from bot.sandbox.errors import SandboxError
-from bot.sandbox.models import AppMessage, ResponseCode, WelcomeMessage
+from bot.sandbox.models import AppMessage, ResponseCode, TypedText, WelcomeMessage
 
 MSG_TYPES = {"text", "textcard", "news", "markdown", "template_card", "image", "file"}
 RESPONSE_CODE_TTL = 72 * 3600  # "72小时内有效，且只能使用一次" (REFERENCE §3)
@@ -24,6 +24,32 @@ class MessagesMixin(CorpBase):
         self.welcome_messages: list[WelcomeMessage] = []
         self._task_ids: set[str] = set()
         self._recent: dict[str, deque[float]] = {}
+        self.menu: dict[str, Any] | None = None  # the app's custom menu (menu/create)
+        self.typed: list[TypedText] = []  # what members typed to the app
+
+    def record_typed(self, userid: str, content: str) -> None:
+        self.typed.append(TypedText(userid, content, self.clock()))
+
+    def record_passive_reply(self, userid: str, msgtype: str, body: dict[str, Any]) -> AppMessage:
+        """A passive reply to a member's message: shown in their chat like any app message."""
+        message = AppMessage(
+            id=self.new_id("m", 12),
+            msgid=self.new_id("", 40),
+            userid=userid,
+            msgtype=msgtype,
+            payload={msgtype: body},
+            created_at=self.clock(),
+        )
+        self.messages.append(message)
+        return message
+
+    def menu_item(self, key: str = "", url: str = "") -> dict[str, Any]:
+        """The menu's click item with this key (or view item with this URL), else 40058."""
+        for top in (self.menu or {}).get("button", []):
+            for item in top.get("sub_button", [top]):
+                if (key and item.get("key") == key) or (url and item.get("url") == url):
+                    return dict(item)
+        raise SandboxError(40058, "no such item in the app's menu")
 
     def resolve_recipients(self, touser: str, toparty: str) -> tuple[list[str], list[str]]:
         """(valid userids, invalid userids) for message/send's touser and toparty."""

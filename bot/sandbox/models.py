@@ -134,6 +134,15 @@ class AppMessage:
 
 
 @dataclass
+class TypedText:
+    """Text a member typed to the app in its chat."""
+
+    userid: str
+    content: str
+    at: float
+
+
+@dataclass
 class ResponseCode:
     code: str
     msgid: str

@@ -35,6 +35,8 @@ PLAY_ACTIONS = {
     "click_card",
     "send_text",
     "enter_agent",
+    "click_menu",
+    "open_menu_link",
 }
 
 
@@ -66,8 +68,14 @@ async def inbox(request: web.Request) -> web.StreamResponse:
     corp = corp_of(request)
     staff = corp.get_staff(request.match_info["userid"])
     messages = [message_json(m) for m in corp.inbox(staff.userid)]
+    typed = [{"content": t.content, "at": t.at} for t in corp.typed if t.userid == staff.userid]
     return web.json_response(
-        {"user": {"userid": staff.userid, "name": staff.name}, "messages": messages}
+        {
+            "user": {"userid": staff.userid, "name": staff.name},
+            "messages": messages,
+            "typed": typed,
+            "menu": corp.menu,
+        }
     )
 
 

@@ -15,6 +15,7 @@ from handlers.leaderboard import (  # noqa: F401  (each module decorates the rou
     options,
     rebuild,
     schedule,
+    talk,
     views,
 )
 from handlers.leaderboard.router import router

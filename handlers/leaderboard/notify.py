@@ -4,14 +4,16 @@ fact never send a notice twice. Crossings of the cutoff are damped per participa
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
+from bot.callback_data import CallbackData
 from bot.deps import Deps
-from cards.leaderboard import CardActivity, RankLine, Standing, crossing_card
+from cards.leaderboard import CardActivity, RankLine, Standing, crossing_card, near_card
 from handlers.leaderboard import counting
 from storage.directory import Staff
 from storage.leaderboard import Activity, NoticeKind, NoticeLog
@@ -22,6 +24,12 @@ log = logging.getLogger(__name__)
 # same crossing agree on who reports it.
 _SWAP = "local o = redis.call('HGET', KEYS[1], ARGV[1]) redis.call('HSET', KEYS[1], ARGV[1], \
 ARGV[2]) return o"
+
+
+class MyCustomers(CallbackData, prefix="lb.mine"):
+    """The 即将上榜 card's 查看我的客户 button."""
+
+    activity_id: int
 
 
 async def claim(activity_id: int, userid: str, kind: str, slot: str, now: datetime) -> bool:
@@ -188,4 +196,8 @@ async def _notify(
     slot = f"x{int(now.timestamp() // window.total_seconds())}"
     me = make_standing(row, cutoff, activity.top_n)
     card = crossing_card(kind.value, card_activity(deps, activity), me, page_url(deps, activity.id))
+    if kind is NoticeKind.ABOUT_TO_RANK:
+        who = hashlib.sha256(row.userid.encode()).hexdigest()[:12]
+        key = MyCustomers(activity_id=activity.id).pack(deps.signer)
+        card = near_card(card, f"lb-near-{activity.id}-{who}-{slot}", key)
     return await send_once(deps, activity.id, row.userid, kind.value, slot, card)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from handlers.radar import (  # noqa: F401  (each module decorates the router)
     admin,
     batch,
+    buttons,
     demo,
     followup,
     home,
@@ -18,6 +19,7 @@ from handlers.radar import (  # noqa: F401  (each module decorates the router)
     lead,
     live,
     stats,
+    talk,
     toolbar,
 )
 from handlers.radar.router import RadarSettings, router

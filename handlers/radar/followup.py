@@ -16,6 +16,7 @@ from bot.domain_events import FollowAdded, RadarVisited, publish
 from cards.radar import Alert, alert_card, timeline_text
 from handlers.facts import add_timeline, mark_tags
 from handlers.radar import lead, visits
+from handlers.radar.buttons import FollowedUp
 from handlers.radar.common import live_channel
 from handlers.radar.router import router
 from handlers.radar.visits import read_beats
@@ -124,15 +125,17 @@ async def send_alert(deps: Deps, visit: Visit, radar: Radar) -> bool:
         )
     except IntegrityError:
         return False
+    card = await _alert(deps, visit, radar, ledger.id)
+    await AlertLog.filter(id=ledger.id).update(card=card)
     try:
-        await deps.wecom.send_template_card([visit.root_userid], await _alert(deps, visit, radar))
+        await deps.wecom.send_template_card([visit.root_userid], card)
     except Exception:
         await ledger.delete()  # not sent: the next visit in this window may alert
         raise
     return True
 
 
-async def _alert(deps: Deps, visit: Visit, radar: Radar) -> dict[str, Any]:
+async def _alert(deps: Deps, visit: Visit, radar: Radar, alert_id: int) -> dict[str, Any]:
     forwarder = ""
     if visit.level >= 2 and visit.parent_visitor_id:
         # who the forwarder was on this share (their own visit), not what their browser is
@@ -158,7 +161,9 @@ async def _alert(deps: Deps, visit: Visit, radar: Radar) -> dict[str, Any]:
                 f"/sidebar?open=profile&external_userid={ext}" if own else lead.lead_path(visit.id)
             ),
             link_title="查看客户画像" if own else "查看线索",
-        )
+        ),
+        task_id=f"radar-alert-{alert_id}",
+        done_key=FollowedUp(alert_id=alert_id).pack(deps.signer),
     )
 
 

@@ -20,7 +20,9 @@ STANDINGS = [
 @pytest.mark.parametrize("level", [1, 2, 3])
 def test_radar_alert_card(level: int) -> None:
     alert = radar.Alert("王" * 40, "《" * 60, level, "", "14:32", "https://x/p")
-    check_card(radar.alert_card(alert))
+    card = radar.alert_card(alert, "radar-alert-1", "radar.done:1:" + "x" * 12)
+    check_card(card)
+    check_card(radar.followed_card(card, "张伟", "14:32"))
 
 
 @pytest.mark.parametrize("me", STANDINGS)
@@ -32,3 +34,8 @@ def test_leaderboard_cards(me: lb.Standing) -> None:
     for kind in ("about_to_rank", "on_list", "dropped"):
         check_card(lb.crossing_card(kind, ACTIVITY, me, url))
     check_card(lb.report_card(ACTIVITY, TOP, 12, 140, "https://x/c.png", "https://x/d"))
+    near = lb.near_card(lb.crossing_card("about_to_rank", ACTIVITY, me, url), "lb-near-1", "k")
+    check_card(near)
+    plain = lb.crossing_card("about_to_rank", ACTIVITY, me, url)
+    check_card(lb.my_customers_card(plain, [("王芳", "11-30 14:02")] * 5, 9))
+    check_card(lb.ranks_card([(ACTIVITY, me)] * 8, url))

@@ -16,7 +16,7 @@ def _alert(name: str, title: str, forwarder: str = "") -> Alert:
 
 
 def test_long_names_fit_the_title_limit() -> None:
-    card = alert_card(_alert("客" * 40, "雷" * 64, forwarder="转" * 40))
+    card = alert_card(_alert("客" * 40, "雷" * 64, forwarder="转" * 40), "t1", "radar.done:1:k")
     assert too_long(card) == []
     title = card["main_title"]["title"]
     assert len(title) <= LIMITS["main_title.title"] == 26

@@ -156,8 +156,8 @@ async def test_alert_for_someone_elses_customer_leads_to_the_lead_page(
     await _run_jobs(deps)
     cards = [c for u, c in deps.wecom.cards if u == ["alice"]]  # type: ignore[attr-defined]
     own, lead = cards[0], cards[1]
-    assert own["jump_list"][0]["title"] == "查看客户画像"
-    assert lead["jump_list"][0]["title"] == "查看线索"
+    assert own["button_list"][0]["text"] == "查看客户画像"
+    assert lead["button_list"][0]["text"] == "查看线索"
     url = lead["card_action"]["url"]
     assert url.startswith(deps.url("/radar/lead/"))
     path = url.removeprefix(deps.settings.base_url)

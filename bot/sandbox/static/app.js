@@ -82,14 +82,35 @@ async function clickCard(m, key, selected) {
 async function refreshInbox(force) {
   if (!state.userid) return;
   const data = await getJSON(`/sandbox/api/inbox/${encodeURIComponent(state.userid)}`);
-  const sig = JSON.stringify(data.messages.map(m => [m.id, m.updated_at]));
+  const sig = JSON.stringify([data.messages.map(m => [m.id, m.updated_at]), data.typed.length, data.menu]);
   if (!force && sig === state.lastInbox) return;
   state.lastInbox = sig;
   document.getElementById("inbox-title").textContent = `${data.user.name} 的应用消息`;
   const box = document.getElementById("inbox");
-  box.replaceChildren(...(data.messages.length ? data.messages.map(m => renderMessage(m, clickCard))
-    : [h("p", {class: "empty", text: "还没有收到应用消息"})]));
+  // What the member typed and what the app sent, in time order, as WeCom's app chat shows them.
+  const items = [...data.messages.map(m => [m.created_at, 1, renderMessage(m, clickCard)]),
+    ...data.typed.map(t => [t.at, 0, h("div", {class: "msg mine"}, h("div", {class: "bubble mine", text: t.content}))])];
+  items.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  box.replaceChildren(...(items.length ? items.map(i => i[2]) : [h("p", {class: "empty", text: "还没有收到应用消息"})]));
   box.scrollTop = box.scrollHeight;
+  document.getElementById("compose").hidden = !state.corp.playable;
+  renderMenu(data.menu);
+}
+
+function renderMenu(menu) {
+  const nav = document.getElementById("app-menu");
+  const buttons = (menu && menu.button) || [];
+  document.getElementById("menu-toggle").hidden = !buttons.length;
+  const act = item => item.type === "view"
+    ? play("open_menu_link", {userid: state.userid, url: item.url}).then(() => { const u = safeUrl(item.url); if (u) window.open(u, "_blank"); })
+    : play("click_menu", {userid: state.userid, key: item.key});
+  nav.replaceChildren(...buttons.map(top => {
+    const cell = h("div", {class: "top-item"});
+    const subs = top.sub_button ? h("div", {class: "subs", hidden: true},
+      top.sub_button.map(s => h("button", {type: "button", text: s.name, onclick: () => { subs.hidden = true; act(s); }}))) : null;
+    cell.append(h("button", {type: "button", text: top.name, onclick: () => subs ? (subs.hidden = !subs.hidden) : act(top)}), subs);
+    return cell;
+  }));
 }
 
 function wireForms() {
@@ -106,6 +127,16 @@ function wireForms() {
   on("f-link", f => { const u = safeUrl(String(f.get("url"))); if (u) window.open(u, "_blank"); });
   document.getElementById("staff-filter").addEventListener("input", renderStaff);
   document.getElementById("f-group").elements.chat_id.addEventListener("change", fillInviters);
+  on("compose", f => {
+    const content = String(f.get("content") || "").trim();
+    if (!content || !state.userid) return;
+    document.getElementById("compose-text").value = "";
+    play("send_text", {userid: state.userid, content});
+  });
+  document.getElementById("menu-toggle").addEventListener("click", () => {
+    const nav = document.getElementById("app-menu");
+    nav.hidden = !nav.hidden;
+  });
 }
 
 wireForms();

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from bot.router import Dispatcher, Router
+from bot.dispatcher import Dispatcher
+from bot.router import Router
 from bot.talk import TalkError
 
 

@@ -13,9 +13,9 @@ URL = "/api/welcome/default"
 
 async def test_admin_sets_the_default_welcome(client: TestClient, deps: Deps) -> None:
     await ConsoleRole.create(userid="bob", role="admin")
-    sign_in(client, deps, "alice")
+    await sign_in(client, deps, "alice")
     assert (await client.get(URL)).status == 403
-    sign_in(client, deps, "bob")
+    await sign_in(client, deps, "bob")
     assert await (await client.get(URL)).json() == {"enabled": False, "text": ""}
     body = {"enabled": True, "text": "欢迎您"}
     resp = await client.put(URL, json=body, headers=csrf(client))

@@ -92,20 +92,29 @@ def _lower_priority() -> None:
 _REPORTS = ThreadPoolExecutor(2, "reports", initializer=_lower_priority)
 
 
-def _read(path: str, sql: str, params: list[Any], as_dicts: bool) -> list[Any]:
+def _execute(path: str, sql: str, params: list[Any], as_dicts: bool) -> sqlite3.Cursor:
+    """The statement's heavy part (a GROUP BY finishes before the first row), in a report
+    thread: SQLite runs it without holding the interpreter lock."""
     db = sqlite3.connect(_read_only_uri(path), uri=True, check_same_thread=False)
+    if as_dicts:
+        db.row_factory = sqlite3.Row
+    return db.execute(sql, params)
+
+
+def _rows(cursor: sqlite3.Cursor, as_dicts: bool) -> list[Any]:
+    # Building the Python rows holds the interpreter lock: done at normal priority, so a
+    # low-priority thread never holds the lock while the event loop waits for it.
     try:
-        if as_dicts:
-            db.row_factory = sqlite3.Row
-            return [dict(r) for r in db.execute(sql, params).fetchall()]
-        return [tuple(r) for r in db.execute(sql, params).fetchall()]
+        found = cursor.fetchall()
+        return [dict(r) for r in found] if as_dicts else [tuple(r) for r in found]
     finally:
-        db.close()
+        cursor.connection.close()
 
 
-async def _read_apart(path: str, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+async def _read_apart(path: str, sql: str, params: list[Any], as_dicts: bool = False) -> list[Any]:
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_REPORTS, _read, path, sql, params, False)
+    cursor = await loop.run_in_executor(_REPORTS, _execute, path, sql, params, as_dicts)
+    return await asyncio.to_thread(_rows, cursor, as_dicts)
 
 
 async def stream(
@@ -135,8 +144,7 @@ async def stream(
 
 
 async def _dicts_apart(path: str, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_REPORTS, _read, path, sql, params, True)
+    return await _read_apart(path, sql, params, as_dicts=True)
 
 
 # An aggregation over a million rows sorts and hashes more than PostgreSQL's default 4 MB of

@@ -7,7 +7,7 @@ error when the live count reaches `[contact_ways] max_live`, and deleted in WeCo
 once its `expires_at` has passed. `state` (≤ 30 characters, W2/W4) is checked before the call.
 
     way = await contact_ways.contact_way(
-        deps, feature="radar", purpose="advisor", owner_key=userid, users=[userid], state="radar"
+        deps, feature="shop", purpose="advisor", owner_key=userid, users=[userid], state="shop"
     )
     way.qr_code  # WeCom's image URL: show it as <img src>, never redraw it as a QR code
 """

@@ -1,7 +1,7 @@
 """Security headers on every response the app sends, streams and static files included.
 
 The pages load only this service's own (vendored) scripts, so scripts come from 'self'
-alone; styles also allow inline (the radar pages' <style> block and ECharts' tooltips write
+alone; styles also allow inline (public pages' <style> blocks and ECharts' tooltips write
 style attributes). Only the pages WeCom opens as the chat sidebar and toolbar may be framed,
 and only by WeCom's own origins (`security.frame_ancestors`); everything else by nobody.
 """
@@ -38,7 +38,7 @@ def setup(app: web.Application, settings: Settings) -> None:
         headers = response.headers
         headers["Content-Security-Policy"] = policy_for(request.path, settings)
         headers["X-Content-Type-Options"] = "nosniff"
-        headers["Referrer-Policy"] = "same-origin"  # radar links carry their token in the path
+        headers["Referrer-Policy"] = "same-origin"  # public links carry their token in the path
         if not _in_wecom(request.path):
             headers["X-Frame-Options"] = "DENY"  # for webviews that ignore frame-ancestors
 

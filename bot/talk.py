@@ -8,7 +8,7 @@ view items), and welcome-message providers. Mixed into `Router` and `Dispatcher`
     @router.menu_click("我的排名", key="lb.rank", group="我的数据")
     async def ranks_click(deps, event: MenuClick) -> MessageReply | None: ...
 
-    router.menu_link("排行榜", "/sidebar?open=leaderboard", group="工作台")
+    router.menu_link("我的客户", "/sidebar?open=customers", group="工作台")
 
     @router.welcome(priority=10)   # higher wins: fission 30 > contact way 20 > default 10
     async def welcome(deps, event: ExternalContactEvent) -> Welcome | None: ...

@@ -1,4 +1,4 @@
-"""Who is looking at a public page (`/r/` radar, and every public page after it).
+"""Who is looking at a public page (every page customers open: `/r/`, `/p/`, `/f/` ...).
 
 One identity chain, strongest first:
 1. the WeChat service account's OAuth (bot/visitor_oauth.py): the visitor row carries openid,
@@ -34,8 +34,6 @@ from storage.visitors import LinkBinding, Visitor
 
 COOKIE = "scrmbot_v"
 COOKIE_PURPOSE = "visitors.cookie"
-# (cookie, purpose) read as well: the radar's own cookie from before the chain (path /r/)
-_READ = ((COOKIE, COOKIE_PURPOSE), ("scrmbot_rv", "radar.visitor"))
 COOKIE_AGE = 2 * 365 * 24 * 3600
 _PARSED = web.RequestKey("scrmbot.visitor_cookie", dict)
 
@@ -53,7 +51,7 @@ class Assurance(IntEnum):
 @dataclass(frozen=True)
 class PersonalLink:
     """A link the page has verified (signed) as sent to one customer; `key` names it uniquely
-    across features, e.g. "radar.share:42"."""
+    across features, e.g. "shop.share:42"."""
 
     key: str
     external_userid: str
@@ -88,14 +86,9 @@ def read_cookie(ctx: RequestContext) -> dict[str, Any]:
     cached: dict[str, Any] | None = ctx.request.get(_PARSED)
     if cached is not None:
         return cached
-    cookies, signer = ctx.request.cookies, ctx.deps.signer
-    found: dict[str, Any] = {}
-    for name, purpose in _READ:
-        raw = cookies.get(name, "")
-        body = signer.loads(purpose, raw) if 0 < len(raw) < 256 else None
-        if body:
-            found = body
-            break
+    raw = ctx.request.cookies.get(COOKIE, "")
+    body = ctx.deps.signer.loads(COOKIE_PURPOSE, raw) if 0 < len(raw) < 256 else None
+    found: dict[str, Any] = body or {}
     ctx.request[_PARSED] = found
     return found
 

@@ -96,7 +96,43 @@ class Visit(Model):
 
     class Meta:
         table = "radar_visit"
-        indexes = (("radar_id", "started_at"), ("radar_id", "visitor_id"))
+        indexes = (
+            ("radar_id", "started_at"),
+            ("radar_id", "visitor_id"),
+            ("radar_id", "external_userid"),
+            ("radar_id", "parent_visitor_id"),
+            ("radar_id", "root_userid"),
+        )
+
+
+class Person(Model):
+    """One person of one radar (the customer, else the browser: see handlers/radar/people.py),
+    derived from their visits: recomputed from scratch whenever one of them is recorded or
+    written back, so the analytics read one row per person instead of every visit."""
+
+    id = fields.BigIntField(primary_key=True)
+    radar_id = fields.IntField()
+    pk = fields.CharField(max_length=64)  # the customer's external_userid, else the visitor id
+    ext = fields.CharField(max_length=64, default="")
+    staff = fields.CharField(max_length=64, default="")  # root_userid of their first send
+    level = fields.IntField(default=1)
+    visits = fields.IntField(default=0)
+    duration = fields.IntField(default=0)
+    best = fields.IntField(default=0)  # highest progress
+    max_page = fields.IntField(default=0)
+    last_at = fields.DatetimeField()
+    last_duration = fields.IntField(default=0)
+    last_channel = fields.CharField(max_length=16, default="")
+    measured = fields.IntField(default=0)  # visits with heartbeats, and their sums
+    measured_duration = fields.IntField(default=0)
+    measured_progress = fields.IntField(default=0)
+    shared = fields.IntField(default=0)  # 1 when a browser of theirs brought a visit
+    brought = fields.IntField(default=0)  # other people who came through their browsers
+
+    class Meta:
+        table = "radar_person"
+        unique_together = (("radar_id", "pk"),)
+        indexes = (("radar_id", "last_at"),)
 
 
 class AlertLog(Model):

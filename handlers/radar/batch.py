@@ -15,10 +15,12 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from tortoise.transactions import in_transaction
+
 from bot.deps import Deps
 from bot.group_commit import GroupCommit
 from bot.rows import insert_rows
-from handlers.radar import visits
+from handlers.radar import people, visits
 from handlers.radar.common import live_channel
 from handlers.radar.router import router
 from handlers.radar.visits import NewVisit
@@ -49,8 +51,12 @@ class VisitBatcher:
 
 
 async def insert(batch: list[_Pending]) -> list[None]:
-    """One multi-row INSERT (atomic on its own: no transaction round trips around it)."""
-    await insert_rows(Visit, [p.visit.row() for p in batch], Visit._meta.db)
+    """The visits and the people they touch (handlers/radar/people), in one transaction:
+    the summary never misses a committed visit."""
+    rows = [p.visit.row() for p in batch]
+    async with in_transaction() as tx:
+        await insert_rows(Visit, rows, tx)
+        await people.record(rows, tx)
     return [None] * len(batch)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from bot.deps import Deps
-from handlers.radar import uploads
+from handlers.radar import people, uploads
 from handlers.radar.common import SHARE_PURPOSE, ShareInfo
 from handlers.radar.router import router
 from storage.directory import Staff
@@ -128,7 +128,7 @@ async def _visit(deps: Deps, share: ShareInfo, ext: str, parent: str, level: int
     from handlers.radar.visits import new_id
 
     visitor = await Visitor.create(id=new_id(), external_userid=ext, created_at=deps.now())
-    await Visit.create(
+    visit = await Visit.create(
         id=new_id(),
         share_id=share.id,
         radar_id=share.radar_id,
@@ -144,6 +144,7 @@ async def _visit(deps: Deps, share: ShareInfo, ext: str, parent: str, level: int
         max_page=1 + (n + level) % 3,
         finalized=True,
     )
+    await people.record([people.fields_of(visit)])
     return visitor.id
 
 

@@ -15,7 +15,7 @@ from bot.deps import Deps
 from bot.domain_events import FollowAdded, RadarVisited, publish
 from cards.radar import Alert, alert_card, timeline_text
 from handlers.facts import add_timeline, mark_tags
-from handlers.radar import lead, visits
+from handlers.radar import lead, people, visits
 from handlers.radar.buttons import FollowedUp
 from handlers.radar.common import live_channel
 from handlers.radar.router import router
@@ -183,6 +183,7 @@ async def finalize(deps: Deps, visit_id: str, round_no: int) -> bool:
     active = (now - last).total_seconds() < ACTIVE_WITHIN and round_no < MAX_ROUNDS
     visit.finalized = not active
     await visit.save()
+    await people.record([people.fields_of(visit)])
     if visit.finalized:
         await _close_timeline(deps, visit)
         event = {

@@ -24,9 +24,14 @@ class Scope:
         col = f"{alias}." if alias else ""
         self.sql = f"{col}radar_id = ?"
         self.params: list[Any] = [radar_id]
+        self.radar_id, self.whole = radar_id, userids is None
         if userids is not None:
             self.sql += f" AND {col}root_userid IN ({placeholders(len(userids))})"
             self.params += sorted(userids)
+
+
+SUMMARY = """SELECT pk, level, visits, duration, best, max_page, last_at, ext, staff, shared,
+    last_duration, last_channel, brought FROM radar_person WHERE radar_id = ?"""
 
 
 def _people(scope: Scope, sharers: bool) -> tuple[str, list[Any]]:
@@ -34,6 +39,8 @@ def _people(scope: Scope, sharers: bool) -> tuple[str, list[Any]]:
     browsers forwarded the link to someone who opened it. Built per browser first (the join
     with the forwarders is then over browsers, not visits). Not forced to materialize: both
     databases materialize a CTE read more than once and plan the others inline."""
+    if scope.whole:  # everyone's visits: the summary kept per person (handlers/radar/people)
+        return f"WITH people AS ({SUMMARY})", [scope.radar_id]
     shared = "MAX(CASE WHEN f.vid IS NULL THEN 0 ELSE 1 END)" if sharers else "0"
     forwarders = (
         f"""forwarders AS (SELECT DISTINCT parent_visitor_id AS vid FROM radar_visit
@@ -65,11 +72,13 @@ def _n(value: Any) -> int:
 
 
 async def visit_totals(
-    radar_id: int, userids: set[str] | None, since: datetime
+    radar_id: int, userids: set[str] | None, since: datetime, per_staff: bool = True
 ) -> tuple[dict[str, Any], dict[str, int]]:
     """One pass over the visits, grouped by the staff member at the root: the radar's visit
     counts and measured averages, and visits per staff member."""
     scope = Scope(radar_id, userids)
+    if scope.whole:
+        return await _whole_totals(radar_id, since, per_staff)
     measured = "(duration_seconds > 0 OR progress > 0)"
     sql = f"""SELECT root_userid AS staff, COUNT(*) AS visits,
       SUM(CASE WHEN started_at >= ? THEN 1 ELSE 0 END) AS today,
@@ -82,14 +91,44 @@ async def visit_totals(
         k: sum(_n(r[k]) for r in rows)
         for k in ("visits", "today", "measured", "duration", "progress")
     }
+    return _totals(total), {str(r["staff"]): _n(r["visits"]) for r in rows}
+
+
+async def _whole_totals(
+    radar_id: int, since: datetime, per_staff: bool
+) -> tuple[dict[str, Any], dict[str, int]]:
+    """The same from the per-person summary; today's visits and visits per staff member from
+    the (radar, started_at) and (radar, root_userid) indexes (per staff only when asked)."""
+    sums = await fetch_dicts(
+        """SELECT SUM(visits) AS visits, SUM(measured) AS measured,
+          SUM(measured_duration) AS duration, SUM(measured_progress) AS progress
+        FROM radar_person WHERE radar_id = ?""",
+        [radar_id],
+    )
+    today = await fetch_dicts(
+        "SELECT COUNT(*) AS n FROM radar_visit WHERE radar_id = ? AND started_at >= ?",
+        [radar_id, since],
+    )
+    total = {k: _n(v) for k, v in sums[0].items()} | {"today": _n(today[0]["n"])}
+    staff: dict[str, int] = {}
+    if per_staff:
+        rows = await fetch_dicts(
+            """SELECT root_userid AS staff, COUNT(*) AS visits FROM radar_visit
+            WHERE radar_id = ? GROUP BY root_userid""",
+            [radar_id],
+        )
+        staff = {str(r["staff"]): _n(r["visits"]) for r in rows}
+    return _totals(total), staff
+
+
+def _totals(total: dict[str, int]) -> dict[str, Any]:
     n = total["measured"]
-    totals = {
+    return {
         "visits": total["visits"],
         "visits_today": total["today"],
         "avg_duration": round(total["duration"] / n, 1) if n else 0,
         "avg_progress": round(total["progress"] / n, 1) if n else 0,
     }
-    return totals, {str(r["staff"]): _n(r["visits"]) for r in rows}
 
 
 _LEVELS = """
@@ -283,6 +322,13 @@ async def export_rows(
     scope = Scope(radar_id, userids)
     where, params = _customer_filter(f)
     head, head_params = _people(scope, sharers=False)
+    if scope.whole:  # the summary has the last visit and the people brought already
+        sql = f"""{head} SELECT p.pk AS key, p.ext AS ext, p.level AS level, p.visits AS visits,
+          p.best AS best, p.last_at AS last_at, p.staff AS staff,
+          p.last_duration AS last_duration, p.last_channel AS last_channel, p.brought AS brought
+        FROM people p WHERE {where} ORDER BY p.last_at DESC, p.pk LIMIT ?"""
+        found = await fetch_dicts(sql, [*head_params, *params, limit], heavy=True)
+        return _dated(found)
     sql = f"""{head}, visits AS MATERIALIZED (
       SELECT {PK} AS pk, visitor_id, parent_visitor_id, duration_seconds, channel,
              ROW_NUMBER() OVER (PARTITION BY {PK} ORDER BY started_at DESC) AS rn
@@ -299,6 +345,10 @@ async def export_rows(
     LEFT JOIN brought b ON b.parent = p.pk
     WHERE {where} ORDER BY p.last_at DESC, p.pk LIMIT ?"""
     rows = await fetch_dicts(sql, [*head_params, *scope.params, *params, limit], heavy=True)
+    return _dated(rows)
+
+
+def _dated(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for r in rows:
         r["last_at"] = to_dt(r["last_at"])
     return rows

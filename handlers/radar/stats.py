@@ -99,7 +99,7 @@ async def overview_view(ctx: RequestContext) -> web.StreamResponse:
     scope, since, seconds = await _scope(ctx), _midnight(ctx), _seconds(ctx)
     live = ctx.request.query.get("live") == "1"  # the console's live refresh: numbers only
     sends, reached = await _sends(radar.id, scope)
-    totals, visits = await queries.visit_totals(radar.id, scope, since)
+    totals, visits = await queries.visit_totals(radar.id, scope, since, per_staff=not live)
     found = await queries.analytics(radar.id, scope, since, seconds, details=not live)
     levels = found["level"]
     overview = queries.overview(totals, levels, sum(sends.values()))

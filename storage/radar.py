@@ -112,7 +112,7 @@ class Person(Model):
 
     id = fields.BigIntField(primary_key=True)
     radar_id = fields.IntField()
-    pk = fields.CharField(max_length=64)  # the customer's external_userid, else the visitor id
+    person = fields.CharField(max_length=64)  # the customer's external_userid, else the visitor id
     ext = fields.CharField(max_length=64, default="")
     staff = fields.CharField(max_length=64, default="")  # root_userid of their first send
     level = fields.IntField(default=1)
@@ -131,7 +131,7 @@ class Person(Model):
 
     class Meta:
         table = "radar_person"
-        unique_together = (("radar_id", "pk"),)
+        unique_together = (("radar_id", "person"),)
         indexes = (("radar_id", "last_at"),)
 
 

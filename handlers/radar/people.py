@@ -23,7 +23,7 @@ from storage.sql import conn, is_sqlite, param, placeholders, to_dt
 Key = tuple[int, str]  # (radar id, person)
 PK = "CASE WHEN external_userid <> '' THEN external_userid ELSE visitor_id END"
 COLUMNS = (
-    "radar_id", "pk", "ext", "staff", "level", "visits", "duration", "best", "max_page",
+    "radar_id", "person", "ext", "staff", "level", "visits", "duration", "best", "max_page",
     "last_at", "last_duration", "last_channel", "measured", "measured_duration",
     "measured_progress", "shared", "brought",
 )  # fmt: skip
@@ -99,7 +99,7 @@ async def _refresh_chunk(db: BaseDBAsyncClient, keys: list[Key]) -> None:
     updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS[2:])
     sql = (
         f"INSERT INTO radar_person ({cols}) VALUES ({placeholders(len(COLUMNS))})"
-        f" ON CONFLICT (radar_id, pk) DO UPDATE SET {updates}"
+        f" ON CONFLICT (radar_id, person) DO UPDATE SET {updates}"
     )
     await db.execute_many(_sql(db, sql), rows)
 
@@ -159,7 +159,7 @@ def _summary(
         came |= children.get(vid, set())
     values = {
         "radar_id": radar_id,
-        "pk": pk,
+        "person": pk,
         "ext": max(str(v["external_userid"]) for v in visits),
         "staff": min(str(v["root_userid"]) for v in visits),
         "level": min(int(v["level"]) for v in visits),

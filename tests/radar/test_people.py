@@ -1,0 +1,90 @@
+"""The per-person summary agrees with a from-scratch aggregate of the raw visits, after a
+random spread recorded through the landing page, heartbeats written back, and replays."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from bot.deps import Deps
+from handlers.radar import people, queries
+from handlers.radar.followup import finalize_many
+from handlers.radar.visits import add_beat, epoch
+from storage.radar import Person, Visit
+from tests.radar.support import make_radar, make_share, open_link, page_config
+from tests.support import Clock
+
+STAFF = {"alice", "bob", "carol"}  # every sender: scoping to all of them reads the raw visits
+
+
+async def _random_spread(client: TestClient, deps: Deps, clock: Clock, seed: int) -> int:
+    rng = random.Random(seed)
+    radar = await make_radar(deps)
+    shares = [
+        await make_share(deps, radar, "alice", "wm_ann"),
+        await make_share(deps, radar, "bob", "wm_bo"),
+        await make_share(deps, radar, "carol", ""),
+    ]
+    links = [f"/r/{s.token}" for s in shares]
+    for _ in range(40):
+        clock.advance(rng.randint(1, 4000))
+        # an old browser opening again (a replay of the same person) or a new one
+        status, html = await open_link(client, rng.choice(links), fresh=rng.random() < 0.6)
+        assert status == 200
+        links.append(page_config(html)["self"])
+    ids = await Visit.all().values_list("id", flat=True)
+    for visit in await Visit.all():
+        if rng.random() < 0.7:
+            secs, progress = rng.randint(0, 90), rng.randint(0, 100)
+            await add_beat(
+                deps, visit.id, epoch(visit.started_at), secs, progress, rng.randint(1, 4)
+            )
+    clock.advance(3600)
+    for _ in range(2):  # the write-back job delivered twice
+        assert await finalize_many(deps, list(ids), 99) == []
+    return radar.id
+
+
+async def _both(fn: Any) -> tuple[Any, Any]:
+    """(from the summary, from the raw visits)."""
+    return await fn(None), await fn(set(STAFF))
+
+
+async def _agree(rid: int, since: datetime) -> None:
+    assert await Person.filter(radar_id=rid).count() == len(
+        {v.external_userid or v.visitor_id for v in await Visit.filter(radar_id=rid)}
+    )
+    summary, raw = await _both(lambda u: queries.analytics(rid, u, since, 30, details=True))
+    assert summary["level"] and summary == raw
+    summary, raw = await _both(lambda u: queries.visit_totals(rid, u, since))
+    assert summary[0]["visits"] == 40 and summary == raw
+    summary, raw = await _both(lambda u: queries.customers(rid, u, {}, 0, 1000))
+    assert summary[0] == raw[0] and summary[1] == raw[1]
+    summary, raw = await _both(lambda u: queries.export_rows(rid, u, {}, 1000))
+    assert any(r["brought"] for r in raw) and summary == raw
+
+
+async def test_summary_agrees_with_the_raw_visits(
+    client: TestClient, deps: Deps, corp: None, clock: Clock
+) -> None:
+    for seed in (1, 2, 3):
+        rid = await _random_spread(client, deps, clock, seed)
+        since = deps.now() - timedelta(hours=6)
+        await _agree(rid, since)
+        visits = [people.fields_of(v) for v in await Visit.filter(radar_id=rid)]
+        await people.record(visits)  # a visit batch's summary replayed
+        await people.record(visits[:3])
+        await _agree(rid, since)
+
+
+async def test_recomputing_a_person_twice_changes_nothing(
+    client: TestClient, deps: Deps, corp: None, clock: Clock
+) -> None:
+    rid = await _random_spread(client, deps, clock, 7)
+    before = await Person.filter(radar_id=rid).order_by("person").values()
+    await people.rebuild(rid)
+    await people.rebuild(rid)
+    assert await Person.filter(radar_id=rid).order_by("person").values() == before

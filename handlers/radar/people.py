@@ -11,15 +11,21 @@ after the visits are written: whichever recomputes last sees every committed vis
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
+from bot.deps import Deps
+from handlers.radar.router import router
 from storage.sql import conn, is_sqlite, param, placeholders, to_dt
 
+log = logging.getLogger(__name__)
 Key = tuple[int, str]  # (radar id, person)
 PK = "CASE WHEN external_userid <> '' THEN external_userid ELSE visitor_id END"
 COLUMNS = (
@@ -208,3 +214,34 @@ async def rebuild(radar_id: int) -> int:
         async with in_transaction() as tx:
             await refresh(tx, set(keys[start : start + CHUNK * 5]))
     return len(keys)
+
+
+async def backfill() -> None:
+    """Radars with visits from before the summary existed get their people computed."""
+    db = conn()
+    found = await _query(
+        db,
+        """SELECT r.id FROM radar r WHERE EXISTS (SELECT 1 FROM radar_visit v WHERE v.radar_id = r.id)
+        AND NOT EXISTS (SELECT 1 FROM radar_person p WHERE p.radar_id = r.id)""",
+        [],
+    )
+    for r in found:
+        n = await rebuild(int(r["id"]))
+        log.info("radar %s: %d people summarized from its visits", r["id"], n)
+
+
+@router.resource
+async def summary_backfill(deps: Deps) -> AsyncIterator[asyncio.Task[None]]:
+    """Runs beside the process (idempotent: every process may run it)."""
+
+    async def run() -> None:
+        try:
+            await backfill()
+        except Exception:
+            log.exception("radar: summarizing older visits failed (retried at the next start)")
+
+    task = asyncio.create_task(run())
+    yield task
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

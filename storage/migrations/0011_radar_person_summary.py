@@ -4,7 +4,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0009_web_sessions')]
+    dependencies = [('models', '0010_conversation_welcome')]
 
     initial = False
 

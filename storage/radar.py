@@ -114,7 +114,7 @@ class Person(Model):
     radar_id = fields.IntField()
     person = fields.CharField(max_length=64)  # the customer's external_userid, else the visitor id
     ext = fields.CharField(max_length=64, default="")
-    staff = fields.CharField(max_length=64, default="")  # root_userid of their first send
+    root_userid = fields.CharField(max_length=64, default="")  # of their first send (MIN)
     level = fields.IntField(default=1)
     visits = fields.IntField(default=0)
     duration = fields.IntField(default=0)

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 Key = tuple[int, str]  # (radar id, person)
 PK = "CASE WHEN external_userid <> '' THEN external_userid ELSE visitor_id END"
 COLUMNS = (
-    "radar_id", "person", "ext", "staff", "level", "visits", "duration", "best", "max_page",
+    "radar_id", "person", "ext", "root_userid", "level", "visits", "duration", "best", "max_page",
     "last_at", "last_duration", "last_channel", "measured", "measured_duration",
     "measured_progress", "shared", "brought",
 )  # fmt: skip
@@ -167,7 +167,7 @@ def _summary(
         "radar_id": radar_id,
         "person": pk,
         "ext": max(str(v["external_userid"]) for v in visits),
-        "staff": min(str(v["root_userid"]) for v in visits),
+        "root_userid": min(str(v["root_userid"]) for v in visits),
         "level": min(int(v["level"]) for v in visits),
         "visits": len(visits),
         "duration": sum(int(v["duration_seconds"]) for v in visits),

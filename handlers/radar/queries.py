@@ -30,7 +30,8 @@ class Scope:
             self.params += sorted(userids)
 
 
-SUMMARY = """SELECT person AS pk, level, visits, duration, best, max_page, last_at, ext, staff, shared,
+SUMMARY = """SELECT person AS pk, level, visits, duration, best, max_page, last_at, ext,
+    root_userid AS staff, shared,
     last_duration, last_channel, brought FROM radar_person WHERE radar_id = ?"""
 
 

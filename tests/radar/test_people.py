@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from bot.deps import Deps
+from bot.staff_ids import rename_staff
 from handlers.radar import people, queries
 from handlers.radar.followup import finalize_many
 from handlers.radar.visits import add_beat, epoch
@@ -59,9 +60,9 @@ def _plain(value: Any) -> Any:
     return int(value) if isinstance(value, Decimal) else value
 
 
-async def _both(fn: Any) -> tuple[Any, Any]:
+async def _both(fn: Any, staff: set[str] = STAFF) -> tuple[Any, Any]:
     """(from the summary, from the raw visits)."""
-    return _plain(await fn(None)), _plain(await fn(set(STAFF)))
+    return _plain(await fn(None)), _plain(await fn(set(staff)))
 
 
 async def _agree(rid: int, since: datetime) -> None:
@@ -111,3 +112,16 @@ async def test_visits_from_before_the_summary_are_backfilled(
     assert await Person.filter(radar_id=rid).order_by("person").values(*FIELDS) == expected
     await people.backfill()  # nothing missing any more: nothing changes
     assert await Person.filter(radar_id=rid).order_by("person").values(*FIELDS) == expected
+
+
+async def test_a_staff_members_new_userid_moves_their_people(
+    client: TestClient, deps: Deps, corp: None, clock: Clock
+) -> None:
+    rid = await _random_spread(client, deps, clock, 5)
+    await rename_staff("alice", "alice2")
+    staff = STAFF - {"alice"} | {"alice2"}
+    summary, raw = await _both(lambda u: queries.export_rows(rid, u, {}, 1000), staff)
+    assert "alice2" in {r["staff"] for r in raw} and summary == raw
+    mine = {"staff": "alice2"}
+    summary, raw = await _both(lambda u: queries.customers(rid, u, mine, 0, 1000), staff)
+    assert summary == raw

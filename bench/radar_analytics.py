@@ -151,6 +151,7 @@ async def main(args: argparse.Namespace) -> None:
         print(f"{args.visits:,} visits ready in {took:.1f} s ({db_url.split(':')[0]})")
         start = time.perf_counter()
         people = await rebuild(1)  # generated rows bypass the visit batch that keeps it
+        await conn().execute_script("ANALYZE radar_person")  # as autovacuum would by now
         took = time.perf_counter() - start
         print(f"per-person summary of {people:,} people computed in {took:.1f} s")
         base, _ = await timed(

@@ -102,10 +102,10 @@ async def staff_page(browser: Any, stack: Stack, userid: str) -> Any:
 
 
 async def open_radar_tool(page: Any, url: str) -> None:
-    await page.goto(url)
+    # `open=radar` opens the tool whatever else the toolbar offers (a lone tool opens by
+    # itself, and a tile clicked while it mounts would be a race)
+    await page.goto(f"{url}&open=radar")
     await page.wait_for_selector("#context:has-text('艾丽丝')")
-    if not await page.locator(".radar-list").count():
-        await page.click("[data-path='/static/radar/toolbar.js']")
     await page.wait_for_selector(".radar-item")
 
 

@@ -120,9 +120,9 @@ async def test_console_hides_system_pages_from_staff(
 
 async def test_sidebar_shell_with_the_shim(browser: Any, server: TestServer, deps: Deps) -> None:
     page = await _page(browser, server, deps, "carol")
-    # `open=` mounts the feature at once (a tile clicked while a lone tool mounts would race)
-    await page.goto(str(server.make_url("/sidebar?sandbox_contact=wm-42&open=__test__")))
+    await page.goto(str(server.make_url("/sidebar?sandbox_contact=wm-42")))
     await page.wait_for_selector("#context:has-text('当前客户会话')")
+    await page.click("[data-path='/__test__/feature.js']")
     await page.wait_for_selector("#sent")
     sent = await page.evaluate("window.__sentMessages")
     assert sent[0]["msg"] == {"msgtype": "text", "text": {"content": "你好 wm-42"}}

@@ -3,6 +3,8 @@ reader scrolls near them; the viewer's scripts come gzipped."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -39,7 +41,7 @@ async def stack(tmp_path: Path, db_url: str, redis_server: EmbeddedRedis) -> Asy
         yield s
 
 
-async def test_pages_drawn_lazily_and_viewer_gzipped(stack: Stack) -> None:
+async def pdf_share(stack: Stack) -> Share:
     pdf = demo_pdf(12)
     name = uploads.store(stack.deps.settings, pdf, "pdf", "PDF")
     group = await RadarGroup.create(name="资料")
@@ -47,10 +49,14 @@ async def test_pages_drawn_lazily_and_viewer_gzipped(stack: Stack) -> None:
         group=group, name="长文档", type=RadarType.PDF, title="十二页手册",
         files=[{"name": name, "size": len(pdf), "pages": 12}],
     )  # fmt: skip
-    share = await Share.create(
+    return await Share.create(
         token=stack.deps.signer.token(SHARE_PURPOSE), radar=radar, userid="alice",
         external_userid="", chat_id="wr_chat", created_at=stack.deps.now(),
     )  # fmt: skip
+
+
+async def test_pages_drawn_lazily_and_viewer_gzipped(stack: Stack) -> None:
+    share = await pdf_share(stack)
     encodings: dict[str, str] = {}
     async with chromium() as browser:
         page: Any = await (await browser.new_context(**PHONE)).new_page()
@@ -71,3 +77,31 @@ async def test_pages_drawn_lazily_and_viewer_gzipped(stack: Stack) -> None:
         await page.locator("canvas[data-page='12']").scroll_into_view_if_needed()
         await page.wait_for_selector("canvas[data-page='12'][data-rendered]")
     assert encodings == {"pdf.min.mjs": "gzip", "pdf.worker.min.mjs": "gzip"}
+
+
+async def test_worker_download_does_not_wait_for_the_library(stack: Stack) -> None:
+    """The worker (the viewer's biggest file) is requested while pdf.min.mjs is still on its
+    way: held back here until the worker's request shows up (or for a while, if it never
+    does), the library must not be what starts the worker's download."""
+    share = await pdf_share(stack)
+    worker_requested = asyncio.Event()
+    before_library: list[bool] = []
+    async with chromium() as browser:
+        context = await browser.new_context(**PHONE)
+        context.on(
+            "request",
+            lambda r: worker_requested.set() if r.url.endswith("pdf.worker.min.mjs") else None,
+        )
+
+        async def hold(route: Any) -> None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(worker_requested.wait(), 10)
+            before_library.append(worker_requested.is_set())
+            await route.continue_()
+
+        await context.route("**/pdf.min.mjs", hold)
+        page: Any = await context.new_page()
+        page.set_default_timeout(20000)
+        await page.goto(f"{stack.app_url}/r/{share.token}")
+        await page.wait_for_selector("canvas[data-page='1'][data-rendered]")
+        assert before_library and all(before_library)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from bot.auth_types import Principal, Role
 from bot.deps import Deps
@@ -21,7 +21,9 @@ def today(deps: Deps) -> tuple[datetime, datetime]:
     """The corp's today (its own time zone) as UTC-aware bounds [start, end)."""
     local = deps.local_now()
     start = datetime.combine(local.date(), time(0), tzinfo=local.tzinfo)
-    return start, start + timedelta(days=1)
+    # in UTC: SQLite compares stored UTC times as text, so a +08:00 bound would miss the
+    # early hours of the corp's day
+    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
 
 
 async def _feature_tiles(deps: Deps, user: Principal) -> list[Tile]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -93,7 +93,7 @@ async def _query(ctx: RequestContext) -> QuerySet[FollowRelation]:
         day = day_param(ctx.request, name, tz)
         if day is not None:
             day = day + timedelta(days=1) if op == "lt" and len(q[name]) <= 10 else day
-            query = query.filter(**{f"added_at__{op}": day})
+            query = query.filter(**{f"added_at__{op}": day.astimezone(UTC)})  # SQLite: text
     if q.get("add_way"):
         query = query.filter(add_way=int_param(ctx.request, "add_way", 0, 0, MAX_ADD_WAY))
     if state := text_param(ctx.request, "state", "渠道 state"):

@@ -4,7 +4,7 @@ staff, PDF drop-off), batch tagging and Excel export; staff see only their own s
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pydantic
@@ -90,7 +90,7 @@ class Names:
 
 def _midnight(ctx: RequestContext) -> datetime:
     local = ctx.deps.local_now()
-    return datetime.combine(local.date(), time(0), tzinfo=local.tzinfo)
+    return datetime.combine(local.date(), time(0), tzinfo=local.tzinfo).astimezone(UTC)
 
 
 @router.get(RADAR_PATH + "/stats", role=Role.STAFF)
@@ -162,10 +162,11 @@ async def _filters(ctx: RequestContext) -> dict[str, Any]:
         out["keys"] = set(await found.values_list("external_userid", flat=True)) | {text}
         out["q"] = text
     since, until = day_param(ctx.request, "since", tz), day_param(ctx.request, "until", tz)
-    out["since"] = since
+    out["since"] = since and since.astimezone(UTC)  # stored times compare as UTC text on SQLite
     # a date "until" includes that whole day
     if until is not None:
-        out["until"] = until + timedelta(days=1) if len(q.get("until", "")) <= 10 else until
+        until = until + timedelta(days=1) if len(q.get("until", "")) <= 10 else until
+        out["until"] = until.astimezone(UTC)
     return out
 
 

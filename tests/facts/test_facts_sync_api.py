@@ -231,3 +231,21 @@ async def test_customer_list_in_words_searchable_by_name_and_tag(
     sheet = load_workbook(io.BytesIO(resp.body)).active
     ways = {r[0].value: r[4].value for r in list(sheet.iter_rows())[1:]}
     assert ways == {"李四": "扫描二维码", "王五": "名片分享"}
+
+
+async def test_added_date_filters_are_days_of_the_corp(deps: Deps, wecom: FakeWeCom) -> None:
+    """An add at 07:00 in Shanghai (23:00 UTC the day before) is found by that local day's
+    date filters on every database (SQLite compares stored UTC times as text)."""
+    import json
+    from datetime import UTC, datetime
+
+    corp(wecom)
+    await full_sync({"deps": deps})
+    early = datetime(2025, 3, 1, 23, 0, tzinfo=UTC)  # 2 March, 07:00 in Shanghai
+    await FollowRelation.filter(userid="alice").update(added_at=early)
+    admin = Principal("root", "管理员", Role.ADMIN)
+    query = "/api/facts/customers?added_from=2025-03-02&added_to=2025-03-02&staff=alice"
+    resp = await customers_view(ctx(deps, query, admin))
+    assert isinstance(resp, web.Response) and isinstance(resp.body, bytes)
+    found = json.loads(resp.body)["items"]
+    assert len(found) == (await FollowRelation.filter(userid="alice").count()) > 0

@@ -190,3 +190,21 @@ async def test_console_opens_on_the_home_tiles(server: TestServer, deps: Deps) -
         await health.locator("[data-tile='投递失败事件']").click()
         await page.wait_for_selector("h1:has-text('事件投递')")
         await page.wait_for_selector("td:has-text('FollowEnded')")
+
+
+async def test_the_corps_morning_counts_as_today(
+    client: TestClient, deps: Deps, seeded: None
+) -> None:
+    """At 07:30 in Shanghai (23:30 UTC the day before) an add at 07:00 local is today's and
+    one at 23:00 local yesterday is not, on every database."""
+    morning = datetime(2025, 3, 1, 23, 30, tzinfo=UTC)  # 2 March, 07:30 in Shanghai
+    clock = deps.clock
+    assert isinstance(clock, Clock)
+    clock.now = morning
+    await record_add(
+        deps, userid="alice", external_userid="wm7", at=morning - timedelta(minutes=30)
+    )
+    await record_add(
+        deps, userid="alice", external_userid="wm8", at=morning - timedelta(hours=8, minutes=30)
+    )
+    assert (await _tiles(client, deps, "admin"))["今日新增客户"] == 1

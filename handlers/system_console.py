@@ -7,11 +7,11 @@ from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, Field
-from redis.exceptions import RedisError
 
 from bot import auth
 from bot.auth_types import Principal, Role
-from bot.http import ApiError, RequestContext, json_ok, page_params, read_json
+from bot.http import ApiError, RequestContext, json_ok, read_json
+from handlers.system_deadletters import DeadLetters
 from handlers.system_router import router
 from storage.core import ConsoleRole, InboxEvent, InboxStatus
 from storage.directory import Department, Staff
@@ -180,35 +180,9 @@ def _inbox_json(row: InboxEvent) -> dict[str, Any]:
     }
 
 
-@router.get("/api/system/inbox", role=Role.ADMIN)
-async def list_inbox(ctx: RequestContext) -> web.StreamResponse:
-    name = ctx.request.query.get("status", "dead")
-    status = INBOX_STATUSES.get(name)
-    if status is None:
-        raise ApiError(400, "参数 status 只能是 dead、failed 或 pending", "status")
-    page, size = page_params(ctx.request)
-    query = InboxEvent.filter(status=status)
-    total = await query.count()
-    rows = await query.order_by("-id").offset((page - 1) * size).limit(size)
-    items = [_inbox_json(r) for r in rows]
-    return json_ok({"items": items, "total": total, "page": page, "size": size})
-
-
-@router.post(r"/api/system/inbox/{id:\d+}/retry", role=Role.ADMIN)
-async def retry_inbox(ctx: RequestContext) -> web.StreamResponse:
-    row = await InboxEvent.get_or_none(id=int(ctx.request.match_info["id"]))
-    if row is None:
-        raise ApiError(404, "找不到该回调事件")
-    if row.status is InboxStatus.DONE:
-        raise ApiError(409, "该事件已处理完成，无需重试")
-    now = ctx.deps.now()
-    row.status, row.attempts, row.next_attempt_at = InboxStatus.PENDING, 0, now
-    await row.save(update_fields=["status", "attempts", "next_attempt_at"])
-    queued = True
-    try:
-        marker = f"retry{int(now.timestamp() * 1000)}"
-        await ctx.deps.queue.enqueue("process_inbox", row.id, job_id=f"inbox:{row.id}:{marker}")
-    except (RedisError, OSError):
-        queued = False  # the stranded-row sweep picks the pending row up later
-        log.warning("retry of inbox %s not enqueued; left for the sweep", row.id)
-    return json_ok({"ok": True, "queued": queued, "item": _inbox_json(row)})
+INBOX = DeadLetters(
+    InboxEvent, INBOX_STATUSES, InboxStatus.PENDING, InboxStatus.DONE,
+    "process_inbox", "inbox", _inbox_json, "回调事件",
+)  # fmt: skip
+router.get("/api/system/inbox", role=Role.ADMIN)(INBOX.list)
+router.post(r"/api/system/inbox/{id:\d+}/retry", role=Role.ADMIN)(INBOX.retry)

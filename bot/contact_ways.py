@@ -117,6 +117,31 @@ async def _store(deps: Deps, fields: dict[str, Any]) -> ContactWay:
         return await ContactWay.get(**key)
 
 
+async def _made(
+    deps: Deps,
+    owner: tuple[WayKind, str, str, str],  # kind, feature, purpose, owner_key
+    state: str,
+    expires_at: datetime | None,
+    make: Callable[[], Awaitable[dict[str, Any]]],
+    qr_code: Callable[[dict[str, Any]], Awaitable[str]],
+) -> ContactWay:
+    """The owner's way if one is live, else one made in WeCom (under the quota guard and the
+    back-off) and stored; a way whose QR could not be read is deleted in WeCom again."""
+    kind, feature, purpose, owner_key = owner
+    if way := await _reusable(deps, kind, feature, purpose, owner_key):
+        return way
+    await _guard(deps)
+    result = await _created(deps, _retry_key(kind, feature, purpose, owner_key), make)
+    fields: dict[str, Any] = dict(kind=kind, feature=feature, purpose=purpose, owner_key=owner_key)
+    fields |= {"config_id": str(result["config_id"]), "state": state, "expires_at": expires_at}
+    try:
+        qr = await qr_code(result)
+    except Exception:
+        await _delete_in_wecom(deps, ContactWay(**fields))
+        raise
+    return await _store(deps, fields | {"qr_code": qr})
+
+
 async def contact_way(
     deps: Deps,
     *,
@@ -131,13 +156,15 @@ async def contact_way(
 ) -> ContactWay:
     """The owner's QR contact way, made once and reused (WeCom errors raise `WeComError`)."""
     check_state(state)
-    kind = WayKind.CONTACT
-    if way := await _reusable(deps, kind, feature, purpose, owner_key):
-        return way
-    await _guard(deps)
-    result = await _created(
+
+    async def qr_code(result: dict[str, Any]) -> str:  # add_contact_way answers with it
+        return str(result.get("qr_code") or "")
+
+    return await _made(
         deps,
-        _retry_key(kind, feature, purpose, owner_key),
+        (WayKind.CONTACT, feature, purpose, owner_key),
+        state,
+        expires_at,
         lambda: deps.wecom.add_contact_way(
             type=1 if len(users) == 1 else 2,
             scene=2,
@@ -146,10 +173,8 @@ async def contact_way(
             remark=remark[:30],
             skip_verify=skip_verify,
         ),
+        qr_code,
     )
-    fields: dict[str, Any] = dict(kind=kind, feature=feature, purpose=purpose, owner_key=owner_key)
-    fields |= dict(config_id=str(result["config_id"]), qr_code=str(result.get("qr_code") or ""))
-    return await _store(deps, fields | {"state": state, "expires_at": expires_at})
 
 
 async def join_way(
@@ -167,26 +192,21 @@ async def join_way(
     check_state(state)
     if not 1 <= len(chat_ids) <= JOIN_CHATS_MAX:
         raise ContactWayError(400, f"加入群聊二维码需关联 1 至 {JOIN_CHATS_MAX} 个群聊", "chat_ids")
-    kind = WayKind.JOIN
-    if way := await _reusable(deps, kind, feature, purpose, owner_key):
-        return way
-    await _guard(deps)
-    result = await _created(
+
+    async def qr_code(result: dict[str, Any]) -> str:  # add_join_way gives only the config_id
+        found = await deps.wecom.get_join_way(str(result["config_id"]))
+        return str(found.get("qr_code") or "")
+
+    return await _made(
         deps,
-        _retry_key(kind, feature, purpose, owner_key),
+        (WayKind.JOIN, feature, purpose, owner_key),
+        state,
+        expires_at,
         lambda: deps.wecom.add_join_way(
             scene=2, chat_id_list=chat_ids, state=state, remark=remark[:30]
         ),
+        qr_code,
     )
-    config_id = str(result["config_id"])
-    fields: dict[str, Any] = dict(kind=kind, feature=feature, purpose=purpose, owner_key=owner_key)
-    fields |= {"config_id": config_id, "state": state, "expires_at": expires_at}
-    try:
-        qr_code = str((await deps.wecom.get_join_way(config_id)).get("qr_code") or "")
-    except Exception:
-        await _delete_in_wecom(deps, ContactWay(**fields))
-        raise
-    return await _store(deps, fields | {"qr_code": qr_code})
 
 
 async def expire(

@@ -112,6 +112,20 @@ class RadarVisited(DomainEvent):
         return f"customer:{self.external_userid}"
 
 
+class FissionHelped(DomainEvent):
+    """A helper's add was counted for a participant of an activity (once per helper)."""
+
+    activity_id: int
+    participant_external_userid: str
+    helper_external_userid: str
+    userid: str  # the staff member the helper added
+    helps: int  # the participant's counted helps after this one
+    at: datetime
+
+    def subject(self) -> str:
+        return f"customer:{self.helper_external_userid}"
+
+
 def event_key(kind: str, key: str) -> str:
     """The stored unique key: readable when short, hashed when it would not fit."""
     full = f"{kind}:{key}"

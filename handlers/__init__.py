@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.router import Router
 from handlers.assistant import router as assistant_router
 from handlers.facts import router as facts_router
+from handlers.fission import router as fission_router
 from handlers.leaderboard import router as leaderboard_router
 from handlers.radar import router as radar_router
 from handlers.welcome import router as welcome_router
@@ -15,4 +16,5 @@ FEATURE_ROUTERS: list[Router] = [
     leaderboard_router,
     assistant_router,
     welcome_router,
+    fission_router,
 ]

@@ -22,6 +22,7 @@ MODEL_MODULES = [
     "storage.schedule",
     "storage.contact_ways",
     "storage.welcome",
+    "storage.fission",
 ]
 
 

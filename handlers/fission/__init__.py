@@ -1,0 +1,12 @@
+"""裂变活动 — fission activities: posters, exactly-once help credit, prizes (spec/fission.md).
+
+The credit core lives in `credit`, the participants' QR codes in `ways`, posters in `poster`,
+the customer pages in `pages`, the console API in `admin`, the welcome in `welcome`.
+"""
+
+from __future__ import annotations
+
+from handlers.fission import credit  # noqa: F401  (each module decorates the router)
+from handlers.fission.router import FissionSettings, router
+
+__all__ = ["FissionSettings", "router"]

@@ -1,7 +1,7 @@
 """The TOP10 bar chart as a PNG, drawn with Pillow (the closing report's card image).
 
 Names are Chinese, so the fonts are CJK ones: $SCRMBOT_CJK_FONT, then the machine's (fontconfig,
-then known paths), then the subset of Noto Sans SC shipped in `fonts/` (ASCII and GB2312),
+then known paths), then the subset of Noto Sans SC shipped in `bot/fonts/` (ASCII and GB2312),
 which every install has. Each label is drawn with the first font that has all its glyphs, so a
 name never shows as boxes.
 """
@@ -17,7 +17,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-SHIPPED = Path(__file__).parent / "fonts" / "NotoSansSC-GB2312.otf"
+from bot.cjk import SHIPPED  # the shipped CJK font lives with the core
+
 # (path, face index in a collection): Noto's .ttc holds SC as its third face.
 KNOWN = [
     ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 2),

@@ -44,12 +44,16 @@ class FissionActivity(Model):
     new_only = fields.BooleanField(default=True)
     revoke_hours = fields.IntField(default=0)  # 0 = a deletion never voids a help
     helper_limit = fields.IntField(default=0)  # helps per helper across activities, 0 = any
-    staff: list[str] = fields.JSONField(default=list)  # acquisition staff behind every participant's QR
+    staff: list[str] = fields.JSONField(
+        default=list
+    )  # acquisition staff behind every participant's QR
     welcome_text = fields.TextField(default="")
     poster_bg = fields.BinaryField(null=True)
     poster_layout: dict[str, Any] = fields.JSONField(default=dict)
     way_keep_days = fields.IntField(default=7)  # participants' QR codes live this long after end
-    options: dict[str, Any] = fields.JSONField(default=dict)  # scripts, participating staff, reminders
+    options: dict[str, Any] = fields.JSONField(
+        default=dict
+    )  # scripts, participating staff, reminders
     created_by = fields.CharField(max_length=64, default="")
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)

@@ -6,7 +6,11 @@ the customer pages in `pages`, the console API in `admin`, the welcome in `welco
 
 from __future__ import annotations
 
-from handlers.fission import credit  # noqa: F401  (each module decorates the router)
+from handlers.fission import (  # noqa: F401  (each module decorates the router)
+    credit,
+    pages,
+    welcome,
+)
 from handlers.fission.router import FissionSettings, router
 
 __all__ = ["FissionSettings", "router"]

@@ -68,9 +68,10 @@ def _utc(at: datetime) -> datetime:
 
 async def _was_customer(helper: str, at: datetime, state: str) -> bool:
     """The corp had added the helper before this add (the facts' adds — callbacks and the
-    sync — by any staff member). Adds through the same QR code do not count: a second staff
-    member behind one poster is the same help, refused as already helped."""
-    adds = FollowEvent.filter(external_userid=helper, kind="add", at__lt=_utc(at))
+    sync — by any staff member), up to this add's own second (WeCom's times are whole
+    seconds). Adds through the same QR code do not count: they are this help, or a second
+    staff member behind one poster, refused as already helped."""
+    adds = FollowEvent.filter(external_userid=helper, kind="add", at__lte=_utc(at))
     return await adds.exclude(state=state).exists()
 
 

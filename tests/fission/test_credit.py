@@ -255,3 +255,13 @@ async def test_helper_limit_across_activities(deps: Deps) -> None:
 async def test_other_states_are_not_fission(deps: Deps) -> None:
     assert await add(deps, "alice", "wm_h", 10, "radar") is None
     assert await add(deps, "alice", "wm_h", 10, "f:nosuchcode") is None
+
+
+async def test_old_customer_added_in_the_same_second_is_refused(deps: Deps) -> None:
+    activity = await make_activity()
+    p = await make_participant(activity, "wm_p")
+    state = state_of(p.code)
+    await fact("carol", "wm_old", 10)
+    await fact("alice", "wm_old", 10, state=state)
+    found = await add(deps, "alice", "wm_old", 10, state)
+    assert found and found.attempt.outcome is Outcome.OLD_CUSTOMER

@@ -1,0 +1,89 @@
+"""Fission's people-facing output: the customer pages (`cards/templates/fission/`), the
+helper's welcome, the reasons a help was refused, and the staff cards (pure functions)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+_TEMPLATES = Path(__file__).resolve().parent / "templates" / "fission"
+pages = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+# What the helper is told (and admins see) for each outcome.
+REASONS = {
+    "counted": "助力成功",
+    "old_customer": "助力失败：你已是老客户，本活动仅限新朋友助力",
+    "already_helped": "助力失败：你已为本活动助力过（每人限助力一次）",
+    "outside_window": "助力失败：不在活动时间内",
+    "self": "助力失败：不能为自己助力",
+    "revoked": "助力已失效：助力后过早删除了好友",
+    "helper_limit": "助力失败：你的助力次数已用完",
+}
+OUTCOME_LABELS = {
+    "counted": "助力成功",
+    "old_customer": "老客户",
+    "already_helped": "已助力过",
+    "outside_window": "不在活动时间",
+    "self": "自己助力",
+    "revoked": "已撤销",
+    "helper_limit": "超出助力次数",
+}
+
+
+def render_page(name: str, **values: Any) -> str:
+    return pages.get_template(name).render(**values)
+
+
+def welcome_text(custom: str, outcome: str, inviter: str, activity: str, link: str) -> str:
+    """The helper's welcome: the admin's text, the help's outcome, and their own link."""
+    lines = [custom.strip()] if custom.strip() else [f"欢迎参加「{activity}」！"]
+    reason = REASONS.get(outcome, "")
+    if outcome == "counted" and inviter:
+        reason = f"你已成功为 {inviter} 助力！"
+    if reason:
+        lines.append(reason)
+    lines.append(f"你也可以参加活动、邀请好友助力赢奖品：{link}")
+    return "\n".join(lines)
+
+
+def won_card(
+    *, customer: str, activity: str, prize: str, helps: int, url: str, task_id: str
+) -> dict[str, Any]:
+    """To the staff member who looks after a winner: contact them to hand out the prize."""
+    return {
+        "card_type": "text_notice",
+        "source": {"desc": "裂变活动"},
+        "main_title": {"title": f"{customer[:12]} 完成助力"[:26], "desc": activity[:30]},
+        "horizontal_content_list": [
+            {"keyname": "奖品", "value": prize[:26]},
+            {"keyname": "助力人数", "value": str(helps)},
+        ],
+        "sub_title_text": "请联系客户发放奖品，发放后在侧边栏标记已发放。",
+        "card_action": {"type": 1, "url": url},
+        "jump_list": [{"type": 1, "title": "去发放奖品", "url": url}],
+        "task_id": task_id,
+    }
+
+
+def started_card(
+    *, activity: str, start_text: str, end_text: str, script: str, url: str, task_id: str
+) -> dict[str, Any]:
+    """To the participating staff when the activity starts, with the script to share."""
+    return {
+        "card_type": "text_notice",
+        "source": {"desc": "裂变活动"},
+        "main_title": {
+            "title": f"活动开始：{activity}"[:26],
+            "desc": f"{start_text} 至 {end_text}"[:30],
+        },
+        "sub_title_text": (script or "邀请你的客户参加活动，好友助力即可领奖。")[:120],
+        "card_action": {"type": 1, "url": url},
+        "jump_list": [{"type": 1, "title": "查看活动客户", "url": url}],
+        "task_id": task_id,
+    }

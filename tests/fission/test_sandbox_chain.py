@@ -174,7 +174,10 @@ async def test_a_chain_of_helpers_through_the_sandbox(
             # a helper's own link shows the reason of their help
             helper = await FissionAttempt.get(helper=old)
             assert helper.outcome is Outcome.OLD_CUSTOMER
-            async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as other:
-                async with other.get(personal_url(stack.deps, activity.id, old)) as r:
-                    assert "你已是老客户" in await r.text()
+            helper_link = personal_url(stack.deps, activity.id, old)
+            async with (
+                aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as other,
+                other.get(helper_link) as r,
+            ):
+                assert "你已是老客户" in await r.text()
         assert await Customer.filter(name="好友甲").exists()

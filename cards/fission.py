@@ -53,21 +53,37 @@ def welcome_text(custom: str, outcome: str, inviter: str, activity: str, link: s
 
 
 def won_card(
-    *, customer: str, activity: str, prize: str, helps: int, url: str, task_id: str
+    *, customer: str, activity: str, prize: str, helps: int, url: str, task_id: str, given_key: str
 ) -> dict[str, Any]:
-    """To the staff member who looks after a winner: contact them to hand out the prize."""
+    """To the staff member who looks after a winner: contact them, then press 已发放."""
     return {
-        "card_type": "text_notice",
+        "card_type": "button_interaction",
+        "task_id": task_id,
         "source": {"desc": "裂变活动"},
         "main_title": {"title": f"{customer[:12]} 完成助力"[:26], "desc": activity[:30]},
         "horizontal_content_list": [
             {"keyname": "奖品", "value": prize[:26]},
             {"keyname": "助力人数", "value": str(helps)},
         ],
-        "sub_title_text": "请联系客户发放奖品，发放后在侧边栏标记已发放。",
+        "sub_title_text": "请联系客户发放奖品，发放后点击「已发放」。",
         "card_action": {"type": 1, "url": url},
-        "jump_list": [{"type": 1, "title": "去发放奖品", "url": url}],
-        "task_id": task_id,
+        "button_list": [
+            {"type": 1, "text": "查看活动客户", "style": 2, "url": url},
+            {"type": 0, "text": "已发放", "style": 1, "key": given_key},
+        ],
+    }
+
+
+def given_card(sent: dict[str, Any], name: str, at_text: str) -> dict[str, Any]:
+    """The won card once the prize was marked as given: no buttons left."""
+    return {
+        "card_type": "text_notice",
+        "source": sent.get("source", {"desc": "裂变活动"}),
+        "main_title": sent.get("main_title", {"title": "客户完成助力"}),
+        "horizontal_content_list": sent.get("horizontal_content_list", []),
+        "sub_title_text": f"已由 {name} 发放 · {at_text}"[:120],
+        "card_action": sent.get("card_action", {"type": 1, "url": ""}),
+        "task_id": sent.get("task_id", ""),
     }
 
 

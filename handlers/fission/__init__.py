@@ -7,8 +7,11 @@ the customer pages in `pages`, the console API in `admin`, the welcome in `welco
 from __future__ import annotations
 
 from handlers.fission import (  # noqa: F401  (each module decorates the router)
+    admin,
     credit,
+    notify,
     pages,
+    schedule,
     welcome,
 )
 from handlers.fission.router import FissionSettings, router

@@ -126,6 +126,17 @@ class FissionHelped(DomainEvent):
         return f"customer:{self.helper_external_userid}"
 
 
+class StageMoved(_CustomerEvent):
+    """A follow relation moved to another stage of a journey (`to_stage_id` None = back to
+    the unset pool); `by` is rule, staff or batch."""
+
+    journey_id: int
+    from_stage_id: int | None
+    to_stage_id: int | None
+    by: str
+    transition_id: int
+
+
 def event_key(kind: str, key: str) -> str:
     """The stored unique key: readable when short, hashed when it would not fit."""
     full = f"{kind}:{key}"

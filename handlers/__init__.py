@@ -8,6 +8,7 @@ from handlers.facts import router as facts_router
 from handlers.fission import router as fission_router
 from handlers.leaderboard import router as leaderboard_router
 from handlers.radar import router as radar_router
+from handlers.stages import router as stages_router
 from handlers.welcome import router as welcome_router
 
 FEATURE_ROUTERS: list[Router] = [
@@ -17,4 +18,5 @@ FEATURE_ROUTERS: list[Router] = [
     assistant_router,
     welcome_router,
     fission_router,
+    stages_router,
 ]

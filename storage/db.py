@@ -23,6 +23,7 @@ MODEL_MODULES = [
     "storage.contact_ways",
     "storage.welcome",
     "storage.fission",
+    "storage.stages",
 ]
 
 

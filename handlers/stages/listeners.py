@@ -1,0 +1,54 @@
+"""Domain-event subscribers: the facts rules look at are recorded, then the customer's
+relations are evaluated. Tags changed in the WeCom client neither trigger nor count: only
+tags set through scrmbot (TagsMarked by=scrmbot) do. Delivery may repeat: recording is
+insert-or-ignore and each rule version moves a relation once."""
+
+from __future__ import annotations
+
+import contextlib
+
+from tortoise.exceptions import IntegrityError
+
+from bot.deps import Deps
+from bot.domain_events import FollowAdded, GroupJoined, RadarVisited, TagsMarked
+from handlers.stages.engine import evaluate_customers
+from handlers.stages.router import router
+from storage.stages import StageRadarView, StageTagMark
+
+
+@router.listen(TagsMarked)
+async def on_tags_marked(deps: Deps, event: TagsMarked) -> None:
+    if event.by != "scrmbot":
+        return  # set in the WeCom client: never a trigger (the seed's rule)
+    for tag in event.add:
+        with contextlib.suppress(IntegrityError):
+            await StageTagMark.create(
+                userid=event.userid, external_userid=event.external_userid, tag_id=tag, at=event.at
+            )
+    if event.remove:
+        await StageTagMark.filter(
+            userid=event.userid, external_userid=event.external_userid, tag_id__in=event.remove
+        ).delete()
+    if event.add:
+        await evaluate_customers(deps, [event.external_userid], "tags", userid=event.userid)
+
+
+@router.listen(FollowAdded)
+async def on_follow_added(deps: Deps, event: FollowAdded) -> None:
+    await evaluate_customers(deps, [event.external_userid], "added", userid=event.userid)
+
+
+@router.listen(GroupJoined)
+async def on_group_joined(deps: Deps, event: GroupJoined) -> None:
+    if event.member_type != 2:
+        return
+    await evaluate_customers(deps, [event.member_id], "group")
+
+
+@router.listen(RadarVisited)
+async def on_radar_visited(deps: Deps, event: RadarVisited) -> None:
+    with contextlib.suppress(IntegrityError):
+        await StageRadarView.create(
+            external_userid=event.external_userid, radar_id=event.radar_id, at=event.at
+        )
+    await evaluate_customers(deps, [event.external_userid], "radar")

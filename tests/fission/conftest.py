@@ -43,6 +43,14 @@ class FakeWeCom:
         return {"errcode": 0}
 
 
+@pytest.fixture(autouse=True)
+def _fresh_caches() -> None:
+    """Link bindings are cached per process; every test has a database of its own."""
+    from bot.visitors import clear_cache
+
+    clear_cache()
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock(T0 + timedelta(hours=1))

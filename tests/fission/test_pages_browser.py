@@ -69,7 +69,7 @@ async def test_console_editor_creates_and_places_the_qr(
             assert (await FissionTier.get(activity_id=activity.id)).prize == "帆布袋"
 
             await page.get_by_role("button", name="复制").first.click()
-            await page.get_by_text("周末助力（副本）").wait_for()
+            await page.locator("a", has_text="周末助力（副本）").wait_for()
 
 
 async def test_customer_pages_on_a_phone(

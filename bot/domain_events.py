@@ -137,6 +137,22 @@ class StageMoved(_CustomerEvent):
     transition_id: int
 
 
+class PointsChanged(DomainEvent):
+    """A customer's balance changed: one ledger entry (earn, spend, hold, release, expire,
+    zero, import, manual, reverse: `entry_kind`); `balance` is the available balance after it."""
+
+    external_userid: str
+    entry_id: int
+    entry_kind: str
+    rule: str = ""
+    amount: int
+    balance: int
+    at: datetime
+
+    def subject(self) -> str:
+        return f"customer:{self.external_userid}"
+
+
 def event_key(kind: str, key: str) -> str:
     """The stored unique key: readable when short, hashed when it would not fit."""
     full = f"{kind}:{key}"

@@ -7,6 +7,7 @@ from handlers.assistant import router as assistant_router
 from handlers.facts import router as facts_router
 from handlers.fission import router as fission_router
 from handlers.leaderboard import router as leaderboard_router
+from handlers.points import router as points_router
 from handlers.radar import router as radar_router
 from handlers.stages import router as stages_router
 from handlers.welcome import router as welcome_router
@@ -19,4 +20,5 @@ FEATURE_ROUTERS: list[Router] = [
     welcome_router,
     fission_router,
     stages_router,
+    points_router,
 ]

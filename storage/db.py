@@ -24,6 +24,7 @@ MODEL_MODULES = [
     "storage.welcome",
     "storage.fission",
     "storage.stages",
+    "storage.points",
 ]
 
 

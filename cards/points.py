@@ -1,0 +1,71 @@
+"""Points' people-facing output: the redemption card for the owning staff member (pure: data
+in, dict out) and the customer page's HTML shell (`cards/templates/points/`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+_TEMPLATES = Path(__file__).resolve().parent / "templates" / "points"
+pages = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+
+def render_page(name: str, **values: Any) -> str:
+    return pages.get_template(name).render(**values)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
+
+
+def redemption_card(
+    *,
+    customer_name: str,
+    reward: str,
+    cost: int,
+    release_text: str,
+    profile_url: str,
+    task_id: str,
+    done_key: str,
+) -> dict[str, Any]:
+    """「客户 X 兑换了 Y」 with 已发放 (a callback button) and the profile link."""
+    return {
+        "card_type": "button_interaction",
+        "task_id": task_id,
+        "source": {"desc": "社群积分"},
+        "main_title": {
+            "title": _clip(f"{_clip(customer_name, 8)} 兑换了「{reward}」", 26),
+            "desc": "请尽快发放，发放后点击「已发放」",
+        },
+        "horizontal_content_list": [
+            {"keyname": "消耗积分", "value": f"{cost} 分"},
+            {"keyname": "超时退回", "value": release_text},
+        ],
+        "card_action": {"type": 1, "url": profile_url},
+        "button_list": [
+            {"type": 1, "text": "查看客户画像", "style": 2, "url": profile_url},
+            {"type": 0, "text": "已发放", "style": 1, "key": done_key},
+        ],
+    }
+
+
+def fulfilled_card(sent: dict[str, Any], name: str, at_text: str) -> dict[str, Any]:
+    """The card once fulfilled: 「已由 张伟 发放 · 14:32」, no buttons left."""
+    url = sent.get("card_action", {}).get("url", "")
+    return {
+        "card_type": "text_notice",
+        "source": sent.get("source", {"desc": "社群积分"}),
+        "main_title": {
+            "title": sent.get("main_title", {}).get("title", "客户兑换了奖品"),
+            "desc": f"已由 {_clip(name, 16)} 发放 · {at_text}",
+        },
+        "horizontal_content_list": sent.get("horizontal_content_list", []),
+        "jump_list": [{"type": 1, "title": "查看客户画像", "url": url}],
+        "card_action": {"type": 1, "url": url},
+    }

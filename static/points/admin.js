@@ -1,0 +1,289 @@
+// Console → 社群积分: programme settings, rewards, customers (batch award / deduct, export),
+// the ledger (filters, reversal), redemptions and the blacklist.
+const API = "/api/points";
+const KIND = { earn: "获得", spend: "兑换", hold: "兑换冻结", release: "退回", expire: "过期", zero: "清零",
+  import: "导入", manual: "调整", reverse: "撤销" };
+const STATE = { pending: "待发放", fulfilled: "已发放", released: "已退回" };
+
+function requestId() {
+  const a = new Uint8Array(12);
+  crypto.getRandomValues(a);
+  return "r" + Array.from(a, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export async function mount(el, ui) {
+  const { h } = ui;
+  const body = h("div");
+  const tabs = [["settings", "积分设置"], ["rewards", "奖品"], ["customers", "客户积分"], ["ledger", "积分明细"],
+    ["redemptions", "兑换记录"]];
+  const buttons = tabs.map(([key, label]) => h("button", { class: "btn", type: "button", "data-tab": key,
+    onclick: () => show(key) }, label));
+  el.replaceChildren(h("div", { class: "card" }, h("div", { class: "ui-filters", id: "points-tabs" }, buttons)), body);
+  const views = { settings: showSettings, rewards: showRewards, customers: showCustomers, ledger: showLedger,
+    redemptions: showRedemptions };
+  function show(key) {
+    for (const b of buttons) b.classList.toggle("btn-primary", b.dataset.tab === key);
+    views[key](body, ui);
+  }
+  show("settings");
+}
+
+// --- settings ----------------------------------------------------------------------------
+
+function tierFields(prefix, label, tiers) {
+  const out = [];
+  for (let i = 0; i < 3; i++) {
+    const t = tiers[i] || {};
+    out.push({ name: `${prefix}${i}_days`, label: `${label}第${i + 1}档：天数`, type: "number", value: t.days ?? "" });
+    out.push({ name: `${prefix}${i}_points`, label: `${label}第${i + 1}档：奖励积分`, type: "number", value: t.points ?? "" });
+  }
+  return out;
+}
+
+function readTiers(values, prefix) {
+  const tiers = [];
+  for (let i = 0; i < 3; i++) {
+    const days = values[`${prefix}${i}_days`];
+    const points = values[`${prefix}${i}_points`];
+    if (days || points) tiers.push({ days, points });
+  }
+  return tiers;
+}
+
+async function showSettings(el, ui) {
+  const { h } = ui;
+  const data = await ui.api("GET", `${API}/program`);
+  const c = data.config;
+  const box = h("div");
+  const entries = h("ul", { id: "points-entry-points" }, data.entry_points.map((p) =>
+    h("li", {}, h("b", {}, `${p.works ? "✅" : "⚠️"} ${p.name}：`), p.detail, p.url ? h("code", {}, ` ${p.url}`) : null)));
+  el.replaceChildren(h("div", { class: "card" }, h("h2", {}, "积分入口"), entries,
+    h("p", { class: "muted" }, "每位客户的专属链接可在「客户积分」中复制，或在客户侧边栏的社群积分中查看。")),
+  h("div", { class: "card" }, h("h2", {}, "积分规则"), box));
+  ui.form(box, {
+    fields: [
+      { name: "enabled", label: "启用积分", type: "checkbox", value: c.enabled },
+      { name: "chat_ids", label: "参与的客户群", type: "picker", kind: "groups", value: c.chat_ids,
+        help: "不选表示所有客户群；客户需在参与的群中才能签到" },
+      { name: "newcomer_points", label: "新人积分", type: "number", value: c.newcomer_points },
+      { name: "newcomer_on", label: "新人积分发放时机", type: "select", value: c.newcomer_on, options: [
+        { value: "join", label: "首次入群" }, { value: "add", label: "首次添加员工" }, { value: "both", label: "首次入群或添加（只发一次）" }] },
+      { name: "newcomer_min_stay_hours", label: "最短在群时长（小时）", type: "number", value: c.newcomer_min_stay_hours,
+        help: "0 表示入群即发；大于 0 时在群满该时长后发放，提前退群不发" },
+      { name: "signin_points", label: "每日签到积分", type: "number", value: c.signin_points },
+      ...tierFields("streak", "连续签到", c.streak_tiers),
+      ...tierFields("cumul", "累计签到", c.cumulative_tiers),
+      { name: "cumulative_period", label: "累计签到周期", type: "select", value: c.cumulative_period, options: [
+        { value: "week", label: "每周" }, { value: "month", label: "每月" }, { value: "year", label: "每年" }] },
+      { name: "profile_points", label: "完善信息积分（每项）", type: "number", value: c.profile_points },
+      { name: "profile_name", label: "完善信息项：姓名", type: "checkbox", value: c.profile_fields.includes("name") },
+      { name: "profile_phone", label: "完善信息项：手机号", type: "checkbox", value: c.profile_fields.includes("phone") },
+      { name: "profile_wechat", label: "完善信息项：微信号", type: "checkbox", value: c.profile_fields.includes("wechat") },
+      { name: "profile_address", label: "完善信息项：地址", type: "checkbox", value: c.profile_fields.includes("address") },
+      { name: "expiry_mode", label: "积分有效期", type: "select", value: c.expiry_mode, options: [
+        { value: "none", label: "永久有效" }, { value: "days", label: "获得后若干天" }, { value: "date", label: "统一日期过期" }] },
+      { name: "expiry_days", label: "有效天数", type: "number", value: c.expiry_days },
+      { name: "expiry_date", label: "统一过期日期", type: "date", value: c.expiry_date || "" },
+      { name: "zero_on_leave", label: "退出全部参与群后清零", type: "checkbox", value: c.zero_on_leave },
+      { name: "reversal_negative", label: "撤销已使用的积分时允许余额为负", type: "checkbox", value: c.reversal_negative },
+      { name: "hold_hours", label: "兑换待发放时限（小时）", type: "number", value: c.hold_hours,
+        help: "超时未发放，积分和库存自动退回" },
+      { name: "staff_limit", label: "员工单次调整上限", type: "number", value: c.staff_limit },
+    ],
+    submit: async (v) => {
+      const fields = ["name", "phone", "wechat", "address"].filter((f) => v[`profile_${f}`]);
+      const body = {
+        enabled: v.enabled, chat_ids: v.chat_ids, newcomer_points: v.newcomer_points ?? 0, newcomer_on: v.newcomer_on,
+        newcomer_min_stay_hours: v.newcomer_min_stay_hours ?? 0, signin_points: v.signin_points ?? 0,
+        streak_tiers: readTiers(v, "streak"), cumulative_tiers: readTiers(v, "cumul"),
+        cumulative_period: v.cumulative_period, profile_points: v.profile_points ?? 0, profile_fields: fields,
+        expiry_mode: v.expiry_mode, expiry_days: v.expiry_days ?? 365, expiry_date: v.expiry_date || null,
+        zero_on_leave: v.zero_on_leave, reversal_negative: v.reversal_negative, hold_hours: v.hold_hours ?? 72,
+        staff_limit: v.staff_limit ?? 500,
+      };
+      await ui.api("POST", `${API}/program`, body);
+      ui.toast("积分规则已保存", "success");
+    },
+  });
+}
+
+// --- rewards -----------------------------------------------------------------------------
+
+function rewardFields(r) {
+  return [
+    { name: "name", label: "奖品名称", required: true, value: r.name ?? "", maxLength: 32 },
+    { name: "cost", label: "所需积分", type: "number", required: true, value: r.cost ?? "" },
+    { name: "stock", label: "库存", type: "number", required: true, value: r.stock ?? 0 },
+    { name: "description", label: "说明", value: r.description ?? "" },
+    { name: "order", label: "排序", type: "number", value: r.order ?? 0 },
+    { name: "active", label: "上架", type: "checkbox", value: r.active ?? true },
+  ];
+}
+
+async function uploadImage(ui, r, done) {
+  const input = ui.h("input", { type: "file", accept: "image/*" });
+  input.addEventListener("change", async () => {
+    if (!input.files.length) return;
+    const form = new FormData();
+    form.append("image", input.files[0]);
+    const token = (document.cookie.match(/(?:^|; )scrmbot_csrf=([^;]*)/) || [])[1] || "";
+    const resp = await fetch(`${API}/rewards/${r.id}/image`, { method: "POST", body: form, credentials: "same-origin",
+      headers: { "X-CSRF-Token": decodeURIComponent(token) } });
+    const data = await resp.json().catch(() => ({}));
+    if (!resp.ok) ui.toast(data.error || "上传失败", "error");
+    else { ui.toast("图片已上传", "success"); done(); }
+  });
+  input.click();
+}
+
+async function showRewards(el, ui) {
+  const { h } = ui;
+  const box = h("div");
+  const add = h("button", { class: "btn btn-primary", type: "button", id: "points-new-reward" }, "新增奖品");
+  el.replaceChildren(h("div", { class: "card" }, h("div", { class: "ui-filters" }, h("h2", { style: { margin: 0 } }, "奖品"),
+    h("span", { class: "spacer" }), add), box));
+  const t = ui.table(box, {
+    fetch: () => ui.api("GET", `${API}/rewards`),
+    columns: [
+      { title: "图片", render: (r) => r.image ? h("img", { src: r.image, alt: r.name, style: { width: "48px", height: "36px", objectFit: "cover" } }) : "—" },
+      { title: "奖品名称", key: "name" },
+      { title: "所需积分", key: "cost" },
+      { title: "库存", key: "stock" },
+      { title: "待发放", key: "pending" },
+      { title: "状态", render: (r) => r.active ? "上架" : "下架" },
+      { title: "操作", render: (r) => h("span", {},
+        h("button", { class: "btn btn-small", type: "button", onclick: () => ui.formDialog({ title: "编辑奖品", fields: rewardFields(r),
+          submit: async (v) => { await ui.api("POST", `${API}/rewards/${r.id}`, v); t.reload(); } }) }, "编辑"), " ",
+        h("button", { class: "btn btn-small", type: "button", onclick: () => uploadImage(ui, r, () => t.reload()) }, "上传图片"), " ",
+        h("button", { class: "btn btn-small btn-danger", type: "button", onclick: async () => {
+          if (!(await ui.confirm("删除奖品", `确定删除「${r.name}」吗？已兑换的记录会保留。`))) return;
+          await ui.api("POST", `${API}/rewards/${r.id}/delete`, {});
+          t.reload();
+        } }, "删除")) },
+    ],
+  });
+  add.addEventListener("click", () => ui.formDialog({ title: "新增奖品", fields: rewardFields({}),
+    submit: async (v) => { await ui.api("POST", `${API}/rewards`, v); ui.toast("奖品已添加", "success"); t.reload(); } }));
+}
+
+// --- customers ---------------------------------------------------------------------------
+
+function adjustDialog(ui, { title, exts, chats, done }) {
+  const rid = requestId(); // one id per dialog: a retried submit changes nobody twice
+  const fields = [];
+  if (chats) fields.push({ name: "chat_ids", label: "客户群", type: "picker", kind: "groups", value: [] });
+  fields.push({ name: "points", label: "积分", type: "number", required: true, help: "正数为奖励，负数为扣除" });
+  fields.push({ name: "reason", label: "原因", required: true, maxLength: 100 });
+  ui.formDialog({ title, fields, submit: async (v) => {
+    const res = await ui.api("POST", `${API}/adjust`, { external_userids: exts || [], chat_ids: v.chat_ids || [],
+      points: v.points, reason: v.reason, request_id: rid });
+    const refused = res.refused.length ? `，${res.refused.length} 位未调整（${res.refused[0].error}）` : "";
+    ui.toast(`已调整 ${res.done} 位客户${refused}`, res.refused.length ? "error" : "success", 5000);
+    done();
+  } });
+}
+
+async function showCustomers(el, ui) {
+  const { h } = ui;
+  const box = h("div");
+  const chosen = new Set();
+  const batch = h("button", { class: "btn", type: "button", id: "points-batch" }, "批量奖励 / 扣除");
+  const group = h("button", { class: "btn", type: "button", id: "points-group-award" }, "给客户群成员发积分");
+  el.replaceChildren(h("div", { class: "card" }, h("div", { class: "ui-filters" }, h("h2", { style: { margin: 0 } }, "客户积分"),
+    h("span", { class: "spacer" }), batch, group), box));
+  const t = ui.table(box, {
+    filters: [
+      { key: "q", label: "客户", placeholder: "客户昵称" },
+      { key: "min_balance", label: "余额不少于", type: "number" },
+      { key: "min_streak", label: "连续签到不少于", type: "number" },
+      { key: "blocked", label: "黑名单", type: "select", options: [{ value: "", label: "全部" }, { value: "1", label: "仅黑名单" }] },
+    ],
+    exportUrl: `${API}/customers/export`,
+    fetch: (page, f) => ui.api("GET", `${API}/customers?${new URLSearchParams({ page, size: 20, ...f })}`),
+    columns: [
+      { title: "选择", render: (c) => h("input", { type: "checkbox", "data-ext": c.external_userid, checked: chosen.has(c.external_userid),
+        onchange: (e) => e.target.checked ? chosen.add(c.external_userid) : chosen.delete(c.external_userid) }) },
+      { title: "客户", render: (c) => c.name || c.external_userid },
+      { title: "积分余额", key: "balance" },
+      { title: "兑换中", key: "held" },
+      { title: "连续签到", key: "streak" },
+      { title: "累计签到", key: "signin_days" },
+      { title: "最近签到", render: (c) => c.last_signin || "—" },
+      { title: "操作", render: (c) => h("span", {},
+        h("button", { class: "btn btn-small", type: "button", onclick: () => adjustDialog(ui, { title: `调整 ${c.name || "客户"} 的积分`,
+          exts: [c.external_userid], done: () => t.reload() }) }, "调整"), " ",
+        h("button", { class: "btn btn-small", type: "button", onclick: async () => {
+          await navigator.clipboard.writeText(c.link).then(() => ui.toast("专属链接已复制"), () => ui.modal({ title: "专属链接", body: c.link }));
+        } }, "专属链接"), " ",
+        h("button", { class: "btn btn-small", type: "button", onclick: async () => {
+          await ui.api("POST", `${API}/blacklist`, { external_userid: c.external_userid, blocked: !c.blocked, reason: "控制台" });
+          t.reload();
+        } }, c.blocked ? "移出黑名单" : "加入黑名单")) },
+    ],
+  });
+  batch.addEventListener("click", () => {
+    if (!chosen.size) { ui.toast("请先勾选客户", "error"); return; }
+    adjustDialog(ui, { title: `批量调整 ${chosen.size} 位客户的积分`, exts: [...chosen], done: () => t.reload() });
+  });
+  group.addEventListener("click", () => adjustDialog(ui, { title: "给客户群的全部成员发积分", chats: true, done: () => t.reload() }));
+}
+
+// --- ledger ------------------------------------------------------------------------------
+
+async function showLedger(el, ui) {
+  const { h } = ui;
+  const box = h("div");
+  el.replaceChildren(h("div", { class: "card" }, h("h2", {}, "积分明细"), box));
+  const t = ui.table(box, {
+    filters: [
+      { key: "external_userid", label: "客户 ID", placeholder: "external_userid" },
+      { key: "kind", label: "类型", type: "select", options: [{ value: "", label: "全部" },
+        ...Object.entries(KIND).map(([value, label]) => ({ value, label }))] },
+      { key: "since", label: "开始日期", type: "date" },
+      { key: "until", label: "结束日期", type: "date" },
+    ],
+    fetch: (page, f) => ui.api("GET", `${API}/ledger?${new URLSearchParams({ page, size: 20, ...f })}`),
+    columns: [
+      { title: "时间", render: (e) => ui.formatTime(e.at) },
+      { title: "客户", render: (e) => e.name || e.external_userid },
+      { title: "类型", key: "kind_text" },
+      { title: "积分", render: (e) => (e.amount > 0 ? `+${e.amount}` : String(e.amount)) },
+      { title: "原因", key: "reason" },
+      { title: "操作人", render: (e) => e.created_by || "系统" },
+      { title: "操作", render: (e) => e.reversible ? h("button", { class: "btn btn-small", type: "button", onclick: async () => {
+        if (!(await ui.confirm("撤销积分", `确定撤销这条记录（${e.amount} 分）吗？`))) return;
+        try {
+          await ui.api("POST", `${API}/ledger/${e.id}/reverse`, {});
+          ui.toast("已撤销", "success");
+        } catch (err) { /* the kit shows the reason */ }
+        t.reload();
+      } }, "撤销") : "" },
+    ],
+  });
+}
+
+// --- redemptions -------------------------------------------------------------------------
+
+async function showRedemptions(el, ui) {
+  const { h } = ui;
+  const box = h("div");
+  el.replaceChildren(h("div", { class: "card" }, h("h2", {}, "兑换记录"), box));
+  const t = ui.table(box, {
+    filters: [{ key: "state", label: "状态", type: "select", options: [{ value: "", label: "全部" },
+      ...Object.entries(STATE).map(([value, label]) => ({ value, label }))] }],
+    fetch: (page, f) => ui.api("GET", `${API}/redemptions?${new URLSearchParams({ page, size: 20, ...f })}`),
+    columns: [
+      { title: "时间", render: (r) => ui.formatTime(r.created_at) },
+      { title: "客户", render: (r) => r.name || r.external_userid },
+      { title: "奖品", key: "reward" },
+      { title: "积分", key: "cost" },
+      { title: "负责员工", key: "owner" },
+      { title: "状态", render: (r) => STATE[r.state] + (r.fulfilled_by ? `（${r.fulfilled_by}）` : "") },
+      { title: "操作", render: (r) => r.state === "pending" ? h("button", { class: "btn btn-small", type: "button", onclick: async () => {
+        await ui.api("POST", `${API}/redemptions/${r.id}/fulfil`, {});
+        ui.toast("已标记为已发放", "success");
+        t.reload();
+      } }, "已发放") : "" },
+    ],
+  });
+}

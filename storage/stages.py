@@ -161,6 +161,7 @@ class StageRadarView(Model):
     id = fields.BigIntField(primary_key=True)
     external_userid = fields.CharField(max_length=64, db_index=True)
     radar_id = fields.BigIntField()
+    title = fields.CharField(max_length=128, default="")
     at = fields.DatetimeField()
 
     class Meta:

@@ -130,11 +130,12 @@ async def may_manage(user: Principal, journey: Journey) -> bool:
     return bool(journey.members) and set(journey.members) <= scope
 
 
-async def managed(ctx: RequestContext, journey_id: int) -> Journey:
+async def managed(ctx: RequestContext, journey_id: int, read: bool = False) -> Journey:
+    """The journey this person may edit (`read`: may read, its data scoped to them)."""
     journey = await Journey.get_or_none(id=journey_id, deleted=False)
     if journey is None:
         raise ApiError(404, "找不到该客户旅程")
-    if not await may_manage(_user(ctx), journey):
+    if not read and not await may_manage(_user(ctx), journey):
         raise ApiError(403, "只能管理本部门成员使用的客户旅程")
     return journey
 

@@ -49,6 +49,9 @@ async def on_group_joined(deps: Deps, event: GroupJoined) -> None:
 async def on_radar_visited(deps: Deps, event: RadarVisited) -> None:
     with contextlib.suppress(IntegrityError):
         await StageRadarView.create(
-            external_userid=event.external_userid, radar_id=event.radar_id, at=event.at
+            external_userid=event.external_userid,
+            radar_id=event.radar_id,
+            title=event.radar_title[:128],
+            at=event.at,
         )
     await evaluate_customers(deps, [event.external_userid], "radar")

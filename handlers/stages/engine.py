@@ -249,9 +249,11 @@ async def move(
     facts: dict[str, Any] | None = None,
     rule: StageRule | None = None,
     allowed: Callable[[int | None], bool] = lambda current: True,
+    at: datetime | None = None,
 ) -> StageTransition | None:
     """Append one move unless the relation is already there, `allowed(current)` refuses it
-    (decided again on the freshest current stage), or `key` was used (a replay)."""
+    (decided again on the freshest current stage), or `key` was used (a replay). `at` is for
+    seeding a past history (the demo), later than the relation's last move."""
     for _ in range(MOVE_ATTEMPTS):
         cur = await StageCurrent.get_or_none(
             journey_id=journey_id, userid=userid, external_userid=external_userid
@@ -259,7 +261,7 @@ async def move(
         here = cur.stage_id if cur else None
         if (cur is not None and here == to_stage_id) or not allowed(here):
             return None
-        now = deps.now()
+        now = at or deps.now()
         try:
             async with in_transaction():
                 row = await StageTransition.create(

@@ -169,6 +169,18 @@ class StageRadarView(Model):
         unique_together = (("external_userid", "radar_id"),)
 
 
+class StagePoints(Model):
+    """A customer's points balance as the last PointsChanged said, for the 积分 condition."""
+
+    external_userid = fields.CharField(max_length=64, primary_key=True)
+    balance = fields.BigIntField(default=0)
+    entry_id = fields.BigIntField(default=0)  # the ledger entry it comes from
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "stage_points"
+
+
 class StageReminderLog(Model):
     """One reminder per (stage entry, reminder rule): the entry is the transition that put the
     relation into the stage."""

@@ -29,6 +29,7 @@ from storage.stages import (
     MoveBy,
     Stage,
     StageCurrent,
+    StagePoints,
     StageRadarView,
     StageRule,
     StageTagMark,
@@ -51,6 +52,7 @@ class RelationFacts:
     tags: set[str] = field(default_factory=set)  # tags set through scrmbot, still on it
     groups: set[str] = field(default_factory=set)  # chats the customer is in now
     radars: set[int] = field(default_factory=set)  # radars the customer opened
+    points: int = 0  # the customer's points balance
 
     @property
     def key(self) -> tuple[str, str]:
@@ -133,6 +135,11 @@ def check(cond: dict[str, Any], rel: RelationFacts, now: datetime) -> dict[str, 
         wanted_ids = {int(r) for r in _as_strs(cond.get("radar_ids")) if r.isdigit()}
         seen = sorted(rel.radars & wanted_ids) if wanted_ids else sorted(rel.radars)
         return {"type": "radar", "radar_ids": seen[:5]} if seen else None
+    if kind == "points":
+        least = int(str(cond.get("min", 0)))
+        return (
+            {"type": "points", "min": least, "balance": rel.points} if rel.points >= least else None
+        )
     if kind == "days_added":
         days = int(str(cond.get("days", 0)))
         if rel.added_at.astimezone(UTC) <= now - timedelta(days=days):
@@ -186,6 +193,7 @@ async def load_facts(
     follow_q = FollowTag.all()
     groups_q = GroupMember.filter(member_type=2)
     radar_q = StageRadarView.all()
+    points_q = StagePoints.all()
     if external_userids is not None:
         exts = sorted(set(external_userids))
         query = query.filter(external_userid__in=exts)
@@ -193,6 +201,7 @@ async def load_facts(
         follow_q = follow_q.filter(external_userid__in=exts)
         groups_q = groups_q.filter(member_id__in=exts)
         radar_q = radar_q.filter(external_userid__in=exts)
+        points_q = points_q.filter(external_userid__in=exts)
     if userid is not None:
         query = query.filter(userid=userid)
         tags_q = tags_q.filter(userid=userid)
@@ -213,6 +222,9 @@ async def load_facts(
     for ext, radar_id in await radar_q.values_list("external_userid", "radar_id"):
         for rel in by_customer.get(ext, []):
             rel.radars.add(int(radar_id))
+    for ext, balance in await points_q.values_list("external_userid", "balance"):
+        for rel in by_customer.get(ext, []):
+            rel.points = int(balance)
     return list(rels.values())
 
 

@@ -60,6 +60,7 @@ class ConditionIn(_In):
     chat_ids: list[str] = pydantic.Field(default_factory=list, max_length=50, title="客户群")
     radar_ids: list[int] = pydantic.Field(default_factory=list, max_length=50, title="雷达")
     days: int = pydantic.Field(0, ge=0, le=3650, title="添加天数")
+    min: int = pydantic.Field(0, ge=0, le=100_000_000, title="积分不少于")
 
     @pydantic.model_validator(mode="after")
     def _complete(self) -> ConditionIn:
@@ -75,6 +76,7 @@ class ConditionIn(_In):
             "state": ("states",),
             "group": ("chat_ids",),
             "radar": ("radar_ids",),
+            "points": ("min",),
             "days_added": ("days",),
         }[self.type]
         return {"type": self.type} | {k: getattr(self, k) for k in kept}

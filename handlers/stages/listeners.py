@@ -10,10 +10,10 @@ import contextlib
 from tortoise.exceptions import IntegrityError
 
 from bot.deps import Deps
-from bot.domain_events import FollowAdded, GroupJoined, RadarVisited, TagsMarked
+from bot.domain_events import FollowAdded, GroupJoined, PointsChanged, RadarVisited, TagsMarked
 from handlers.stages.engine import evaluate_customers
 from handlers.stages.router import router
-from storage.stages import StageRadarView, StageTagMark
+from storage.stages import StagePoints, StageRadarView, StageTagMark
 
 
 @router.listen(TagsMarked)
@@ -55,3 +55,18 @@ async def on_radar_visited(deps: Deps, event: RadarVisited) -> None:
             at=event.at,
         )
     await evaluate_customers(deps, [event.external_userid], "radar")
+
+
+@router.listen(PointsChanged)
+async def on_points_changed(deps: Deps, event: PointsChanged) -> None:
+    """Keep the latest balance (by ledger entry: a replayed older entry changes nothing)."""
+    row, made = await StagePoints.get_or_create(
+        external_userid=event.external_userid,
+        defaults={"balance": event.balance, "entry_id": event.entry_id, "at": event.at},
+    )
+    if not made:
+        await StagePoints.filter(
+            external_userid=event.external_userid, entry_id__lt=event.entry_id
+        ).update(balance=event.balance, entry_id=event.entry_id, at=event.at)
+    if event.amount > 0:
+        await evaluate_customers(deps, [event.external_userid], "points")

@@ -79,6 +79,8 @@ async def explain(facts: dict[str, Any]) -> str:
             parts.append(
                 "查看雷达：" + "、".join(sorted({str(t) for t in titles if t})) or "查看了雷达"
             )
+        elif kind == "points":
+            parts.append(f"积分 {cond.get('balance', 0)}（不少于 {cond.get('min', 0)}）")
         elif kind == "days_added":
             parts.append(f"添加满 {cond.get('days', 0)} 天")
     return "；".join(parts)

@@ -18,7 +18,7 @@ const CSS = `
 .stages-rule-cond { display: flex; gap: 6px; align-items: center; flex-wrap: wrap; margin: 4px 0; }
 .stages-actions { display: flex; gap: 6px; flex-wrap: wrap; }
 `;
-const CONDITIONS = { tags: "客户标签", state: "添加渠道", group: "在客户群", radar: "查看雷达", days_added: "添加天数满" };
+const CONDITIONS = { tags: "客户标签", state: "添加渠道", group: "在客户群", radar: "查看雷达", points: "积分不少于", days_added: "添加天数满" };
 const KIND = { stay: "停留超过 N 天", silent: "未联系超过 N 天" };
 
 let root;
@@ -191,9 +191,14 @@ function conditionRow(c, radars, onRemove) {
         c.radar_ids = [...sel.selectedOptions].map((o) => Number(o.value));
       } }, radars.map((r) => h("option", { value: String(r.id), selected: (c.radar_ids || []).includes(r.id) }, r.title)));
       params.replaceChildren(radars.length ? sel : "", h("span", { class: "muted" }, radars.length ? "不选 = 任意雷达" : "任意雷达"));
+    } else if (c.type === "points") {
+      params.replaceChildren(h("input", { type: "number", min: 0, value: c.min ?? 100, "aria-label": "积分",
+        oninput: (e) => { c.min = Number(e.target.value); } }), " 分");
+      c.min = c.min ?? 100;
     } else {
       params.replaceChildren(h("input", { type: "number", min: 0, max: 3650, value: c.days ?? 1, "aria-label": "天数",
         oninput: (e) => { c.days = Number(e.target.value); } }), " 天");
+      c.days = c.days ?? 1;
     }
   };
   draw();

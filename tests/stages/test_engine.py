@@ -292,3 +292,28 @@ async def test_stage_moved_event_payload(deps: Deps) -> None:
 
     entry = await TimelineEntry.get(kind="stage")
     assert "未设置阶段 → 有意向" in entry.text
+
+
+async def test_points_condition_follows_the_latest_balance(deps: Deps) -> None:
+    from bot.domain_events import PointsChanged
+
+    journey, stages = await make_journey()
+    await make_rule(stages[2], {"type": "points", "min": 100})
+
+    def changed(entry: int, amount: int, balance: int) -> PointsChanged:
+        return PointsChanged(
+            external_userid="wm_ben", entry_id=entry, entry_kind="earn", amount=amount,
+            balance=balance, at=T0,
+        )  # fmt: skip
+
+    await deliver(deps, changed(1, 60, 60), key="p1")
+    assert await stage_of(journey.id, "alice", "wm_ben") is None
+    await listeners.on_points_changed(deps, changed(3, 50, 110))
+    await listeners.on_points_changed(deps, changed(2, -10, 50))  # an older entry, late
+    await listeners.on_points_changed(deps, changed(3, 50, 110))  # replayed
+    assert await stage_of(journey.id, "alice", "wm_ben") == stages[2].id
+    from storage.stages import StagePoints
+
+    assert (await StagePoints.get(external_userid="wm_ben")).balance == 110
+    row = await StageTransition.get(journey_id=journey.id)
+    assert row.facts["conditions"] == [{"type": "points", "min": 100, "balance": 110}]

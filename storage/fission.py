@@ -150,3 +150,18 @@ class FissionAward(Model):
     class Meta:
         table = "fission_award"
         unique_together = (("participant_id", "tier_id"),)
+
+
+class FissionReview(Model):
+    """An admin's look at a participant the risk signals flagged: ok (hand the prize out) or
+    hold (do not); the latest decision stands."""
+
+    id = fields.BigIntField(primary_key=True)
+    activity_id = fields.BigIntField(db_index=True)
+    participant_id = fields.BigIntField(unique=True)
+    decision = fields.CharField(max_length=8)
+    reviewed_by = fields.CharField(max_length=64, default="")
+    reviewed_at = fields.DatetimeField()
+
+    class Meta:
+        table = "fission_review"

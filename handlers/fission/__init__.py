@@ -9,6 +9,7 @@ from __future__ import annotations
 from handlers.fission import (  # noqa: F401  (each module decorates the router)
     admin,
     credit,
+    data,
     demo,
     notify,
     pages,

@@ -27,6 +27,7 @@ from storage.fission import (
     FissionAward,
     FissionHelp,
     FissionParticipant,
+    FissionReview,
     FissionTier,
 )
 
@@ -518,6 +519,8 @@ async def mark_given(ctx: RequestContext) -> web.StreamResponse:
         raise ApiError(403, "只能标记自己客户的奖品")
     if award.state is AwardState.OUT_OF_STOCK:
         raise ApiError(409, "该奖品已无库存，不能标记为已发放")
+    if await FissionReview.exists(participant_id=p.id, decision="hold"):
+        raise ApiError(409, "该客户的助力存在风险，已被管理员暂缓发奖")
     await FissionAward.filter(id=award.id, state=AwardState.WON).update(
         state=AwardState.GIVEN, given_at=ctx.deps.now(), given_by=ctx.user.userid
     )

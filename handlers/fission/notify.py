@@ -17,6 +17,7 @@ from storage.fission import (
     FissionActivity,
     FissionAward,
     FissionParticipant,
+    FissionReview,
     FissionTier,
 )
 
@@ -61,6 +62,8 @@ async def prize_given(deps: Deps, event: TemplateCardEvent, data: PrizeGiven) ->
     participant = await FissionParticipant.get(id=award.participant_id)
     if participant.userid != event.from_user:
         return None
+    if await FissionReview.exists(participant_id=participant.id, decision="hold"):
+        return None  # held by an admin after a risk review
     await FissionAward.filter(id=award.id, state=AwardState.WON).update(
         state=AwardState.GIVEN, given_at=deps.now(), given_by=event.from_user
     )

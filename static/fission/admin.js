@@ -289,13 +289,24 @@ async function showData(el, ui, id, nav) {
   try { a = await ui.api("GET", `${BASE}/${id}`); } catch (err) { nav.list(); return; }
   const people = h("div");
   const attempts = h("div");
+  const funnelBox = h("div", { id: "fx-funnel" });
+  const riskBox = h("div", { id: "fx-risks" });
+  const treeBox = h("div", { id: "fx-tree" });
   el.replaceChildren(h("div", { class: "card" },
     h("div", { class: "ui-filters" }, h("h2", { style: { margin: 0 } }, a.name), phaseBadge(h, a.phase), h("span", { class: "spacer" }),
       h("a", { class: "btn", href: a.page_url, target: "_blank", rel: "noopener" }, "打开活动页"),
       h("button", { class: "btn", type: "button", onclick: nav.list }, "返回")),
     h("p", {}, `参与客户 ${a.participants} · 有效助力 ${a.helps} · 获奖客户 ${a.winners}`),
     h("p", { class: "muted" }, a.tiers.map((t) => `邀请 ${t.helpers} 人：${t.prize}（剩 ${t.stock_left}/${t.stock}）`).join("；")),
-    h("h3", {}, "参与客户"), people, h("h3", {}, "助力记录"), attempts));
+    h("h3", {}, "数据漏斗"), funnelBox, h("h3", {}, "风险审核"), riskBox,
+    h("h3", {}, "邀请关系"), treeBox,
+    h("div", { class: "ui-filters" }, h("h3", {}, "参与客户"), h("span", { class: "spacer" }),
+      h("a", { class: "btn", href: `${BASE}/${id}/export` }, "导出参与客户")), people,
+    h("div", { class: "ui-filters" }, h("h3", {}, "助力记录"), h("span", { class: "spacer" }),
+      h("a", { class: "btn", href: `${BASE}/${id}/export?what=attempts` }, "导出助力记录")), attempts));
+  loadFunnel(ui, id, funnelBox);
+  loadRisks(ui, id, riskBox);
+  loadTree(ui, id, treeBox);
   ui.table(people, {
     fetch: (page) => ui.api("GET", `${BASE}/${id}/participants?page=${page}&size=20`),
     columns: [
@@ -318,4 +329,45 @@ async function showData(el, ui, id, nav) {
       { title: "结果", render: (r) => r.label },
     ],
   });
+}
+
+async function loadFunnel(ui, id, box) {
+  const { h } = ui;
+  const data = await ui.api("GET", `${BASE}/${id}/funnel`);
+  const f = data.funnel;
+  const steps = [["参与员工", f.staff], ["参与客户", f.participants], ["完成任务", f.completed], ["带来新客户", f.new_customers], ["已兑奖", f.redeemed]];
+  const table = (rows, first, by) => h("div", {},
+    h("table", { class: "ui-table" }, h("thead", {}, h("tr", {}, h("th", {}, first), h("th", {}, "参与客户"), h("th", {}, "完成任务"), h("th", {}, "带来新客户"), h("th", {}, "已兑奖"))),
+      h("tbody", {}, rows.map((r) => h("tr", {}, h("td", {}, r.name || r.day), h("td", {}, String(r.participants)), h("td", {}, String(r.completed)), h("td", {}, String(r.new_customers)), h("td", {}, String(r.redeemed)))))),
+    h("a", { class: "btn btn-small", href: `${BASE}/${id}/funnel?format=xlsx&by=${by}` }, "导出 Excel"));
+  box.replaceChildren(
+    h("div", { class: "fx-steps" }, steps.map(([label, n]) => h("span", { class: "fx-step", style: { display: "inline-block", marginRight: "24px" } }, h("b", { style: { fontSize: "20px" } }, String(n)), ` ${label}`))),
+    h("h4", {}, "按员工"), table(data.staff, "员工", "staff"), h("h4", {}, "按日期"), table(data.days, "日期", "days"));
+}
+
+async function loadRisks(ui, id, box) {
+  const { h } = ui;
+  const data = await ui.api("GET", `${BASE}/${id}/risks`);
+  if (!data.items.length) { box.replaceChildren(h("p", { class: "muted" }, "暂无风险信号")); return; }
+  const review = async (item, decision) => {
+    try {
+      await ui.api("POST", `${BASE}/${id}/risks/review`, { participant_id: item.participant_id, decision });
+      ui.toast(decision === "ok" ? "已确认，可正常发奖" : "已暂缓发奖");
+      loadRisks(ui, id, box);
+    } catch (err) { /* the kit shows the message */ }
+  };
+  box.replaceChildren(...data.items.map((item) => h("div", { class: "fx-risk", style: { padding: "6px 0", borderBottom: "1px solid #eee" } },
+    h("b", {}, item.name), item.pending_prize ? h("span", { class: "fx-phase draft" }, "待发奖") : null,
+    item.review ? h("span", { class: "muted" }, item.review === "ok" ? " 已确认正常" : " 已暂缓发奖") : null,
+    h("ul", {}, item.signals.map((s) => h("li", {}, s))),
+    h("button", { class: "btn btn-small", type: "button", onclick: () => review(item, "ok") }, "确认正常"), " ",
+    h("button", { class: "btn btn-small btn-danger", type: "button", onclick: () => review(item, "hold") }, "暂缓发奖"))));
+}
+
+async function loadTree(ui, id, box) {
+  const { h } = ui;
+  const data = await ui.api("GET", `${BASE}/${id}/tree`);
+  const node = (n) => h("li", {}, `${n.name}（有效助力 ${n.helps}）`,
+    n.children.length ? h("ul", {}, n.children.map(node)) : null);
+  box.replaceChildren(data.roots.length ? h("ul", {}, data.roots.map(node)) : h("p", { class: "muted" }, "暂无参与客户"));
 }

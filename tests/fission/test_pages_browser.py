@@ -70,6 +70,9 @@ async def test_console_editor_creates_and_places_the_qr(
 
             await page.get_by_role("button", name="复制").first.click()
             await page.locator("a", has_text="周末助力（副本）").wait_for()
+            await page.get_by_role("button", name="数据").first.click()
+            await page.locator("#fx-funnel .fx-step").first.wait_for()
+            await page.locator("#fx-risks", has_text="暂无风险信号").wait_for()
 
 
 async def test_customer_pages_on_a_phone(

@@ -126,8 +126,12 @@ async def _newcomer(deps: Deps, cfg: ProgramConfig, ext: str, how: str) -> None:
 
 
 async def _counts(cfg: ProgramConfig, at: datetime) -> bool:
+    """Newcomer points for joins and adds since the programme started (WeCom stamps events in
+    whole seconds, from its own clock: a minute of slack), never for members a sync finds."""
     start = await started_at()
-    return cfg.enabled and cfg.newcomer_points > 0 and start is not None and at >= start
+    if not cfg.enabled or cfg.newcomer_points <= 0 or start is None:
+        return False
+    return at >= start - timedelta(minutes=1)
 
 
 @router.listen(GroupJoined)

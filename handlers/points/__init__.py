@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from handlers.points import (  # noqa: F401  (each module decorates the router)
     admin,
+    demo,
     expiry,
     page,
     redeem,

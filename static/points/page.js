@@ -13,11 +13,12 @@ function h(tag, attrs = {}, ...children) {
     else if (k === "class") el.className = v;
     else el.setAttribute(k, v === true ? "" : v);
   }
-  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c);
+  for (const c of children.flat(Infinity)) if (c !== null && c !== undefined && c !== false) el.append(c);
   return el;
 }
 
 function toast(text) {
+  for (const old of document.querySelectorAll(".toast")) old.remove();
   const t = h("div", { class: "toast", role: "status" }, text);
   document.body.append(t);
   setTimeout(() => t.remove(), 2200);

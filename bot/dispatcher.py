@@ -40,6 +40,18 @@ class HandlerOutcome:
     error: str | None = None
 
 
+async def _run_one(deps: Deps, route: EventRoute, event: Event) -> HandlerOutcome:
+    outcome = HandlerOutcome(route.name)
+    try:
+        await route.handler(deps, [event] if route.batch else event)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.exception("handler %s failed", route.name)
+        outcome.error = f"{type(exc).__name__}: {exc}"[:1000]
+    return outcome
+
+
 class Dispatcher(TalkDispatch):
     def __init__(self, routers: list[Router]) -> None:
         self.routers = routers
@@ -77,16 +89,31 @@ class Dispatcher(TalkDispatch):
         for route in self.handlers_for(event):
             if route.name in skip:
                 continue
-            outcome = HandlerOutcome(route.name)
-            try:
-                await route.handler(deps, event)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.exception("handler %s failed", route.name)
-                outcome.error = f"{type(exc).__name__}: {exc}"[:1000]
-            outcomes.append(outcome)
+            outcomes.append(await _run_one(deps, route, event))
         return outcomes
+
+    def batch_routes(self, event: Event) -> list[EventRoute] | None:
+        """The event's handlers when every one of them is a batch handler, else None."""
+        routes = self.handlers_for(event)
+        return routes if routes and all(r.batch for r in routes) else None
+
+    async def dispatch_batch(
+        self, deps: Deps, route: EventRoute, events: list[Event]
+    ) -> list[HandlerOutcome]:
+        """One batch handler over `events` at once, one outcome per event; when it raises,
+        each event is handled alone so that only the bad ones fail."""
+        if not events:
+            return []
+        try:
+            await route.handler(deps, events)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            if len(events) == 1:
+                return [await _run_one(deps, route, events[0])]
+            log.warning("batch handler %s failed on %d events: each alone", route.name, len(events))
+            return [await _run_one(deps, route, event) for event in events]
+        return [HandlerOutcome(route.name) for _ in events]
 
     def button_for(self, key: str) -> ButtonRoute | None:
         return next((b for b in self._buttons if b.data_cls.matches(key)), None)

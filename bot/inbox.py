@@ -20,9 +20,15 @@ from tortoise.exceptions import IntegrityError
 from bot import conversation, welcome
 from bot.batch_memo import batch_scope
 from bot.deps import Deps
-from bot.events import Event, ExternalContactEvent, TemplateCardEvent, parse_event
+from bot.events import (
+    Event,
+    ExternalContactEvent,
+    TemplateCardEvent,
+    parse_event,
+)
 from bot.metrics import INBOX_LAG, INBOX_PENDING
 from bot.replies import CardReply
+from bot.router import EventRoute
 from storage.core import HandlerRun, InboxEvent, InboxStatus
 
 log = logging.getLogger(__name__)
@@ -138,9 +144,16 @@ async def process(deps: Deps, row_id: int) -> InboxStatus | None:
 
 async def process_batch(deps: Deps, row_ids: list[int]) -> int:
     """The rows stored together, in order, with one read of the rows and of their ledger and
-    one write marking them done (each handler's run is still recorded as it finishes, so a
-    crash before that write re-runs nothing). A row that raises stays pending for the
-    requeue cron and does not hold up the others. Returns the rows done."""
+    one write marking them done. Consecutive rows whose handlers are all batch handlers
+    (`router.event_batch`) are handled set-wise: each handler once over all of them, its runs
+    recorded in one INSERT as soon as it finished (a crash after that re-runs nothing). A row
+    that raises stays pending for the requeue cron and does not hold up the others. Returns
+    the rows done."""
+    return len(await process_rows(deps, row_ids))
+
+
+async def process_rows(deps: Deps, row_ids: list[int]) -> set[int]:
+    """`process_batch`, returning the ids of the rows done."""
     rows = await InboxEvent.filter(id__in=row_ids).order_by("id")
     rows = [r for r in rows if r.status not in (InboxStatus.DONE, InboxStatus.DEAD)]
     runs: dict[int, set[str]] = {r.id: set() for r in rows}
@@ -149,14 +162,95 @@ async def process_batch(deps: Deps, row_ids: list[int]) -> int:
         runs[int(inbox_id)].add(str(handler))
     done: list[int] = []
     with batch_scope():  # one WeCom read per customer per batch, and the like
-        for row in rows:
+        for routes, items in _segments(deps, rows):
             try:
+                if routes is not None:
+                    done += await _process_segment(deps, routes, items, runs)
+                    continue
+                row = items[0][0]
                 if await _process_row(deps, row, runs[row.id]) is InboxStatus.DONE:
                     done.append(row.id)
             except Exception:
-                log.exception("inbox row %s could not be processed", row.id)
+                log.exception("inbox rows %s could not be processed", [r.id for r, _ in items])
     await _mark_done(deps, done)
-    return len(done)
+    return set(done)
+
+
+Item = tuple[InboxEvent, Event | None]
+
+
+def _segments(
+    deps: Deps, rows: list[InboxEvent]
+) -> list[tuple[list[EventRoute] | None, list[Item]]]:
+    """Runs of consecutive rows handled by the same batch handlers (and nothing else but the
+    welcome safety net), and every other row alone (routes None), in the rows' order."""
+    segments: list[tuple[list[EventRoute] | None, list[Item]]] = []
+    for row in rows:
+        try:
+            event = parse_event(row.xml)
+        except Exception:  # processed alone, where the failure is logged and the row kept
+            segments.append((None, [(row, None)]))
+            continue
+        routes = None
+        if not isinstance(event, TemplateCardEvent) and not conversation.is_conversation(event):
+            routes = deps.dispatcher.batch_routes(event)
+        if routes is not None and segments and segments[-1][0] == routes:
+            segments[-1][1].append((row, event))
+        else:
+            segments.append((routes, [(row, event)]))
+    return segments
+
+
+async def _process_segment(
+    deps: Deps, routes: list[EventRoute], items: list[Item], runs: dict[int, set[str]]
+) -> list[int]:
+    errors: dict[int, list[str]] = {row.id: [] for row, _ in items}
+    adds = [
+        (row, event)
+        for row, event in items
+        if isinstance(event, ExternalContactEvent)
+        and welcome.is_add(event)
+        and WELCOME_RUN not in runs[row.id]
+    ]
+    if adds:  # the web's lane almost always decided already: one read tells which
+        decided = await welcome.decided([e for _, e in adds if isinstance(e, ExternalContactEvent)])
+        welcomed = []
+        for row, event in adds:
+            assert isinstance(event, ExternalContactEvent)
+            try:
+                if welcome.welcome_key(event) not in decided:
+                    await welcome.arbitrate(deps, event)
+            except Exception as exc:
+                log.exception("inbox row %s: %s failed", row.id, WELCOME_RUN)
+                errors[row.id].append(f"{WELCOME_RUN}: {type(exc).__name__}: {exc}")
+                continue
+            welcomed.append(row.id)
+        await record_runs(welcomed, WELCOME_RUN, deps.now())
+    for route in routes:
+        todo = [(r, e) for r, e in items if e is not None and route.name not in runs[r.id]]
+        events = [e for _, e in todo if e is not None]
+        outcomes = await deps.dispatcher.dispatch_batch(deps, route, events)
+        finished = []
+        for (row, _), outcome in zip(todo, outcomes, strict=True):
+            if outcome.error:
+                errors[row.id].append(f"{outcome.name}: {outcome.error}")
+            else:
+                finished.append(row.id)
+        await record_runs(finished, route.name, deps.now())
+    done = []
+    for row, _ in items:
+        if await _finish_row(deps, row, errors[row.id]) is InboxStatus.DONE:
+            done.append(row.id)
+    return done
+
+
+async def record_runs(row_ids: list[int], handler: str, now: datetime) -> None:
+    """One INSERT for a handler's runs over many rows (a concurrent run's rows are kept)."""
+    if row_ids:
+        await HandlerRun.bulk_create(
+            [HandlerRun(inbox_id=i, handler=handler, finished_at=now) for i in row_ids],
+            ignore_conflicts=True,
+        )
 
 
 async def _mark_done(deps: Deps, row_ids: list[int]) -> None:
@@ -169,7 +263,10 @@ async def _mark_done(deps: Deps, row_ids: list[int]) -> None:
 async def _process_row(deps: Deps, row: InboxEvent, done: set[str]) -> InboxStatus:
     """DONE (for the caller to record), or the failure recorded with its retry."""
     event = parse_event(row.xml)
-    errors = await _run_all(deps, row, event, done)
+    return await _finish_row(deps, row, await _run_all(deps, row, event, done))
+
+
+async def _finish_row(deps: Deps, row: InboxEvent, errors: list[str]) -> InboxStatus:
     if not errors:
         return InboxStatus.DONE
     attempts = row.attempts + 1

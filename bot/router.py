@@ -5,6 +5,10 @@ A feature module owns a `Router("coupons")` and registers on it:
     @router.event("change_external_contact", "add_external_contact")
     async def on_add(deps: Deps, event: ExternalContactEvent) -> None: ...
 
+    @router.event_batch("change_external_contact", "add_external_contact")
+    async def on_adds(deps: Deps, events: list[ExternalContactEvent]) -> None: ...
+                                                     # the same, set-wise over an inbox batch
+
     @router.button(OpenProfile)                      # a CallbackData subclass
     async def on_open(deps, event, data) -> CardReply | None: ...
 
@@ -67,6 +71,9 @@ class EventRoute:
     event: str
     change_type: str
     handler: EventHandler
+    # A batch handler takes a list of events (`router.event_batch`): the inbox hands it the
+    # matching events of a whole batch at once, in order; a single event comes as a list of one.
+    batch: bool = False
 
 
 @dataclass(frozen=True)
@@ -216,6 +223,21 @@ class Router(TalkRoutes):
             _check_coroutine(fn)
             name = f"{self.name}.{fn.__name__}"
             self.events.append(EventRoute(name, event, change_type, fn))
+            return fn
+
+        return register
+
+    def event_batch(self, event: str, change_type: str = "") -> Callable[[F], F]:
+        """`async def on_xs(deps, events: list[Event])`: the events of an inbox batch that match,
+        handled set-wise (bulk writes, one query per batch). It must give each event the
+        same effect as handling it alone, whatever else is in the list (the same customer
+        twice, say), and be idempotent like every handler. When it raises, the core runs
+        each event alone (a list of one) so one bad event fails only itself."""
+
+        def register(fn: F) -> F:
+            _check_coroutine(fn)
+            name = f"{self.name}.{fn.__name__}"
+            self.events.append(EventRoute(name, event, change_type, fn, batch=True))
             return fn
 
         return register

@@ -47,6 +47,12 @@ def welcome_key(event: ExternalContactEvent) -> str:
     return f"add:{event.user_id}:{event.external_user_id}:{event.create_time}"[:160]
 
 
+async def decided(events: list[ExternalContactEvent]) -> set[str]:
+    """The welcome keys of these adds that were already claimed (one read)."""
+    keys = {welcome_key(e) for e in events}
+    return {str(k) for k in await WelcomeLog.filter(key__in=keys).values_list("key", flat=True)}
+
+
 async def choose(deps: Deps, event: ExternalContactEvent) -> tuple[str, Welcome] | None:
     """The highest-priority provider that has a welcome for this add (one failing is skipped)."""
     for provider in deps.dispatcher.welcome_providers:

@@ -15,6 +15,7 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from arq import cron
@@ -22,10 +23,13 @@ from arq.constants import in_progress_key_prefix
 from arq.worker import Function, Worker, func
 
 from bot import contact_ways, event_delivery, inbox, retention, schedule
+from bot.deps import Deps
+from bot.group_commit import GroupCommit
 from bot.metrics import JOB_FAILURES, JOB_SECONDS
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
+DRAIN_KEY = "inbox_drain"
 
 
 async def process_inbox(ctx: dict[str, Any], row_id: int) -> str | None:
@@ -34,8 +38,18 @@ async def process_inbox(ctx: dict[str, Any], row_id: int) -> str | None:
 
 
 async def process_inbox_batch(ctx: dict[str, Any], row_ids: list[int]) -> int:
-    """Rows stored together are processed together (see `inbox.process_batch`)."""
-    return await inbox.process_batch(ctx["deps"], row_ids)
+    """Rows stored together are processed together (see `inbox.process_batch`); the batches
+    whose jobs start while one is being processed are joined into the next, so a burst is
+    handled in large sets however small the web's commits were. Returns this job's rows done."""
+    drain: GroupCommit[list[int], int] | None = ctx.get(DRAIN_KEY)
+    if drain is None:
+        drain = ctx[DRAIN_KEY] = GroupCommit(partial(_process_batches, ctx["deps"]), max_batch=64)
+    return await drain.submit(row_ids)
+
+
+async def _process_batches(deps: Deps, batches: list[list[int]]) -> list[int]:
+    done = await inbox.process_rows(deps, [row_id for batch in batches for row_id in batch])
+    return [sum(row_id in done for row_id in batch) for batch in batches]
 
 
 async def requeue_stranded(ctx: dict[str, Any]) -> int:
@@ -63,6 +77,10 @@ async def deliver_event(ctx: dict[str, Any], event_id: int) -> str | None:
     return status.value if status else None
 
 
+async def deliver_events(ctx: dict[str, Any], event_ids: list[int]) -> int:
+    return await event_delivery.process_many(ctx["deps"], event_ids)
+
+
 async def requeue_events(ctx: dict[str, Any]) -> int:
     return await event_delivery.requeue_stranded(ctx["deps"])
 
@@ -83,6 +101,7 @@ CORE_FUNCTIONS: dict[Callable[..., Awaitable[Any]], float] = {
     plan_schedules: 600,
     delete_expired_ways: 600,
     deliver_event: 300,
+    deliver_events: 600,
     requeue_events: 120,
     prune_retention: 600,
 }

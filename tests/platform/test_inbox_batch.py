@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from bot import inbox
+from bot.events import Event
 from bot.inbox import inbox_key
 from bot.inbox_batch import InboxBatcher
+from bot.router import Router
 from bot.runtime import Runtime
 from bot.settings import Settings
-from jobs.worker import build_worker
-from storage.core import InboxEvent, InboxStatus
+from jobs.worker import build_worker, process_inbox_batch
+from storage.core import HandlerRun, InboxEvent, InboxStatus
 
 
 def _xml(ext: str) -> str:
@@ -77,3 +80,59 @@ async def test_a_batch_is_read_and_marked_done_set_wise(settings: Settings) -> N
             db_log.setLevel(level)
         assert statements.count <= 4
         assert await InboxEvent.filter(status=InboxStatus.DONE).count() == 20
+
+
+def _batch_router(
+    calls: list[list[str]], bad: str = "", entered: asyncio.Event | None = None
+) -> Router:
+    router = Router("probe")
+
+    @router.event_batch("probe")
+    async def on_probes(deps: Any, events: list[Event]) -> None:
+        calls.append([str(e.raw.get("ExternalUserID")) for e in events])
+        if entered is not None:
+            entered.set()
+        if any(e.raw.get("ExternalUserID") == bad for e in events):
+            raise RuntimeError("a bad event")
+
+    return router
+
+
+async def test_a_batch_handler_gets_the_batch_and_a_bad_event_fails_alone(
+    settings: Settings,
+) -> None:
+    calls: list[list[str]] = []
+    async with Runtime(settings, routers=[_batch_router(calls, bad="wm2")]) as rt:
+        batcher = InboxBatcher(rt.deps)
+        stored = await asyncio.gather(*(_store(batcher, f"wm{n}") for n in range(4)))
+        ids = [row_id for row_id, _ in stored]
+        assert await inbox.process_batch(rt.deps, ids) == 3
+        # Once for the four together, then each alone to find the bad one.
+        assert calls == [["wm0", "wm1", "wm2", "wm3"], ["wm0"], ["wm1"], ["wm2"], ["wm3"]]
+        statuses = await InboxEvent.all().order_by("id").values_list("status", flat=True)
+        failed = InboxStatus.FAILED
+        assert list(statuses) == [InboxStatus.DONE, InboxStatus.DONE, failed, InboxStatus.DONE]
+        runs = await HandlerRun.all().values_list("inbox_id", flat=True)
+        assert sorted(runs) == sorted([ids[0], ids[1], ids[3]])
+        # The retry of the failed row runs the handler for it alone, once more.
+        assert await inbox.process(rt.deps, ids[2]) is InboxStatus.FAILED
+        assert calls[-1] == ["wm2"]
+
+
+async def test_batch_jobs_starting_together_are_handled_as_one_set(settings: Settings) -> None:
+    calls: list[list[str]] = []
+    entered = asyncio.Event()
+    async with Runtime(settings, routers=[_batch_router(calls, entered=entered)]) as rt:
+        batcher = InboxBatcher(rt.deps)
+        ids = [(await _store(batcher, f"wm{n}"))[0] for n in range(6)]  # six commits
+        ctx: dict[str, Any] = {"deps": rt.deps}
+        # Jobs starting together (arq starts up to max_jobs at once) are handled as one set,
+        # each job still answered with its own rows; the ones that start while a set runs
+        # join the next.
+        jobs = [process_inbox_batch(ctx, [i]) for i in ids[:4]]
+        first = asyncio.gather(*jobs)
+        await entered.wait()
+        later = asyncio.gather(*(process_inbox_batch(ctx, [i]) for i in ids[4:]))
+        assert await first == [1] * 4 and await later == [1] * 2
+        assert calls == [["wm0", "wm1", "wm2", "wm3"], ["wm4", "wm5"]]
+        assert await InboxEvent.filter(status=InboxStatus.DONE).count() == 6

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
 
 from bot.deps import Deps
@@ -26,6 +28,7 @@ from storage.core import DomainEventRow, EventStatus
 
 log = logging.getLogger(__name__)
 DELIVER_JOB = "deliver_event"
+DELIVER_MANY_JOB = "deliver_events"
 
 
 class DomainEvent(BaseModel):
@@ -195,3 +198,59 @@ async def publish(deps: Deps, event: DomainEvent, *, key: str) -> DomainEventRow
     else:
         await DomainEventRow.filter(id=row.id).update(status=EventStatus.DONE, done_at=deps.now())
     return row
+
+
+COLUMNS = (
+    "key",
+    "kind",
+    "subject",
+    "payload",
+    "published_at",
+    "next_attempt_at",
+    "status",
+    "attempts",
+)
+
+
+async def publish_many(deps: Deps, items: Sequence[tuple[DomainEvent, str]]) -> list[int]:
+    """`publish` for many events (event, key): one INSERT … ON CONFLICT DO NOTHING and one
+    job delivering the new ones in order; keys already published are left alone. Returns the
+    ids of the events this call stored."""
+    unique: dict[str, DomainEvent] = {}
+    for event, key in items:
+        unique.setdefault(event_key(event.kind, key), event)
+    if not unique:
+        return []
+    conn = connections.get("default")
+    fields = DomainEventRow._meta.fields_map
+    now = fields["published_at"].to_db_value(deps.now(), DomainEventRow)
+    pg = conn.capabilities.dialect == "postgres"
+    values: list[object] = []
+    rows = []
+    for n, (stored, event) in enumerate(unique.items()):
+        payload = fields["payload"].to_db_value(event.model_dump(mode="json"), DomainEventRow)
+        values += [stored, event.kind, event.subject()[:191], payload, now, now, "pending", 0]
+        first = n * len(COLUMNS)
+        marks = [f"${first + c + 1}" if pg else "?" for c in range(len(COLUMNS))]
+        rows.append("(" + ",".join(marks) + ")")
+    sql = (
+        f"INSERT INTO {DomainEventRow._meta.db_table} ({','.join(COLUMNS)}) VALUES "
+        f"{','.join(rows)} ON CONFLICT (key) DO NOTHING RETURNING id, kind"
+    )
+    inserted = sorted(
+        (int(r["id"]), str(r["kind"])) for r in await conn.execute_query_dict(sql, values)
+    )
+    wanted = [i for i, kind in inserted if deps.dispatcher.subscribers(kind)]
+    if nobody := [i for i, kind in inserted if not deps.dispatcher.subscribers(kind)]:
+        await DomainEventRow.filter(id__in=nobody).update(
+            status=EventStatus.DONE, done_at=deps.now()
+        )
+    if wanted:
+        digest = hashlib.sha256("".join(sorted(unique)).encode()).hexdigest()[:32]
+        try:
+            await deps.queue.enqueue(DELIVER_MANY_JOB, wanted, job_id=f"events:{digest}")
+        except Exception as exc:
+            log.warning(
+                "enqueue of %d domain events failed (%s); the cron will retry", len(wanted), exc
+            )
+    return [i for i, _ in inserted]

@@ -20,6 +20,7 @@ import aiohttp
 from aiohttp import web
 from tortoise.exceptions import IntegrityError
 
+from bot.batch_memo import memoized
 from bot.deps import Deps
 from bot.http import RequestContext
 from bot.visitors import PublicVisitor, allow, new_id
@@ -172,10 +173,16 @@ async def refresh_pending(deps: Deps, row: Visitor) -> None:
     await row.save(update_fields=["external_userid", "pending_id", "checked_at"])
 
 
+async def _anyone_pending() -> bool:
+    return bool(await Visitor.filter(external_userid="").exclude(pending_id="").exists())
+
+
 async def resolve_added(deps: Deps, external_userid: str) -> int:
     """Someone became a customer: the visitors waiting under their pending_id get their
     external_userid. Returns how many visitors were resolved."""
-    waiting = await Visitor.filter(external_userid="").exclude(pending_id="").exists()
+    # Asked once per delivery job: a visitor who gets a pending_id meanwhile is looked up
+    # again on their next open anyway.
+    waiting = await memoized(("visitors.pending",), _anyone_pending)
     if not waiting:
         return 0  # most adds: nobody pending, no WeCom call
     try:

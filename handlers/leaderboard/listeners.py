@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.batch_memo import memoized
 from bot.deps import Deps
 from bot.domain_events import FollowAdded, GroupJoined
 from handlers.leaderboard import counting, notify
@@ -29,14 +30,19 @@ async def _update(deps: Deps, activity: Activity, userids: set[str]) -> None:
             await notify.check_crossings(deps, activity, uid)
 
 
+async def _new_customer_activities() -> list[Activity]:
+    return list(
+        await Activity.filter(deleted=False, draft=False, metric=Metric.NEW_CUSTOMERS.value)
+    )
+
+
 @router.listen(FollowAdded)
 async def on_follow_added(deps: Deps, fact: FollowAdded) -> None:
     # Under dedup an add from any earlier time (even before the window, by a non-participant)
     # can take the credit away from a participant who added the same customer later.
-    candidates = await Activity.filter(
-        deleted=False, draft=False, metric=Metric.NEW_CUSTOMERS.value, end_at__gt=fact.at
-    )
-    for activity in candidates:
+    # Read once per delivery job (its events were all published before it ran).
+    live = await memoized(("leaderboard.new_customer_activities",), _new_customer_activities)
+    for activity in (a for a in live if a.end_at > fact.at):
         in_window = activity.start_at <= fact.at
         if not (in_window or activity.dedup):
             continue

@@ -4,6 +4,7 @@ stranded events found by the cron."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from redis.asyncio import Redis
 
 from bot import event_delivery
 from bot.deps import Deps
-from bot.domain_events import FollowAdded, FollowEnded, TagsMarked, publish
+from bot.domain_events import FollowAdded, FollowEnded, TagsMarked, publish, publish_many
 from bot.router import Router
 from bot.settings import Settings
 from storage.core import DomainEventRow, EventDelivery, EventStatus
@@ -153,3 +154,86 @@ async def test_event_without_subscribers_is_done_at_once(deps: Deps) -> None:
     assert (await DomainEventRow.get(id=row.id)).status is EventStatus.DONE
     assert queued(deps) == []
     assert tags.subject() == "customer:wm1" and TagsMarked.kind == "TagsMarked"
+
+
+async def test_many_published_together_are_delivered_by_one_job_in_order(
+    deps: Deps, probe: Probe
+) -> None:
+    """A batch's events: one INSERT, one job; a replayed key is not published again; within
+    the job a customer's end still waits for their add when the add's subscriber fails."""
+    await publish(deps, added("wm0"), key="before")
+    deps.queue.jobs.clear()  # type: ignore[attr-defined]
+    probe.fail["on_added"] = 1  # the first add's on_added fails once
+    ended = FollowEnded(userid="alice", external_userid="wm1", at=T0)
+    items = [
+        (added("wm1"), "add1"),
+        (ended, "end1"),
+        (added("wm2"), "add2"),
+        (added("wm0"), "before"),  # already published
+    ]
+    ids = await publish_many(deps, items)
+    assert len(ids) == 3 and await DomainEventRow.all().count() == 4
+    [(name, (job_ids,), _, _)] = queued(deps)
+    assert name == "deliver_events" and job_ids == sorted(ids)
+    deps.queue.jobs.clear()  # type: ignore[attr-defined]
+    assert await event_delivery.process_many(deps, job_ids) == 1  # wm2's add
+    statuses = dict(await DomainEventRow.filter(id__in=ids).values_list("key", "status"))
+    assert statuses == {
+        "FollowAdded:add1": EventStatus.FAILED,
+        "FollowEnded:end1": EventStatus.PENDING,  # held back behind the add, no attempt used
+        "FollowAdded:add2": EventStatus.DONE,
+    }
+    # The failed add is retried alone (audit had it), the end waits for it and looks again.
+    assert sorted(name for name, *_ in queued(deps)) == ["deliver_event", "deliver_event"]
+    assert await event_delivery.process_many(deps, job_ids) == 2
+    mine = [g for g in probe.got if g[0] == "on_added" and g[2] == "wm1"]
+    assert mine == [("on_added", "added", "wm1"), ("on_added", "ended", "wm1")]
+    assert [g for g in probe.got if g[0] == "audit"].count(("audit", "added", "wm1")) == 1
+    assert await event_delivery.process_many(deps, job_ids) == 0  # a replayed job: nothing
+
+
+async def test_an_earlier_open_event_outside_the_job_holds_its_subject_back(
+    deps: Deps, probe: Probe
+) -> None:
+    first = await publish(deps, added("wm1"), key="first")  # not delivered yet
+    ids = await publish_many(
+        deps, [(FollowEnded(userid="alice", external_userid="wm1", at=T0), "e")]
+    )
+    assert await event_delivery.process_many(deps, ids) == 0
+    assert await event_delivery.process(deps, first.id) is EventStatus.DONE
+    assert await event_delivery.process_many(deps, ids) == 1
+
+
+class _Statements(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+
+
+async def _deliver_counted(deps: Deps, count: int, first: int) -> int:
+    ids = await publish_many(
+        deps, [(added(f"wm{n}"), f"k{n}") for n in range(first, first + count)]
+    )
+    statements = _Statements()
+    db_log = logging.getLogger("tortoise.db_client")
+    level = db_log.level
+    db_log.setLevel(logging.DEBUG)
+    db_log.addHandler(statements)
+    try:
+        assert await event_delivery.process_many(deps, ids) == count
+    finally:
+        db_log.removeHandler(statements)
+        db_log.setLevel(level)
+    return statements.count
+
+
+async def test_delivering_many_costs_the_same_statements_whatever_their_number(
+    deps: Deps, probe: Probe
+) -> None:
+    small, large = await _deliver_counted(deps, 3, 0), await _deliver_counted(deps, 30, 100)
+    assert small == large <= 5, (small, large)
+    assert len(probe.got) == 2 * 33
+    assert await EventDelivery.all().count() == 2 * 33

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from functools import partial
 from typing import Any
@@ -14,17 +15,21 @@ from bot.wecom_errors import WeComError
 from handlers.facts.base import event_id
 from handlers.facts.router import router
 from handlers.facts.store import (
+    NewAdd,
     add_timeline,
     follow_tag_ids,
     follow_tags,
-    record_add,
+    record_adds,
     record_end,
     update_follow_details,
     upsert_customer,
+    upsert_customers,
 )
 from storage.facts import FollowEndReason
 
 log = logging.getLogger(__name__)
+ADD_SLICE = 500  # adds recorded together (statement parameters stay far under the limits)
+WECOM_READS = 8  # customer reads in flight at once
 # 84061: no relation any more; 40096: unknown external_userid. The fact stands on the callback.
 GONE_ERRCODES = frozenset({84061, 40096})
 
@@ -49,36 +54,53 @@ def _follow_of(data: dict[str, Any], userid: str) -> dict[str, Any] | None:
     return next((f for f in data.get("follow_user", []) if f.get("userid") == userid), None)
 
 
-@router.event("change_external_contact", "add_external_contact")
-async def on_add(deps: Deps, event: ExternalContactEvent) -> None:
-    await _added(deps, event)
+@router.event_batch("change_external_contact", "add_external_contact")
+async def on_add(deps: Deps, events: list[ExternalContactEvent]) -> None:
+    await _added(deps, events)
 
 
-@router.event("change_external_contact", "add_half_external_contact")
-async def on_add_half(deps: Deps, event: ExternalContactEvent) -> None:
-    await _added(deps, event)
+@router.event_batch("change_external_contact", "add_half_external_contact")
+async def on_add_half(deps: Deps, events: list[ExternalContactEvent]) -> None:
+    await _added(deps, events)
 
 
-async def _added(deps: Deps, event: ExternalContactEvent) -> None:
-    userid, ext = event.user_id, event.external_user_id
-    if not userid or not ext:
-        return
-    data = await _fetch(deps, ext)
-    await upsert_customer(data.get("external_contact") or {"external_userid": ext})
-    follow = _follow_of(data, userid)
-    # The fact is the callback's, at its own time: by the time the worker runs WeCom may
-    # already show a later episode (deleted and added again) or none at all.
-    await record_add(
-        deps,
-        userid=userid,
-        external_userid=ext,
-        at=event.created_at,
-        add_way=int((follow or {}).get("add_way") or 0),
-        state=event.state or str((follow or {}).get("state") or ""),
-        key=f"add:ev:{event_id(event)}",
+async def _added(deps: Deps, events: list[ExternalContactEvent]) -> None:
+    """A batch's adds set-wise: WeCom read once per customer (a few at a time), then
+    `record_adds`, in slices that keep each statement's parameters well under the limits."""
+    events = [e for e in events if e.user_id and e.external_user_id]
+    for start in range(0, len(events), ADD_SLICE):
+        await _added_slice(deps, events[start : start + ADD_SLICE])
+
+
+async def _added_slice(deps: Deps, events: list[ExternalContactEvent]) -> None:
+    exts = list(dict.fromkeys(e.external_user_id for e in events))
+    gate = asyncio.Semaphore(WECOM_READS)
+
+    async def read(ext: str) -> dict[str, Any]:
+        async with gate:
+            return await _fetch(deps, ext)
+
+    data = dict(zip(exts, await asyncio.gather(*(read(x) for x in exts)), strict=True))
+    await upsert_customers(
+        [data[x].get("external_contact") or {"external_userid": x} for x in exts]
     )
-    if follow:
-        await update_follow_details(userid, ext, follow)
+    adds = []
+    for event in events:
+        follow = _follow_of(data[event.external_user_id], event.user_id)
+        # The fact is the callback's, at its own time: by the time the worker runs WeCom may
+        # already show a later episode (deleted and added again) or none at all.
+        adds.append(
+            NewAdd(
+                userid=event.user_id,
+                external_userid=event.external_user_id,
+                at=event.created_at,
+                key=f"add:ev:{event_id(event)}",
+                add_way=int((follow or {}).get("add_way") or 0),
+                state=event.state or str((follow or {}).get("state") or ""),
+                follow=follow,
+            )
+        )
+    await record_adds(deps, adds)
 
 
 @router.event("change_external_contact", "del_external_contact")

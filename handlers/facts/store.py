@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
-from bot.domain_events import FollowAdded, FollowEnded, TagsMarked, publish
+from bot.domain_events import FollowAdded, FollowEnded, TagsMarked, publish, publish_many
 from handlers.facts.base import from_ts, ts
 from storage.facts import (
     CorpTag,
@@ -90,6 +93,23 @@ async def upsert_customer(info: dict[str, Any]) -> Customer | None:
     return customer
 
 
+async def upsert_customers(infos: list[dict[str, Any]]) -> None:
+    """`upsert_customer` for many customers (distinct ids): one statement per set of fields
+    WeCom gave."""
+    groups: defaultdict[tuple[str, ...], list[Customer]] = defaultdict(list)
+    for info in infos:
+        if ext := str(info.get("external_userid") or ""):
+            values = customer_values(info)
+            groups[tuple(sorted(values))].append(Customer(external_userid=ext, **values))
+    for fields, customers in groups.items():
+        if fields:
+            await Customer.bulk_create(
+                customers, on_conflict=["external_userid"], update_fields=list(fields)
+            )
+        else:
+            await Customer.bulk_create(customers, ignore_conflicts=True)
+
+
 async def _insert(key: str, **values: Any) -> FollowEvent:
     try:
         return await FollowEvent.create(key=key, **values)
@@ -158,6 +178,226 @@ async def record_add(
     )
     await publish(deps, added, key=fact.key)
     return fact
+
+
+@dataclass(frozen=True)
+class NewAdd:
+    """A callback's add, for `record_adds`; `follow` is WeCom's follow_user entry, if any."""
+
+    userid: str
+    external_userid: str
+    at: datetime
+    key: str
+    add_way: int = 0
+    state: str = ""
+    follow: dict[str, Any] | None = None
+
+
+async def record_adds(deps: Deps, adds: list[NewAdd]) -> None:
+    """`record_add` (then `update_follow_details` when WeCom gave the follow) for many
+    callbacks at once: a constant number of statements for the batch, with the same facts,
+    relations, tags, timeline and domain events as one by one. A staff member and customer
+    seen twice in the batch are recorded one by one."""
+    pairs = Counter((a.userid, a.external_userid) for a in adds)
+    await _record_distinct_adds(
+        deps, [a for a in adds if pairs[(a.userid, a.external_userid)] == 1]
+    )
+    for a in adds:
+        if pairs[(a.userid, a.external_userid)] > 1:
+            await record_add(
+                deps,
+                userid=a.userid,
+                external_userid=a.external_userid,
+                at=a.at,
+                add_way=a.add_way,
+                state=a.state,
+                key=a.key,
+            )
+            if a.follow:
+                await update_follow_details(a.userid, a.external_userid, a.follow)
+
+
+async def _record_distinct_adds(deps: Deps, adds: list[NewAdd]) -> None:
+    if not adds:
+        return
+    exts = {a.external_userid for a in adds}
+    known: defaultdict[tuple[str, str], list[FollowEvent]] = defaultdict(list)
+    for e in await FollowEvent.filter(external_userid__in=exts).order_by("at", "id"):
+        known[(e.userid, e.external_userid)].append(e)
+    facts: dict[str, FollowEvent] = {}
+    new = []
+    for a in adds:
+        synced = _synced_episode(known[(a.userid, a.external_userid)], a.at)
+        if synced is not None:
+            facts[a.key] = synced
+        else:
+            new.append(
+                FollowEvent(
+                    key=a.key,
+                    userid=a.userid,
+                    external_userid=a.external_userid,
+                    kind="add",
+                    at=a.at,
+                    add_way=a.add_way,
+                    state=a.state[:64],
+                    source=FactSource.CALLBACK,
+                )
+            )
+    if new:  # a re-delivered add finds its stored fact
+        await FollowEvent.bulk_create(new, ignore_conflicts=True)
+        facts |= {e.key: e for e in await FollowEvent.filter(key__in=[f.key for f in new])}
+    for a in adds:
+        fact, events = facts[a.key], known[(a.userid, a.external_userid)]
+        if all(e.id != fact.id for e in events):
+            events.append(fact)
+        await _adopt_orphan_end(fact, events)
+    ordered = [facts[a.key] for a in adds]
+    await mark_first_adds(ordered)
+    await rebuild_relations(
+        {(a.userid, a.external_userid): known[(a.userid, a.external_userid)] for a in adds},
+        {(a.userid, a.external_userid): a.follow for a in adds if a.follow},
+    )
+    names = await staff_names({a.userid for a in adds})
+    await TimelineEntry.bulk_create(
+        [
+            TimelineEntry(
+                key=f"tl:{fact.key}"[:160],
+                external_userid=fact.external_userid,
+                userid=fact.userid,
+                kind="added",
+                feature="facts",
+                text=f"添加了员工 {names.get(fact.userid, fact.userid)}"[:512],
+                detail={"add_way": fact.add_way, "state": fact.state, "source": fact.source},
+                at=fact.at,
+            )
+            for fact in ordered
+        ],
+        ignore_conflicts=True,
+    )
+    added = [
+        (
+            FollowAdded(
+                userid=fact.userid,
+                external_userid=fact.external_userid,
+                at=fact.at,
+                add_way=fact.add_way,
+                state=fact.state,
+                source=str(fact.source),
+            ),
+            fact.key,
+        )
+        for fact in ordered
+    ]
+    await publish_many(deps, added)
+    await set_many_follow_tags(
+        {
+            (a.userid, a.external_userid): (
+                follow_tag_ids(a.follow),
+                from_ts(a.follow.get("createtime")),
+            )
+            for a in adds
+            if a.follow
+        }
+    )
+
+
+async def mark_first_adds(facts: list[FollowEvent]) -> None:
+    """`_mark_first_add` for many facts in one conditional UPDATE (no read-modify-write):
+    a customer's first add moves only to an earlier one."""
+    earliest: dict[str, FollowEvent] = {}
+    for fact in facts:  # equal times: the first wins, as one by one
+        seen = earliest.get(fact.external_userid)
+        if seen is None or fact.at < seen.at:
+            earliest[fact.external_userid] = fact
+    conn = connections.get("default")
+    pg = conn.capabilities.dialect == "postgres"
+    to_db = Customer._meta.fields_map["first_added_at"].to_db_value
+    table = Customer._meta.db_table
+    chosen = list(earliest.values())
+    for start in range(0, len(chosen), 1000):
+        chunk = chosen[start : start + 1000]
+        params: list[Any] = []
+        rows = []
+        for n, fact in enumerate(chunk):
+            params += [fact.external_userid, to_db(fact.at, Customer), fact.userid]
+            casts = ("::varchar", "::timestamptz", "::varchar")
+            rows.append(
+                "(" + ",".join(f"${3 * n + c + 1}{casts[c]}" if pg else "?" for c in range(3)) + ")"
+            )
+        await conn.execute_query(
+            f"WITH v(v_ext, v_at, v_by) AS (VALUES {','.join(rows)}) "
+            f"UPDATE {table} SET first_added_at = v.v_at, first_added_by = v.v_by FROM v "
+            f"WHERE {table}.external_userid = v.v_ext AND "
+            f"({table}.first_added_at IS NULL OR {table}.first_added_at > v.v_at)",
+            params,
+        )
+
+
+def _relation_values(events: list[FollowEvent]) -> dict[str, Any] | None:
+    adds = [e for e in events if e.kind == "add"]
+    if not adds:
+        return None
+    latest = max(adds, key=lambda e: (e.at, e.id))
+    ends = [e for e in events if e.kind == "end" and e.at >= latest.at]
+    end = min(ends, key=lambda e: (e.at, e.id)) if ends else None
+    return {
+        "added_at": latest.at,
+        "add_way": latest.add_way,
+        "state": latest.state,
+        "source": latest.source,
+        "active": end is None,
+        "ended_at": end.at if end else None,
+        "end_reason": end.end_reason if end else "",
+    }
+
+
+async def rebuild_relations(
+    events: dict[tuple[str, str], list[FollowEvent]],
+    follows: dict[tuple[str, str], dict[str, Any]],
+) -> None:
+    """`rebuild_relation` for many pairs, with the remark and description of those whose
+    follow entry WeCom gave: one upsert per kind."""
+    plain: list[tuple[FollowRelation, list[str]]] = []
+    detailed: list[tuple[FollowRelation, list[str]]] = []
+    for (userid, ext), pair_events_ in events.items():
+        values = _relation_values(pair_events_)
+        if values is None:
+            continue
+        follow = follows.get((userid, ext))
+        if follow is not None:
+            values["remark"] = str(follow.get("remark") or "")[:128]
+            values["description"] = str(follow.get("description") or "")[:512]
+        relation = FollowRelation(userid=userid, external_userid=ext, **values)
+        (detailed if follow is not None else plain).append((relation, list(values)))
+    for group in (plain, detailed):
+        if group:
+            await FollowRelation.bulk_create(
+                [r for r, _ in group],
+                on_conflict=["userid", "external_userid"],
+                update_fields=group[0][1],
+            )
+
+
+async def set_many_follow_tags(wanted: dict[tuple[str, str], tuple[list[str], datetime]]) -> None:
+    """`set_follow_tags` for many pairs: one read, the stale removed, the new in one INSERT."""
+    if not wanted:
+        return
+    current: defaultdict[tuple[str, str], set[str]] = defaultdict(set)
+    rows = FollowTag.filter(external_userid__in={ext for _, ext in wanted})
+    for userid, ext, tag_id in await rows.values_list("userid", "external_userid", "tag_id"):
+        current[(str(userid), str(ext))].add(str(tag_id))
+    new = []
+    for (userid, ext), (tag_ids, at) in wanted.items():
+        keep = {t for t in tag_ids if t}
+        have = current[(userid, ext)]
+        if stale := have - keep:
+            await FollowTag.filter(userid=userid, external_userid=ext, tag_id__in=stale).delete()
+        new += [
+            FollowTag(userid=userid, external_userid=ext, tag_id=t, added_at=at)
+            for t in sorted(keep - have)
+        ]
+    if new:
+        await FollowTag.bulk_create(new, ignore_conflicts=True)
 
 
 async def pair_events(userid: str, ext: str) -> list[FollowEvent]:
@@ -260,21 +500,9 @@ async def record_end(
 async def rebuild_relation(userid: str, ext: str, events: list[FollowEvent] | None = None) -> None:
     """The current relation is whatever the latest add and any end after it say (one upsert)."""
     events = await pair_events(userid, ext) if events is None else events
-    adds = [e for e in events if e.kind == "add"]
-    if not adds:
+    values = _relation_values(events)
+    if values is None:
         return
-    latest = max(adds, key=lambda e: (e.at, e.id))
-    ends = [e for e in events if e.kind == "end" and e.at >= latest.at]
-    end = min(ends, key=lambda e: (e.at, e.id)) if ends else None
-    values = {
-        "added_at": latest.at,
-        "add_way": latest.add_way,
-        "state": latest.state,
-        "source": latest.source,
-        "active": end is None,
-        "ended_at": end.at if end else None,
-        "end_reason": end.end_reason if end else "",
-    }
     relation = FollowRelation(userid=userid, external_userid=ext, **values)
     await FollowRelation.bulk_create(
         [relation], on_conflict=["userid", "external_userid"], update_fields=list(values)
@@ -316,6 +544,13 @@ async def set_follow_tags(userid: str, ext: str, tag_ids: list[str], at: datetim
     for tag_id in wanted - current:
         with contextlib.suppress(IntegrityError):
             await FollowTag.create(userid=userid, external_userid=ext, tag_id=tag_id, added_at=at)
+
+
+async def staff_names(userids: set[str]) -> dict[str, str]:
+    from storage.directory import Staff
+
+    rows = await Staff.filter(userid__in=userids).values_list("userid", "name")
+    return {str(u): str(n) for u, n in rows}
 
 
 async def staff_name(userid: str) -> str:

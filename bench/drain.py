@@ -1,6 +1,7 @@
 """How fast one worker process drains the events the web process stored: a real
 `scrmbot worker` with every feature's handlers, against the sandbox WeCom (which knows every
-customer the benchmark's events name), timed from the first row done to the last."""
+customer the benchmark's events name), timed from the first row done to the last row done
+and the last domain event the rows published delivered (the features' subscribers ran)."""
 
 from __future__ import annotations
 
@@ -19,10 +20,11 @@ from bot.crypto import WeComCrypto
 from bot.sandbox.corp import Corp
 from bot.sandbox.server import create_sandbox_app
 from bot.settings import load_settings
-from storage.core import InboxEvent, InboxStatus
+from storage.core import DomainEventRow, EventStatus, InboxEvent, InboxStatus
 from storage.db import init_db
 
 STAFF = 50
+UNPACED_RATE = 10_000_000  # WeCom reads a minute for the drained worker (the sandbox has no limit)
 
 
 def reset_database(url: str) -> None:
@@ -69,7 +71,13 @@ async def _drain(env: dict[str, str], distinct: int) -> dict[str, Any]:
     ctx = await init_db(env["SCRMBOT_DATABASE__URL"], create_schema=False)
     runner, sandbox = await _start_sandbox(distinct)
     stored = await InboxEvent.all().count()
-    worker_env = {**env, "SCRMBOT_WECOM__API_BASE": sandbox}
+    # The worker's own capacity: WeCom's per-API rate (our bucket: 5,000 a minute after a burst
+    # of 2,500) would pace the customer reads of a longer burst whatever the worker does.
+    worker_env = {
+        **env,
+        "SCRMBOT_WECOM__API_BASE": sandbox,
+        "SCRMBOT_WECOM__RATE_PER_MINUTE": str(UNPACED_RATE),
+    }
     proc = subprocess.Popen(  # noqa: ASYNC220 — the worker runs for the whole drain
         [sys.executable, "-m", "bot.cli", "worker"], env=worker_env
     )
@@ -79,20 +87,34 @@ async def _drain(env: dict[str, str], distinct: int) -> dict[str, Any]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the worker stopped before draining")
             await asyncio.sleep(0.5)
+        open_events = DomainEventRow.filter(status__in=[EventStatus.PENDING, EventStatus.FAILED])
+        while await open_events.count():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the worker stopped before delivering the domain events")
+            await asyncio.sleep(0.5)
         cpu = proc_cpu_seconds(proc.pid)
         done = InboxEvent.filter(status=InboxStatus.DONE)
         first = await done.order_by("done_at").first()
-        last = await done.order_by("-done_at").first()
+        last_row = await done.order_by("-done_at").first()
+        delivered = DomainEventRow.filter(status=EventStatus.DONE, done_at__not_isnull=True)
+        last_event = await delivered.order_by("-done_at").first()
+        events = await DomainEventRow.all().count()
         failed = await InboxEvent.exclude(status=InboxStatus.DONE).count()
     finally:
         proc.send_signal(signal.SIGTERM)
         await asyncio.to_thread(proc.wait, 60)
         await runner.cleanup()
         await ctx.close_connections()
-    assert first is not None and last is not None and first.done_at and last.done_at
-    seconds = max((last.done_at - first.done_at).total_seconds(), 1e-3)
+    assert first is not None and last_row is not None and first.done_at and last_row.done_at
+    last = last_row.done_at
+    if last_event is not None and last_event.done_at:
+        last = max(last, last_event.done_at)
+    seconds = max((last - first.done_at).total_seconds(), 1e-3)
+    rows_seconds = max((last_row.done_at - first.done_at).total_seconds(), 1e-3)
     return {
         "stored": stored,
+        "events": events,
+        "rows_rate": stored / rows_seconds,
         "rate": stored / seconds,
         "cpu_ms": cpu / stored * 1000,
         "left": failed,
@@ -110,6 +132,15 @@ def drain_report(env: dict[str, str], sent: int, answered: int, acked: float) ->
     )
     print(
         f"one worker drained {r['rate']:.0f} events/s (CPU {r['cpu_ms']:.2f} ms/event, with "
-        f"every feature's handlers and the sandbox WeCom); one web process acknowledged "
-        f"{acked:.0f} callbacks/s: ratio {r['rate'] / acked:.2f} (goal >= 0.5)"
+        f"every feature's handlers, the sandbox WeCom and the delivery of the "
+        f"{r['events']} domain events they published; the inbox rows alone "
+        f"{r['rows_rate']:.0f}/s); one web process acknowledged {acked:.0f} callbacks/s "
+        f"({acked / 3:.0f} distinct events/s, each delivered 3 times): ratio "
+        f"{r['rate'] / acked:.2f} to callbacks (goal >= 0.5), {r['rate'] / (acked / 3):.2f} to "
+        f"distinct events"
+    )
+    print(
+        "(the worker's WeCom rate limit was lifted for this measure: in production WeCom's "
+        "per-API limit paces the one customer read per add to 83/s sustained with the default "
+        "rate_per_minute, 166/s at WeCom's 10,000 a minute, after a burst of half a minute's worth)"
     )

@@ -132,7 +132,12 @@ class Person(Model):
     class Meta:
         table = "radar_person"
         unique_together = (("radar_id", "person"),)
-        indexes = (("radar_id", "last_at"),)
+        # the customer table's order; the two top-ten rankings, read backwards
+        indexes = (
+            ("radar_id", "last_at"),
+            ("radar_id", "visits", "person"),
+            ("radar_id", "duration", "person"),
+        )
 
 
 class AlertLog(Model):

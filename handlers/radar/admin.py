@@ -27,7 +27,8 @@ from handlers.radar.common import (
 from handlers.radar.router import router
 from handlers.radar.toolbar import may_see
 from storage.directory import Department
-from storage.radar import Radar, RadarGroup, RadarType, Share, Visit
+from storage.radar import Radar, RadarGroup, RadarType, Share
+from storage.sql import fetch, placeholders
 
 
 class GroupIn(pydantic.BaseModel):
@@ -162,7 +163,7 @@ async def list_radars(ctx: RequestContext) -> web.StreamResponse:
     radars = await query.order_by("order", "id")
     ids = [r.id for r in radars]
     sends = await _counts(Share.filter(radar_id__in=ids))
-    visits = await _counts(Visit.filter(radar_id__in=ids))
+    visits = await _visit_counts(ids)
     return json_ok(
         {
             "radars": [
@@ -172,6 +173,18 @@ async def list_radars(ctx: RequestContext) -> web.StreamResponse:
             "limits": {"max_upload_mb": ctx.deps.settings.storage.max_upload_mb},
         }
     )
+
+
+def visits_per_radar(n: int) -> str:
+    """Visits of `n` radars as COUNT(*): the (radar) index answers it alone, where COUNT(id)
+    reads every visit row for its id (a viral radar has a million)."""
+    return f"""SELECT radar_id, COUNT(*) FROM radar_visit WHERE radar_id IN ({placeholders(n)})
+        GROUP BY radar_id"""
+
+
+async def _visit_counts(ids: list[int]) -> dict[int, int]:
+    rows = await fetch(visits_per_radar(len(ids)), ids) if ids else []
+    return {int(rid): int(n) for rid, n in rows}
 
 
 async def _counts(query: Any) -> dict[int, int]:

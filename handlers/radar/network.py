@@ -67,7 +67,11 @@ async def _children(radar_id: int, keys: list[str]) -> list[dict[str, Any]]:
         WHERE radar_id = ? AND (external_userid IN ({marks}) OR visitor_id IN ({marks}))""",
         [radar_id, *keys, *keys],
     )
-    owner = {v["visitor_id"]: v["key"] for v in visitors if v["key"] in keys}
+    # a browser opened before and after its customer was known belongs to both people
+    owner: dict[str, list[str]] = {}
+    for v in visitors:
+        if v["key"] in keys:
+            owner.setdefault(v["visitor_id"], []).append(v["key"])
     if not owner:
         return []
     marks = placeholders(len(owner))
@@ -78,10 +82,11 @@ async def _children(radar_id: int, keys: list[str]) -> list[dict[str, Any]]:
         GROUP BY {PK}, parent_visitor_id""",
         [radar_id, *owner],
     )
+    out = []
     for r in rows:
-        r["parent"] = owner[r["via"]]
         r["first_at"], r["last_at"] = to_dt(r["first_at"]), to_dt(r["last_at"])
-    return rows
+        out += [r | {"parent": parent} for parent in sorted(owner[r["via"]])]
+    return out
 
 
 async def brought(radar_id: int, keys: list[str]) -> dict[str, int]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from storage.sql import conn, fetch_dicts, is_sqlite, placeholders, to_dt
+from storage.sql import fetch_dicts, placeholders, to_dt
 
 PK = "CASE WHEN external_userid <> '' THEN external_userid ELSE visitor_id END"
 VPK = "CASE WHEN v.external_userid <> '' THEN v.external_userid ELSE v.visitor_id END"
@@ -31,8 +31,8 @@ class Scope:
 
 
 SUMMARY = """SELECT person AS pk, level, visits, duration, best, max_page, last_at, ext,
-    root_userid AS staff, shared,
-    last_duration, last_channel, brought FROM radar_person WHERE radar_id = ?"""
+    root_userid AS staff, shared, last_duration, last_channel, brought,
+    measured, measured_duration, measured_progress FROM radar_person WHERE radar_id = ?"""
 
 
 def _people(scope: Scope, sharers: bool) -> tuple[str, list[Any]]:
@@ -41,10 +41,8 @@ def _people(scope: Scope, sharers: bool) -> tuple[str, list[Any]]:
     with the forwarders is then over browsers, not visits). Not forced to materialize: both
     databases materialize a CTE read more than once and plan the others inline."""
     if scope.whole:  # everyone's visits: the summary kept per person (handlers/radar/people)
-        # PostgreSQL reads the table once per use faster than it materializes 250,000
-        # people; SQLite is the other way round
-        hint = "" if is_sqlite(conn()) else "NOT MATERIALIZED "
-        return f"WITH people AS {hint}({SUMMARY})", [scope.radar_id]
+        # inlined in each use: one pass for the counts, the rankings read their indexes
+        return f"WITH people AS NOT MATERIALIZED ({SUMMARY})", [scope.radar_id]
     shared = "MAX(CASE WHEN f.vid IS NULL THEN 0 ELSE 1 END)" if sharers else "0"
     forwarders = (
         f"""forwarders AS (SELECT DISTINCT parent_visitor_id AS vid FROM radar_visit
@@ -76,13 +74,18 @@ def _n(value: Any) -> int:
 
 
 async def visit_totals(
-    radar_id: int, userids: set[str] | None, since: datetime, per_staff: bool = True
+    radar_id: int,
+    userids: set[str] | None,
+    since: datetime,
+    per_staff: bool = True,
+    sums: dict[str, int] | None = None,
 ) -> tuple[dict[str, Any], dict[str, int]]:
     """One pass over the visits, grouped by the staff member at the root: the radar's visit
-    counts and measured averages, and visits per staff member."""
+    counts and measured averages, and visits per staff member. For the whole radar, `sums`
+    are the summary's totals `analytics` read in its pass."""
     scope = Scope(radar_id, userids)
     if scope.whole:
-        return await _whole_totals(radar_id, since, per_staff)
+        return await _whole_totals(radar_id, since, per_staff, sums)
     measured = "(duration_seconds > 0 OR progress > 0)"
     sql = f"""SELECT root_userid AS staff, COUNT(*) AS visits,
       SUM(CASE WHEN started_at >= ? THEN 1 ELSE 0 END) AS today,
@@ -99,21 +102,23 @@ async def visit_totals(
 
 
 async def _whole_totals(
-    radar_id: int, since: datetime, per_staff: bool
+    radar_id: int, since: datetime, per_staff: bool, sums: dict[str, int] | None
 ) -> tuple[dict[str, Any], dict[str, int]]:
     """The same from the per-person summary; today's visits and visits per staff member from
     the (radar, started_at) and (radar, root_userid) indexes (per staff only when asked)."""
-    sums = await fetch_dicts(
-        """SELECT SUM(visits) AS visits, SUM(measured) AS measured,
-          SUM(measured_duration) AS duration, SUM(measured_progress) AS progress
-        FROM radar_person WHERE radar_id = ?""",
-        [radar_id],
-    )
+    if sums is None:
+        found = await fetch_dicts(
+            """SELECT SUM(visits) AS visits, SUM(measured) AS measured,
+              SUM(measured_duration) AS duration, SUM(measured_progress) AS progress
+            FROM radar_person WHERE radar_id = ?""",
+            [radar_id],
+        )
+        sums = {k: _n(v) for k, v in found[0].items()}
     today = await fetch_dicts(
         "SELECT COUNT(*) AS n FROM radar_visit WHERE radar_id = ? AND started_at >= ?",
         [radar_id, since],
     )
-    total = {k: _n(v) for k, v in sums[0].items()} | {"today": _n(today[0]["n"])}
+    total = dict(sums) | {"today": _n(today[0]["n"])}
     staff: dict[str, int] = {}
     if per_staff:
         rows = await fetch_dicts(
@@ -135,44 +140,79 @@ def _totals(total: dict[str, int]) -> dict[str, Any]:
     }
 
 
-_LEVELS = """
-    SELECT 'level' AS kind, '' AS key, '' AS ext, p.level AS a, COUNT(*) AS b,
-      SUM(CASE WHEN p.last_at >= ? THEN 1 ELSE 0 END) AS c,
-      SUM(p.shared) AS d,
-      SUM(CASE WHEN p.duration > ? THEN 1 ELSE 0 END) AS e,
-      SUM(CASE WHEN p.ext <> '' THEN 1 ELSE 0 END) AS f
-    FROM people p GROUP BY p.level"""
-_DETAILS = """
-    UNION ALL SELECT 'page', '', '', max_page, COUNT(*), 0, 0, 0, 0 FROM people GROUP BY max_page
-    UNION ALL SELECT * FROM (SELECT 'visits', pk, ext, visits, duration, 0, 0, 0, 0
-      FROM people ORDER BY visits DESC, pk LIMIT 10) AS rv
-    UNION ALL SELECT * FROM (SELECT 'duration', pk, ext, visits, duration, 0, 0, 0, 0
-      FROM people ORDER BY duration DESC, pk LIMIT 10) AS rd
-    UNION ALL SELECT 'staff', staff, '', COUNT(*), SUM(CASE WHEN level = 1 THEN 1 ELSE 0 END),
-      0, 0, 0, 0 FROM people GROUP BY staff"""
+# One pass over the people: every count the page shows is a sum over these groups (a person
+# has one level, one furthest page and one staff member, so each rolls up exactly).
+_GROUPS = """
+    SELECT 'group' AS kind, p.staff AS key, '' AS ext, p.level AS a, p.max_page AS b,
+      COUNT(*) AS c,
+      SUM(CASE WHEN p.last_at >= ? THEN 1 ELSE 0 END) AS d,
+      SUM(p.shared) AS e,
+      SUM(CASE WHEN p.duration > ? THEN 1 ELSE 0 END) AS f,
+      SUM(CASE WHEN p.ext <> '' THEN 1 ELSE 0 END) AS g,
+      {sums}
+    FROM people p GROUP BY p.staff, p.level, p.max_page"""
+_SUMS = "SUM(p.visits) AS h, SUM(p.measured) AS i, SUM(p.measured_duration) AS j, " + (
+    "SUM(p.measured_progress) AS k"
+)
+_NO_SUMS = "0 AS h, 0 AS i, 0 AS j, 0 AS k"
+# The top ten, ties broken by the key from the end: an index on (radar, visits, person) read
+# backwards answers it without looking at the other people.
+_RANKINGS = """
+    UNION ALL SELECT * FROM (SELECT 'visits', pk, ext, visits, duration, 0, 0, 0, 0, 0,
+      0, 0, 0, 0 FROM people ORDER BY visits DESC, pk DESC LIMIT 10) AS rv
+    UNION ALL SELECT * FROM (SELECT 'duration', pk, ext, visits, duration, 0, 0, 0, 0, 0,
+      0, 0, 0, 0 FROM people ORDER BY duration DESC, pk DESC LIMIT 10) AS rd"""
+
+
+def analytics_statement(
+    scope: Scope, since: datetime, seconds: int, details: bool
+) -> tuple[str, list[Any]]:
+    head, params = _people(scope, sharers=True)
+    groups = _GROUPS.format(sums=_SUMS if scope.whole else _NO_SUMS)
+    return head + groups + (_RANKINGS if details else ""), [*params, since, seconds]
 
 
 async def analytics(
     radar_id: int, userids: set[str] | None, since: datetime, seconds: int, details: bool
-) -> dict[str, list[dict[str, Any]]]:
-    """Everything the analytics page reads about people, in one statement: per level (people,
-    today, sharers, read over `seconds`, identified) and, with `details`, pages reached,
-    the two rankings and people per staff member."""
-    head, params = _people(Scope(radar_id, userids), sharers=True)
-    rows = await fetch_dicts(
-        head + _LEVELS + (_DETAILS if details else ""), [*params, since, seconds]
-    )
-    out: dict[str, list[dict[str, Any]]] = {}
+) -> dict[str, Any]:
+    """Everything the analytics page reads about people, in one statement and one pass over
+    them: per level (people, today, sharers, read over `seconds`, identified), pages reached,
+    people per staff member, the summary's visit totals (whole radar only) and, with
+    `details`, the two rankings."""
+    scope = Scope(radar_id, userids)
+    rows = await fetch_dicts(*analytics_statement(scope, since, seconds, details))
+    levels: dict[int, dict[str, int]] = {}
+    pages: dict[int, int] = {}
+    staff: dict[str, dict[str, int]] = {}
+    sums = {"visits": 0, "measured": 0, "duration": 0, "progress": 0}
+    out: dict[str, Any] = {}
     for r in rows:
-        out.setdefault(r["kind"], []).append(r)
-    out["level"] = sorted(
-        (
-            {"level": _n(r["a"]), "people": _n(r["b"]), "today": _n(r["c"]), "sharers": _n(r["d"]),
-             "viewed": _n(r["e"]), "identified": _n(r["f"])}
-            for r in out.get("level", [])
-        ),
-        key=lambda r: r["level"],
-    )  # fmt: skip
+        if r["kind"] != "group":
+            out.setdefault(r["kind"], []).append(r)
+            continue
+        level, people = _n(r["a"]), _n(r["c"])
+        row = levels.setdefault(
+            level,
+            {"level": level, "people": 0, "today": 0, "sharers": 0, "viewed": 0, "identified": 0},
+        )
+        for k, col in (
+            ("people", "c"),
+            ("today", "d"),
+            ("sharers", "e"),
+            ("viewed", "f"),
+            ("identified", "g"),
+        ):
+            row[k] += _n(r[col])
+        pages[_n(r["b"])] = pages.get(_n(r["b"]), 0) + people
+        mine = staff.setdefault(str(r["key"]), {"people": 0, "direct": 0})
+        mine["people"] += people
+        mine["direct"] += people if level == 1 else 0
+        for k, col in (("visits", "h"), ("measured", "i"), ("duration", "j"), ("progress", "k")):
+            sums[k] += _n(r[col])
+    out["level"] = [levels[k] for k in sorted(levels)]
+    out["page"] = [{"a": p, "b": n} for p, n in sorted(pages.items())]
+    out["staff"] = [{"key": k, "a": v["people"], "b": v["direct"]} for k, v in staff.items()]
+    out["sums"] = sums if scope.whole else None
     return out
 
 
@@ -217,12 +257,13 @@ def funnel(levels: list[dict[str, Any]], reached: int, seconds: int) -> list[dic
 
 
 def ranking(rows: list[dict[str, Any]], by: str) -> list[dict[str, Any]]:
-    """The top ten (a UNION keeps no order: sorted again here)."""
+    """The top ten (a UNION keeps no order: sorted again here, as the statement did)."""
     out = [
         {"key": r["key"], "ext": r["ext"], "visits": _n(r["a"]), "duration": _n(r["b"])}
         for r in rows
     ]
-    return sorted(out, key=lambda r: (-r[by], r["key"]))
+    out.sort(key=lambda r: r["key"], reverse=True)
+    return sorted(out, key=lambda r: -r[by])
 
 
 def page_readers(rows: list[dict[str, Any]], pages: int) -> list[dict[str, Any]]:
@@ -277,9 +318,23 @@ def _customer_filter(f: dict[str, Any]) -> tuple[str, list[Any]]:
 async def customers(
     radar_id: int, userids: set[str] | None, f: dict[str, Any], offset: int, limit: int
 ) -> tuple[int, list[dict[str, Any]]]:
-    """One page of people, latest visit first, with the total matching the filter (one pass)."""
+    """One page of people, latest visit first, with the total matching the filter (one pass
+    over the visits in scope; for the whole radar the page walks the summary's (radar,
+    last_at) index and the total is counted apart, so no sort of every person)."""
     where, params = _customer_filter(f)
-    head, head_params = _people(Scope(radar_id, userids), sharers=False)
+    scope = Scope(radar_id, userids)
+    head, head_params = _people(scope, sharers=False)
+    if scope.whole:
+        select = f"""SELECT p.pk AS key, p.ext AS ext, p.level AS level, p.visits AS visits,
+            p.best AS best, p.last_at AS last_at, p.staff AS staff,
+            p.last_duration AS last_duration, p.last_channel AS last_channel,
+            p.brought AS brought
+          FROM people p WHERE {where} ORDER BY p.last_at DESC, p.pk LIMIT ? OFFSET ?"""
+        rows = await fetch_dicts(head + select, [*head_params, *params, limit, offset])
+        count = await fetch_dicts(
+            head + f" SELECT COUNT(*) AS n FROM people p WHERE {where}", [*head_params, *params]
+        )
+        return _n(count[0]["n"]), _dated(rows)
     select = f"""SELECT p.pk AS key, p.ext AS ext, p.level AS level, p.visits AS visits,
         p.best AS best, p.last_at AS last_at, p.staff AS staff, COUNT(*) OVER () AS total
       FROM people p WHERE {where} ORDER BY p.last_at DESC, p.pk LIMIT ? OFFSET ?"""

@@ -99,8 +99,10 @@ async def overview_view(ctx: RequestContext) -> web.StreamResponse:
     scope, since, seconds = await _scope(ctx), _midnight(ctx), _seconds(ctx)
     live = ctx.request.query.get("live") == "1"  # the console's live refresh: numbers only
     sends, reached = await _sends(radar.id, scope)
-    totals, visits = await queries.visit_totals(radar.id, scope, since, per_staff=not live)
     found = await queries.analytics(radar.id, scope, since, seconds, details=not live)
+    totals, visits = await queries.visit_totals(
+        radar.id, scope, since, per_staff=not live, sums=found["sums"]
+    )
     levels = found["level"]
     overview = queries.overview(totals, levels, sum(sends.values()))
     if live:
@@ -196,8 +198,9 @@ async def _customer_page(
         radar_id, await _scope(ctx), await _filters(ctx), offset, limit
     )
     names = await Names.load([r["ext"] for r in rows], [r["staff"] for r in rows])
-    counts = await network.brought(radar_id, [r["key"] for r in rows])
-    return total, [_customer_json(r | {"brought": counts.get(r["key"], 0)}, names) for r in rows]
+    missing = [r["key"] for r in rows if "brought" not in r]  # the summary has it
+    counts = await network.brought(radar_id, missing)
+    return total, [_customer_json({"brought": counts.get(r["key"], 0)} | r, names) for r in rows]
 
 
 @router.get(RADAR_PATH + "/customers", role=Role.STAFF)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -265,10 +266,10 @@ async def _apply(ctx: RequestContext, radar: Radar, form: uploads.Form, new: boo
     radar.timeline = _flag(form, "timeline", radar.timeline)
     if (tags := _tag_ids(form)) is not None:
         radar.tag_ids = tags
-    _content(ctx, radar, form, new)
+    await _content(ctx, radar, form, new)
 
 
-def _content(ctx: RequestContext, radar: Radar, form: uploads.Form, new: bool) -> None:
+async def _content(ctx: RequestContext, radar: Radar, form: uploads.Form, new: bool) -> None:
     settings = ctx.deps.settings
     if radar.type is RadarType.LINK:
         url = _text(form, "url", "链接地址", 1024, new)
@@ -287,19 +288,18 @@ def _content(ctx: RequestContext, radar: Radar, form: uploads.Form, new: bool) -
         if len(got) > 30:
             raise ApiError(400, "图片最多 30 张", "files")
         if got:
-            radar.files = [_stored(settings, kind, data) for _, data in got]
+            radar.files = [await _stored(settings, kind, data) for _, data in got]
         elif new:
             raise ApiError(400, "请上传雷达内容文件", "files")
     if covers := form.files.get("cover"):
         radar.cover = uploads.store(settings, covers[0][1], "image", "封面图", "cover")
 
 
-def _stored(settings: Any, kind: str, data: Upload) -> dict[str, Any]:
+async def _stored(settings: Any, kind: str, data: Upload) -> dict[str, Any]:
+    if kind == "pdf":  # rewritten for the phone viewer: off the event loop
+        return await asyncio.to_thread(uploads.store_pdf, settings, data, "雷达内容")
     name = uploads.store(settings, data, kind, "雷达内容")
-    entry: dict[str, Any] = {"name": name, "size": len(data)}
-    if kind == "pdf":
-        entry["pages"] = uploads.pdf_pages(data)
-    return entry
+    return {"name": name, "size": len(data)}
 
 
 @router.post("/api/radar/radars", role=Role.ADMIN)

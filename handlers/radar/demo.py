@@ -59,11 +59,7 @@ async def _radars(deps: Deps) -> list[Radar]:
             product,
             "产品手册",
             RadarType.PDF,
-            {
-                "files": [
-                    {"name": uploads.store(s, pdf, "pdf", "PDF"), "size": len(pdf), "pages": 3}
-                ]
-            },
+            {"files": [uploads.store_pdf(s, pdf, "PDF")]},
         ),
         (
             product,

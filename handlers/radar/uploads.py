@@ -3,6 +3,8 @@ or the browser's claim), the size is capped while streaming, and files get rando
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -14,6 +16,8 @@ from aiohttp import web
 from bot.http import ApiError
 from bot.multipart import Upload, read_multipart
 from bot.settings import Settings
+
+log = logging.getLogger(__name__)
 
 KINDS = {
     "pdf": ("pdf",),
@@ -106,6 +110,42 @@ def store(
     else:
         (upload_dir(settings) / name).write_bytes(data)
     return name
+
+
+def store_pdf(
+    settings: Settings, data: bytes | Upload, label: str, field: str = "files"
+) -> dict[str, Any]:
+    """Store a PDF for the phone viewer (blocking: call it off the event loop): its entry
+    in a radar's files, {name, size, pages}. See `compact_pdf`."""
+    name = store(settings, data, "pdf", label, field)
+    path = upload_dir(settings) / name
+    pages = compact_pdf(path)
+    if pages is None:  # a PDF qpdf cannot read is kept as uploaded (pdf.js may manage)
+        pages = pdf_pages(path.read_bytes())
+    return {"name": name, "size": path.stat().st_size, "pages": pages}
+
+
+def compact_pdf(path: Path) -> int | None:
+    """Rewrite the PDF in place with its small objects packed in object streams; the number
+    of pages, or None when it cannot be read.
+
+    The viewer reads a PDF by byte ranges and, before the first page, looks up the last
+    page's object: in a file where each page's objects sit beside its content (most
+    producers), that touches every part of the file, so an 80-page document was downloaded
+    whole before its first page showed. Packed, the page objects are a few ranges."""
+    import pikepdf
+
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with pikepdf.open(path) as pdf:
+            pages = len(pdf.pages)
+            pdf.save(tmp, object_stream_mode=pikepdf.ObjectStreamMode.generate)
+    except Exception:  # damaged, encrypted, or not really a PDF
+        log.warning("radar: %s kept as uploaded (not rewritable)", path.name, exc_info=True)
+        tmp.unlink(missing_ok=True)
+        return None
+    os.replace(tmp, path)
+    return pages
 
 
 @dataclass

@@ -47,7 +47,15 @@ async function showPdf() {
   const worker = new Worker(cfg.worker, { type: "module" });
   const pdfjs = await import("/static/vendor/pdfjs/pdf.min.mjs");
   pdfjs.GlobalWorkerOptions.workerPort = worker;
-  const doc = await pdfjs.getDocument({ url: cfg.files[0], isEvalSupported: false }).promise;
+  // Only the byte ranges the drawn pages need: without disableStream pdf.js also downloads
+  // the whole file beside its range requests, and without disableAutoFetch it fetches the
+  // rest in the background; on a phone both compete with the first page for the bandwidth.
+  const doc = await pdfjs.getDocument({
+    url: cfg.files[0],
+    isEvalSupported: false,
+    disableStream: true,
+    disableAutoFetch: true,
+  }).promise;
   status.textContent = `共 ${doc.numPages} 页`;
   const seen = new IntersectionObserver((entries) => {
     for (const e of entries) {

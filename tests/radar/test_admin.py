@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 
@@ -241,3 +243,34 @@ async def test_list_shows_visits_limits_and_copies_a_link(
     assert (
         await client.post(f"/api/radar/radars/{radar.id}/link", headers=csrf(client))
     ).status == 403
+
+
+async def test_uploaded_pdfs_are_packed_for_the_phone_viewer(
+    client: TestClient, deps: Deps, corp: None
+) -> None:
+    """A PDF is stored with its page objects packed in object streams (the viewer then needs
+    a few byte ranges before the first page, not the whole file); its pages are counted from
+    its structure, so a PDF that came packed already is not a 0-page PDF."""
+    import pikepdf
+
+    from handlers.radar import uploads
+
+    await sign_in(client, deps, "admin")
+    h = csrf(client)
+    packed = io.BytesIO()
+    with pikepdf.open(io.BytesIO(demo_pdf(5))) as pdf:
+        pdf.save(packed, object_stream_mode=pikepdf.ObjectStreamMode.generate)
+    for upload, pages in ((demo_pdf(7), 7), (packed.getvalue(), 5)):
+        resp = await client.post("/api/radar/radars", data=_form("pdf", upload), headers=h)
+        assert resp.status == 201
+        body = await resp.json()
+        assert body["page_count"] == pages
+        path = uploads.upload_dir(deps.settings) / body["files"][0]["name"]
+        stored = path.read_bytes()
+        assert body["files"][0]["size"] == len(stored)
+        assert b"/ObjStm" in stored and uploads.pdf_pages(stored) == 0  # no page dict in sight
+        with pikepdf.open(path) as pdf:
+            assert len(pdf.pages) == pages
+    damaged = b"%PDF-1.4\n1 0 obj << /Type /Page >> endobj\n"  # kept as it came
+    resp = await client.post("/api/radar/radars", data=_form("pdf", damaged), headers=h)
+    assert resp.status == 201 and (await resp.json())["page_count"] == 1

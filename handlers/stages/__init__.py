@@ -4,7 +4,7 @@ hourly sweep, reminders, the 客户画像 block, batch moves and the funnel."""
 
 from __future__ import annotations
 
-from handlers.stages import data, demo, journeys, listeners, staff, sweep  # noqa: F401  (each decorates the router)
+from handlers.stages import data, demo, home, journeys, listeners, staff, sweep  # noqa: F401  (each decorates the router)
 from handlers.stages.router import router
 
 __all__ = ["router"]

@@ -207,6 +207,7 @@ async def list_journeys(ctx: RequestContext) -> web.StreamResponse:
     return json_ok(
         {
             "journeys": out,
+            "may_order": user.role >= Role.ADMIN,
             "silent_disabled": SILENT_DISABLED,
             "limits": {
                 "stages": MAX_STAGES,

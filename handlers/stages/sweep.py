@@ -11,11 +11,13 @@ from tortoise.exceptions import IntegrityError
 
 from bot import schedule
 from bot.deps import Deps
+from bot.domain_events import StageMoved, event_key
 from cards.stages import Reminder, reminder_card
 from handlers.stages.engine import announce, apply_rules, automated_plans, load_facts
 from handlers.stages.router import router
+from storage.core import DomainEventRow
 from storage.directory import Staff
-from storage.facts import Customer, FollowRelation
+from storage.facts import Customer, FollowRelation, TimelineEntry
 from storage.schedule import ScheduledRun
 from storage.stages import (
     Journey,
@@ -72,9 +74,23 @@ async def sweep_rules(deps: Deps) -> int:
     return moved
 
 
-async def reannounce(deps: Deps, since: datetime) -> None:
-    for row in await StageTransition.filter(at__gte=since.astimezone(UTC)).order_by("id"):
-        await announce(deps, row)
+async def reannounce(deps: Deps, since: datetime) -> int:
+    """Announce the recent moves whose StageMoved or 客户动态 entry is missing (the process
+    stopped between the move and its announcement); how many."""
+    rows = await StageTransition.filter(at__gte=since.astimezone(UTC)).order_by("id")
+    done = 0
+    for start in range(0, len(rows), 500):
+        chunk = rows[start : start + 500]
+        events = {r.key: event_key(StageMoved.kind, r.key) for r in chunk}
+        found = DomainEventRow.filter(key__in=list(events.values()))
+        published = {str(k) for k in await found.values_list("key", flat=True)}
+        entries = TimelineEntry.filter(key__in=[f"stage:{r.id}" for r in chunk])
+        written = {str(k) for k in await entries.values_list("key", flat=True)}
+        for row in chunk:
+            if events[row.key] not in published or f"stage:{row.id}" not in written:
+                await announce(deps, row)
+                done += 1
+    return done
 
 
 async def send_reminders(deps: Deps) -> int:

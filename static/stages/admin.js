@@ -24,6 +24,7 @@ const KIND = { stay: "停留超过 N 天", silent: "未联系超过 N 天" };
 let root;
 let limits = { stages: 12, rules: 6, conditions: 3, reminders: 6 };
 let silentReason = "";
+let mayOrder = false;
 
 export async function mount(el) {
   root = el;
@@ -35,6 +36,7 @@ async function load() {
   const data = await api("GET", "/api/stages/journeys");
   limits = data.limits;
   silentReason = data.silent_disabled;
+  mayOrder = data.may_order;
   return data.journeys;
 }
 
@@ -74,8 +76,8 @@ function journeyCard(j, index, all) {
       manage ? h("button", { class: "btn btn-small", onclick: () => showRules(j.id) }, "规则与提醒") : null,
       manage ? h("button", { class: "btn btn-small", onclick: () => showBatch(j) }, "批量设置阶段") : null,
       h("button", { class: "btn btn-small", onclick: () => showFunnel(j) }, "阶段数据"),
-      manage && index > 0 ? h("button", { class: "btn btn-small", onclick: () => order(-1) }, "上移") : null,
-      manage && index < all.length - 1 ? h("button", { class: "btn btn-small", onclick: () => order(1) }, "下移") : null,
+      mayOrder && index > 0 ? h("button", { class: "btn btn-small", onclick: () => order(-1) }, "上移") : null,
+      mayOrder && index < all.length - 1 ? h("button", { class: "btn btn-small", onclick: () => order(1) }, "下移") : null,
       manage ? h("button", { class: "btn btn-small btn-danger", onclick: async () => {
         if (!(await confirm("删除客户旅程", `确定删除「${j.name}」？阶段记录会保留。`))) return;
         await api("POST", `/api/stages/journeys/${j.id}/delete`, {});

@@ -233,3 +233,30 @@ async def test_staff_cannot_manage_journeys(client: TestClient, deps: Deps) -> N
         "/api/stages/journeys", json={"name": "x", "stages": STAGES}, headers=csrf(client)
     )
     assert resp.status == 403
+
+
+async def test_scopes_of_funnel_profile_and_tile(client: TestClient, deps: Deps) -> None:
+    journey, stages = await make_journey()
+    for i, (userid, ext) in enumerate((("alice", "wm_ann"), ("carol", "wm_cat"))):
+        await engine.move(
+            deps, journey_id=journey.id, userid=userid, external_userid=ext,
+            to_stage_id=stages[1].id, by=MoveBy.RULE, key=f"k{i}",
+        )  # fmt: skip
+    await ConsoleRole.create(userid="dora", role="dept_admin", departments=[2])
+    await sign_in(client, deps, "dora")
+    data = await (await client.get(f"/api/stages/journeys/{journey.id}/funnel")).json()
+    assert data["stages"][1]["current"] == 1  # alice's, not carol's (another department)
+    assert [p["userid"] for p in data["staff"]] == ["alice"]
+    resp = await client.get(f"/api/stages/journeys/{journey.id}/funnel?userid=carol")
+    assert resp.status == 403
+    from bot.auth import load_principal
+    from handlers.stages.home import stage_tiles
+
+    dora = await load_principal("dora", deps.settings, deps.dispatcher)
+    tiles = await stage_tiles(deps, dora)
+    assert [(t.title, t.value) for t in tiles] == [("今日阶段变更", 1)]
+    await sign_in(client, deps, "alice")
+    resp = await client.get(f"/api/stages/journeys/{journey.id}/funnel")
+    assert resp.status == 403  # staff see stages in the profile block, not the console data
+    data = await (await client.get("/api/stages/profile?external_userid=wm_cat")).json()
+    assert data["journeys"] == []  # not alice's customer

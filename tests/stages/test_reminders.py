@@ -98,3 +98,19 @@ async def test_sweep_runs_as_hourly_scheduled_runs(deps: Deps, clock: Clock) -> 
     assert await run_due(deps) == ["done"]
     assert await engine.rebuild_current(journey.id)  # the relations moved
     assert await run_due(deps) == []  # nothing due twice
+
+
+async def test_sweep_announces_a_move_whose_event_was_lost(deps: Deps) -> None:
+    """The process stopped between a move and its StageMoved / 客户动态 entry: the next
+    sweep writes them, once."""
+    from storage.core import DomainEventRow
+    from storage.facts import TimelineEntry
+
+    journey, stages = await make_journey()
+    await enter(deps, journey.id, stages[0].id, "in-1")
+    await DomainEventRow.filter(kind="StageMoved").delete()
+    await TimelineEntry.filter(kind="stage").delete()
+    assert await sweep.reannounce(deps, since=deps.now() - timedelta(hours=1)) == 1
+    assert await sweep.reannounce(deps, since=deps.now() - timedelta(hours=1)) == 0
+    assert await DomainEventRow.filter(kind="StageMoved").count() == 1
+    assert await TimelineEntry.filter(kind="stage").count() == 1

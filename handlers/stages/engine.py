@@ -60,12 +60,65 @@ class RelationFacts:
 
 
 @dataclass(frozen=True)
+class Test:
+    """A condition compiled once per sweep: a quick yes/no over a relation's facts (the
+    facts that satisfied it are spelled out by `check` only for the rule that moves)."""
+
+    kind: str
+    values: frozenset[str] = frozenset()
+    ints: frozenset[int] = frozenset()
+    every: bool = False
+    number: int = 0
+
+    @classmethod
+    def of(cls, cond: dict[str, Any]) -> Test:
+        kind = str(cond.get("type", ""))
+        if kind == "tags":
+            wanted = frozenset(_as_strs(cond.get("tag_ids")))
+            return cls(kind, values=wanted, every=cond.get("match") == "all")
+        if kind in ("state", "group"):
+            key = "states" if kind == "state" else "chat_ids"
+            return cls(kind, values=frozenset(_as_strs(cond.get(key))))
+        if kind == "radar":
+            ids = frozenset(int(r) for r in _as_strs(cond.get("radar_ids")) if r.isdigit())
+            return cls(kind, ints=ids)
+        if kind in ("points", "days_added"):
+            return cls(kind, number=int(str(cond.get("min" if kind == "points" else "days", 0))))
+        return cls("unknown")
+
+    def holds(self, rel: RelationFacts, now: datetime) -> bool:
+        kind = self.kind
+        if kind == "tags":
+            if self.every:
+                return bool(self.values) and self.values <= rel.tags
+            return not self.values.isdisjoint(rel.tags)
+        if kind == "state":
+            return rel.state in self.values
+        if kind == "group":
+            return bool(rel.groups) and (not self.values or not self.values.isdisjoint(rel.groups))
+        if kind == "radar":
+            return bool(rel.radars) and (not self.ints or not self.ints.isdisjoint(rel.radars))
+        if kind == "points":
+            return rel.points >= self.number
+        if kind == "days_added":
+            return rel.added_at <= now - timedelta(days=self.number)
+        return False
+
+
+@dataclass(frozen=True)
 class JourneyPlan:
     """A journey with its live stages and enabled rules, ready for evaluation."""
 
     journey: Journey
     stages: dict[int, Stage]  # id -> stage (not deleted)
     rules: list[StageRule]  # enabled, on live stages, furthest stage first
+    tests: dict[int, tuple[Test, ...]] = field(default_factory=dict)  # id(rule) -> its tests
+
+    def tests_of(self, rule: StageRule) -> tuple[Test, ...]:
+        found = self.tests.get(id(rule))
+        if found is None:
+            found = self.tests[id(rule)] = tuple(Test.of(dict(c)) for c in rule.conditions)
+        return found
 
     def position(self, stage_id: int | None) -> int:
         if stage_id is None or stage_id not in self.stages:
@@ -175,6 +228,9 @@ def decide(
             return None  # rules are furthest first: nothing ahead matches
         if rule.id in skip:
             continue
+        tests = plan.tests_of(rule)
+        if not tests or not all(t.holds(rel, now) for t in tests):
+            continue
         found = matches(rule, rel, now)
         if found is not None:
             return Decision(rule, stage, {"rule": rule.name, "conditions": found})
@@ -271,7 +327,7 @@ async def move(
             journey_id=journey_id, userid=userid, external_userid=external_userid
         )
         here = cur.stage_id if cur else None
-        if (cur is not None and here == to_stage_id) or not allowed(here):
+        if here == to_stage_id or not allowed(here):  # already there (the pool: no row)
             return None
         now = at or deps.now()
         try:

@@ -317,3 +317,40 @@ async def test_points_condition_follows_the_latest_balance(deps: Deps) -> None:
     assert (await StagePoints.get(external_userid="wm_ben")).balance == 110
     row = await StageTransition.get(journey_id=journey.id)
     assert row.facts["conditions"] == [{"type": "points", "min": 100, "balance": 110}]
+
+
+def test_quick_tests_agree_with_the_spelled_out_facts() -> None:
+    """The sweep's compiled yes/no and the facts written on a move never disagree."""
+    from datetime import UTC, datetime
+
+    rng = random.Random(3)
+    now = datetime(2025, 3, 1, tzinfo=UTC)
+    conds: list[dict[str, object]] = []
+    for _ in range(300):
+        kind = rng.choice(["tags", "state", "group", "radar", "points", "days_added"])
+        conds.append(
+            {
+                "type": kind,
+                "match": rng.choice(["any", "all"]),
+                "tag_ids": rng.sample(["a", "b", "c"], rng.randint(0, 2)),
+                "states": rng.sample(["", "expo", "web"], rng.randint(0, 2)),
+                "chat_ids": rng.sample(["g1", "g2"], rng.randint(0, 2)),
+                "radar_ids": rng.sample([1, 2, 3], rng.randint(0, 2)),
+                "min": rng.randint(0, 20),
+                "days": rng.randint(0, 5),
+            }
+        )
+    for cond in conds:
+        for _ in range(20):
+            rel = engine.RelationFacts(
+                "u", "e", rng.choice(["", "expo", "web"]),
+                now - timedelta(days=rng.uniform(0, 6)),
+                tags=set(rng.sample(["a", "b", "c"], rng.randint(0, 3))),
+                groups=set(rng.sample(["g1", "g2", "g3"], rng.randint(0, 2))),
+                radars=set(rng.sample([1, 2, 3, 4], rng.randint(0, 2))),
+                points=rng.randint(0, 20),
+            )  # fmt: skip
+            kept = {k: cond[k] for k in cond}
+            assert engine.Test.of(kept).holds(rel, now) == (
+                engine.check(kept, rel, now) is not None
+            ), (cond, rel)

@@ -189,3 +189,19 @@ class PointsBlock(Model):
 
     class Meta:
         table = "points_block"
+
+
+class PointsImport(Model):
+    """An uploaded file of (customer, points, reason) rows: previewed, then applied once, all
+    rows or none. Each applied row's entry is keyed by (import, row)."""
+
+    id = fields.BigIntField(primary_key=True)
+    filename = fields.CharField(max_length=128, default="")
+    rows = fields.JSONField(default=list)  # type: ignore[var-annotated]
+    state = fields.CharField(max_length=16, default="preview")  # preview | applied
+    created_by = fields.CharField(max_length=64, default="")
+    created_at = fields.DatetimeField()
+    applied_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "points_import"

@@ -231,28 +231,58 @@ async def debit(
         raise ValueError("a debit is positive")
     try:
         async with in_transaction() as tx:
-            account = await _lock(tx, ext)
-            if account.balance < amount:
-                raise LedgerRefused(f"积分余额不足（当前 {account.balance} 分）")
-            entry = await _entry(
+            posted = await debit_locked(
                 tx,
                 deps,
                 ext,
+                amount,
                 key=key,
                 kind=kind,
                 rule=rule,
-                amount=-amount,
-                reason=reason[:256],
+                reason=reason,
                 created_by=created_by,
                 ref=ref,
             )
-            taken = await _allocate(tx, entry, ext, amount)
-            balance = await _apply(tx, deps, ext, balance=-amount, debt=amount - taken)
     except IntegrityError:
         return None
-    posted = Posted(entry, balance)
     await _announce(deps, posted)
     return posted
+
+
+async def debit_locked(
+    conn: Any,
+    deps: Deps,
+    ext: str,
+    amount: int,
+    *,
+    key: str,
+    kind: EntryKind,
+    rule: str = "",
+    reason: str = "",
+    created_by: str = "",
+    ref: str = "",
+    what: str = "",
+) -> Posted:
+    """A debit inside the caller's transaction (`what` names it in a refusal)."""
+    account = await _lock(conn, ext)
+    if account.balance < amount:
+        prefix = f"{what}：" if what else ""
+        raise LedgerRefused(f"{prefix}积分余额不足（当前 {account.balance} 分）")
+    entry = await _entry(
+        conn,
+        deps,
+        ext,
+        key=key,
+        kind=kind,
+        rule=rule,
+        amount=-amount,
+        reason=reason[:256],
+        created_by=created_by,
+        ref=ref,
+    )
+    taken = await _allocate(conn, entry, ext, amount)
+    balance = await _apply(conn, deps, ext, balance=-amount, debt=amount - taken)
+    return Posted(entry, balance)
 
 
 # --- redemption holds -----------------------------------------------------------------------

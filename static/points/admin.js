@@ -15,12 +15,12 @@ export async function mount(el, ui) {
   const { h } = ui;
   const body = h("div");
   const tabs = [["settings", "积分设置"], ["rewards", "奖品"], ["customers", "客户积分"], ["ledger", "积分明细"],
-    ["redemptions", "兑换记录"]];
+    ["redemptions", "兑换记录"], ["import", "导入积分"]];
   const buttons = tabs.map(([key, label]) => h("button", { class: "btn", type: "button", "data-tab": key,
     onclick: () => show(key) }, label));
   el.replaceChildren(h("div", { class: "card" }, h("div", { class: "ui-filters", id: "points-tabs" }, buttons)), body);
   const views = { settings: showSettings, rewards: showRewards, customers: showCustomers, ledger: showLedger,
-    redemptions: showRedemptions };
+    redemptions: showRedemptions, import: showImport };
   function show(key) {
     for (const b of buttons) b.classList.toggle("btn-primary", b.dataset.tab === key);
     views[key](body, ui);
@@ -286,4 +286,48 @@ async function showRedemptions(el, ui) {
       } }, "已发放") : "" },
     ],
   });
+}
+
+// --- import ------------------------------------------------------------------------------
+
+function csrfHeader() {
+  const token = (document.cookie.match(/(?:^|; )scrmbot_csrf=([^;]*)/) || [])[1] || "";
+  return { "X-CSRF-Token": decodeURIComponent(token) };
+}
+
+async function showImport(el, ui) {
+  const { h } = ui;
+  const input = h("input", { type: "file", accept: ".csv,.xlsx", id: "points-import-file" });
+  const error = h("div", { class: "error" });
+  const result = h("div", { id: "points-import-preview" });
+  const upload = h("button", { class: "btn btn-primary", type: "button", id: "points-import-upload" }, "上传并预览");
+  el.replaceChildren(h("div", { class: "card" }, h("h2", {}, "导入积分"),
+    h("p", { class: "muted" }, "CSV 或 Excel 文件，第一行为表头：客户、积分、原因。客户可填 external_userid，或唯一匹配的手机号 / 昵称 / 备注；积分为负数表示扣除。全部行无误才会导入，任何一行失败都不会导入。"),
+    h("div", { class: "ui-filters" }, input, upload), error, result));
+  upload.addEventListener("click", async () => {
+    error.textContent = "";
+    if (!input.files.length) { error.textContent = "请选择要导入的文件"; return; }
+    const form = new FormData();
+    form.append("file", input.files[0]);
+    const resp = await fetch(`${API}/import`, { method: "POST", body: form, credentials: "same-origin", headers: csrfHeader() });
+    const data = await resp.json().catch(() => ({}));
+    if (!resp.ok) { error.textContent = data.error || "上传失败"; return; }
+    preview(data);
+  });
+  function preview(data) {
+    const apply = h("button", { class: "btn btn-primary", type: "button", id: "points-import-apply",
+      disabled: data.refused > 0 || data.state === "applied" }, data.state === "applied" ? "已导入" : "确认导入");
+    apply.addEventListener("click", async () => {
+      try {
+        preview(await ui.api("POST", `${API}/import/${data.id}/apply`, {}));
+        ui.toast("导入完成", "success");
+      } catch (err) { /* the kit shows the reason */ }
+    });
+    result.replaceChildren(h("p", {}, `共 ${data.rows.length} 行：可导入 ${data.ok} 行，有误 ${data.refused} 行。`), apply,
+      h("div", { class: "ui-table-wrap" }, h("table", { class: "ui-table" },
+        h("thead", {}, h("tr", {}, ["行", "客户", "匹配", "积分", "原因", "结果"].map((t) => h("th", {}, t)))),
+        h("tbody", {}, data.rows.map((r) => h("tr", { "data-row": r.row }, h("td", {}, String(r.row)), h("td", {}, r.who),
+          h("td", {}, r.external_userid || "—"), h("td", {}, String(r.points)), h("td", {}, r.reason),
+          h("td", {}, r.error ? `✗ ${r.error}` : "✓")))))));
+  }
 }

@@ -12,6 +12,7 @@ from handlers.points import (  # noqa: F401  (each module decorates the router)
     page,
     redeem,
     rules,
+    stats,
 )
 from handlers.points.router import PointsSettings, router
 

@@ -15,12 +15,12 @@ export async function mount(el, ui) {
   const { h } = ui;
   const body = h("div");
   const tabs = [["settings", "积分设置"], ["rewards", "奖品"], ["customers", "客户积分"], ["ledger", "积分明细"],
-    ["redemptions", "兑换记录"], ["import", "导入积分"]];
+    ["redemptions", "兑换记录"], ["import", "导入积分"], ["stats", "社群数据"], ["signals", "风险提示"]];
   const buttons = tabs.map(([key, label]) => h("button", { class: "btn", type: "button", "data-tab": key,
     onclick: () => show(key) }, label));
   el.replaceChildren(h("div", { class: "card" }, h("div", { class: "ui-filters", id: "points-tabs" }, buttons)), body);
   const views = { settings: showSettings, rewards: showRewards, customers: showCustomers, ledger: showLedger,
-    redemptions: showRedemptions, import: showImport };
+    redemptions: showRedemptions, import: showImport, stats: showStats, signals: showSignals };
   function show(key) {
     for (const b of buttons) b.classList.toggle("btn-primary", b.dataset.tab === key);
     views[key](body, ui);
@@ -330,4 +330,61 @@ async function showImport(el, ui) {
           h("td", {}, r.external_userid || "—"), h("td", {}, String(r.points)), h("td", {}, r.reason),
           h("td", {}, r.error ? `✗ ${r.error}` : "✓")))))));
   }
+}
+
+// --- per-group data ------------------------------------------------------------------------
+
+async function showStats(el, ui) {
+  const { h } = ui;
+  const select = h("select", { id: "points-stats-days" }, [7, 14, 30, 90].map((d) =>
+    h("option", { value: d, selected: d === 14 }, `最近 ${d} 天`)));
+  const charts = h("div", { id: "points-stats" });
+  el.replaceChildren(h("div", { class: "card" }, h("div", { class: "ui-filters" }, h("h2", { style: { margin: 0 } }, "社群数据"),
+    h("span", { class: "spacer" }), select), charts));
+  async function load() {
+    const data = await ui.api("GET", `${API}/stats?days=${select.value}`);
+    const total = (key) => data.days.map((_, i) => data.groups.reduce((s, g) => s + g[key][i], 0));
+    const signins = h("div", { class: "ui-chart" });
+    const moves = h("div", { class: "ui-chart" });
+    const table = h("div", { class: "ui-table-wrap" }, h("table", { class: "ui-table" },
+      h("thead", {}, h("tr", {}, ["客户群", "签到人次", "入群", "退群"].map((t) => h("th", {}, t)))),
+      h("tbody", {}, data.groups.map((g) => h("tr", { "data-chat": g.chat_id }, h("td", {}, g.name),
+        h("td", {}, String(g.signins.reduce((a, b) => a + b, 0))), h("td", {}, String(g.joins.reduce((a, b) => a + b, 0))),
+        h("td", {}, String(g.quits.reduce((a, b) => a + b, 0))))))));
+    charts.replaceChildren(h("h3", {}, "每日签到（按群）"), signins, h("h3", {}, "每日入群 / 退群"), moves, table);
+    await ui.chart(signins, { tooltip: { trigger: "axis" }, legend: { type: "scroll" }, xAxis: { type: "category", data: data.days },
+      yAxis: { type: "value", minInterval: 1 },
+      series: data.groups.map((g) => ({ name: g.name, type: "bar", stack: "signins", data: g.signins })) });
+    await ui.chart(moves, { tooltip: { trigger: "axis" }, legend: {}, xAxis: { type: "category", data: data.days },
+      yAxis: { type: "value", minInterval: 1 },
+      series: [{ name: "入群", type: "line", data: total("joins") }, { name: "退群", type: "line", data: total("quits") }] });
+  }
+  select.addEventListener("change", load);
+  await load();
+}
+
+// --- abuse signals -------------------------------------------------------------------------
+
+async function showSignals(el, ui) {
+  const { h } = ui;
+  const data = await ui.api("GET", `${API}/signals`);
+  const name = (ext) => data.names[ext] || ext;
+  const block = (ext) => data.blocked.includes(ext) ? h("span", { class: "muted" }, "已拉黑") :
+    h("button", { class: "btn btn-small btn-danger", type: "button", "data-block": ext, onclick: async (e) => {
+      await ui.api("POST", `${API}/blacklist`, { external_userid: ext, blocked: true, reason: "风险提示" });
+      e.target.replaceWith(h("span", { class: "muted" }, "已拉黑"));
+    } }, "加入黑名单");
+  const people = (exts) => h("span", {}, exts.map((ext) => h("span", { style: { marginRight: "8px" } }, name(ext), " ", block(ext))));
+  const burst = data.burst;
+  el.replaceChildren(h("div", { class: "card", id: "points-signals" }, h("h2", {}, "风险提示（最近 30 天）"),
+    h("p", { class: "muted" }, "以下情况仅供人工复核；加入黑名单的客户不再获得积分。"),
+    h("h3", {}, "多个客户使用同一设备或网络签到"),
+    data.shared.length ? h("ul", {}, data.shared.map((s) => h("li", {}, `${s.kind}（${s.customers.length} 人）：`, people(s.customers)))) :
+      h("p", { class: "muted" }, "暂无"),
+    h("h3", {}, "反复进群退群并领取了新人积分"),
+    data.churn.length ? h("ul", {}, data.churn.map((c) => h("li", {}, `退群 ${c.quits} 次：`, people([c.external_userid])))) :
+      h("p", { class: "muted" }, "暂无"),
+    h("h3", {}, "规则修改后积分发放激增"),
+    burst ? h("p", {}, `${ui.formatTime(burst.changed_at)} 修改规则后 24 小时内发放 ${burst.after} 笔，此前日均 ${burst.daily_before} 笔` +
+      (burst.flagged ? "，明显偏高，请检查规则是否设置有误。" : "，未见异常。")) : h("p", { class: "muted" }, "规则尚未修改过")));
 }

@@ -22,7 +22,7 @@ from storage.points import (
     RedemptionState,
 )
 from tests.points.support import assert_consistent, save_program
-from tests.support import Clock
+from tests.support import Clock, run_due
 
 
 async def _earn(deps: Deps, ext: str, amount: int, key: str, expires: datetime | None = None):
@@ -227,3 +227,21 @@ async def test_balances_equal_a_recomputation_after_random_operations(
     for ext in customers:
         await assert_consistent(ext)
     assert await PointsEntry.all().count() > 60
+
+
+async def test_a_hold_is_released_by_its_scheduled_run_after_the_timeout(
+    deps: Deps, corp: None, clock: Clock
+) -> None:
+    await save_program(deps, hold_hours=2)
+    reward = await PointsReward.create(name="抱枕", cost=30, stock=1, created_at=deps.now())
+    await _earn(deps, "wm_ann", 100, "seed")
+    r = await redeem.redeem(deps, "wm_ann", reward.id, "x")
+    clock.advance(3600)
+    assert await run_due(deps) == []  # not yet
+    clock.advance(3601)
+    assert await run_due(deps) == ["done"]
+    assert (await PointsRedemption.get(id=r.id)).state == RedemptionState.RELEASED
+    assert (await PointsReward.get(id=reward.id)).stock == 1
+    assert (await PointsAccount.get(external_userid="wm_ann")).balance == 100
+    assert not await redeem.fulfil(deps, r.id, "alice")  # too late for 已发放
+    await assert_consistent("wm_ann")

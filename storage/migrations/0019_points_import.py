@@ -5,7 +5,7 @@ from json import dumps, loads
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0017_fission_review')]
+    dependencies = [('models', '0018_radar_person_ranking_indexes')]
 
     initial = False
 

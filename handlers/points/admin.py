@@ -19,6 +19,8 @@ from tortoise.functions import Count
 from bot.auth_types import Principal, Role
 from bot.deps import Deps
 from bot.http import (
+    MAX_YEAR,
+    MIN_YEAR,
     ApiError,
     RequestContext,
     json_ok,
@@ -246,10 +248,12 @@ async def _customer_query(ctx: RequestContext) -> Any:
             .values_list("external_userid", flat=True)
         )
         rows = rows.filter(Q(external_userid=text) | Q(external_userid__in=list(ids)))
-    for name, field in (("min_balance", "balance__gte"), ("min_streak", "streak__gte")):
-        raw = q.get(name, "")
-        if raw.lstrip("-").isdigit():
-            rows = rows.filter(**{field: int(raw)})
+    for name, field, label in (
+        ("min_balance", "balance__gte", "最低积分"),
+        ("min_streak", "streak__gte", "最少连续签到天数"),
+    ):
+        if (value := _whole(q.get(name, ""), label, name)) is not None:
+            rows = rows.filter(**{field: value})
     if q.get("blocked") == "1":
         blocked = await PointsBlock.all().values_list("external_userid", flat=True)
         rows = rows.filter(external_userid__in=list(blocked))
@@ -401,13 +405,28 @@ async def batch_adjust(ctx: RequestContext) -> web.StreamResponse:
 # --- ledger ---------------------------------------------------------------------------------
 
 
+def _whole(raw: str, label: str, name: str) -> int | None:
+    """An optional whole-number filter within the points columns' range."""
+    if not raw:
+        return None
+    digits = raw.removeprefix("-")
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 9:
+        raise ApiError(400, f"{label}应为不超过 9 位的整数", name)
+    return int(raw)
+
+
 def _day(raw: str, label: str) -> date | None:
+    """An optional YYYY-MM-DD filter; years outside 1970–2999 are refused (a day past
+    9999-12-31 cannot be computed)."""
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
+        value = date.fromisoformat(raw) if raw.isascii() and len(raw) <= 10 else None
     except ValueError:
-        raise ApiError(400, f"{label}格式应为 YYYY-MM-DD", label) from None
+        value = None
+    if value is None or not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ApiError(400, f"{label}格式应为 YYYY-MM-DD", label)
+    return value
 
 
 @router.get("/api/points/ledger", role=Role.ADMIN)

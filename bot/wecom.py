@@ -275,6 +275,20 @@ class WeComClient(WeComEndpoints):
         body = await self._call("POST", "/cgi-bin/media/upload", {"type": kind}, None, "app", form)
         return str(body["media_id"])
 
+    async def upload_attachment(self, kind: str, filename: str, data: bytes) -> str:
+        """Upload a moments attachment (image or video, attachment_type 1) with the
+        customer-contact secret; the media_id lives 3 days, so upload for each use (W10)."""
+
+        def form() -> aiohttp.FormData:
+            fd = aiohttp.FormData()
+            fd.add_field("media", data, filename=filename, content_type="application/octet-stream")
+            return fd
+
+        params = {"media_type": kind, "attachment_type": 1}
+        path = "/cgi-bin/media/upload_attachment"
+        body = await self._call("POST", path, params, None, "contact", form)
+        return str(body["media_id"])
+
 
 def _merge(results: list[dict[str, Any]]) -> dict[str, Any] | None:
     """One result for several message/send calls: the first, with every invaliduser and the

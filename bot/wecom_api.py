@@ -170,6 +170,104 @@ class WeComEndpoints:
             secret="app",  # idconvert is outside externalcontact/: the app's secret
         )
 
+    # --- customer moments (peers.md W8-W12) ---------------------------------------------
+
+    async def add_moment_task(
+        self,
+        text: str,
+        attachments: list[dict[str, Any]],
+        *,
+        users: list[str] | None = None,
+        departments: list[int] | None = None,
+        tag_ids: list[str] | None = None,
+    ) -> str:
+        """One enterprise moment task for every sender; the jobid (valid 24 h) to read the
+        result with `get_moment_task_result`. Corps may create 10 tasks a minute."""
+        visible: dict[str, Any] = {
+            "sender_list": {"user_list": users or [], "department_list": departments or []}
+        }
+        if tag_ids:
+            visible["external_contact_list"] = {"tag_list": tag_ids}
+        payload: dict[str, Any] = {"visible_range": visible}
+        if text:
+            payload["text"] = {"content": text}
+        if attachments:
+            payload["attachments"] = attachments
+        body = await self.call(
+            "POST", "/cgi-bin/externalcontact/add_moment_task", json=payload, secret=CONTACT
+        )
+        return str(body["jobid"])
+
+    async def get_moment_task_result(self, jobid: str) -> dict[str, Any]:
+        """{"status": 1|2|3, "result": {"moment_id", "invalid_sender_list", ...}}: the
+        creation result only, never who posted."""
+        return await self.call(
+            "GET",
+            "/cgi-bin/externalcontact/get_moment_task_result",
+            params={"jobid": jobid},
+            secret=CONTACT,
+        )
+
+    async def cancel_moment_task(self, moment_id: str) -> dict[str, Any]:
+        return await self.call(
+            "POST",
+            "/cgi-bin/externalcontact/cancel_moment_task",
+            json={"moment_id": moment_id},
+            secret=CONTACT,
+        )
+
+    async def _pages(self, path: str, payload: dict[str, Any], key: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        cursor = ""
+        while True:
+            body = await self.call("POST", path, json={**payload, "cursor": cursor}, secret=CONTACT)
+            items.extend(body.get(key, []))
+            cursor = str(body.get("next_cursor") or "")
+            if not cursor:
+                return items
+
+    async def get_moment_task(self, moment_id: str) -> list[dict[str, Any]]:
+        """[{"userid", "publish_status" 0|1}] for an enterprise moment, every page."""
+        return await self._pages(
+            "/cgi-bin/externalcontact/get_moment_task",
+            {"moment_id": moment_id, "limit": 1000},
+            "task_list",
+        )
+
+    async def get_moment_list(
+        self, start_time: int, end_time: int, *, creator: str = "", filter_type: int = 2
+    ) -> list[dict[str, Any]]:
+        """Moments created in [start, end] (at most a month apart), every page; deleted
+        moments are never listed (W9)."""
+        payload: dict[str, Any] = {
+            "start_time": start_time,
+            "end_time": end_time,
+            "filter_type": filter_type,
+            "limit": 20,
+        }
+        if creator:
+            payload["creator"] = creator
+        return await self._pages("/cgi-bin/externalcontact/get_moment_list", payload, "moment_list")
+
+    async def get_moment_send_result(self, moment_id: str, userid: str) -> list[str]:
+        """The customers who can see `userid`'s post of the moment."""
+        rows = await self._pages(
+            "/cgi-bin/externalcontact/get_moment_send_result",
+            {"moment_id": moment_id, "userid": userid, "limit": 5000},
+            "customer_list",
+        )
+        return [str(r["external_userid"]) for r in rows]
+
+    async def get_moment_comments(self, moment_id: str, userid: str) -> dict[str, Any]:
+        """{"comment_list": [...], "like_list": [...]}, each {"external_userid"|"userid",
+        "create_time"}: who and when, never the comment's text."""
+        return await self.call(
+            "POST",
+            "/cgi-bin/externalcontact/get_moment_comments",
+            json={"moment_id": moment_id, "userid": userid},
+            secret=CONTACT,
+        )
+
     # --- customer groups -----------------------------------------------------------------
 
     async def groupchat_list(self, cursor: str = "", limit: int = 100) -> dict[str, Any]:

@@ -25,10 +25,11 @@ from bot.sandbox.models import (
     Staff,
     TagGroup,
 )
+from bot.sandbox.moments import MomentsMixin
 from bot.sandbox.ways import WaysMixin
 
 
-class Corp(WaysMixin, MessagesMixin, CredentialsMixin, CorpBase):
+class Corp(MomentsMixin, WaysMixin, MessagesMixin, CredentialsMixin, CorpBase):
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         CorpBase.__init__(self, clock)
         self.follows: dict[tuple[str, str], FollowRelation] = {}
@@ -37,6 +38,7 @@ class Corp(WaysMixin, MessagesMixin, CredentialsMixin, CorpBase):
         self._init_ways()
         self._init_messages()
         self._init_credentials()
+        self._init_moments()
 
     # directory -------------------------------------------------------------------------
 

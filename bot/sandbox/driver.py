@@ -283,6 +283,36 @@ class SandboxDriver:
             self._apply_passive_reply(message, code, result)
         return result
 
+    # moments: WeCom sends no callback for them; the service learns by polling the APIs --
+
+    async def staff_publishes_moment(self, userid: str, moment_id: str) -> CallbackResult:
+        """The member confirms an enterprise moment in 客户朋友圈 → 企业通知."""
+        sender = self.corp.publish_moment(moment_id, userid)
+        return CallbackResult(200, "", "", {"visible_to": len(sender.visible_to)})
+
+    async def staff_posts_moment(
+        self, userid: str, text: str, link_url: str = "", link_title: str = ""
+    ) -> CallbackResult:
+        """A personal moment, as the JS-SDK shareToExternalMoments leaves one."""
+        attachments = []
+        if link_url:
+            link = {"title": link_title, "url": link_url, "media_id": ""}
+            attachments.append({"msgtype": "link", "link": link})
+        moment = self.corp.post_personal_moment(userid, text, attachments)
+        return CallbackResult(200, "", "", {"moment_id": moment.moment_id})
+
+    async def customer_likes_moment(
+        self, userid: str, moment_id: str, external_userid: str
+    ) -> CallbackResult:
+        self.corp.react_to_moment(moment_id, userid, external_userid, "like")
+        return CallbackResult(200, "", "", {})
+
+    async def customer_comments_moment(
+        self, userid: str, moment_id: str, external_userid: str
+    ) -> CallbackResult:
+        self.corp.react_to_moment(moment_id, userid, external_userid, "comment")
+        return CallbackResult(200, "", "", {})
+
     def _open_reply(self, body: str) -> str:
         """The decrypted XML of a passive reply (signature checked)."""
         envelope = parse_xml(body)

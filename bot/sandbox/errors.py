@@ -8,6 +8,7 @@ ERRMSG: dict[int, str] = {
     40003: "invalid userid",
     40004: "invalid media type",
     40006: "invalid file size",
+    40007: "invalid media_id",
     40008: "invalid message type",
     40013: "invalid corpid",
     40014: "invalid access_token",

@@ -37,6 +37,10 @@ PLAY_ACTIONS = {
     "enter_agent",
     "click_menu",
     "open_menu_link",
+    "staff_publishes_moment",
+    "staff_posts_moment",
+    "customer_likes_moment",
+    "customer_comments_moment",
 }
 
 
@@ -116,8 +120,23 @@ async def corp_summary(request: web.Request) -> web.StreamResponse:
         {"config_id": w.config_id, "state": w.state, "users": w.users}
         for w in corp.contact_ways.values()
     ]
+    moments = [
+        {
+            "moment_id": m.moment_id,
+            "create_type": m.create_type,
+            "creator": m.creator,
+            "text": m.text[:80],
+            "cancelled": m.cancelled,
+            "senders": {u: x.publish_status for u, x in m.senders.items()},
+            "likes": len(m.likes),
+            "comments": len(m.comments),
+        }
+        for m in corp.moments.values()
+        if not m.deleted
+    ]
     return web.json_response(
         {
+            "moments": moments,
             "corp_id": config.corp_id,
             "agent_id": config.agent_id,
             "staff": staff,

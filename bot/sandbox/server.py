@@ -13,7 +13,16 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from bot.crypto import WeComCrypto
-from bot.sandbox import api_contact, api_directory, api_menu, api_message, api_ways, oauth, play
+from bot.sandbox import (
+    api_contact,
+    api_directory,
+    api_menu,
+    api_message,
+    api_moments,
+    api_ways,
+    oauth,
+    play,
+)
 from bot.sandbox.apiutil import (
     API_STATE_KEY,
     CONFIG_KEY,
@@ -148,7 +157,7 @@ def create_sandbox_app(
     app[CONFIG_KEY] = SandboxConfig(corp_id, secrets, agent_id)
     app[API_STATE_KEY] = ApiState()
     app.router.add_get("/cgi-bin/gettoken", gettoken)
-    for module in (api_directory, api_message, api_contact, api_ways, api_menu):
+    for module in (api_directory, api_message, api_contact, api_ways, api_menu, api_moments):
         app.router.add_routes(module.routes)
     app.router.add_post("/sandbox/api/faults", add_fault)
     app.router.add_delete("/sandbox/api/faults", clear_faults)

@@ -10,6 +10,7 @@ from handlers.leaderboard import router as leaderboard_router
 from handlers.points import router as points_router
 from handlers.radar import router as radar_router
 from handlers.stages import router as stages_router
+from handlers.sop import router as sop_router
 from handlers.welcome import router as welcome_router
 
 FEATURE_ROUTERS: list[Router] = [
@@ -21,4 +22,5 @@ FEATURE_ROUTERS: list[Router] = [
     fission_router,
     stages_router,
     points_router,
+    sop_router,
 ]

@@ -25,6 +25,7 @@ MODEL_MODULES = [
     "storage.fission",
     "storage.stages",
     "storage.points",
+    "storage.sop",
 ]
 
 

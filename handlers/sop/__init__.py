@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from handlers.sop import (  # noqa: F401  (each module decorates the router)
     buttons,
+    data,
     links,
     media,
+    mine,
     planner,
     polls,
     runs,

@@ -136,17 +136,23 @@ async def poll_personal(deps: Deps, sop_run: SopRun) -> None:
         except WeComError as exc:
             log.warning("sop task %s: get_moment_list: %s", task.id, exc.explain())
             continue
-        found = next((m for m in moments if _has_token(m, task.token)), None)
+        found = next((m for m in moments if _is_post(m, task.token, sop_run)), None)
         if found is None:
             continue
         await SopTask.filter(id=task.id, moment_id="").update(moment_id=str(found["moment_id"]))
         await mark_posted(deps, sop_run, [task.userid], PostedVia.LINK)
 
 
-def _has_token(moment: dict[str, Any], token: str) -> bool:
+def _is_post(moment: dict[str, Any], token: str, sop_run: SopRun) -> bool:
+    """The member's tracked link in the moment; for content without a link, the same text
+    posted after the run went out."""
     link = moment.get("link") or {}
-    text = (moment.get("text") or {}).get("content", "")
-    return token in str(link.get("url", "")) or token in str(text)
+    if token in str(link.get("url", "")):
+        return True
+    text = str((moment.get("text") or {}).get("content", "")).strip()
+    wanted = str(sop_run.item.get("text", "")).strip()
+    after_run = int(moment.get("create_time", 0)) >= _epoch(sop_run.due_at) - 300
+    return sop_run.item.get("kind") != "link" and bool(wanted) and text == wanted and after_run
 
 
 async def sync_interactions(deps: Deps, sop_run: SopRun) -> None:

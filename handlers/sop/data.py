@@ -166,7 +166,7 @@ async def staff_rows(plan_ids: list[int]) -> list[dict[str, Any]]:
         per[t.userid][t.state.value] += 1
         per[t.userid]["tasks"] += 1
     names = await _names(list(per))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for userid, c in per.items():
         rows.append(
             {
@@ -265,7 +265,7 @@ async def export(ctx: RequestContext) -> web.StreamResponse:
         ],
         tz,
     )
-    rows = []
+    rows: list[list[Any]] = []
     for t in tasks:
         r = runs[t.run_id]
         rows.append(

@@ -9,8 +9,8 @@ from handlers.fission import router as fission_router
 from handlers.leaderboard import router as leaderboard_router
 from handlers.points import router as points_router
 from handlers.radar import router as radar_router
-from handlers.stages import router as stages_router
 from handlers.sop import router as sop_router
+from handlers.stages import router as stages_router
 from handlers.welcome import router as welcome_router
 
 FEATURE_ROUTERS: list[Router] = [

@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 from redis.asyncio import Redis
 
+from bot.router import Router
 from bot.settings import Settings, secret_problem
 from bot.wecom_errors import WeComError
 
@@ -59,8 +60,35 @@ async def contact_way_usage(settings: Settings) -> bool:
     return _line(live < cfg.max_live, "contact ways and join ways", detail)
 
 
-async def run_checks(settings: Settings) -> bool:
+async def feature_checks(settings: Settings, client: Any, routers: list[Router]) -> bool:
+    """Each feature's own lines (`@router.check`), with the database open for them."""
+    from storage.db import init_db
+
+    hooks = [(r.name, hook) for r in routers for hook in r.check_hooks]
+    if not hooks:
+        return True
+    try:
+        ctx = await init_db(settings.database.url, create_schema=False)
+    except Exception as exc:
+        return _line(False, "database for the features' checks", _explain(exc))
+    ok = True
+    try:
+        for name, hook in hooks:
+            try:
+                lines = await hook(client, settings)
+            except Exception as exc:
+                ok = _line(False, f"{name} checks", _explain(exc)) and ok
+                continue
+            for line in lines:
+                ok = _line(line.ok, line.name, line.detail) and ok
+    finally:
+        await ctx.close_connections()
+    return ok
+
+
+async def run_checks(settings: Settings, routers: list[Router] | None = None) -> bool:
     from bot.embedded_redis import EmbeddedRedis
+    from bot.runtime import default_routers
     from bot.wecom import WeComClient
 
     ok = _line(True, "configuration loaded", f"corp {settings.wecom.corp_id}")
@@ -87,6 +115,8 @@ async def run_checks(settings: Settings) -> bool:
             for name, call in checks:
                 passed = await _try(name, call)
                 ok = ok and (passed or "expected to fail" in name)
+            chosen = default_routers() if routers is None else routers
+            ok = await feature_checks(settings, client, chosen) and ok
     except Exception as exc:
         return _line(False, "WeCom reachable", _explain(exc))
     finally:

@@ -41,7 +41,7 @@ from bot.callback_data import CallbackData
 from bot.domain_events import DomainEvent
 from bot.events import TemplateCardEvent
 from bot.replies import CardReply
-from bot.router_types import PageEntry, Subscription, Tile
+from bot.router_types import CheckLine, PageEntry, Subscription, Tile
 from bot.talk import TalkRoutes
 
 if TYPE_CHECKING:
@@ -57,6 +57,7 @@ F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 Hook = Callable[["Deps"], Awaitable[Any]]
 ResourceFactory = Callable[["Deps"], AsyncIterator[Any]]
 TileHook = Callable[["Deps", "Principal"], Awaitable[list[Tile]]]
+CheckHook = Callable[[Any, Any], Awaitable[list[CheckLine]]]
 S = TypeVar("S", bound=BaseModel)
 R = TypeVar("R", bound=ResourceFactory)
 
@@ -121,6 +122,7 @@ class Router(TalkRoutes):
         self.pages: list[PageEntry] = []
         self.demo_hooks: list[Hook] = []
         self.sync_hooks: list[Hook] = []
+        self.check_hooks: list[CheckHook] = []
         self.tiles: list[TileHook] = []
         self.startup_hooks: list[Hook] = []
         self.shutdown_hooks: list[Hook] = []
@@ -142,6 +144,13 @@ class Router(TalkRoutes):
         """`async def sync(deps) -> dict`: run by `scrmbot sync` (and first by the demo)."""
         _check_coroutine(fn)
         self.sync_hooks.append(fn)
+        return fn
+
+    def check(self, fn: F) -> F:
+        """`async def check(wecom, settings) -> list[CheckLine]`: lines of `scrmbot check`
+        (the WeCom permissions the feature needs), run with the database open."""
+        _check_coroutine(fn)
+        self.check_hooks.append(fn)
         return fn
 
     def tile(self, fn: F) -> F:

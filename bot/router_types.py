@@ -49,6 +49,16 @@ class Tile:
 
 
 @dataclass(frozen=True)
+class CheckLine:
+    """One line of `scrmbot check` from a feature: ✓/✗, what was checked, and for a failure
+    what to switch on."""
+
+    ok: bool
+    name: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
 class Subscription:
     name: str  # "<router>.<function>": the subscriber's identity in the delivery ledger
     event_cls: type[DomainEvent]

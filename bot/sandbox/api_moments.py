@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.sandbox.apiutil import api, corp_of, int_field, ok, paginate, read_body, str_list
+from bot.sandbox.corp import Corp
 from bot.sandbox.errors import SandboxError
 from bot.sandbox.moments import BAD_PARAMETER, Moment
 
@@ -49,7 +50,7 @@ async def add_moment_task(request: web.Request) -> dict[str, Any]:
     departments = senders.get("department_list") or []
     if not isinstance(departments, list) or not all(isinstance(d, int) for d in departments):
         raise SandboxError(47001, "department_list must be a list of integers")
-    job = corp_of(request).add_moment_task(
+    job = _corp(request).add_moment_task(
         str(text.get("content", "")),
         attachments,
         str_list(senders, "user_list"),
@@ -61,7 +62,7 @@ async def add_moment_task(request: web.Request) -> dict[str, Any]:
 
 @api(routes, "GET", f"{P}/get_moment_task_result")
 async def get_moment_task_result(request: web.Request) -> dict[str, Any]:
-    corp = corp_of(request)
+    corp = _corp(request)
     job = corp.moment_job(request.query.get("jobid", ""))
     if not corp.job_done(job):
         return ok(status=2, type="add_moment_task")
@@ -81,8 +82,14 @@ async def get_moment_task_result(request: web.Request) -> dict[str, Any]:
 @api(routes, "POST", f"{P}/cancel_moment_task")
 async def cancel_moment_task(request: web.Request) -> dict[str, Any]:
     body = await read_body(request)
-    corp_of(request).cancel_moment_task(str(body.get("moment_id", "")))
+    _corp(request).cancel_moment_task(str(body.get("moment_id", "")))
     return ok()
+
+
+def _corp(request: web.Request) -> Corp:
+    corp = corp_of(request)
+    corp.check_moments_api()
+    return corp
 
 
 def moment_json(m: Moment) -> dict[str, Any]:
@@ -114,7 +121,7 @@ async def get_moment_list(request: web.Request) -> dict[str, Any]:
     filter_type = int_field(body, "filter_type", 2)
     if filter_type not in (0, 1, 2):
         raise SandboxError(BAD_PARAMETER, "filter_type is 0, 1 or 2")
-    found = corp_of(request).moments_between(start, end, str(body.get("creator", "")), filter_type)
+    found = _corp(request).moments_between(start, end, str(body.get("creator", "")), filter_type)
     page, cursor = paginate(found, str(body.get("cursor", "")), int_field(body, "limit", 20), 20)
     return ok(next_cursor=cursor, moment_list=[moment_json(m) for m in page])
 
@@ -122,7 +129,7 @@ async def get_moment_list(request: web.Request) -> dict[str, Any]:
 @api(routes, "POST", f"{P}/get_moment_task")
 async def get_moment_task(request: web.Request) -> dict[str, Any]:
     body = await read_body(request)
-    moment = corp_of(request).get_moment(str(body.get("moment_id", "")))
+    moment = _corp(request).get_moment(str(body.get("moment_id", "")))
     if moment.create_type != 0:
         raise SandboxError(BAD_PARAMETER, "get_moment_task works for enterprise moments only")
     rows = [
@@ -143,7 +150,7 @@ def _sender(request_body: dict[str, Any], moment: Moment) -> Any:
 @api(routes, "POST", f"{P}/get_moment_customer_list")
 async def get_moment_customer_list(request: web.Request) -> dict[str, Any]:
     body = await read_body(request)
-    moment = corp_of(request).get_moment(str(body.get("moment_id", "")))
+    moment = _corp(request).get_moment(str(body.get("moment_id", "")))
     sender = _sender(body, moment)
     rows = [{"userid": sender.userid, "external_userid": e} for e in sender.visible_to]
     page, cursor = paginate(rows, str(body.get("cursor", "")), int_field(body, "limit", 500), 1000)
@@ -154,7 +161,7 @@ async def get_moment_customer_list(request: web.Request) -> dict[str, Any]:
 async def get_moment_send_result(request: web.Request) -> dict[str, Any]:
     """The customers who can see one member's post of the moment."""
     body = await read_body(request)
-    moment = corp_of(request).get_moment(str(body.get("moment_id", "")))
+    moment = _corp(request).get_moment(str(body.get("moment_id", "")))
     sender = _sender(body, moment)
     rows = [{"external_userid": e} for e in sender.visible_to]
     page, cursor = paginate(rows, str(body.get("cursor", "")), int_field(body, "limit", 3000), 5000)
@@ -165,7 +172,7 @@ async def get_moment_send_result(request: web.Request) -> dict[str, Any]:
 async def get_moment_comments(request: web.Request) -> dict[str, Any]:
     """Who commented and liked, and when: WeCom gives no comment text (W9)."""
     body = await read_body(request)
-    moment = corp_of(request).get_moment(str(body.get("moment_id", "")))
+    moment = _corp(request).get_moment(str(body.get("moment_id", "")))
     sender = _sender(body, moment)
     comments = [
         {"external_userid": c.external_userid, "create_time": c.create_time}

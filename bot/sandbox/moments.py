@@ -98,6 +98,12 @@ class MomentsMixin(CorpBase):
         # Members the admin put in 客户朋友圈 使用范围; None = everyone (W12).
         self.moment_range: set[str] | None = None
         self.moment_tasks_per_minute = TASKS_PER_MINUTE
+        # False: the app is not in 客户联系 → 可调用应用, so moments APIs answer 48002 (W12).
+        self.moments_api_allowed = True
+
+    def check_moments_api(self) -> None:
+        if not self.moments_api_allowed:
+            raise SandboxError(48002, "api forbidden: add the app to 客户联系 可调用应用")
 
     # media -------------------------------------------------------------------------------
 

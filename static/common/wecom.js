@@ -1,13 +1,14 @@
 // The WeCom JS-SDK for the sidebar and chat toolbar, behind one small bridge:
 //   getContext() -> {entry}, getCurExternalContact() -> {userId},
-//   getCurExternalChat() -> {chatId}, sendChatMessage(msg) -> {err_msg}
+//   getCurExternalChat() -> {chatId}, sendChatMessage(msg) -> {err_msg},
+//   shareToExternalMoments({text, attachments}) -> {err_msg} (a personal post to 客户朋友圈)
 // Inside WeCom it registers the app with signatures from /api/jssdk (wx.config and
 // wx.agentConfig, via the vendored @wecom/jssdk). In a normal browser (the sandbox, the demo)
 // a shim answers the same calls from ?sandbox_contact= / ?sandbox_chat= and records what
 // would have been sent in window.__sentMessages (and POSTs it to /sandbox-shim/sent).
 
 const JS_API_LIST = ["getContext", "getCurExternalContact", "getCurExternalChat", "sendChatMessage",
-  "openUserProfile"];
+  "openUserProfile", "shareToExternalMoments"];
 
 function pageUrl() {
   return location.href.split("#")[0];
@@ -54,6 +55,7 @@ async function realBridge() {
     getCurExternalContact: () => ww.getCurExternalContact(),
     getCurExternalChat: () => ww.getCurExternalChat(),
     sendChatMessage: (msg) => ww.sendChatMessage(msg),
+    shareToExternalMoments: (moment) => ww.shareToExternalMoments(moment),
     // A customer's WeCom profile (type 2 = external contact), where staff can add them.
     openUserProfile: (externalUserid) => ww.openUserProfile({ type: 2, userid: externalUserid }),
   };
@@ -83,6 +85,11 @@ export function shimBridge(params = new URLSearchParams(location.search)) {
     openUserProfile: async (externalUserid) => {
       window.__openedProfiles = [...(window.__openedProfiles || []), externalUserid];
       return { err_msg: "openUserProfile:ok" };
+    },
+    // What WeCom's client would post to 客户朋友圈: recorded in window.__sharedMoments.
+    shareToExternalMoments: async (moment) => {
+      window.__sharedMoments = [...(window.__sharedMoments || []), moment];
+      return { err_msg: "shareToExternalMoments:ok" };
     },
     sendChatMessage: async (msg) => {
       if (entry === "normal") throw new Error("sendChatMessage:fail not in chat");

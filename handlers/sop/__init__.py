@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from handlers.sop import (  # noqa: F401  (each module decorates the router)
     buttons,
+    check,
     data,
+    demo,
     links,
     media,
     mine,

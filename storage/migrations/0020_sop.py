@@ -6,7 +6,7 @@ from storage.sop import Freq, Mode, RunStatus, TaskState
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0018_radar_person_ranking_indexes')]
+    dependencies = [('models', '0019_points_import')]
 
     initial = False
 

@@ -16,6 +16,7 @@ from handlers.stages.engine import current_stages, decide, load_facts, load_plan
 from handlers.stages.router import router
 from handlers.stages.sweep import SILENT_DISABLED
 from storage.facts import Customer
+from storage.sql import fetch, placeholders
 from storage.stages import (
     MAX_CONDITIONS,
     MAX_REMINDERS,
@@ -190,8 +191,23 @@ async def journey_json(journey: Journey) -> dict[str, Any]:
             }
             for s in stages
         ],
-        "unset_pool_moved_back": counts.get(None, 0),
+        "unset": await unset_count(journey),
     }
+
+
+async def unset_count(journey: Journey) -> int:
+    """Active relations of the journey's members in no stage (the 未设置阶段 pool)."""
+    sql = (
+        "SELECT COUNT(*) FROM follow_relation r WHERE r.active = ? AND NOT EXISTS ("
+        "SELECT 1 FROM stage_current c WHERE c.journey_id = ? AND c.userid = r.userid"
+        " AND c.external_userid = r.external_userid AND c.stage_id IS NOT NULL)"
+    )
+    params: list[Any] = [True, journey.id]
+    if journey.members:
+        sql += f" AND r.userid IN ({placeholders(len(journey.members))})"
+        params += list(journey.members)
+    rows = await fetch(sql, params)
+    return int(rows[0][0]) if rows else 0
 
 
 @router.get("/api/stages/journeys", role=Role.STAFF)

@@ -42,6 +42,8 @@ async function load() {
 
 function diagram(j) {
   return h("div", { class: "stages-diagram", "data-diagram": j.id },
+    j.unset === undefined ? null : h("div", { class: "stages-step pool", title: "还没有进入任何阶段的跟进关系", "data-pool": j.id },
+      "未设置阶段", h("span", { class: "n" }, `${j.unset} 人`)),
     j.stages.map((s) => h("div", { class: "stages-step", title: s.description || s.name },
       s.name, h("span", { class: "n" }, `${s.count ?? 0} 人`))));
 }

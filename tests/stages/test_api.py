@@ -260,3 +260,27 @@ async def test_scopes_of_funnel_profile_and_tile(client: TestClient, deps: Deps)
     assert resp.status == 403  # staff see stages in the profile block, not the console data
     data = await (await client.get("/api/stages/profile?external_userid=wm_cat")).json()
     assert data["journeys"] == []  # not alice's customer
+
+
+async def test_unset_pool_counts_active_member_relations_without_a_stage(
+    client: TestClient, deps: Deps
+) -> None:
+    journey, stages = await make_journey()
+    members_only, _ = await make_journey(name="客服旅程", members=["carol"])
+    await engine.move(
+        deps, journey_id=journey.id, userid="alice", external_userid="wm_ann",
+        to_stage_id=stages[0].id, by=MoveBy.BATCH, key="k1",
+    )  # fmt: skip
+    await engine.move(  # moved back to the pool: counted there again
+        deps, journey_id=journey.id, userid="bob", external_userid="wm_ann",
+        to_stage_id=stages[0].id, by=MoveBy.BATCH, key="k2",
+    )  # fmt: skip
+    await engine.move(
+        deps, journey_id=journey.id, userid="bob", external_userid="wm_ann",
+        to_stage_id=None, by=MoveBy.STAFF, key="k3",
+    )  # fmt: skip
+    await sign_in(client, deps, "admin")
+    data = await (await client.get("/api/stages/journeys")).json()
+    unset = {j["name"]: j["unset"] for j in data["journeys"]}
+    assert unset == {"销售旅程": 3, "客服旅程": 1}
+    assert members_only.members == ["carol"]

@@ -19,6 +19,7 @@ from bot.http import ApiError, RequestContext, day_param, int_param, json_ok, pa
 from handlers.stages.journeys import managed
 from handlers.stages.router import router
 from storage.directory import Staff
+from storage.facts import FollowRelation
 from storage.stages import Stage, StageCurrent, StageTransition
 
 DEFAULT_DAYS = 30
@@ -138,11 +139,15 @@ async def compute(
             "userid", "external_userid", "seq", "from_stage_id", "to_stage_id", "at"
         )
     ]
+    # relations that ended (the customer deleted the staff member, or the reverse) are no
+    # longer current anywhere; their history still counts
+    ended = set(await FollowRelation.filter(active=False).values_list("userid", "external_userid"))
     current = [
         (str(u), str(e), s, a)
         for u, e, s, a in await cur_q.values_list(
             "userid", "external_userid", "stage_id", "entered_at"
         )
+        if (u, e) not in ended
     ]
     overall = funnel(stages, steps, current, since_at, until_at, now, stuck_days)
     per_staff = []

@@ -148,8 +148,13 @@ async def journey_json(journey: Journey) -> dict[str, Any]:
     rules = await StageRule.filter(journey_id=journey.id, deleted=False).order_by("id")
     reminders = await StageReminder.filter(journey_id=journey.id, deleted=False).order_by("id")
     counts: dict[int | None, int] = {}
-    for (stage_id,) in await StageCurrent.filter(journey_id=journey.id).values_list("stage_id"):
-        counts[stage_id] = counts.get(stage_id, 0) + 1
+    for stage_id, n in await fetch(
+        "SELECT c.stage_id, COUNT(*) FROM stage_current c JOIN follow_relation r"
+        " ON r.userid = c.userid AND r.external_userid = c.external_userid AND r.active = ?"
+        " WHERE c.journey_id = ? GROUP BY c.stage_id",
+        [True, journey.id],
+    ):
+        counts[stage_id] = int(n)  # relations still followed (an ended one leaves the count)
     return {
         "id": journey.id,
         "name": journey.name,

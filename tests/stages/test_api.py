@@ -284,3 +284,21 @@ async def test_unset_pool_counts_active_member_relations_without_a_stage(
     unset = {j["name"]: j["unset"] for j in data["journeys"]}
     assert unset == {"销售旅程": 3, "客服旅程": 1}
     assert members_only.members == ["carol"]
+
+
+async def test_an_ended_relation_leaves_the_current_counts(client: TestClient, deps: Deps) -> None:
+    from storage.facts import FollowRelation
+
+    journey, stages = await make_journey()
+    for i, (userid, ext) in enumerate((("alice", "wm_ann"), ("carol", "wm_cat"))):
+        await engine.move(
+            deps, journey_id=journey.id, userid=userid, external_userid=ext,
+            to_stage_id=stages[1].id, by=MoveBy.RULE, key=f"k{i}",
+        )  # fmt: skip
+    await FollowRelation.filter(userid="carol").update(active=False)  # the customer left
+    await sign_in(client, deps, "admin")
+    listed = await (await client.get("/api/stages/journeys")).json()
+    assert listed["journeys"][0]["stages"][1]["count"] == 1
+    data = await (await client.get(f"/api/stages/journeys/{journey.id}/funnel")).json()
+    assert data["stages"][1]["current"] == 1
+    assert data["stages"][1]["total"] == 2  # the history still counts them

@@ -76,9 +76,8 @@ async def explain(facts: dict[str, Any]) -> str:
             titles = await StageRadarView.filter(
                 radar_id__in=cond.get("radar_ids", [])
             ).values_list("title", flat=True)
-            parts.append(
-                "查看雷达：" + "、".join(sorted({str(t) for t in titles if t})) or "查看了雷达"
-            )
+            named = "、".join(sorted({str(t) for t in titles if t}))
+            parts.append(f"查看雷达：{named}" if named else "查看了雷达")
         elif kind == "points":
             parts.append(f"积分 {cond.get('balance', 0)}（不少于 {cond.get('min', 0)}）")
         elif kind == "days_added":

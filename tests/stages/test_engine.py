@@ -354,3 +354,33 @@ def test_quick_tests_agree_with_the_spelled_out_facts() -> None:
             assert engine.Test.of(kept).holds(rel, now) == (
                 engine.check(kept, rel, now) is not None
             ), (cond, rel)
+
+
+async def test_why_a_rule_moved_in_words(deps: Deps) -> None:
+    from handlers.stages.staff import explain
+    from storage.facts import CorpTag, CustomerGroup
+
+    await CorpTag.create(tag_id="t_hot", group_id="g", name="高意向")
+    await CustomerGroup.create(chat_id="wr_vip", name="VIP群")
+    await listeners.on_radar_visited(
+        deps,
+        RadarVisited(
+            visit_id="v1", radar_id=7, radar_title="产品手册", external_userid="wm_ben",
+            userid="alice", at=T0,
+        ),
+    )  # fmt: skip
+    facts = {
+        "conditions": [
+            {"type": "tags", "tag_ids": ["t_hot"]},
+            {"type": "group", "chat_ids": ["wr_vip"]},
+            {"type": "radar", "radar_ids": [7]},
+            {"type": "radar", "radar_ids": [8]},
+            {"type": "state", "state": "expo"},
+            {"type": "points", "min": 100, "balance": 120},
+            {"type": "days_added", "days": 3},
+        ]
+    }
+    assert await explain(facts) == (
+        "标签：高意向；在群：VIP群；查看雷达：产品手册；查看了雷达；添加渠道：expo；"
+        "积分 120（不少于 100）；添加满 3 天"
+    )

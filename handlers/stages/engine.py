@@ -23,7 +23,7 @@ from tortoise.transactions import in_transaction
 from bot.deps import Deps
 from bot.domain_events import StageMoved, publish
 from handlers.facts import add_timeline
-from storage.facts import FollowRelation, FollowTag, GroupMember
+from storage.facts import FollowRelation, FollowTag, GroupMember, TimelineEntry
 from storage.stages import (
     Journey,
     MoveBy,
@@ -318,10 +318,12 @@ async def move(
     rule: StageRule | None = None,
     allowed: Callable[[int | None], bool] = lambda current: True,
     at: datetime | None = None,
+    labels: Labels | None = None,
 ) -> StageTransition | None:
     """Append one move unless the relation is already there, `allowed(current)` refuses it
     (decided again on the freshest current stage), or `key` was used (a replay). `at` is for
     seeding a past history (the demo), later than the relation's last move."""
+    labels = labels or await Labels.of(journey_id)
     for _ in range(MOVE_ATTEMPTS):
         cur = await StageCurrent.get_or_none(
             journey_id=journey_id, userid=userid, external_userid=external_userid
@@ -364,55 +366,71 @@ async def move(
                     )
                     if not done:
                         raise IntegrityError("stage_current moved meanwhile")
+                await TimelineEntry.create(**timeline_values(row, labels))
         except IntegrityError:
             if await StageTransition.exists(key=key[:191]):
                 return None  # this very move happened already
             continue  # someone else moved the relation: decide again
-        await announce(deps, row)
+        await publish(deps, moved_event(row), key=row.key)
         return row
     log.warning("stages: gave up moving %s/%s in journey %s", userid, external_userid, journey_id)
     return None
 
 
-async def announce(deps: Deps, row: StageTransition) -> None:
-    """The StageMoved event and the 客户动态 entry of a move; both keyed, so safe to repeat."""
-    await publish(
-        deps,
-        StageMoved(
-            userid=row.userid,
-            external_userid=row.external_userid,
-            at=row.at,
-            journey_id=row.journey_id,
-            from_stage_id=row.from_stage_id,
-            to_stage_id=row.to_stage_id,
-            by=row.by,
-            transition_id=row.id,
-        ),
-        key=row.key,
-    )
-    names = dict(
-        await Stage.filter(
-            id__in=[s for s in (row.from_stage_id, row.to_stage_id) if s]
-        ).values_list("id", "name")
-    )
-    journey = await Journey.get_or_none(id=row.journey_id)
+@dataclass(frozen=True)
+class Labels:
+    """The names a 客户动态 entry shows: the journey's and its stages' (deleted ones too)."""
+
+    journey: str
+    stages: dict[int, str]
+
+    @classmethod
+    async def of(cls, journey_id: int) -> Labels:
+        journey = await Journey.get_or_none(id=journey_id)
+        rows = await Stage.filter(journey_id=journey_id).values_list("id", "name")
+        return cls(journey.name if journey else "", {int(i): str(n) for i, n in rows})
+
+
+def timeline_values(row: StageTransition, labels: Labels) -> dict[str, Any]:
     text = "客户阶段（{}）：{} → {}（{}{}）".format(
-        journey.name if journey else "",
-        names.get(row.from_stage_id or 0, "未设置阶段"),
-        names.get(row.to_stage_id or 0, "未设置阶段"),
+        labels.journey,
+        labels.stages.get(row.from_stage_id or 0, "未设置阶段"),
+        labels.stages.get(row.to_stage_id or 0, "未设置阶段"),
         BY_TEXT.get(MoveBy(row.by), row.by),
         f"：{row.reason}" if row.reason else "",
     )
-    await add_timeline(
-        deps,
-        external_userid=row.external_userid,
+    return {
+        "key": f"stage:{row.id}",
+        "external_userid": row.external_userid,
+        "userid": row.userid,
+        "kind": "stage",
+        "feature": "stages",
+        "text": text[:512],
+        "detail": {"journey_id": row.journey_id, "to": row.to_stage_id, "by": row.by},
+        "at": row.at,
+    }
+
+
+def moved_event(row: StageTransition) -> StageMoved:
+    return StageMoved(
         userid=row.userid,
-        kind="stage",
-        feature="stages",
-        key=f"stage:{row.id}",
-        text=text,
-        detail={"journey_id": row.journey_id, "to": row.to_stage_id, "by": row.by},
+        external_userid=row.external_userid,
         at=row.at,
+        journey_id=row.journey_id,
+        from_stage_id=row.from_stage_id,
+        to_stage_id=row.to_stage_id,
+        by=row.by,
+        transition_id=row.id,
+    )
+
+
+async def announce(deps: Deps, row: StageTransition, labels: Labels | None = None) -> None:
+    """The StageMoved event and the 客户动态 entry of a move (written with the move; this is
+    for a process that stopped before publishing): both keyed, so safe to repeat."""
+    await publish(deps, moved_event(row), key=row.key)
+    values = timeline_values(row, labels or await Labels.of(row.journey_id))
+    await add_timeline(
+        deps, **{k: v for k, v in values.items() if k != "detail"}, detail=values["detail"]
     )
 
 
@@ -430,6 +448,7 @@ async def apply_rules(
         return []
     now = deps.now()
     current = await current_stages(plan.journey.id, None if everyone else rels)
+    labels = await Labels.of(plan.journey.id)
     moved = []
     for rel in rels:
         if not plan.is_member(rel.userid):
@@ -450,6 +469,7 @@ async def apply_rules(
                 reason=f"满足规则「{rule.name or stage.name}」",
                 facts={**decision.facts, "trigger": trigger},
                 allowed=_ahead_of(plan, stage.position),
+                labels=labels,
             )
             if row is not None:
                 moved.append(row)

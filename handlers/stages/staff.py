@@ -16,7 +16,7 @@ from aiohttp import web
 from bot.auth import scope_userids
 from bot.auth_types import Principal, Role
 from bot.http import ApiError, RequestContext, json_ok, path_id, read_json
-from handlers.stages.engine import BY_TEXT, move
+from handlers.stages.engine import BY_TEXT, Labels, move
 from handlers.stages.journeys import managed
 from handlers.stages.router import router
 from storage.directory import Staff
@@ -345,6 +345,7 @@ async def batch(ctx: RequestContext) -> web.StreamResponse:
     if len(rows) > BATCH_MAX:
         raise ApiError(400, f"一次最多设置 {BATCH_MAX} 位客户，请缩小筛选范围", "filters")
     batch_id = uuid.uuid4().hex[:12]
+    labels = await Labels.of(journey.id)
     moved = 0
     for userid, ext, _ in rows:
         row = await move(
@@ -357,6 +358,7 @@ async def batch(ctx: RequestContext) -> web.StreamResponse:
             key=f"batch:{batch_id}:{userid}:{ext}",
             created_by=_user(ctx).userid,
             reason=body.reason,
+            labels=labels,
         )
         moved += row is not None
     return json_ok({"moved": moved, "total": len(rows)})

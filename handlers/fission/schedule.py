@@ -3,6 +3,8 @@ with the script; at the end, every participant's QR code is set to be deleted N 
 
 from __future__ import annotations
 
+import hashlib
+
 from bot import schedule
 from bot.deps import Deps
 from bot.replies import MessageReply
@@ -41,15 +43,17 @@ async def on_start(deps: Deps, run: ScheduledRun) -> None:
     if activity is None or not activity.published:
         return
     tz = deps.settings.tz
-    card = started_card(
-        activity=activity.name,
-        start_text=activity.start_at.astimezone(tz).strftime("%m-%d %H:%M"),
-        end_text=activity.end_at.astimezone(tz).strftime("%m-%d %H:%M"),
-        script=str((activity.options or {}).get("staff_script", "")),
-        url=deps.url("/sidebar?open=fission"),
-        task_id=f"fission-start-{activity.id}",
-    )
     for userid in staff_of(activity):
+        # WeCom wants a task_id of its own for every card sent
+        digest = hashlib.sha256(userid.encode()).hexdigest()[:16]
+        card = started_card(
+            activity=activity.name,
+            start_text=activity.start_at.astimezone(tz).strftime("%m-%d %H:%M"),
+            end_text=activity.end_at.astimezone(tz).strftime("%m-%d %H:%M"),
+            script=str((activity.options or {}).get("staff_script", "")),
+            url=deps.url("/sidebar?open=fission"),
+            task_id=f"fission-start-{activity.id}-{digest}",
+        )
         await send_once(
             deps,
             f"fission:start:{activity.id}:{userid}",

@@ -210,6 +210,8 @@ async def test_start_card_and_ways_expired_after_the_end(deps: Deps, clock: Cloc
     await run_due(deps)
     assert sorted(u for users, _ in sent for u in users) == ["alice", "bob"]
     assert "快邀请客户参加" in str(sent[0][1])
+    task_ids = {m["template_card"]["task_id"] for _, m in sent}
+    assert len(task_ids) == 2  # WeCom refuses a task_id used before
     row = await ContactWay.get(kind=WayKind.CONTACT, config_id=way.config_id)
     assert row.expires_at == T0 + timedelta(days=12)
     from bot import contact_ways

@@ -88,17 +88,30 @@ def given_card(sent: dict[str, Any], name: str, at_text: str) -> dict[str, Any]:
 
 
 def started_card(
-    *, activity: str, start_text: str, end_text: str, script: str, url: str, task_id: str
+    *,
+    activity: str,
+    start_text: str,
+    end_text: str,
+    script: str,
+    url: str,
+    task_id: str,
+    started: bool = True,
+    recommended: list[str] | None = None,
 ) -> dict[str, Any]:
-    """To the participating staff when the activity starts, with the script to share."""
+    """To the participating staff: the activity was created (published) or has started, with
+    the script to share and, at the start, customers worth inviting (by the activity's tags)."""
+    head = "活动开始" if started else "新活动"
+    text = script or "邀请你的客户参加活动，好友助力即可领奖。"
+    if recommended:
+        text += f"\n推荐邀请：{'、'.join(recommended)}"
     return {
         "card_type": "text_notice",
         "source": {"desc": "裂变活动"},
         "main_title": {
-            "title": f"活动开始：{activity}"[:26],
+            "title": f"{head}：{activity}"[:26],
             "desc": f"{start_text} 至 {end_text}"[:30],
         },
-        "sub_title_text": (script or "邀请你的客户参加活动，好友助力即可领奖。")[:120],
+        "sub_title_text": text[:120],
         "card_action": {"type": 1, "url": url},
         "jump_list": [{"type": 1, "title": "查看活动客户", "url": url}],
         "task_id": task_id,

@@ -11,6 +11,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field, field_validator
 from tortoise.transactions import in_transaction
 
+from bot import schedule as bot_schedule
 from bot.auth import scope_userids
 from bot.auth_types import Role
 from bot.http import ApiError, RequestContext, json_ok, page_params, read_json
@@ -71,6 +72,7 @@ class ActivityIn(BaseModel):
     customer_script: str = Field(default="", max_length=2000, title="客户话术")
     participating: list[str] = Field(default_factory=list, max_length=5000, title="参与员工")
     departments: list[int] = Field(default_factory=list, max_length=500, title="参与部门")
+    recommend_tags: list[str] = Field(default_factory=list, max_length=50, title="推荐客户标签")
 
     @field_validator("start_at", "end_at")
     @classmethod
@@ -175,6 +177,7 @@ async def serialize(
             "customer_script": opts.get("customer_script", ""),
             "participating": opts.get("participating", []),
             "departments": opts.get("departments", []),
+            "recommend_tags": opts.get("recommend_tags", []),
         }
     return data
 
@@ -196,6 +199,7 @@ def _apply(activity: FissionActivity, body: ActivityIn) -> None:
         "customer_script": body.customer_script,
         "participating": body.participating,
         "departments": body.departments,
+        "recommend_tags": body.recommend_tags,
     }
 
 
@@ -333,6 +337,7 @@ async def publish_activity(ctx: RequestContext) -> web.StreamResponse:
         await FissionActivity.filter(id=activity.id).update(published=True)
         activity.published = True
         await schedule.plan_runs(activity)
+        await bot_schedule.plan("fission.created", f"{activity.id}:created", ctx.deps.now())
     return json_ok(await serialize(ctx, activity, full=True))
 
 

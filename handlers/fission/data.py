@@ -12,6 +12,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from bot.auth_types import Role
+from bot.deps import Deps
 from bot.http import ApiError, RequestContext, json_ok, read_json, xlsx_response
 from cards.fission import OUTCOME_LABELS
 from handlers.fission.admin import BASE, load
@@ -49,13 +50,14 @@ async def _rows(
     return list(parts), list(helps), list(awards)
 
 
-async def funnel(activity: FissionActivity, tz: Any) -> dict[str, Any]:
+async def funnel(deps: Deps, activity: FissionActivity) -> dict[str, Any]:
+    tz = deps.settings.tz
     parts, helps, awards = await _rows(activity)
     counted = [h for h in helps if h.revoked_at is None]
     completed = {a.participant_id for a in awards}
     redeemed = [a for a in awards if a.state is AwardState.GIVEN]
     owner = {p.id: p.userid for p in parts}
-    staff = staff_of(activity)
+    staff = await staff_of(deps, activity)
     names = dict(
         await Staff.filter(userid__in=staff + [p.userid for p in parts]).values_list(
             "userid", "name"
@@ -186,7 +188,7 @@ async def risks(activity: FissionActivity) -> list[dict[str, Any]]:
 @router.get(BASE + "/{id}/funnel", role=Role.DEPT_ADMIN)
 async def funnel_view(ctx: RequestContext) -> web.StreamResponse:
     activity = await load(ctx)
-    data = await funnel(activity, ctx.deps.settings.tz)
+    data = await funnel(ctx.deps, activity)
     if ctx.request.query.get("format") == "xlsx":
         which = ctx.request.query.get("by", "staff")
         if which not in ("staff", "days"):

@@ -4,6 +4,7 @@ with the script; at the end, every participant's QR code is set to be deleted N 
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 
 from bot import schedule
 from bot.deps import Deps
@@ -11,7 +12,8 @@ from bot.replies import MessageReply
 from cards.fission import started_card
 from handlers.fission import participants
 from handlers.fission.router import router
-from storage.fission import FissionActivity
+from storage.facts import Customer, FollowTag
+from storage.fission import FissionActivity, FissionParticipant
 from storage.schedule import ScheduledRun
 
 
@@ -30,20 +32,47 @@ async def _activity_of(run: ScheduledRun) -> FissionActivity | None:
     return await FissionActivity.get_or_none(id=int(head)) if head.isdigit() else None
 
 
-def staff_of(activity: FissionActivity) -> list[str]:
+async def staff_of(deps: Deps, activity: FissionActivity) -> list[str]:
+    """The acquisition staff, the participating staff, and the members of the participating
+    departments (through the directory's lookup)."""
     opts = activity.options or {}
-    return list(dict.fromkeys([*activity.staff, *opts.get("participating", [])]))
+    people = [*activity.staff, *opts.get("participating", [])]
+    departments = frozenset(int(d) for d in opts.get("departments", []))
+    members = deps.dispatcher.lookup("department_members")
+    if departments and members is not None:
+        people += sorted(await members(departments))
+    return [str(u) for u in dict.fromkeys(people)]
 
 
-@router.scheduled("start", title="裂变活动开始通知")
-async def on_start(deps: Deps, run: ScheduledRun) -> None:
+async def recommended(activity: FissionActivity, userid: str, limit: int = 5) -> list[str]:
+    """The staff member's customers carrying one of the activity's recommended tags, who have
+    not joined yet (names, a few)."""
+    tags = [str(t) for t in (activity.options or {}).get("recommend_tags", [])]
+    if not tags:
+        return []
+    tagged = await FollowTag.filter(userid=userid, tag_id__in=tags).values_list(
+        "external_userid", flat=True
+    )
+    joined = set(
+        await FissionParticipant.filter(activity_id=activity.id).values_list(
+            "external_userid", flat=True
+        )
+    )
+    exts = [str(e) for e in dict.fromkeys(tagged) if e not in joined][:limit]
+    names = dict(
+        await Customer.filter(external_userid__in=exts).values_list("external_userid", "name")
+    )
+    return [str(names.get(e) or "客户") for e in exts]
+
+
+async def notify_staff(deps: Deps, activity: FissionActivity, kind: str) -> int:
+    """The created / started card to every participating staff member, once each."""
     from bot.conversation import send_once
 
-    activity = await _activity_of(run)
-    if activity is None or not activity.published:
-        return
     tz = deps.settings.tz
-    for userid in staff_of(activity):
+    sent = 0
+    tz = deps.settings.tz
+    for userid in await staff_of(deps, activity):
         # WeCom wants a task_id of its own for every card sent
         digest = hashlib.sha256(userid.encode()).hexdigest()[:16]
         card = started_card(
@@ -52,15 +81,32 @@ async def on_start(deps: Deps, run: ScheduledRun) -> None:
             end_text=activity.end_at.astimezone(tz).strftime("%m-%d %H:%M"),
             script=str((activity.options or {}).get("staff_script", "")),
             url=deps.url("/sidebar?open=fission"),
-            task_id=f"fission-start-{activity.id}-{digest}",
+            task_id=f"fission-{kind}-{activity.id}-{digest}",
+            started=kind == "start",
+            recommended=await recommended(activity, userid) if kind == "start" else [],
         )
-        await send_once(
+        sent += await send_once(
             deps,
-            f"fission:start:{activity.id}:{userid}",
+            f"fission:{kind}:{activity.id}:{userid}",
             userid,
-            "fission.start",
+            f"fission.{kind}",
             MessageReply.card(card),
         )
+    return sent
+
+
+@router.scheduled("created", horizon=timedelta(days=1), title="裂变活动发布通知")
+async def on_created(deps: Deps, run: ScheduledRun) -> None:
+    activity = await _activity_of(run)
+    if activity is not None and activity.published:
+        await notify_staff(deps, activity, "created")
+
+
+@router.scheduled("start", title="裂变活动开始通知")
+async def on_start(deps: Deps, run: ScheduledRun) -> None:
+    activity = await _activity_of(run)
+    if activity is not None and activity.published:
+        await notify_staff(deps, activity, "start")
 
 
 @router.scheduled("end", title="裂变活动结束：安排删除二维码")

@@ -125,6 +125,7 @@ async function showEditor(el, ui, id, nav) {
   const staff = ui.picker({ kind: "staff", value: a.staff });
   const participating = ui.picker({ kind: "staff", value: a.participating });
   const departments = ui.picker({ kind: "departments", value: a.departments });
+  const tags = ui.picker({ kind: "tags", value: a.recommend_tags || [] });
   const tiers = tierEditor(ui, a.tiers, running);
   const posterEditor = posterBoxes(ui, a, id);
   const errors = {};
@@ -141,6 +142,7 @@ async function showEditor(el, ui, id, nav) {
     staff: staff.value(), welcome_text: inputs.welcome_text.value, way_keep_days: Number(inputs.way_keep_days.value || 0),
     layout: posterEditor.value(), staff_script: inputs.staff_script.value, customer_script: inputs.customer_script.value,
     participating: participating.value(), departments: departments.value().map(Number),
+    recommend_tags: tags.value(),
   });
   const formError = h("div", { class: "form-error" });
   const save = h("button", { class: "btn btn-primary", type: "submit", id: "fx-save" }, id ? "保存修改" : "保存为草稿");
@@ -163,6 +165,7 @@ async function showEditor(el, ui, id, nav) {
     field("welcome_text", "欢迎语", inputs.welcome_text),
     h("div", { class: "fx-grid2" }, field("staff_script", "员工话术", inputs.staff_script), field("customer_script", "客户话术", inputs.customer_script)),
     h("div", { class: "fx-grid2" }, field("participating", "参与员工", participating.el), field("departments", "参与部门", departments.el)),
+    field("recommend_tags", "推荐客户标签", tags.el, "活动开始时，提醒员工邀请带这些标签的客户"),
     formError, h("div", { class: "ui-filters" }, save, h("button", { class: "btn", type: "button", onclick: nav.list }, "取消")));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -189,7 +192,7 @@ async function showEditor(el, ui, id, nav) {
     errors[key].parentElement.classList.add("fx-invalid");
     errors[key].parentElement.scrollIntoView({ block: "center" });
   }
-  await Promise.all([staff.ready, participating.ready, departments.ready]);
+  await Promise.all([staff.ready, participating.ready, departments.ready, tags.ready]);
   el.replaceChildren(h("div", { class: "card" }, h("h2", {}, id ? `编辑活动：${a.name}` : "新建活动"), form));
 }
 

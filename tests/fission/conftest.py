@@ -32,6 +32,10 @@ class FakeWeCom:
         self.sent.append((list(touser), card))
         return {"errcode": 0}
 
+    async def send_message(self, touser: list[str], message: dict[str, Any]) -> dict[str, Any]:
+        self.sent.append((list(touser), message))
+        return {"errcode": 0}
+
     async def add_contact_way(self, **kw: Any) -> dict[str, Any]:
         config_id = f"cfg{next(_seq)}"
         self.ways[config_id] = kw

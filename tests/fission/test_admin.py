@@ -236,3 +236,39 @@ async def test_quota_guard_refuses_new_posters(deps: Deps) -> None:
         assert exc.status == 409
     else:
         raise AssertionError("the quota guard let a way through")
+
+
+async def test_created_card_on_publish_and_recommended_customers_at_start(
+    client: TestClient, deps: Deps, clock: Clock
+) -> None:
+    from storage.directory import Department, Staff
+    from storage.facts import Customer, FollowTag
+
+    await make_activity()
+    await Department.create(id=7, name="门店", parent_id=0)
+    await Staff.create(userid="carol", name="Carol", departments=[7])
+    await Customer.create(external_userid="wm_vip", name="老顾客甲")
+    await FollowTag.create(userid="alice", external_userid="wm_vip", tag_id="tag_vip", added_at=T0)
+    sent: list[tuple[list[str], dict[str, Any]]] = []
+
+    async def send_message(touser: list[str], message: dict[str, Any]) -> dict[str, Any]:
+        sent.append((touser, message))
+        return {"errcode": 0}
+
+    deps.wecom.send_message = send_message  # type: ignore[method-assign]
+    clock.now = T0 - timedelta(days=1)
+    status, made = await post(
+        client, deps, "admin", URL, body(departments=[7], recommend_tags=["tag_vip"])
+    )
+    assert status == 201, made
+    status, _ = await post(client, deps, "admin", f"{URL}/{made['id']}/publish", {})
+    assert status == 200
+    await run_due(deps)
+    created = {u for users, m in sent for u in users if "新活动" in str(m)}
+    assert created == {"alice", "carol"}
+    sent.clear()
+    clock.now = T0 + timedelta(minutes=1)
+    await run_due(deps)
+    start = {users[0]: str(m) for users, m in sent if "活动开始" in str(m)}
+    assert set(start) == {"alice", "carol"}
+    assert "推荐邀请：老顾客甲" in start["alice"] and "推荐邀请" not in start["carol"]

@@ -54,6 +54,18 @@ def _follow_of(data: dict[str, Any], userid: str) -> dict[str, Any] | None:
     return next((f for f in data.get("follow_user", []) if f.get("userid") == userid), None)
 
 
+SAME_EPISODE = 0  # seconds between the callback and WeCom's createtime of one add (equal)
+
+
+def _episode_state(follow: dict[str, Any] | None, event: ExternalContactEvent) -> str:
+    """The relation's state when the callback has none, only if WeCom's relation is this add's
+    episode: by the time the worker runs, the customer may have been added again through
+    another QR code, whose state is not this add's."""
+    if not follow or abs(int(follow.get("createtime") or 0) - event.create_time) > SAME_EPISODE:
+        return ""
+    return str(follow.get("state") or "")
+
+
 @router.event_batch("change_external_contact", "add_external_contact")
 async def on_add(deps: Deps, events: list[ExternalContactEvent]) -> None:
     await _added(deps, events)
@@ -96,7 +108,7 @@ async def _added_slice(deps: Deps, events: list[ExternalContactEvent]) -> None:
                 at=event.created_at,
                 key=f"add:ev:{event_id(event)}",
                 add_way=int((follow or {}).get("add_way") or 0),
-                state=event.state or str((follow or {}).get("state") or ""),
+                state=event.state or _episode_state(follow, event),
                 follow=follow,
             )
         )

@@ -284,8 +284,31 @@ async def revoke(deps: Deps, *, userid: str, helper: str, at: datetime, reason: 
     return revoked
 
 
+async def reconsider(deps: Deps, *, helper: str, at: datetime, state: str) -> int:
+    """An add of the helper learned late (reordered callbacks, or a help credited by the
+    welcome lane before an earlier add was stored): helps they gave after it, in activities for
+    new customers only, through another QR code, were an old customer's — void them (awards
+    made stay, as with revocation)."""
+    voided = 0
+    for help_ in await FissionHelp.filter(
+        helper=helper, revoked_at__isnull=True, added_at__gt=_utc(at)
+    ):
+        activity = await FissionActivity.get(id=help_.activity_id)
+        participant = await FissionParticipant.get_or_none(id=help_.participant_id)
+        if not activity.new_only or participant is None or state == state_of(participant.code):
+            continue
+        if await FissionHelp.filter(id=help_.id, revoked_at__isnull=True).update(
+            revoked_at=deps.now()
+        ):
+            voided += 1
+            key = attempt_key(activity.id, help_.userid, helper, help_.added_at)
+            await FissionAttempt.filter(key=key).update(outcome=Outcome.OLD_CUSTOMER)
+    return voided
+
+
 @router.listen(FollowAdded)
 async def on_follow_added(deps: Deps, event: FollowAdded) -> None:
+    await reconsider(deps, helper=event.external_userid, at=event.at, state=event.state)
     if code_of(event.state) is None:
         return
     await credit(

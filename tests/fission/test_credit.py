@@ -265,3 +265,45 @@ async def test_old_customer_added_in_the_same_second_is_refused(deps: Deps) -> N
     await fact("alice", "wm_old", 10, state=state)
     found = await add(deps, "alice", "wm_old", 10, state)
     assert found and found.attempt.outcome is Outcome.OLD_CUSTOMER
+
+
+async def test_an_earlier_add_learned_late_voids_the_help(deps: Deps) -> None:
+    """The help was credited (by the welcome lane) before the helper's earlier add through
+    another way was stored: when that add arrives, the help is an old customer's."""
+    from bot.domain_events import FollowAdded
+    from handlers.fission.credit import on_follow_added
+
+    activity = await make_activity()
+    p = await make_participant(activity, "wm_p")
+    state = state_of(p.code)
+    found = await add(deps, "alice", "wm_h", 10, state)
+    assert found and found.attempt.outcome is Outcome.COUNTED
+    same_poster = FollowAdded(
+        userid="bob", external_userid="wm_h", at=T0 + timedelta(minutes=5), state=state
+    )
+    await on_follow_added(deps, same_poster)  # the same poster, another staff member: stays
+    assert await helps(p.id) == 1
+    earlier = FollowAdded(
+        userid="bob", external_userid="wm_h", at=T0 + timedelta(minutes=5), state=""
+    )
+    await on_follow_added(deps, earlier)
+    await on_follow_added(deps, earlier)  # redelivered
+    assert await helps(p.id) == 0
+    attempt = await FissionAttempt.get(helper="wm_h", userid="alice")
+    assert attempt.outcome is Outcome.OLD_CUSTOMER
+
+
+def test_a_callback_without_state_takes_the_relations_state_only_for_its_own_add() -> None:
+    from bot.events import ExternalContactEvent
+    from handlers.facts.contacts import _episode_state
+
+    def event(ts: int) -> ExternalContactEvent:
+        return ExternalContactEvent(
+            to_user="corp", from_user="sys", create_time=ts, msg_type="event",
+            event="change_external_contact", agent_id="", raw={},
+        )  # fmt: skip
+
+    follow = {"userid": "alice", "createtime": 1000, "state": "f:abcd1234"}
+    assert _episode_state(follow, event(1000)) == "f:abcd1234"
+    assert _episode_state(follow, event(1001)) == ""
+    assert _episode_state(follow, event(900)) == ""  # an earlier add: the state is a later one's

@@ -22,7 +22,16 @@ def run_key(at: datetime) -> str:
 
 
 async def plan_for(deps: Deps, at: datetime) -> None:
-    await schedule.plan(KIND, run_key(at), at)
+    """Plan the run for this instant; once per process (planning is idempotent, and the
+    hourly planner re-plans from the lots, so a forgotten mark costs nothing)."""
+    key = run_key(at)
+    planned: set[str] = deps.state.resources.setdefault(plan_for, set())
+    if key in planned:
+        return
+    await schedule.plan(KIND, key, at)
+    planned.add(key)
+    if len(planned) > 10_000:
+        planned.clear()
 
 
 @router.scheduled("expire", title="积分到期")

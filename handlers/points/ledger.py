@@ -150,13 +150,27 @@ async def credit(
     expires_at: datetime | None = None,
     at: datetime | None = None,
     conn: Any = None,
+    locked: bool = False,
 ) -> Posted | None:
-    """Credit `amount` (> 0) as a new lot, once per key; None when the key was used."""
+    """Credit `amount` (> 0) as a new lot, once per key; None when the key was used. With
+    `conn`, inside the caller's transaction (`locked`: which already holds the account)."""
     if amount <= 0:
         raise ValueError("a credit is positive")
     if conn is not None:
         return await _credit(
-            conn, deps, ext, amount, key, kind, rule, reason, created_by, ref, expires_at, at
+            conn,
+            deps,
+            ext,
+            amount,
+            key,
+            kind,
+            rule,
+            reason,
+            created_by,
+            ref,
+            expires_at,
+            at,
+            locked,
         )
     try:
         async with in_transaction() as tx:
@@ -182,8 +196,12 @@ async def _credit(
     ref: str,
     expires_at: datetime | None,
     at: datetime | None,
+    locked: bool = False,
 ) -> Posted:
-    account = await _lock(conn, ext)
+    if locked:  # the caller holds the lock: read the row again (its debt may have moved)
+        account = await PointsAccount.filter(external_userid=ext).using_db(conn).get()
+    else:
+        account = await _lock(conn, ext)
     entry = await _entry(
         conn,
         deps,
@@ -584,10 +602,21 @@ async def recompute(ext: str) -> Recomputed:
         .values("s")
     )
     earned = int(earned_rows[0]["s"] or 0) if earned_rows else 0
-    lots: dict[int, int] = {}
-    for lot in await PointsLot.filter(external_userid=ext):
-        used = await PointsAllocation.filter(lot_id=lot.id).annotate(s=Sum("amount")).values("s")
-        lots[lot.id] = int(lot.amount) - int((used[0]["s"] if used else 0) or 0)
+    amounts = {
+        int(i): int(a)
+        for i, a in await PointsLot.filter(external_userid=ext).values_list("id", "amount")
+    }
+    used: dict[int, int] = {}
+    ids = sorted(amounts)
+    for start in range(0, len(ids), 1000):
+        rows = (
+            await PointsAllocation.filter(lot_id__in=ids[start : start + 1000])
+            .annotate(s=Sum("amount"))
+            .group_by("lot_id")
+            .values_list("lot_id", "s")
+        )
+        used.update({int(lot): int(total or 0) for lot, total in rows})
+    lots = {i: amount - used.get(i, 0) for i, amount in amounts.items()}
     held_rows = (
         await PointsRedemption.filter(external_userid=ext, state=RedemptionState.PENDING)
         .annotate(s=Sum("cost"))

@@ -74,9 +74,11 @@ async def award(
     reason: str,
     conn: Any = None,
     at: datetime | None = None,
+    checked: bool = False,
 ) -> ledger.Posted | None:
-    """One rule's award: nothing for a blacklisted customer or a zero amount."""
-    if amount <= 0 or await blocked(ext):
+    """One rule's award: nothing for a blacklisted customer or a zero amount (`checked`: the
+    caller checked the blacklist and holds the account lock)."""
+    if amount <= 0 or (not checked and await blocked(ext)):
         return None
     when = at or deps.now()
     return await ledger.credit(
@@ -89,6 +91,7 @@ async def award(
         reason=reason,
         expires_at=expires_at(deps, cfg, when),
         conn=conn,
+        locked=checked,
     )
 
 
@@ -299,7 +302,9 @@ async def _signin_awards(
                 wanted.append((key, "cumulative", tier.points, f"{name}累计签到 {tier.days} 天"))
     posted = []
     for key, rule, points, reason in wanted:
-        got = await award(deps, cfg, ext, points, key=key, rule=rule, reason=reason, conn=tx)
+        got = await award(
+            deps, cfg, ext, points, key=key, rule=rule, reason=reason, conn=tx, checked=True
+        )
         if got is not None:
             posted.append(got)
             result.awarded.append((reason, points))

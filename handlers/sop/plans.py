@@ -139,9 +139,10 @@ class PlanIn(BaseModel):
         return sorted(set(value))
 
 
-def check_plan(data: PlanIn) -> None:
-    """Rules across fields, each naming its field."""
-    if not data.userids and not data.department_ids:
+def check_plan(data: PlanIn, *, staff: bool = True) -> None:
+    """Rules across fields, each naming its field (`staff` False: the calendar preview of a
+    plan still being written)."""
+    if staff and not data.userids and not data.department_ids:
         raise ApiError(400, "请选择执行员工或执行部门", "userids")
     if data.freq == "weekly" and not data.weekdays:
         raise ApiError(400, "每周重复时请选择每周发送日", "weekdays")

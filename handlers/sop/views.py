@@ -187,7 +187,7 @@ async def calendar(ctx: RequestContext) -> web.StreamResponse:
 async def preview_calendar(ctx: RequestContext) -> web.StreamResponse:
     """The runs the editor's unsaved plan would have (the calendar beside the form)."""
     data = await read_json(ctx.request, PlanIn)
-    plans.check_plan(data)
+    plans.check_plan(data, staff=False)
     plan = SopPlan(id=0)
     plans.apply(plan, data)
     now, tz = ctx.deps.now(), ctx.deps.settings.tz

@@ -1,0 +1,112 @@
+"""The SOP pages in a real browser (system Chromium) against the whole stack: an admin makes
+a plan in the console editor (phone preview, calendar, a field error shown at its field); a
+staff member presses 已发布 on the reminder card in the sandbox inbox; another opens 去发布
+in the sidebar, which hands the content with the tracked link to shareToExternalMoments."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from bot import schedule
+from bot.embedded_redis import EmbeddedRedis
+from handlers.sop import media
+from storage.sop import SopPlan, SopTask, TaskState
+from tests.browser import chromium, needs_chromium
+from tests.harness import Stack, running_stack
+from tests.leaderboard.stack import session_cookie, sync_directory
+from tests.sop.conftest import PNG
+from tests.sop.test_sandbox_e2e import sop_corp
+
+pytestmark = needs_chromium
+
+
+async def _running_plan(stack: Stack) -> SopPlan:
+    deps = stack.deps
+    cover = "abcdefghijklmnopqrstuvwx.png"
+    (media.upload_dir(deps.settings) / cover).write_bytes(PNG)
+    now = deps.now()
+    link = {"title": "新品手册", "url": "https://example.com/book", "cover": cover}
+    plan = await SopPlan.create(
+        name="新品推荐",
+        userids=["alice", "bob"],
+        start_date=now.date(),
+        items=[{"text": "看看新品", "kind": "link", "link": link}],
+    )
+    key = f"{plan.id}:{now.astimezone(deps.settings.tz):%Y-%m-%dT%H:%M}"
+    await schedule.plan("sop.run", key, now - timedelta(seconds=5), {"item": 0})
+    await schedule.sweep(deps)
+    await stack.run_jobs()
+    return plan
+
+
+async def test_console_editor(tmp_path: Path, db_url: str, redis_server: EmbeddedRedis) -> None:
+    async with running_stack(tmp_path, db_url, redis_server.url, corp=sop_corp()) as stack:
+        await sync_directory(stack)
+        async with chromium() as browser:
+            context = await browser.new_context(viewport={"width": 1280, "height": 1000})
+            cookie = (await session_cookie(stack, "admin"))["Cookie"].split("=", 1)
+            await context.add_cookies(
+                [{"name": cookie[0], "value": cookie[1], "url": stack.app_url}]
+            )
+            page = await context.new_page()
+            page.set_default_timeout(8000)
+            await page.goto(f"{stack.app_url}/admin#f//static/sop/admin.js")
+            await page.locator("#sop-new").click()
+            await page.locator("#sop-name").fill("每周新品")
+            await page.locator("#sop-freq").select_option("weekly")
+            await page.locator("[data-day='0']").check()
+            await page.locator("textarea[data-item='0']").fill("本周新品到店")
+            await page.wait_for_function(
+                "() => document.querySelector('#sop-preview').textContent.includes('本周新品到店')"
+            )
+            await page.wait_for_function(
+                "() => document.querySelectorAll('#sop-calendar li').length >= 3"
+            )
+            await page.locator("#sop-save").click()  # no staff chosen: the error at its field
+            error = page.locator("[data-field='userids'] .error")
+            await error.wait_for()
+            assert "请选择执行员工或执行部门" in await error.inner_text()
+            await page.locator("[data-field='userids'] input").fill("张")
+            await page.locator(".ui-picker-options [role='option']", has_text="张丽").first.click()
+            await page.locator("#sop-save").click()
+            await page.get_by_text("每周新品").wait_for()
+            await page.screenshot(path=str(tmp_path / "sop-admin.png"), full_page=True)
+        plan = await SopPlan.get(name="每周新品")
+        assert plan.userids == ["alice"] and plan.weekdays == [0]
+        assert plan.items == [{"text": "本周新品到店", "kind": "text"}]
+
+
+async def test_card_button_in_inbox_and_sidebar_post(
+    tmp_path: Path, db_url: str, redis_server: EmbeddedRedis
+) -> None:
+    async with running_stack(tmp_path, db_url, redis_server.url, corp=sop_corp()) as stack:
+        await sync_directory(stack)
+        await _running_plan(stack)
+        async with chromium() as browser:
+            page = await browser.new_page()
+            page.set_default_timeout(8000)
+            await page.goto(stack.sandbox_url + "/sandbox?user=alice")
+            async with page.expect_response("**/sandbox/api/play/click_card"):
+                await page.get_by_role("button", name="已发布").click()
+            await stack.run_jobs()
+            await page.get_by_text("已发布 ·").wait_for()
+            assert (await SopTask.get(userid="alice")).state is TaskState.POSTED
+
+            context = await browser.new_context(viewport={"width": 390, "height": 844})
+            await context.add_cookies(
+                [{"name": "sandbox_user", "value": "bob", "url": stack.sandbox_url}]
+            )
+            phone = await context.new_page()
+            phone.set_default_timeout(8000)
+            bob = await SopTask.get(userid="bob")
+            await phone.goto(f"{stack.app_url}/sidebar?open=sop&task={bob.id}")
+            await phone.locator(f"[data-task='{bob.id}'] [data-action='post']").click()
+            await phone.wait_for_function("() => (window.__sharedMoments || []).length === 1")
+            shared = await phone.evaluate("() => window.__sharedMoments[0]")
+            assert shared["text"]["content"] == "看看新品"
+            assert shared["attachments"][0]["link"]["url"].endswith(f"/m/{bob.token}")
+            await phone.locator(f"[data-task='{bob.id}'] [data-action='skip']").click()
+            await phone.locator(f"[data-task='{bob.id}']", has_text="已跳过").wait_for()
+            await phone.screenshot(path=str(tmp_path / "sop-sidebar.png"), full_page=True)
+        assert (await SopTask.get(id=bob.id)).state is TaskState.SKIPPED

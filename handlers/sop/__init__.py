@@ -11,6 +11,7 @@ from handlers.sop import (  # noqa: F401  (each module decorates the router)
     check,
     data,
     demo,
+    home,
     links,
     media,
     mine,

@@ -234,7 +234,10 @@ async def supersede(deps: Deps, plan: SopPlan, sop_run: SopRun) -> None:
     older = await SopRun.filter(
         plan_id=plan.id, mode=Mode.TASK, status=RunStatus.OPEN, due_at__lt=sop_run.due_at
     )
+    from handlers.sop.polls import poll  # polls builds on this module
+
     for old in older:
+        await poll(deps, old)  # who posted it before it ends
         await close_run(deps, old, cancel=True)
 
 

@@ -76,3 +76,18 @@ async def test_data_excel_ranking_and_own_tasks(
     assert resp.status == 404
     assert (await SopTask.get(id=alice.id)).state is TaskState.POSTED
     assert (await client.get(f"/api/sop/plans/{plan.id}/runs")).status == 403
+
+
+async def test_home_tile_counts_todays_tasks(
+    client: TestClient, deps: Deps, corp: Corp, directory: None, clock: Clock
+) -> None:
+    from handlers.sop.home import sop_tiles
+
+    await make_plan(deps)
+    after(clock, hours=3, minutes=1)
+    await run_due(deps)
+    await SopTask.filter(userid="alice").update(state=TaskState.POSTED)
+    from bot.auth_types import Principal, Role
+
+    tiles = await sop_tiles(deps, Principal("admin", "管理员", Role.SUPER_ADMIN))
+    assert [(t.title, t.value) for t in tiles] == [("今日朋友圈已发布", "1 / 2")]

@@ -208,3 +208,44 @@ async def test_edit_changes_only_runs_to_come(
     assert second is not None and second.item["text"] == "新文案"
     assert second.due_at == T0 + timedelta(days=1, hours=6)
     assert date(2024, 6, 4) == second.due_at.astimezone(deps.settings.tz).date()
+
+
+async def test_quiet_hours_hold_a_late_reminder(
+    deps: Deps, corp: Corp, directory: None, clock: Clock
+) -> None:
+    plan = await make_plan(
+        deps, at_time="18:00", quiet_start="19:00", quiet_end="08:00", remind_again_minutes=0
+    )
+    after(clock, hours=9, minutes=30)  # 18:30: on time
+    await run_due(deps)
+    assert len(cards_of(corp, "alice")) == 1
+    after(clock, days=1, hours=1, minutes=30)  # the next day's run found at 20:00 (quiet)
+    await run_due(deps)
+    assert await SopRun.filter(plan_id=plan.id).count() == 2
+    assert len(cards_of(corp, "alice")) == 1  # held until the quiet hours end
+    after(clock, hours=12, minutes=1)  # 08:01 the day after
+    await run_due(deps)
+    cards = cards_of(corp, "alice")
+    assert len(cards) == 2 and any(
+        r["value"] == "延迟发送" for r in cards[1]["horizontal_content_list"]
+    )
+
+
+async def test_a_new_run_cancels_the_plans_open_task(
+    deps: Deps, corp: Corp, directory: None, clock: Clock
+) -> None:
+    plan = await make_plan(deps, mode="task", remind_again_minutes=0)
+    after(clock, hours=3, minutes=1)
+    await run_due(deps)
+    after(clock, minutes=2)
+    await run_due(deps)  # the first poll: its moment_id
+    first = await SopRun.get(plan_id=plan.id)
+    assert first.moment_id and not corp.moments[first.moment_id].cancelled
+    corp.publish_moment(first.moment_id, "alice")
+    after(clock, days=1)
+    await run_due(deps)
+    assert corp.moments[first.moment_id].cancelled  # superseded: cancel_moment_task
+    first = await SopRun.get(id=first.id)
+    assert first.status is RunStatus.CLOSED
+    states = dict(await SopTask.filter(run_id=first.id).values_list("userid", "state"))
+    assert states == {"alice": TaskState.POSTED, "bob": TaskState.MISSED}

@@ -128,6 +128,7 @@ async def corp_summary(request: web.Request) -> web.StreamResponse:
             "text": m.text[:80],
             "cancelled": m.cancelled,
             "senders": {u: x.publish_status for u, x in m.senders.items()},
+            "visible": {u: x.visible_to[:20] for u, x in m.senders.items()},
             "likes": len(m.likes),
             "comments": len(m.comments),
         }

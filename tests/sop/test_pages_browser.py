@@ -92,6 +92,12 @@ async def test_card_button_in_inbox_and_sidebar_post(
             await stack.run_jobs()
             await page.get_by_text("已发布 ·").wait_for()
             assert (await SopTask.get(userid="alice")).state is TaskState.POSTED
+            # the sandbox page plays customers reacting to a member's moment
+            moment = stack.corp.post_personal_moment("bob", "看看新品", [])
+            await page.reload()
+            async with page.expect_response("**/sandbox/api/play/customer_likes_moment"):
+                await page.get_by_role("button", name="客户甲 点赞").click()
+            assert len(stack.corp.moments[moment.moment_id].likes) == 1
 
             context = await browser.new_context(viewport={"width": 390, "height": 844})
             await context.add_cookies(

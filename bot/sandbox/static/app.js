@@ -63,6 +63,26 @@ async function refreshCorp() {
   document.getElementById("corp-info").textContent = `CorpID ${state.corp.corp_id} · AgentID ${state.corp.agent_id} · ${state.corp.staff.length} 名成员 · ${state.corp.customers.length} 位客户`;
   renderStaff();
   renderControls();
+  renderMoments();
+}
+
+// Customer moments: confirm an enterprise moment for a member, or have one of the customers
+// who can see a post like or comment on it.
+function renderMoments() {
+  const c = state.corp, names = Object.fromEntries(c.staff.map(s => [s.userid, s.name]));
+  const customers = Object.fromEntries(c.customers.map(x => [x.external_userid, x.name]));
+  const list = document.getElementById("moments");
+  if (!list) return;
+  const items = (c.moments || []).slice(-8).reverse().map(m => h("li", {},
+    h("div", {text: `${m.create_type === 0 ? "企业任务" : "个人发表"}：${m.text || "（无文案）"} · 赞 ${m.likes} · 评论 ${m.comments}${m.cancelled ? " · 已撤销" : ""}`}),
+    ...Object.entries(m.senders).map(([u, status]) => {
+      const viewer = (m.visible[u] || [])[0];
+      return h("div", {class: "moment-sender"}, h("span", {text: `${names[u] || u}：${status ? "已发表" : "未发表"} `}),
+        !status && !m.cancelled ? h("button", {type: "button", text: "确认发表", onclick: () => play("staff_publishes_moment", {userid: u, moment_id: m.moment_id})}) : null,
+        status && viewer ? h("button", {type: "button", text: `${customers[viewer] || viewer} 点赞`, onclick: () => play("customer_likes_moment", {userid: u, moment_id: m.moment_id, external_userid: viewer})}) : null,
+        status && viewer ? h("button", {type: "button", text: "评论", onclick: () => play("customer_comments_moment", {userid: u, moment_id: m.moment_id, external_userid: viewer})}) : null);
+    })));
+  list.replaceChildren(...(items.length ? items : [h("li", {class: "muted", text: "暂无朋友圈"})]));
 }
 
 function choose(userid) {

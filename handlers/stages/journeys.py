@@ -14,7 +14,7 @@ from bot.auth_types import Principal, Role
 from bot.http import ApiError, RequestContext, json_ok, path_id, read_json
 from handlers.stages.engine import current_stages, decide, load_facts, load_plan
 from handlers.stages.router import router
-from handlers.stages.sweep import SILENT_DISABLED
+from handlers.stages.sweep import SILENT_DISABLED, apply_soon
 from storage.facts import Customer
 from storage.sql import fetch, placeholders
 from storage.stages import (
@@ -324,6 +324,8 @@ async def update_journey(ctx: RequestContext) -> web.StreamResponse:
     journey.reminders = body.reminders
     journey.updated_at = ctx.deps.now()
     await journey.save()
+    if journey.automation:
+        await apply_soon(ctx.deps, journey.id)
     return json_ok(await journey_json(journey))
 
 
@@ -378,6 +380,8 @@ async def save_rules(ctx: RequestContext) -> web.StreamResponse:
         await StageRule.filter(id=rule.id).update(
             name=item.name, conditions=conditions, enabled=item.enabled, version=version
         )
+    if any(r.enabled for r in body.rules):
+        await apply_soon(ctx.deps, journey.id)
     return json_ok(await journey_json(journey))
 
 

@@ -5,7 +5,9 @@ reminders, then StageMoved for recent moves whose event a crash may have lost.""
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
@@ -13,7 +15,7 @@ from bot import schedule
 from bot.deps import Deps
 from bot.domain_events import StageMoved, event_key
 from cards.stages import Reminder, reminder_card
-from handlers.stages.engine import announce, apply_rules, automated_plans, load_facts
+from handlers.stages.engine import announce, apply_rules, automated_plans, load_facts, load_plan
 from handlers.stages.router import router
 from storage.core import DomainEventRow
 from storage.directory import Staff
@@ -72,6 +74,32 @@ async def sweep_rules(deps: Deps) -> int:
     for plan in plans:
         moved += len(await apply_rules(deps, plan, rels, "sweep", everyone=True))
     return moved
+
+
+APPLY_JOB = "stages_apply_journey"
+
+
+@router.job
+async def stages_apply_journey(ctx: dict[str, Any], journey_id: int) -> None:
+    """A journey's rules over every relation now (enqueued when its rules are saved, so a
+    rule switched on moves relations at once rather than at the next hourly sweep)."""
+    deps: Deps = ctx["deps"]
+    journey = await Journey.get_or_none(id=journey_id, deleted=False)
+    if journey is None or not journey.automation:
+        return
+    plan = await load_plan(journey)
+    if plan.rules:
+        moved = await apply_rules(deps, plan, await load_facts(), "rules_saved", everyone=True)
+        log.info("stages: journey %s rules applied, %s moved", journey_id, len(moved))
+
+
+async def apply_soon(deps: Deps, journey_id: int) -> None:
+    """Best effort: when Redis is down the hourly sweep applies the rules anyway."""
+    try:
+        stamp = int(deps.now().timestamp())
+        await deps.queue.enqueue(APPLY_JOB, journey_id, job_id=f"stages-apply:{journey_id}:{stamp}")
+    except Exception as exc:
+        log.warning("stages: could not enqueue applying journey %s (%s)", journey_id, exc)
 
 
 async def reannounce(deps: Deps, since: datetime) -> int:
@@ -158,7 +186,7 @@ async def _remind(
             staff_name=staff.name if staff else userid,
             profile_url=deps.url(f"/sidebar?open=profile&external_userid={ext}"),
         ),
-        task_id=f"stage-remind-{logged.id}",
+        task_id=f"stage-remind-{logged.id}-{uuid.uuid4().hex[:8]}",  # unique per app, ever
     )
     try:
         await deps.wecom.send_template_card(to, card)

@@ -302,3 +302,25 @@ async def test_an_ended_relation_leaves_the_current_counts(client: TestClient, d
     data = await (await client.get(f"/api/stages/journeys/{journey.id}/funnel")).json()
     assert data["stages"][1]["current"] == 1
     assert data["stages"][1]["total"] == 2  # the history still counts them
+
+
+async def test_a_rule_switched_on_applies_at_once(client: TestClient, deps: Deps) -> None:
+    from handlers.stages.sweep import APPLY_JOB, stages_apply_journey
+    from tests.support import FakeQueue
+
+    journey, stages = await make_journey()
+    await sign_in(client, deps, "admin")
+    rule = {"name": "老客户", "enabled": False, "conditions": [{"type": "days_added", "days": 5}]}
+    await post(client, f"/api/stages/stages/{stages[1].id}/rules", {"rules": [rule]})
+    queue = deps.queue
+    assert isinstance(queue, FakeQueue)
+    assert [a for n, a in queue.take() if n == APPLY_JOB] == []  # saved off: nothing to do
+    saved = await post(
+        client, f"/api/stages/stages/{stages[1].id}/rules", {"rules": [{**rule, "enabled": True}]}
+    )
+    assert saved["stages"][1]["rules"][0]["version"] == 1  # only switched on: same version
+    jobs = [a for n, a in queue.take() if n == APPLY_JOB]
+    assert jobs == [(journey.id,)]
+    await stages_apply_journey({"deps": deps}, journey.id)
+    await stages_apply_journey({"deps": deps}, journey.id)  # arq may run it twice
+    assert await StageTransition.filter(journey_id=journey.id).count() == 4

@@ -1,5 +1,5 @@
 """Leaderboard benchmark: N participants in 20 teams, M credited facts in SQLite (temp dir) +
-embedded Redis. Prints rank lookup, ranking page, the sidebar's ranking API (with the team
+embedded Redis; every customer with its first add (as recording an add keeps it). Prints rank lookup, ranking page, the sidebar's ranking API (with the team
 ranking), full recomputation with and without 去重, and the console data pages (按成员,
 按日期, a 按客户 page, the 按客户 Excel streamed) as ratios to a plain SELECT COUNT(*) over the
 facts measured in the same run.
@@ -65,6 +65,15 @@ def bulk_insert(path: Path, activity_id: int, people: int, facts: int) -> None:
         " end_reason, source) VALUES (?,?,?,?,?,0,'',?,'callback')",
         rows(),
     )
+    # Every customer with its first add, as recording an add keeps it.
+    db.execute(
+        "INSERT INTO customer (external_userid, name, avatar, type, gender, unionid, corp_name,"
+        " first_added_at, first_added_by, updated_at)"
+        " SELECT external_userid, '', '', 1, 0, '', '', at, userid, at FROM ("
+        "  SELECT external_userid, userid, at, ROW_NUMBER() OVER"
+        "  (PARTITION BY external_userid ORDER BY at, id) AS n FROM follow_event WHERE kind = 'add'"
+        " ) WHERE n = 1"
+    )
     db.commit()
     db.close()
 
@@ -88,7 +97,7 @@ async def api_time(redis: Redis, activity: Activity) -> float:
     settings = load_settings(None, environ={}, overrides={"security": {"super_admins": ["boss"]}})
     deps = fake_deps(settings, redis, [router], wecom=None)
     async with TestClient(TestServer(build_app(deps))) as client:
-        sign_in(client, deps, "boss")
+        await sign_in(client, deps, "boss")
         url = f"/api/leaderboard/activities/{activity.id}/ranking"
 
         async def get() -> None:

@@ -10,7 +10,10 @@ from __future__ import annotations
 from enum import StrEnum
 
 from tortoise import fields
+from tortoise.indexes import Index
 from tortoise.models import Model
+
+CUSTOMER_FIRST_ADD_INDEX = "customer_first_add"
 
 
 class FollowEndReason(StrEnum):
@@ -39,6 +42,14 @@ class Customer(Model):
 
     class Meta:
         table = "customer"
+        # Covering the leaderboard's 去重 (who added a customer first, when), read once per
+        # credited fact of a recomputation.
+        indexes = (
+            Index(
+                fields=("external_userid", "first_added_at", "first_added_by"),
+                name=CUSTOMER_FIRST_ADD_INDEX,
+            ),
+        )
 
 
 class FollowEvent(Model):

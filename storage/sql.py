@@ -81,6 +81,7 @@ def _read_only_uri(path: str) -> str:
 
 
 REPORT_NICE = 10
+REPORT_MMAP_BYTES = 1 << 30
 
 
 def _lower_priority() -> None:
@@ -96,6 +97,10 @@ def _execute(path: str, sql: str, params: list[Any], as_dicts: bool) -> sqlite3.
     """The statement's heavy part (a GROUP BY finishes before the first row), in a report
     thread: SQLite runs it without holding the interpreter lock."""
     db = sqlite3.connect(_read_only_uri(path), uri=True, check_same_thread=False)
+    # Pages read through a memory map instead of copied in by read(2) calls: a recomputation
+    # over a million facts reads hundreds of MB of index pages (measured 2.6 -> 1.7 s of CPU).
+    # The mapped pages are the operating system's file cache, shared, not this process's heap.
+    db.execute(f"PRAGMA mmap_size = {REPORT_MMAP_BYTES}")
     if as_dicts:
         db.row_factory = sqlite3.Row
     return db.execute(sql, params)

@@ -14,6 +14,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from handlers.leaderboard import sql
+from storage.facts import CUSTOMER_FIRST_ADD_INDEX
 from storage.leaderboard import Activity, Metric, Participant, Team
 
 # score = -count * SPAN + seconds from the start to the last credited fact: lower is better,
@@ -76,6 +77,40 @@ SELECT x.credited, x.member_id, x.at, x.chat_id, x.id FROM (
 """
 
 
+# The totals with 去重 without grouping the facts into pairs first: each add in the window is
+# looked at once, and counts when it is its pair's first add in the window and nobody else added
+# the customer before it. The customer's first add (kept with every add, `first_added_*`,
+# read from a covering index) settles most adds without a second look at the facts: the
+# customer's very first add, or someone else's first. Only the rest (re-adds, customers whose
+# first add was the same person's before the window, customers without a first add) probe
+# the customer's adds. Same result as counting `credited_sql`'s rows (ties of one pair at
+# one instant counted once).
+_DEDUP_TOTALS = """
+SELECT p.userid, COUNT(DISTINCT f.external_userid), MAX(f.at)
+FROM lb_participant p
+JOIN follow_event f ON f.userid = p.userid AND f.kind = 'add' AND f.at >= ? AND f.at < ?
+LEFT JOIN customer cu {hint} ON cu.external_userid = f.external_userid
+WHERE p.activity_id = ? {extra} AND CASE
+  WHEN cu.first_added_at = f.at AND cu.first_added_by = f.userid THEN TRUE
+  WHEN cu.first_added_by <> '' AND cu.first_added_by <> f.userid AND cu.first_added_at < f.at
+    THEN FALSE
+  ELSE NOT EXISTS (
+    SELECT 1 FROM follow_event o WHERE o.external_userid = f.external_userid AND o.kind = 'add'
+    AND o.at < f.at AND (o.userid <> f.userid OR o.at >= ?))
+END
+GROUP BY p.userid
+"""
+
+
+def dedup_totals_sql(activity: Activity, userid: str | None = None) -> tuple[str, list[Any]]:
+    """(userid, count, last credited at) per participant of a 去重 new-customer activity."""
+    # SQLite would rather read the customer row through its primary key than the covering index.
+    hint = f"INDEXED BY {CUSTOMER_FIRST_ADD_INDEX}" if sql.is_sqlite(sql.conn()) else ""
+    query = _DEDUP_TOTALS.format(hint=hint, extra="AND p.userid = ?" if userid else "")
+    params: list[Any] = [activity.start_at, activity.end_at, activity.id]
+    return query, [*params, *([userid] if userid else []), activity.start_at]
+
+
 def credited_sql(activity: Activity, userid: str | None = None) -> tuple[str, list[Any]]:
     """Rows (userid, customer, at[, chat_id, join id]) of every credited fact; optionally for
     one person."""
@@ -126,10 +161,13 @@ def rank(activity: Activity, found: dict[str, tuple[int, Any]], people: list[str
 async def _totals(
     activity: Activity, userid: str | None = None, *, report: bool = False
 ) -> dict[str, tuple[int, Any]]:
-    query, params = credited_sql(activity, userid)
     group = activity.metric == Metric.GROUP_JOINS
-    who, when = ("credited", "at") if group else ("userid", "first_at")
-    agg = f"SELECT q.{who}, COUNT(*), MAX(q.{when}) FROM ({query}) q GROUP BY q.{who}"
+    if activity.dedup and not group:
+        agg, params = dedup_totals_sql(activity, userid)
+    else:
+        query, params = credited_sql(activity, userid)
+        who, when = ("credited", "at") if group else ("userid", "first_at")
+        agg = f"SELECT q.{who}, COUNT(*), MAX(q.{when}) FROM ({query}) q GROUP BY q.{who}"
     found = await sql.fetch(agg, params, report=report)
     return {r[0]: (int(r[1]), sql.to_dt(r[2])) for r in found}
 

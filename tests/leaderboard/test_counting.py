@@ -2,10 +2,13 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from bot.deps import Deps
-from handlers.leaderboard import counting, listeners
+from handlers.facts.store import mark_first_adds
+from handlers.leaderboard import counting, listeners, sql
 from handlers.leaderboard.activities import set_members
-from storage.facts import Customer, CustomerGroup
+from storage.facts import Customer, CustomerGroup, FollowEvent
 from storage.leaderboard import Metric
 from tests.leaderboard.conftest import add, join, make_activity
 
@@ -87,3 +90,52 @@ async def test_zset_equals_recomputation_after_random_facts_and_replays(
     await deps.redis.flushdb()  # Redis lost: rebuilt from the facts
     live = await counting.live_page(deps.redis, activity, 0, 10)
     assert [(r.userid, r.count) for r in live] == await _ranking(activity)
+
+
+@pytest.mark.parametrize("seed", range(4))
+async def test_dedup_totals_agree_with_the_credited_facts(corp: None, seed: int) -> None:
+    """The 去重 totals (each add looked at once, the customer's first add read from its
+    covering index) equal the counts of the credited pairs, over random facts: adds before,
+    inside and after the window, re-adds, one pair twice at one instant, customers whose
+    first add is kept, missing (older data) or someone's from a sync with no fact."""
+    rng = random.Random(seed)
+    activity = await make_activity(dedup=True)
+    people = ["alice", "bob", "carol", "dave", "erin"]
+    await set_members(activity.id, people[:3], [])
+    window = 7 * 24 * 60
+    facts = []
+    for _ in range(400):
+        minutes = rng.choice([-600, -5, 0, 1, 2, 3, 50, window - 1, window, window + 1])
+        minutes = rng.choice([minutes, rng.uniform(-100, window + 100)])
+        facts.append(await add(rng.choice(people), f"c{rng.randrange(80)}", minutes))
+    # One pair added twice at one instant (deleted and added again within the second): a
+    # customer whose first add is kept, and one whose is not.
+    for userid, customer, minutes in (("alice", "c1000", 10), ("bob", "c1001", 20)):
+        facts.append(await add(userid, customer, minutes))
+        facts.append(
+            await FollowEvent.create(
+                key=f"{facts[-1].key}:again",
+                userid=userid,
+                external_userid=customer,
+                kind="add",
+                at=facts[-1].at,
+            )
+        )
+    customers = sorted({f.external_userid for f in facts} - {"c1000", "c1001"})
+    kept = [*customers[: len(customers) * 3 // 4], "c1000"]
+    await Customer.bulk_create([Customer(external_userid=c) for c in kept])
+    await mark_first_adds([f for f in facts if f.external_userid in kept])
+    synced = kept[0]
+    await Customer.filter(external_userid=synced).update(
+        first_added_by="zed", first_added_at=activity.start_at.replace(year=2020)
+    )
+    query, params = counting.credited_sql(activity)
+    pairs = f"SELECT q.userid, COUNT(*), MAX(q.first_at) FROM ({query}) q GROUP BY q.userid"
+    expected = {r[0]: (r[1], sql.to_dt(r[2])) for r in await sql.fetch(pairs, params)}
+    query, params = counting.dedup_totals_sql(activity)
+    found = {r[0]: (r[1], sql.to_dt(r[2])) for r in await sql.fetch(query, params)}
+    assert found == expected and sum(c for c, _ in found.values()) > 10
+    ranking = {r.userid: r.count for r in await counting.recompute(activity)}
+    assert ranking == {u: expected.get(u, (0, None))[0] for u in people[:3]}
+    for userid in people[:3]:
+        assert await counting.count_for(activity, userid) == expected.get(userid, (0, None))

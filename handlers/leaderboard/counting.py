@@ -54,17 +54,6 @@ WHERE f.kind = 'add' AND f.at >= ? AND f.at < ? {extra}
 GROUP BY f.userid, f.external_userid
 """
 
-# A customer someone else added earlier (by a fact or by the synced first-add) is not new.
-_DEDUP = """
-WHERE NOT EXISTS (
-  SELECT 1 FROM follow_event o WHERE o.external_userid = c.external_userid
-  AND o.kind = 'add' AND o.userid <> c.userid AND o.at < c.first_at)
-AND NOT EXISTS (
-  SELECT 1 FROM customer cu WHERE cu.external_userid = c.external_userid
-  AND cu.first_added_by <> '' AND cu.first_added_by <> c.userid
-  AND cu.first_added_at < c.first_at)
-"""
-
 _GROUP_JOINS = """
 SELECT x.credited, x.member_id, x.at, x.chat_id, x.id FROM (
   SELECT CASE WHEN g.invitor <> '' THEN g.invitor
@@ -77,38 +66,55 @@ SELECT x.credited, x.member_id, x.at, x.chat_id, x.id FROM (
 """
 
 
-# The totals with 去重 without grouping the facts into pairs first: each add in the window is
-# looked at once, and counts when it is its pair's first add in the window and nobody else added
-# the customer before it. The customer's first add (kept with every add, `first_added_*`,
-# read from a covering index) settles most adds without a second look at the facts: the
-# customer's very first add, or someone else's first. Only the rest (re-adds, customers whose
-# first add was the same person's before the window, customers without a first add) probe
-# the customer's adds. Same result as counting `credited_sql`'s rows (ties of one pair at
-# one instant counted once).
-_DEDUP_TOTALS = """
-SELECT p.userid, COUNT(DISTINCT f.external_userid), MAX(f.at)
-FROM lb_participant p
-JOIN follow_event f ON f.userid = p.userid AND f.kind = 'add' AND f.at >= ? AND f.at < ?
-LEFT JOIN customer cu {hint} ON cu.external_userid = f.external_userid
-WHERE p.activity_id = ? {extra} AND CASE
+# 去重: a customer someone else added earlier (by a fact or by the synced first add) is not
+# new. Each add in the window is looked at once, and counts when it is its pair's first add in
+# the window and nobody else added the customer before it. The customer's first add (kept with
+# every add, `first_added_*`, read from a covering index) settles most adds without a second
+# look at the facts: the customer's very first add, or someone else's earlier one. Only the
+# rest (re-adds, customers first added by the same person before the window, customers without
+# a first add) probe the customer's adds.
+_FIRST_IN_WINDOW_AND_NEW = """CASE
   WHEN cu.first_added_at = f.at AND cu.first_added_by = f.userid THEN TRUE
   WHEN cu.first_added_by <> '' AND cu.first_added_by <> f.userid AND cu.first_added_at < f.at
     THEN FALSE
   ELSE NOT EXISTS (
     SELECT 1 FROM follow_event o WHERE o.external_userid = f.external_userid AND o.kind = 'add'
     AND o.at < f.at AND (o.userid <> f.userid OR o.at >= ?))
-END
-GROUP BY p.userid
-"""
+END"""
+
+_DEDUP_ADDS = (
+    """
+FROM lb_participant p
+JOIN follow_event f ON f.userid = p.userid AND f.kind = 'add' AND f.at >= ? AND f.at < ?
+LEFT JOIN customer cu {hint} ON cu.external_userid = f.external_userid
+WHERE p.activity_id = ? {extra} AND """
+    + _FIRST_IN_WINDOW_AND_NEW
+)
+
+# The totals need no grouping into pairs (one pair's adds at one instant counted once).
+_DEDUP_TOTALS = (
+    "SELECT p.userid, COUNT(DISTINCT f.external_userid), MAX(f.at)"
+    + _DEDUP_ADDS
+    + " GROUP BY p.userid"
+)
+_DEDUP_PAIRS = (
+    "SELECT f.userid AS userid, f.external_userid AS external_userid, MIN(f.at) AS first_at"
+    + _DEDUP_ADDS
+    + " GROUP BY f.userid, f.external_userid"
+)
+
+
+def _dedup_sql(template: str, activity: Activity, userid: str | None) -> tuple[str, list[Any]]:
+    # SQLite would rather read the customer row through its primary key than the covering index.
+    hint = f"INDEXED BY {CUSTOMER_FIRST_ADD_INDEX}" if sql.is_sqlite(sql.conn()) else ""
+    query = template.format(hint=hint, extra="AND p.userid = ?" if userid else "")
+    params: list[Any] = [activity.start_at, activity.end_at, activity.id]
+    return query, [*params, *([userid] if userid else []), activity.start_at]
 
 
 def dedup_totals_sql(activity: Activity, userid: str | None = None) -> tuple[str, list[Any]]:
     """(userid, count, last credited at) per participant of a 去重 new-customer activity."""
-    # SQLite would rather read the customer row through its primary key than the covering index.
-    hint = f"INDEXED BY {CUSTOMER_FIRST_ADD_INDEX}" if sql.is_sqlite(sql.conn()) else ""
-    query = _DEDUP_TOTALS.format(hint=hint, extra="AND p.userid = ?" if userid else "")
-    params: list[Any] = [activity.start_at, activity.end_at, activity.id]
-    return query, [*params, *([userid] if userid else []), activity.start_at]
+    return _dedup_sql(_DEDUP_TOTALS, activity, userid)
 
 
 def credited_sql(activity: Activity, userid: str | None = None) -> tuple[str, list[Any]]:
@@ -120,12 +126,12 @@ def credited_sql(activity: Activity, userid: str | None = None) -> tuple[str, li
         query = _GROUP_JOINS.format(chats=sql.placeholders(len(chats)), extra=extra)
         params: list[Any] = [activity.start_at, activity.end_at, *chats, activity.id]
         return query, params + ([userid] if userid else [])
-    extra = "AND f.userid = ?" if userid else ""
-    pairs = _NEW_PAIRS.format(extra=extra)
-    params = [activity.id, activity.start_at, activity.end_at] + ([userid] if userid else [])
-    where = _DEDUP if activity.dedup else ""
-    query = f"SELECT c.userid, c.external_userid, c.first_at FROM ({pairs}) c {where}"
-    return query, params
+    if activity.dedup:
+        pairs, params = _dedup_sql(_DEDUP_PAIRS, activity, userid)
+    else:
+        pairs = _NEW_PAIRS.format(extra="AND f.userid = ?" if userid else "")
+        params = [activity.id, activity.start_at, activity.end_at] + ([userid] if userid else [])
+    return f"SELECT c.userid, c.external_userid, c.first_at FROM ({pairs}) c", params
 
 
 async def credited_facts(activity: Activity, userid: str | None = None) -> list[tuple[Any, ...]]:

@@ -92,10 +92,29 @@ async def test_zset_equals_recomputation_after_random_facts_and_replays(
     assert [(r.userid, r.count) for r in live] == await _ranking(activity)
 
 
+# 去重 as defined (and first computed): a participant's customers first added inside the window,
+# not those someone else added before, by a fact or by the customer's recorded first add.
+DEFINITION = """
+SELECT c.userid, COUNT(*), MAX(c.first_at) FROM (
+  SELECT f.userid AS userid, f.external_userid AS external_userid, MIN(f.at) AS first_at
+  FROM follow_event f JOIN lb_participant p ON p.activity_id = ? AND p.userid = f.userid
+  WHERE f.kind = 'add' AND f.at >= ? AND f.at < ? GROUP BY f.userid, f.external_userid
+) c
+WHERE NOT EXISTS (
+  SELECT 1 FROM follow_event o WHERE o.external_userid = c.external_userid
+  AND o.kind = 'add' AND o.userid <> c.userid AND o.at < c.first_at)
+AND NOT EXISTS (
+  SELECT 1 FROM customer cu WHERE cu.external_userid = c.external_userid
+  AND cu.first_added_by <> '' AND cu.first_added_by <> c.userid
+  AND cu.first_added_at < c.first_at)
+GROUP BY c.userid
+"""
+
+
 @pytest.mark.parametrize("seed", range(4))
 async def test_dedup_totals_agree_with_the_credited_facts(corp: None, seed: int) -> None:
-    """The 去重 totals (each add looked at once, the customer's first add read from its
-    covering index) equal the counts of the credited pairs, over random facts: adds before,
+    """The 去重 totals and credited pairs (each add looked at once, the customer's first add
+    read from its covering index) agree with the definition, over random facts: adds before,
     inside and after the window, re-adds, one pair twice at one instant, customers whose
     first add is kept, missing (older data) or someone's from a sync with no fact."""
     rng = random.Random(seed)
@@ -129,12 +148,14 @@ async def test_dedup_totals_agree_with_the_credited_facts(corp: None, seed: int)
     await Customer.filter(external_userid=synced).update(
         first_added_by="zed", first_added_at=activity.start_at.replace(year=2020)
     )
-    query, params = counting.credited_sql(activity)
-    pairs = f"SELECT q.userid, COUNT(*), MAX(q.first_at) FROM ({query}) q GROUP BY q.userid"
-    expected = {r[0]: (r[1], sql.to_dt(r[2])) for r in await sql.fetch(pairs, params)}
+    params = [activity.id, activity.start_at, activity.end_at]
+    expected = {r[0]: (r[1], sql.to_dt(r[2])) for r in await sql.fetch(DEFINITION, params)}
     query, params = counting.dedup_totals_sql(activity)
     found = {r[0]: (r[1], sql.to_dt(r[2])) for r in await sql.fetch(query, params)}
     assert found == expected and sum(c for c, _ in found.values()) > 10
+    query, params = counting.credited_sql(activity)
+    pairs = f"SELECT q.userid, COUNT(*), MAX(q.first_at) FROM ({query}) q GROUP BY q.userid"
+    assert {r[0]: (r[1], sql.to_dt(r[2])) for r in await sql.fetch(pairs, params)} == expected
     ranking = {r.userid: r.count for r in await counting.recompute(activity)}
     assert ranking == {u: expected.get(u, (0, None))[0] for u in people[:3]}
     for userid in people[:3]:

@@ -69,3 +69,40 @@ def fulfilled_card(sent: dict[str, Any], name: str, at_text: str) -> dict[str, A
         "jump_list": [{"type": 1, "title": "查看客户画像", "url": url}],
         "card_action": {"type": 1, "url": url},
     }
+
+
+def claim_card(
+    *, customer_name: str, points: int, profile_url: str, task_id: str, confirm_key: str
+) -> dict[str, Any]:
+    """「客户 X 说已关注视频号」 with 确认 (a callback button)."""
+    return {
+        "card_type": "button_interaction",
+        "task_id": task_id,
+        "source": {"desc": "社群积分"},
+        "main_title": {
+            "title": _clip(f"{_clip(customer_name, 8)} 申请关注视频号积分", 26),
+            "desc": "请核实客户已关注公司视频号后点击「确认」",
+        },
+        "horizontal_content_list": [{"keyname": "奖励积分", "value": f"{points} 分"}],
+        "card_action": {"type": 1, "url": profile_url},
+        "button_list": [
+            {"type": 1, "text": "查看客户画像", "style": 2, "url": profile_url},
+            {"type": 0, "text": "确认", "style": 1, "key": confirm_key},
+        ],
+    }
+
+
+def confirmed_card(sent: dict[str, Any], name: str, at_text: str) -> dict[str, Any]:
+    """The claim card once confirmed: 「已由 张伟 确认 · 14:32」, no buttons left."""
+    url = sent.get("card_action", {}).get("url", "")
+    return {
+        "card_type": "text_notice",
+        "source": sent.get("source", {"desc": "社群积分"}),
+        "main_title": {
+            "title": sent.get("main_title", {}).get("title", "客户申请关注视频号积分"),
+            "desc": f"已由 {_clip(name, 16)} 确认 · {at_text}",
+        },
+        "horizontal_content_list": sent.get("horizontal_content_list", []),
+        "jump_list": [{"type": 1, "title": "查看客户画像", "url": url}],
+        "card_action": {"type": 1, "url": url},
+    }

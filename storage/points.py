@@ -205,3 +205,22 @@ class PointsImport(Model):
 
     class Meta:
         table = "points_import"
+
+
+class PointsClaim(Model):
+    """A customer's self-declared follow (视频号) waiting for a staff member's confirmation:
+    one per customer and kind, ever."""
+
+    id = fields.BigIntField(primary_key=True)
+    external_userid = fields.CharField(max_length=64)
+    kind = fields.CharField(max_length=16)  # channels
+    state = fields.CharField(max_length=16, default="pending")  # pending | confirmed
+    userid = fields.CharField(max_length=64, default="")  # the staff member asked to confirm
+    created_at = fields.DatetimeField()
+    confirmed_by = fields.CharField(max_length=64, default="")
+    confirmed_at = fields.DatetimeField(null=True)
+    card = fields.JSONField(default=dict)  # type: ignore[var-annotated]
+
+    class Meta:
+        table = "points_claim"
+        unique_together = (("external_userid", "kind"),)

@@ -8,6 +8,7 @@ from handlers.points import (  # noqa: F401  (each module decorates the router)
     admin,
     demo,
     expiry,
+    follows,
     imports,
     page,
     redeem,

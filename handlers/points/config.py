@@ -32,6 +32,9 @@ class ProgramConfig(BaseModel):
     profile_fields: list[Literal["name", "phone", "wechat", "address"]] = Field(
         default_factory=list, title="完善信息项"
     )
+    channels_points: int = Field(0, ge=0, le=1_000_000, title="关注视频号积分")
+    channels_daily_cap: int = Field(100, ge=1, le=100_000, title="关注视频号每日发放上限（人）")
+    channels_confirm: bool = Field(False, title="关注视频号需员工确认")
     expiry_mode: Literal["none", "days", "date"] = Field("none", title="积分有效期")
     expiry_days: int = Field(365, ge=1, le=3650, title="有效天数")
     expiry_date: date | None = Field(None, title="统一过期日期")

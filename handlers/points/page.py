@@ -21,7 +21,7 @@ from bot.deps import Deps
 from bot.http import ApiError, RequestContext, json_ok, read_json
 from bot.visitors import Assurance, PersonalLink, PublicVisitor
 from cards.points import render_page
-from handlers.points import redeem, rules
+from handlers.points import follows, redeem, rules
 from handlers.points.config import PROFILE_FIELDS, program
 from handlers.points.router import PointsSettings, router
 from storage.points import (
@@ -227,6 +227,7 @@ async def state(ctx: RequestContext) -> web.StreamResponse:
             "profile_points": cfg.profile_points,
             "profile_fields": [{"name": f, "label": PROFILE_FIELDS[f]} for f in cfg.profile_fields],
             "newcomer_points": cfg.newcomer_points,
+            "channels_points": cfg.channels_points,
         },
         "rewards": [
             {
@@ -241,6 +242,8 @@ async def state(ctx: RequestContext) -> web.StreamResponse:
         ],
         "me": await _me(ctx.deps, ext, cfg) if can_earn else None,
     }
+    if data["me"] is not None:
+        data["me"]["channels"] = await follows.state_of(ext)
     return json_ok(data)
 
 
@@ -300,3 +303,9 @@ async def redeem_reward(ctx: RequestContext) -> web.StreamResponse:
     form = await read_json(ctx.request, RedeemForm)
     r = await redeem.redeem(ctx.deps, ext, form.reward_id, form.nonce)
     return json_ok({"id": r.id, "reward": r.reward_name, "cost": r.cost, "state": r.state})
+
+
+@router.post(r"/p/{token}/api/follow-channels", role=None, csrf=False)
+async def follow_channels(ctx: RequestContext) -> web.StreamResponse:
+    ext, _ = await _actor(ctx)
+    return json_ok(await follows.claim(ctx.deps, ext))

@@ -80,6 +80,11 @@ async function showSettings(el, ui) {
       { name: "profile_phone", label: "完善信息项：手机号", type: "checkbox", value: c.profile_fields.includes("phone") },
       { name: "profile_wechat", label: "完善信息项：微信号", type: "checkbox", value: c.profile_fields.includes("wechat") },
       { name: "profile_address", label: "完善信息项：地址", type: "checkbox", value: c.profile_fields.includes("address") },
+      { name: "channels_points", label: "关注视频号积分", type: "number", value: c.channels_points,
+        help: "客户自行声明已关注，每位客户只发一次" },
+      { name: "channels_daily_cap", label: "关注视频号每日发放上限（人）", type: "number", value: c.channels_daily_cap },
+      { name: "channels_confirm", label: "关注视频号需员工确认", type: "checkbox", value: c.channels_confirm,
+        help: "开启后由客户的顾问在企业微信卡片上点击「确认」后发放" },
       { name: "expiry_mode", label: "积分有效期", type: "select", value: c.expiry_mode, options: [
         { value: "none", label: "永久有效" }, { value: "days", label: "获得后若干天" }, { value: "date", label: "统一日期过期" }] },
       { name: "expiry_days", label: "有效天数", type: "number", value: c.expiry_days },
@@ -99,7 +104,8 @@ async function showSettings(el, ui) {
         cumulative_period: v.cumulative_period, profile_points: v.profile_points ?? 0, profile_fields: fields,
         expiry_mode: v.expiry_mode, expiry_days: v.expiry_days ?? 365, expiry_date: v.expiry_date || null,
         zero_on_leave: v.zero_on_leave, reversal_negative: v.reversal_negative, hold_hours: v.hold_hours ?? 72,
-        staff_limit: v.staff_limit ?? 500,
+        staff_limit: v.staff_limit ?? 500, channels_points: v.channels_points ?? 0,
+        channels_daily_cap: v.channels_daily_cap ?? 100, channels_confirm: v.channels_confirm,
       };
       await ui.api("POST", `${API}/program`, body);
       ui.toast("积分规则已保存", "success");

@@ -168,6 +168,23 @@ function view(data) {
       h("div", {}, h("div", {}, data.rules.signin_points ? `每日签到 +${data.rules.signin_points} 积分` : "每日签到"),
         h("div", { class: "tiers" }, tiersText(data.rules))), signButton)));
     parts.push(calendar(me));
+    if (data.rules.channels_points && me.channels !== "awarded") {
+      const pending = me.channels === "pending";
+      const follow = h("button", { class: "btn small", id: "follow-channels", disabled: pending }, pending ? "等待顾问确认" : "我已关注");
+      follow.addEventListener("click", async () => {
+        follow.disabled = true;
+        try {
+          const res = await call("POST", "follow-channels");
+          toast(res.state === "awarded" ? `已获得 ${res.points} 积分` : "已提交，顾问确认后发放积分");
+          await load();
+        } catch (err) {
+          toast(err.message);
+          follow.disabled = false;
+        }
+      });
+      parts.push(h("section", { class: "card", id: "channels" }, h("div", { class: "signin" },
+        h("div", {}, `关注公司视频号 +${data.rules.channels_points} 积分`), follow)));
+    }
     if (me.expiring.length) {
       parts.push(h("section", { class: "card", id: "expiring" }, h("h2", {}, "即将过期"),
         h("ul", { class: "list" }, me.expiring.map((x) => h("li", {}, h("span", {}, `${x.points} 积分`), h("span", { class: "muted" }, `${x.day} 后过期`))))));

@@ -5,7 +5,7 @@ from json import dumps, loads
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0020_sop')]
+    dependencies = [('models', '0021_customer_first_add_index')]
 
     initial = False
 

@@ -116,3 +116,22 @@ def started_card(
         "jump_list": [{"type": 1, "title": "查看活动客户", "url": url}],
         "task_id": task_id,
     }
+
+
+def red_list_card(
+    *, activity: str, day: str, rows: list[tuple[str, int]], url: str, task_id: str
+) -> dict[str, Any]:
+    """The daily red list: staff by the new customers the activity brought them that day."""
+    top = rows[:5]
+    return {
+        "card_type": "text_notice",
+        "source": {"desc": "裂变活动"},
+        "main_title": {"title": f"{day} 拉新红榜"[:26], "desc": activity[:30]},
+        "horizontal_content_list": [
+            {"keyname": f"第{i}名"[:5], "value": f"{name} {count}人"[:26]}
+            for i, (name, count) in enumerate(top, start=1)
+        ],
+        "sub_title_text": "今日暂无新客户，快邀请客户参加活动吧。" if not top else "继续加油！",
+        "card_action": {"type": 1, "url": url},
+        "task_id": task_id,
+    }

@@ -165,3 +165,19 @@ class FissionReview(Model):
 
     class Meta:
         table = "fission_review"
+
+
+class FissionVisit(Model):
+    """An identified customer opened the activity's page from this browser and this address
+    (the address kept only as a MAC): a risk signal when helpers share them."""
+
+    id = fields.BigIntField(primary_key=True)
+    activity_id = fields.BigIntField(db_index=True)
+    external_userid = fields.CharField(max_length=64)
+    visitor_id = fields.CharField(max_length=32)
+    address = fields.CharField(max_length=32)
+    seen_at = fields.DatetimeField()
+
+    class Meta:
+        table = "fission_visit"
+        unique_together = (("activity_id", "external_userid", "visitor_id", "address"),)

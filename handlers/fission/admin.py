@@ -324,7 +324,7 @@ async def update_activity(ctx: RequestContext) -> web.StreamResponse:
         await _save_tiers(activity, body.tiers, started=started)
     await participants.expire_ways(activity)  # the end or the days kept may have moved
     if activity.published:
-        await schedule.plan_runs(activity)
+        await schedule.plan_runs(ctx.deps, activity)
     return json_ok(await serialize(ctx, activity, full=True))
 
 
@@ -336,7 +336,7 @@ async def publish_activity(ctx: RequestContext) -> web.StreamResponse:
     if not activity.published:
         await FissionActivity.filter(id=activity.id).update(published=True)
         activity.published = True
-        await schedule.plan_runs(activity)
+        await schedule.plan_runs(ctx.deps, activity)
         await bot_schedule.plan("fission.created", f"{activity.id}:created", ctx.deps.now())
     return json_ok(await serialize(ctx, activity, full=True))
 

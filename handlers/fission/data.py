@@ -29,12 +29,15 @@ from storage.fission import (
     FissionParticipant,
     FissionReview,
     FissionTier,
+    FissionVisit,
 )
 
 BURST_WINDOW = timedelta(minutes=10)
 BURST_HELPS = 5  # this many counted helps inside the window is a burst
 QUICK_DELETES = 2  # this many revoked helps flags a participant
 FRESH_CHAIN = 3  # helpers of theirs who joined and brought helpers within an hour
+SHARED_DEVICE = 2  # customers on one browser
+SHARED_ADDRESS = 3  # customers behind one address (a carrier NAT or an office is common)
 
 
 def _day(at: datetime, tz: Any) -> str:
@@ -142,6 +145,11 @@ async def risks(activity: FissionActivity) -> list[dict[str, Any]]:
             "participant_id", "decision"
         )
     }
+    seen: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for ext, visitor, address in await FissionVisit.filter(activity_id=activity.id).values_list(
+        "external_userid", "visitor_id", "address"
+    ):
+        seen[str(ext)].append((str(visitor), str(address)))
     flagged = []
     for p in parts:
         mine = by_participant[p.id]
@@ -171,6 +179,7 @@ async def risks(activity: FissionActivity) -> list[dict[str, Any]]:
                 fresh += 1
         if fresh >= FRESH_CHAIN:
             signals.append(f"{fresh} 位助力好友加入后立即拉来新的助力（新账号链）")
+        signals += _shared(p, mine, seen)
         if signals:
             flagged.append(
                 {
@@ -183,6 +192,25 @@ async def risks(activity: FissionActivity) -> list[dict[str, Any]]:
                 }
             )
     return flagged
+
+
+def _shared(
+    p: FissionParticipant, mine: list[FissionHelp], seen: dict[str, list[tuple[str, str]]]
+) -> list[str]:
+    """Helpers (and the participant) who opened the page from one browser or one address."""
+    people = [p.external_userid, *{h.helper for h in mine if h.revoked_at is None}]
+    devices: dict[str, set[str]] = defaultdict(set)
+    addresses: dict[str, set[str]] = defaultdict(set)
+    for ext in people:
+        for visitor, address in seen.get(ext, []):
+            devices[visitor].add(ext)
+            addresses[address].add(ext)
+    signals = []
+    if (same := max((len(v) for v in devices.values()), default=0)) >= SHARED_DEVICE:
+        signals.append(f"{same} 位助力相关客户使用同一设备打开活动页")
+    if (same := max((len(v) for v in addresses.values()), default=0)) >= SHARED_ADDRESS:
+        signals.append(f"{same} 位助力相关客户来自同一网络地址")
+    return signals
 
 
 @router.get(BASE + "/{id}/funnel", role=Role.DEPT_ADMIN)

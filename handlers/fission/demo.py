@@ -127,7 +127,7 @@ async def seed(deps: Deps) -> None:
             stock_left=stock,
             redeem_text=redeem,
         )
-    await schedule.plan_runs(activity)
+    await schedule.plan_runs(deps, activity)
     if sandbox_enabled(deps.settings.wecom.api_base):
         try:
             await play_chain(deps, activity)

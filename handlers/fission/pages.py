@@ -5,13 +5,16 @@ a staff member sent); joining needs an identified visitor, never an id the page 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+from tortoise.exceptions import IntegrityError
 
 from bot import visitor_oauth, visitors
+from bot.client_address import client_address
 from bot.deps import Deps
 from bot.http import ApiError, RequestContext
 from bot.visitors import Assurance, PersonalLink, PublicVisitor
@@ -28,6 +31,7 @@ from storage.fission import (
     FissionHelp,
     FissionParticipant,
     FissionTier,
+    FissionVisit,
 )
 
 log = logging.getLogger(__name__)
@@ -162,6 +166,19 @@ async def _my_attempt(activity: FissionActivity, external_userid: str) -> dict[s
     }
 
 
+async def _seen(ctx: RequestContext, activity: FissionActivity, visitor: PublicVisitor) -> None:
+    """Remember which browser and address an identified customer used (once per pair)."""
+    address = client_address(ctx.request, ctx.deps.settings.server.trusted_proxies)
+    with contextlib.suppress(IntegrityError):
+        await FissionVisit.create(
+            activity_id=activity.id,
+            external_userid=visitor.external_userid,
+            visitor_id=visitor.id,
+            address=ctx.deps.signer.mac("fission.address", address, length=22),
+            seen_at=ctx.deps.now(),
+        )
+
+
 @router.get(r"/f/{activity:\d+}", role=None)
 async def activity_page(ctx: RequestContext) -> web.StreamResponse:
     found = await _activity(ctx)
@@ -183,6 +200,7 @@ async def activity_page(ctx: RequestContext) -> web.StreamResponse:
     state = phase(activity, now)
     me = None
     if visitor.assurance >= Assurance.TOKEN:
+        await _seen(ctx, activity, visitor)
         me = await FissionParticipant.get_or_none(
             activity_id=activity.id, external_userid=visitor.external_userid
         )

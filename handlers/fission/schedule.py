@@ -4,27 +4,80 @@ with the script; at the end, every participant's QR code is set to be deleted N 
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from collections import Counter
+from datetime import UTC, datetime, time, timedelta
 
 from bot import schedule
 from bot.deps import Deps
+from bot.periods import Rule
 from bot.replies import MessageReply
-from cards.fission import started_card
+from cards.fission import red_list_card, started_card
 from handlers.fission import participants
 from handlers.fission.router import router
+from storage.directory import Staff
 from storage.facts import Customer, FollowTag
-from storage.fission import FissionActivity, FissionParticipant
+from storage.fission import FissionActivity, FissionHelp, FissionParticipant
 from storage.schedule import ScheduledRun
 
+DAILY_AT = time(18)  # the daily red list, in the corp's time zone
 
-async def plan_runs(activity: FissionActivity) -> None:
-    """(Re)plan the start and end runs from the saved row; drafts have none."""
+
+async def plan_runs(deps: Deps, activity: FissionActivity) -> None:
+    """(Re)plan the start, the daily red lists and the end from the saved row; drafts have
+    none. Runs that already happened are never touched."""
+    prefix = f"{activity.id}:"
     if not activity.published:
-        await schedule.cancel("fission.start", prefix=f"{activity.id}:")
-        await schedule.cancel("fission.end", prefix=f"{activity.id}:")
+        for feature in ("fission.start", "fission.daily", "fission.end"):
+            await schedule.cancel(feature, prefix=prefix)
         return
     await schedule.plan("fission.start", f"{activity.id}:start", activity.start_at)
+    days = Rule.daily(DAILY_AT).occurrences(activity.start_at, activity.end_at, deps.settings.tz)
+    wanted = {f"{prefix}{due:%Y%m%d%H%M}": (due, None) for due in days}
+    await schedule.replace("fission.daily", prefix, wanted, since=deps.now())
     await schedule.plan("fission.end", f"{activity.id}:end", activity.end_at)
+
+
+async def red_list(
+    activity: FissionActivity, since: datetime, until: datetime
+) -> list[tuple[str, int]]:
+    """Staff by new customers their activity brought in [since, until), most first."""
+    helps = await FissionHelp.filter(
+        activity_id=activity.id,
+        revoked_at__isnull=True,
+        added_at__gte=since.astimezone(UTC),
+        added_at__lt=until.astimezone(UTC),
+    ).values_list("userid", flat=True)
+    counts = Counter(str(u) for u in helps)
+    names = dict(await Staff.filter(userid__in=list(counts)).values_list("userid", "name"))
+    return [(str(names.get(u) or u), n) for u, n in counts.most_common()]
+
+
+@router.scheduled("daily", horizon=timedelta(hours=12), title="裂变活动每日红榜")
+async def on_daily(deps: Deps, run: ScheduledRun) -> None:
+    from bot.conversation import send_once
+
+    activity = await _activity_of(run)
+    if activity is None or not activity.published:
+        return
+    until = run.due_at
+    rows = await red_list(activity, until - timedelta(days=1), until)
+    day = until.astimezone(deps.settings.tz).strftime("%m-%d")
+    for userid in await staff_of(deps, activity):
+        digest = hashlib.sha256(userid.encode()).hexdigest()[:16]
+        card = red_list_card(
+            activity=activity.name,
+            day=day,
+            rows=rows,
+            url=deps.url("/sidebar?open=fission"),
+            task_id=f"fission-daily-{activity.id}-{until:%Y%m%d}-{digest}",
+        )
+        await send_once(
+            deps,
+            f"fission:daily:{run.key}:{userid}",
+            userid,
+            "fission.daily",
+            MessageReply.card(card),
+        )
 
 
 async def _activity_of(run: ScheduledRun) -> FissionActivity | None:
@@ -118,4 +171,4 @@ async def on_end(deps: Deps, run: ScheduledRun) -> None:
 @router.planner
 async def plan_all(deps: Deps) -> None:
     for activity in await FissionActivity.filter(published=True, end_at__gte=deps.now()):
-        await plan_runs(activity)
+        await plan_runs(deps, activity)

@@ -198,7 +198,7 @@ async def test_start_card_and_ways_expired_after_the_end(deps: Deps, clock: Cloc
     # the end moves: the way's expiry follows
     await FissionActivity.filter(id=activity.id).update(end_at=T0 + timedelta(days=10))
     activity = await FissionActivity.get(id=activity.id)
-    await schedule.plan_runs(activity)
+    await schedule.plan_runs(deps, activity)
     clock.now = T0 + timedelta(days=10, minutes=1)
     sent: list[Any] = []
 
@@ -272,3 +272,28 @@ async def test_created_card_on_publish_and_recommended_customers_at_start(
     start = {users[0]: str(m) for users, m in sent if "活动开始" in str(m)}
     assert set(start) == {"alice", "carol"}
     assert "推荐邀请：老顾客甲" in start["alice"] and "推荐邀请" not in start["carol"]
+
+
+async def test_daily_red_list(deps: Deps, clock: Clock) -> None:
+    from handlers.fission import schedule
+
+    activity = await make_activity()
+    p = await make_participant(activity, "wm_p")
+    for i, userid in enumerate(("alice", "bob", "alice")):
+        await credit(
+            deps,
+            state=state_of(p.code),
+            helper=f"wm_h{i}",
+            userid=userid,
+            at=T0 + timedelta(minutes=i),
+        )
+    await schedule.plan_runs(deps, activity)
+    clock.now = T0 + timedelta(hours=9, minutes=1)  # 18:01 in Shanghai on the first day
+    wecom = deps.wecom
+    await run_due(deps)
+    cards = [m["template_card"] for _, m in wecom.sent if "红榜" in str(m)]  # type: ignore[attr-defined]
+    assert len(cards) == 2 and {c["task_id"] for c in cards}.__len__() == 2
+    rows = cards[0]["horizontal_content_list"]
+    assert [r["value"] for r in rows] == ["Alice 2人", "Bob 1人"]
+    await run_due(deps)  # nothing twice
+    assert len([m for _, m in wecom.sent if "红榜" in str(m)]) == 2  # type: ignore[attr-defined]

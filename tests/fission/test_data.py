@@ -119,3 +119,24 @@ async def test_burst_flagged_and_a_hold_blocks_the_prize(client: TestClient, dep
         headers=csrf(client),
     )
     assert resp.status == 400 and (await resp.json())["field"] == "decision"
+
+
+async def test_helpers_on_one_browser_are_flagged(client: TestClient, deps: Deps) -> None:
+    """Two helpers open the activity page on their personal links from the same browser."""
+    from handlers.fission.pages import personal_url
+
+    activity = await make_activity(tiers=((9, 5),))
+    p = await make_participant(activity, "wm_p")
+    other = await make_participant(activity, "wm_other")
+    await help_(deps, p, "wm_a", 1)
+    await help_(deps, p, "wm_b", 2)
+    await help_(deps, other, "wm_c", 3)
+    for ext in ("wm_a", "wm_b"):  # one phone, two accounts' links
+        url = personal_url(deps, activity.id, ext)
+        resp = await client.get(url[url.index("/f/") :])
+        assert resp.status == 200
+    await sign_in(client, deps, "admin")
+    items = (await (await client.get(f"{URL}/{activity.id}/risks")).json())["items"]
+    assert [(i["participant_id"], i["signals"]) for i in items] == [
+        (p.id, ["2 位助力相关客户使用同一设备打开活动页"])
+    ]

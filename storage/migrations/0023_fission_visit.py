@@ -3,7 +3,7 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0021_customer_first_add_index'), ('models', '0021_points_claim')]
+    dependencies = [('models', '0022_points_claim')]
 
     initial = False
 

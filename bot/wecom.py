@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 SecretName = Literal["app", "contact"]
 FormFactory = Callable[[], aiohttp.FormData]
+LOCAL_TOKEN_SECONDS = 5.0  # far under a token's life (the shared cache keeps its own margin)
 MAX_TOUSER = 1000  # message/send accepts at most 1000 userids per call
 _TOKEN_IN_TEXT = re.compile(r"(access_token|corpsecret)=[^&\s'\")]+")
 
@@ -62,6 +63,7 @@ class WeComClient(WeComEndpoints):
         self._timeout = aiohttp.ClientTimeout(total=self.cfg.timeout)
         prefix = f"scrmbot:wecom:{self.cfg.corp_id}"
         self.cache = SharedCache(redis, lock_seconds=max(5.0, 2 * self.cfg.timeout))
+        self._tokens: dict[str, tuple[str, float]] = {}  # secret -> (token, good until)
         self.bucket = TokenBucket(
             redis, f"{prefix}:bucket", self.cfg.rate_per_minute, clock=clock, sleep=sleep
         )
@@ -87,7 +89,15 @@ class WeComClient(WeComEndpoints):
         return f"scrmbot:wecom:token:{self.cfg.corp_id}:{digest}"
 
     async def access_token(self, secret: str = "app") -> str:
-        return await self.cache.get(self.token_key(secret), lambda: self._fetch_token(secret))
+        """The shared token (Redis), remembered in this process for a few seconds: a burst of
+        calls does not read Redis once per call. A token WeCom refuses is dropped from both."""
+        now = time.monotonic()
+        held = self._tokens.get(secret)
+        if held is not None and held[1] > now:
+            return held[0]
+        token = await self.cache.get(self.token_key(secret), lambda: self._fetch_token(secret))
+        self._tokens[secret] = (token, now + LOCAL_TOKEN_SECONDS)
+        return token
 
     async def _fetch_token(self, secret: str) -> tuple[str, int]:
         params = {"corpid": self.cfg.corp_id, "corpsecret": self._secret(secret)}
@@ -147,6 +157,7 @@ class WeComClient(WeComEndpoints):
                     raise
                 refreshed = True
                 log.info("wecom %s: errcode %s, refreshing the access_token", path, exc.errcode)
+                self._tokens.pop(secret, None)
                 await self.cache.drop(self.token_key(secret), token)
 
     async def _with_retries(

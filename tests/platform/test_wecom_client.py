@@ -232,6 +232,31 @@ async def test_expired_token_is_refreshed_once_and_the_call_retried(
     )
 
 
+async def test_the_token_is_read_from_redis_once_for_a_burst(
+    fake: FakeWeCom, make_client: MakeClient
+) -> None:
+    """Within a few seconds a process reuses the token it read; one WeCom refuses is dropped
+    here too, and the next call reads the new one."""
+    client = make_client()
+    reads = 0
+    shared = client.cache.get
+
+    async def counted(key: str, fetch: Any) -> str:
+        nonlocal reads
+        reads += 1
+        return await shared(key, fetch)
+
+    client.cache.get = counted  # type: ignore[method-assign]
+    for i in range(20):
+        await client.get_user(f"u{i}")
+    assert reads == 1 and fake.hits["/cgi-bin/gettoken"] == 1
+    fake.expired.update(fake.tokens)
+    assert (await client.get_user("u"))["userid"] == "u"
+    assert reads == 2 and fake.hits["/cgi-bin/gettoken"] == 2
+    tokens = {r["token"] for r in fake.requests[USER_GET][-1:]}
+    assert tokens and not tokens & set(fake.expired)
+
+
 async def test_a_token_error_twice_is_raised_after_one_refresh(
     fake: FakeWeCom, make_client: MakeClient
 ) -> None:

@@ -224,13 +224,15 @@ async def main(args: argparse.Namespace) -> None:
                 return
             await sign_in(client, deps, "boss")
             export = get("/api/radar/radars/1/customers.xlsx")
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
             start = time.perf_counter()
             worst = await stall_during(client, export)
             wall = time.perf_counter() - start
             print(
                 f"Excel export of the customer table ({args.visits // 4:,} people, at most 200,000 rows): "
                 f"{wall:.1f} s = {wall / base:.0f}x baseline; slowest other request meanwhile "
-                f"{worst * 1000:.0f} ms"
+                f"{worst * 1000:.0f} ms; peak resident set {peak} MB before it, "
+                f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB after"
             )
     finally:
         await redis.aclose()

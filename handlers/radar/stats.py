@@ -3,6 +3,7 @@ staff, PDF drop-off), batch tagging and Excel export; staff see only their own s
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -99,10 +100,15 @@ async def overview_view(ctx: RequestContext) -> web.StreamResponse:
     scope, since, seconds = await _scope(ctx), _midnight(ctx), _seconds(ctx)
     live = ctx.request.query.get("live") == "1"  # the console's live refresh: numbers only
     sends, reached = await _sends(radar.id, scope)
-    found = await queries.analytics(radar.id, scope, since, seconds, details=not live)
-    totals, visits = await queries.visit_totals(
-        radar.id, scope, since, per_staff=not live, sums=found["sums"]
-    )
+    people = queries.analytics(radar.id, scope, since, seconds, details=not live)
+    if scope is None:  # the summary's pass and the count of visits per staff side by side
+        found, (today, visits) = await asyncio.gather(
+            people, queries.whole_counts(radar.id, since, per_staff=not live)
+        )
+        totals = queries.whole_totals(found["sums"], today)
+    else:
+        found = await people
+        totals, visits = await queries.visit_totals(radar.id, scope, since, per_staff=not live)
     levels = found["level"]
     overview = queries.overview(totals, levels, sum(sends.values()))
     if live:

@@ -317,9 +317,12 @@ def staff_rows(
 
 def _customer_filter(f: dict[str, Any]) -> tuple[str, list[Any]]:
     where, params = ["1 = 1"], []
-    if f.get("keys") is not None:
-        where.append(f"(p.ext IN ({placeholders(len(f['keys']))}) OR p.pk = ?)")
-        params += [*sorted(f["keys"]), f.get("q", "")]
+    if f.get("keys") is not None:  # customers by name, or a person's key as typed
+        # a person known as a customer is keyed by their external_userid (ext = pk), so the
+        # (radar, person) index finds them
+        keys = sorted(set(f["keys"]) | {f.get("q", "")})
+        where.append(f"p.pk IN ({placeholders(len(keys))})")
+        params += keys
     if f.get("staff"):
         where.append("p.staff = ?")
         params.append(f["staff"])

@@ -85,6 +85,12 @@ async def _agree(rid: int, since: datetime) -> None:
     brought = await network.brought(rid, [r["key"] for r in summary[1]])
     assert {r["key"]: r["brought"] for r in summary[1]} == brought
     assert _without(summary, "brought") == _without(raw, "total")
+    ext = next(r["key"] for r in raw[1] if r["ext"])
+    anon = next(r["key"] for r in raw[1] if not r["ext"])
+    found = {"keys": {ext, "wm_nobody"}, "q": anon}  # a customer by name, a visitor by key
+    summary, raw = await _both(lambda u: queries.customers(rid, u, found, 0, 1000))
+    assert {r["key"] for r in raw[1]} == {ext, anon} and raw[0] == 2
+    assert _without(summary, "brought") == _without(raw, "total")
     f = {"since": since}
     for offset in (0, 5, 10, 15):  # a page's rows and the total, with a filter
         summary, raw = await _both(lambda u, at=offset: queries.customers(rid, u, f, at, 5))

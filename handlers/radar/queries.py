@@ -158,14 +158,14 @@ def _totals(total: dict[str, int]) -> dict[str, Any]:
 # One pass over the people: every count the page shows is a sum over these groups (a person
 # has one level, one furthest page and one staff member, so each rolls up exactly).
 _GROUPS = """
-    SELECT 'group' AS kind, p.staff AS key, '' AS ext, p.level AS a, p.max_page AS b,
+    SELECT 'group' AS kind, {staff} AS key, '' AS ext, p.level AS a, {page} AS b,
       COUNT(*) AS c,
       SUM(CASE WHEN p.last_at >= ? THEN 1 ELSE 0 END) AS d,
       SUM(p.shared) AS e,
       SUM(CASE WHEN p.duration > ? THEN 1 ELSE 0 END) AS f,
       SUM(CASE WHEN p.ext <> '' THEN 1 ELSE 0 END) AS g,
       {sums}
-    FROM people p GROUP BY p.staff, p.level, p.max_page"""
+    FROM people p GROUP BY {by}"""
 _SUMS = "SUM(p.visits) AS h, SUM(p.measured) AS i, SUM(p.measured_duration) AS j, " + (
     "SUM(p.measured_progress) AS k"
 )
@@ -183,7 +183,13 @@ def analytics_statement(
     scope: Scope, since: datetime, seconds: int, details: bool
 ) -> tuple[str, list[Any]]:
     head, params = _people(scope, sharers=True)
-    groups = _GROUPS.format(sums=_SUMS if scope.whole else _NO_SUMS)
+    sums = _SUMS if scope.whole else _NO_SUMS
+    if details:
+        groups = _GROUPS.format(
+            staff="p.staff", page="p.max_page", sums=sums, by="p.staff, p.level, p.max_page"
+        )
+    else:  # the live refresh shows levels only: a smaller sort
+        groups = _GROUPS.format(staff="''", page="0", sums=sums, by="p.level")
     return head + groups + (_RANKINGS if details else ""), [*params, since, seconds]
 
 

@@ -78,6 +78,9 @@ async def _agree(rid: int, since: datetime) -> None:
     sums = summary.pop("sums")  # the whole radar's visit totals, read in the same pass
     assert raw.pop("sums") is None
     assert summary["level"] and summary == raw
+    for u in (None, STAFF):  # the live refresh's levels-only pass counts the same
+        live = await queries.analytics(rid, u, since, 30, details=False)
+        assert _plain(live["level"]) == summary["level"]
     summary, raw = await _both(lambda u: queries.visit_totals(rid, u, since))
     assert 40 in [v for part in summary for v in part.values()] and summary == raw
     assert _plain(await queries.visit_totals(rid, None, since, sums=sums)) == raw

@@ -344,6 +344,8 @@ function showBatch(j) {
     const error = h("span", { class: "stages-error" });
     return h("div", { class: "stages-row" }, "将以上全部设置为", target, reason,
       h("button", { class: "btn btn-primary", id: "stages-batch-go", onclick: async () => {
+        error.textContent = "";
+        if (!reason.value.trim()) { error.textContent = "请填写变更原因"; reason.focus(); return; }
         if (!(await confirm("批量设置阶段", `确定设置 ${total} 段跟进关系的阶段？`))) return;
         try {
           const done = await api("POST", `/api/stages/journeys/${j.id}/batch`, { filters: filters(), reason: reason.value,

@@ -138,3 +138,37 @@ async def test_editor_rule_group_join_profile_and_funnel(stack: Stack, browser: 
     cells = await row.all_inner_texts()
     assert cells[0] == "已成交" and cells[1] == "1" and cells[4] == "1"  # total, in (relations)
     await page.screenshot(path="/tmp/stages_funnel.png", full_page=True)
+
+
+async def test_batch_set_by_filters(stack: Stack, browser: Any) -> None:
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    journey = await Journey.create(name="售后旅程", created_at=now, updated_at=now)
+    stages = [
+        await Stage.create(journey_id=journey.id, position=i, name=n)
+        for i, n in enumerate(("待回访", "已回访"))
+    ]
+    page = await signed_in_page(
+        browser, stack.deps, stack.app_url, "admin", viewport={"width": 1300, "height": 900}
+    )
+    await page.goto(f"{stack.app_url}/admin")
+    await page.click("nav >> text=客户阶段")
+    await page.wait_for_selector(f"[data-pool='{journey.id}']:has-text('2 人')")  # both unset
+    await page.locator(f"[data-journey='{journey.id}'] >> text=批量设置阶段").click()
+    await page.wait_for_selector("#stages-batch-result:has-text('共 2 段跟进关系')")
+    await page.fill("#stages-filter-name", "张三")
+    await page.click("#stages-batch-search")
+    await page.wait_for_selector("#stages-batch-result:has-text('共 1 段跟进关系')")
+    await page.select_option("#stages-batch-target", str(stages[1].id))
+    await page.click("#stages-batch-go")  # no reason: asked for before anything is confirmed
+    await page.wait_for_selector("#stages-batch-result .stages-error:has-text('变更原因')")
+    await page.fill("#stages-batch-reason", "电话回访完成")
+    await page.click("#stages-batch-go")
+    await page.click(".ui-modal button:has-text('确定')")
+    await page.wait_for_selector(".ui-toast:has-text('已设置 1 段跟进关系')")
+    await page.wait_for_selector("#stages-batch-result td:has-text('已回访')")
+    row = await StageTransition.get(journey_id=journey.id)
+    assert (row.external_userid, row.to_stage_id, row.by, row.reason, row.created_by) == (
+        EXT, stages[1].id, "batch", "电话回访完成", "admin",
+    )  # fmt: skip

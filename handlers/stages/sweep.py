@@ -12,12 +12,13 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 
 from bot import schedule
+from bot.auth import DEPARTMENT_MEMBERS_LOOKUP
 from bot.deps import Deps
 from bot.domain_events import StageMoved, event_key
 from cards.stages import Reminder, reminder_card
 from handlers.stages.engine import announce, apply_rules, automated_plans, load_facts, load_plan
 from handlers.stages.router import router
-from storage.core import DomainEventRow
+from storage.core import ConsoleRole, DomainEventRow
 from storage.directory import Staff
 from storage.facts import Customer, FollowRelation, TimelineEntry
 from storage.schedule import ScheduledRun
@@ -144,6 +145,21 @@ async def send_reminders(deps: Deps) -> int:
     return sent
 
 
+async def admins_of(deps: Deps, userid: str) -> list[str]:
+    """Who 提醒管理员 reaches for a staff member: the console's super admins and admins, and
+    the department admins whose departments hold them."""
+    found = list(deps.settings.security.super_admins)
+    members_of = deps.dispatcher.lookup(DEPARTMENT_MEMBERS_LOOKUP)
+    for grant in await ConsoleRole.filter(role__in=["admin", "dept_admin"]).order_by("userid"):
+        if grant.role == "admin":
+            found.append(grant.userid)
+        elif members_of is not None and grant.departments:
+            depts = frozenset(int(d) for d in grant.departments)
+            if userid in await members_of(depts):
+                found.append(grant.userid)
+    return list(dict.fromkeys(found))
+
+
 async def _remind(
     deps: Deps,
     journey: Journey,
@@ -169,7 +185,7 @@ async def _remind(
     except IntegrityError:
         return False  # this stage entry had this reminder
     to = ([userid] if rem.to_owner else []) + (
-        list(deps.settings.security.super_admins) if rem.to_admins else []
+        await admins_of(deps, userid) if rem.to_admins else []
     )
     to = list(dict.fromkeys(to))
     if not to:

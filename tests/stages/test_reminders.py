@@ -114,3 +114,23 @@ async def test_sweep_announces_a_move_whose_event_was_lost(deps: Deps) -> None:
     assert await sweep.reannounce(deps, since=deps.now() - timedelta(hours=1)) == 0
     assert await DomainEventRow.filter(kind="StageMoved").count() == 1
     assert await TimelineEntry.filter(kind="stage").count() == 1
+
+
+async def test_reminder_to_admins_reaches_the_staff_members_admins(
+    deps: Deps, clock: Clock
+) -> None:
+    from storage.core import ConsoleRole
+
+    await ConsoleRole.create(userid="dora", role="dept_admin", departments=[2])  # alice's
+    await ConsoleRole.create(userid="sam", role="dept_admin", departments=[3])  # carol's
+    await ConsoleRole.create(userid="ada", role="admin")
+    journey, stages = await make_journey()
+    await StageReminder.create(
+        journey_id=journey.id, stage_id=stages[0].id, kind="stay", days=1,
+        to_owner=False, to_admins=True,
+    )  # fmt: skip
+    await enter(deps, journey.id, stages[0].id, "in-1")  # alice's relation
+    clock.advance(timedelta(days=2).total_seconds())
+    await sweep.sweep(deps)
+    [(to, _)] = deps.wecom.cards  # type: ignore[attr-defined]
+    assert to == ["admin", "ada", "dora"]  # super admin, admin, alice's department admin

@@ -15,11 +15,20 @@ from aiohttp import web
 
 from bot.auth import scope_userids
 from bot.auth_types import Role
-from bot.http import ApiError, RequestContext, day_param, int_param, json_ok, path_id, xlsx_response
+from bot.http import (
+    ApiError,
+    RequestContext,
+    day_param,
+    int_param,
+    json_ok,
+    path_id,
+    query_id,
+    xlsx_response,
+)
 from handlers.stages.journeys import managed
 from handlers.stages.router import router
 from storage.directory import Staff
-from storage.facts import FollowRelation
+from storage.facts import Customer, FollowRelation
 from storage.stages import Stage, StageCurrent, StageTransition
 
 DEFAULT_DAYS = 30
@@ -216,3 +225,58 @@ async def funnel_xlsx(ctx: RequestContext) -> web.StreamResponse:
     for person in per_staff:
         rows += [_row(person["name"], s) for s in person["stages"]]
     return xlsx_response(f"客户阶段-{journey.name}.xlsx", HEADERS, rows, ctx.deps.settings.tz)
+
+
+STUCK_LIST = 200
+
+
+@router.get("/api/stages/journeys/{id}/stuck", role=Role.DEPT_ADMIN)
+async def stuck_view(ctx: RequestContext) -> web.StreamResponse:
+    """The relations sitting in a stage longer than `stuck_days` (longest first), in scope."""
+    journey = await managed(ctx, path_id(ctx.request, missing="找不到该客户旅程"), read=True)
+    stage_id = query_id(ctx.request, "stage_id", "阶段")
+    stage = await Stage.get_or_none(id=stage_id or 0, journey_id=journey.id, deleted=False)
+    if stage is None:
+        raise ApiError(400, "阶段不存在或已删除", "stage_id")
+    stuck_days = int_param(ctx.request, "stuck_days", 30, 1, 3650)
+    userid = ctx.request.query.get("userid", "").strip()[:64]
+    assert ctx.user is not None
+    scope = await scope_userids(ctx.user)
+    if userid and scope is not None and userid not in scope:
+        raise ApiError(403, "只能查看所管理部门成员的数据")
+    before = (ctx.deps.now() - timedelta(days=stuck_days)).astimezone(UTC)
+    query = StageCurrent.filter(journey_id=journey.id, stage_id=stage.id, entered_at__lte=before)
+    if userid:
+        query = query.filter(userid=userid)
+    elif scope is not None:
+        query = query.filter(userid__in=sorted(scope))
+    ended = set(await FollowRelation.filter(active=False).values_list("userid", "external_userid"))
+    rows = [
+        r
+        for r in await query.order_by("entered_at").values_list(
+            "userid", "external_userid", "entered_at"
+        )
+        if (r[0], r[1]) not in ended
+    ]
+    page = rows[:STUCK_LIST]
+    names = dict(
+        await Customer.filter(external_userid__in=sorted({e for _, e, _ in page})).values_list(
+            "external_userid", "name"
+        )
+    )
+    staff = dict(
+        await Staff.filter(userid__in=sorted({u for u, _, _ in page})).values_list("userid", "name")
+    )
+    now = ctx.deps.now()
+    items = [
+        {
+            "userid": u,
+            "staff": staff.get(u, u),
+            "external_userid": e,
+            "name": names.get(e, "") or e,
+            "entered_at": at,
+            "days": (now - at).days,
+        }
+        for u, e, at in page
+    ]
+    return json_ok({"stage": stage.name, "total": len(rows), "items": items})

@@ -368,6 +368,17 @@ function showBatch(j) {
 
 // --- the funnel ----------------------------------------------------------------------------
 
+async function showStuck(j, s, days, userid) {
+  const who = userid ? `&userid=${encodeURIComponent(userid)}` : "";
+  const data = await api("GET", `/api/stages/journeys/${j.id}/stuck?stage_id=${s.stage_id}&stuck_days=${days}${who}`);
+  modal({ title: `停滞在「${data.stage}」超过 ${days} 天`, body: h("div", { id: "stages-stuck-list" },
+    h("p", {}, `共 ${data.total} 段跟进关系`),
+    h("table", { class: "ui-table" }, h("thead", {}, h("tr", {}, ["客户", "跟进员工", "进入时间", "已停留"].map((t) => h("th", {}, t)))),
+      h("tbody", {}, data.items.map((i) => h("tr", {}, h("td", {}, i.name), h("td", {}, i.staff),
+        h("td", {}, formatTime(i.entered_at)), h("td", {}, `${i.days} 天`))))),
+    data.total > data.items.length ? h("p", { class: "muted" }, `仅列出停留最久的 ${data.items.length} 条`) : null) });
+}
+
 function showFunnel(j) {
   const since = h("input", { type: "date", "aria-label": "开始日期", id: "stages-since" });
   const until = h("input", { type: "date", "aria-label": "结束日期", id: "stages-until" });
@@ -396,7 +407,9 @@ function showFunnel(j) {
         ["阶段", "历史客户总数", "当前客户数", "转入次数", "转入客户数", "转出次数", "转出客户数", "转化率", "停留中位数(天)", "停留P90(天)", "停滞"].map((t) => h("th", {}, t)))),
       h("tbody", {}, data.stages.map((s) => h("tr", { "data-stage": s.stage_id },
         [s.name, s.total, s.current, s.in_times, s.in_relations, s.out_times, s.out_relations, pct(s.conversion),
-          num(s.dwell_median_days), num(s.dwell_p90_days), s.stuck].map((v) => h("td", {}, String(v))))))),
+          num(s.dwell_median_days), num(s.dwell_p90_days)].map((v) => h("td", {}, String(v))),
+        h("td", {}, s.stuck ? h("button", { class: "btn btn-small stages-stuck", onclick: () => showStuck(j, s, data.stuck_days, staff.value()) },
+          String(s.stuck)) : "0"))))),
       h("h3", {}, "按员工"),
       h("table", { class: "ui-table" }, h("thead", {}, h("tr", {}, h("th", {}, "员工"),
         data.stages.map((s) => h("th", {}, `${s.name}（当前/转入/转化）`)))),

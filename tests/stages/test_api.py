@@ -324,3 +324,31 @@ async def test_a_rule_switched_on_applies_at_once(client: TestClient, deps: Deps
     await stages_apply_journey({"deps": deps}, journey.id)
     await stages_apply_journey({"deps": deps}, journey.id)  # arq may run it twice
     assert await StageTransition.filter(journey_id=journey.id).count() == 4
+
+
+async def test_stuck_relations_listed_longest_first(
+    client: TestClient, deps: Deps, clock: Clock
+) -> None:
+    journey, stages = await make_journey()
+    for i, (userid, ext) in enumerate(
+        (("alice", "wm_ann"), ("alice", "wm_ben"), ("carol", "wm_cat"))
+    ):
+        await engine.move(
+            deps, journey_id=journey.id, userid=userid, external_userid=ext,
+            to_stage_id=stages[1].id, by=MoveBy.BATCH, key=f"k{i}",
+        )  # fmt: skip
+        clock.advance(timedelta(days=10).total_seconds())
+    # now: wm_ann 30 days in 有意向, wm_ben 20, wm_cat 10
+    await sign_in(client, deps, "admin")
+    url = f"/api/stages/journeys/{journey.id}/stuck?stage_id={stages[1].id}&stuck_days=15"
+    data = await (await client.get(url)).json()
+    assert [(i["external_userid"], i["days"]) for i in data["items"]] == [
+        ("wm_ann", 30),
+        ("wm_ben", 20),
+    ]
+    funnel = await (
+        await client.get(f"/api/stages/journeys/{journey.id}/funnel?stuck_days=15")
+    ).json()
+    assert funnel["stages"][1]["stuck"] == data["total"] == 2
+    bad = await client.get(f"/api/stages/journeys/{journey.id}/stuck?stage_id=abc")
+    assert bad.status == 400 and (await bad.json())["field"] == "stage_id"

@@ -495,6 +495,7 @@ async def my_customers(ctx: RequestContext) -> web.StreamResponse:
                 "helps": mine["helps"],
                 "next": mine["next"],
                 "link": personal_url(ctx.deps, activity.id, p.external_userid),
+                "script": str((activity.options or {}).get("customer_script", "")),
                 "awards": [
                     {
                         "id": a.id,

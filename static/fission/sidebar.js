@@ -24,7 +24,8 @@ export async function mount(el, ui) {
       h("div", {}, `已有 ${c.helps} 位好友助力`, c.next ? `，再邀请 ${c.next.left} 人可得「${c.next.prize}」` : ""),
       ...c.awards.map((a) => h("div", { class: "fx-award" }, `奖品「${a.prize}」：${STATES[a.state] || a.state} `,
         a.state === "won" ? h("button", { class: "btn btn-small btn-primary", type: "button", onclick: () => given(a) }, "标记已发放") : null)),
-      h("div", {}, h("button", { class: "btn btn-small", type: "button", onclick: () => copyLink(c.link) }, "复制客户专属链接")))));
+      h("div", {}, h("button", { class: "btn btn-small", type: "button", onclick: () => copyLink(c.script ? `${c.script}\n${c.link}` : c.link) },
+        c.script ? "复制邀请话术和专属链接" : "复制客户专属链接")))));
   };
   const given = async (a) => {
     try {

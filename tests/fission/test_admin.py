@@ -106,7 +106,7 @@ async def test_background_upload_checked(client: TestClient, deps: Deps) -> None
 
 
 async def test_attempts_with_reasons_and_prize_given(client: TestClient, deps: Deps) -> None:
-    activity = await make_activity(tiers=((1, 1),))
+    activity = await make_activity(tiers=((1, 1),), options={"customer_script": "邀请好友来助力"})
     p = await make_participant(activity, "wm_p")
     await credit(
         deps, state=state_of(p.code), helper="wm_h", userid="alice", at=T0 + timedelta(minutes=3)
@@ -130,6 +130,7 @@ async def test_attempts_with_reasons_and_prize_given(client: TestClient, deps: D
     mine = await (await client.get("/api/fission/mine")).json()
     assert mine["items"][0]["awards"][0]["state"] == "given"
     assert mine["items"][0]["link"].startswith(deps.url(f"/f/{activity.id}?t="))
+    assert mine["items"][0]["script"] == "邀请好友来助力"
 
 
 async def test_won_card_sent_once_and_its_button(deps: Deps) -> None:

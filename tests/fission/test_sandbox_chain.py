@@ -59,6 +59,7 @@ async def running_activity(stack: Stack, **kw: Any) -> FissionActivity:
         "staff": ["zhangsan", "lisi"],
         "welcome_text": "你好，欢迎了解我们！",
         "rules": "邀请 2 位新朋友扫码添加顾问即可领取奖品。",
+        "options": {"customer_script": "帮我扫一下，谢谢！"},
     }
     activity = await FissionActivity.create(**(values | kw))
     await FissionTier.create(
@@ -125,7 +126,8 @@ async def test_a_chain_of_helpers_through_the_sandbox(
             ) as r:
                 assert r.status == 303, await r.text()
             async with phone.get(link) as r:
-                assert "我的助力进度" in await r.text()
+                joined = await r.text()
+            assert "我的助力进度" in joined and "分享时可以这样说：帮我扫一下，谢谢！" in joined
             async with phone.get(base + "/poster.png" + query) as r:
                 assert r.status == 200 and r.content_type == "image/png"
                 png = await r.read()

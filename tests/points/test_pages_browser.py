@@ -164,3 +164,42 @@ async def test_profile_block_awards_points(
             assert "活动奖励" in await page.inner_text("#points-profile")
             await page.screenshot(path="/tmp/points_profile_block.png", full_page=True)
         assert (await PointsAccount.get(external_userid=ext)).balance == 120
+
+
+async def test_console_import_data_and_signals(
+    tmp_path: Path, db_url: str, redis_server: EmbeddedRedis
+) -> None:
+    async with member_stack(tmp_path, db_url, redis_server.url) as (stack, ext):
+        await stack.driver.create_group("zhangsan", "其他群")
+        csv_file = tmp_path / "points.csv"
+        csv_file.write_text(f"客户,积分,原因\n{ext},50,老会员迁移\n小王,-20,扣回\n", "utf-8")
+        async with chromium() as browser:
+            page = await signed_in_page(
+                browser,
+                stack.deps,
+                stack.app_url,
+                "admin",
+                viewport={"width": 1280, "height": 1400},
+            )
+            page.on("pageerror", lambda e: print("PAGEERROR", e))
+            await page.goto(f"{stack.app_url}/admin#f//static/points/admin.js")
+            await page.click("[data-tab='import']")
+            await page.set_input_files("#points-import-file", str(csv_file))
+            await page.click("#points-import-upload")
+            await page.wait_for_selector("#points-import-preview tr[data-row='3']:has-text('✓')")
+            await page.click("#points-import-apply")
+            await page.wait_for_selector("#points-import-apply:has-text('已导入')")
+            assert (await PointsAccount.get(external_userid=ext)).balance == 130
+
+            await page.click("[data-tab='stats']")
+            await page.wait_for_selector("#points-stats tr:has-text('会员群')")
+            await page.wait_for_function(
+                "() => document.querySelectorAll('#points-stats canvas').length >= 2"
+            )
+            row = await page.inner_text("#points-stats tr:has-text('会员群')")
+            assert row.split("\t")[1:] == ["0", "1", "0"]  # no sign-in, one join, no quit
+
+            await page.click("[data-tab='signals']")
+            await page.wait_for_selector("#points-signals h3")
+            assert "规则尚未修改过" in await page.inner_text("#points-signals")
+            await page.screenshot(path="/tmp/points_console_data.png", full_page=True)

@@ -181,7 +181,8 @@ async def test_console_import_data_and_signals(
                 "admin",
                 viewport={"width": 1280, "height": 1400},
             )
-            page.on("pageerror", lambda e: print("PAGEERROR", e))
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
             await page.goto(f"{stack.app_url}/admin#f//static/points/admin.js")
             await page.click("[data-tab='import']")
             await page.set_input_files("#points-import-file", str(csv_file))
@@ -203,3 +204,4 @@ async def test_console_import_data_and_signals(
             await page.wait_for_selector("#points-signals h3")
             assert "规则尚未修改过" in await page.inner_text("#points-signals")
             await page.screenshot(path="/tmp/points_console_data.png", full_page=True)
+            assert errors == []

@@ -106,3 +106,18 @@ def confirmed_card(sent: dict[str, Any], name: str, at_text: str) -> dict[str, A
         "jump_list": [{"type": 1, "title": "查看客户画像", "url": url}],
         "card_action": {"type": 1, "url": url},
     }
+
+
+def expiry_card(*, customers: int, points: int, day: str, url: str, task_id: str) -> dict[str, Any]:
+    """「N 位客户的积分将于 D 过期」 for the staff member who owns them."""
+    return {
+        "card_type": "text_notice",
+        "task_id": task_id,
+        "source": {"desc": "社群积分"},
+        "main_title": {
+            "title": f"{customers} 位客户的积分将于 {day} 过期",
+            "desc": "提醒客户及时兑换，提升积分价值",
+        },
+        "horizontal_content_list": [{"keyname": "即将过期", "value": f"{points} 分"}],
+        "card_action": {"type": 1, "url": url},
+    }

@@ -38,6 +38,7 @@ class ProgramConfig(BaseModel):
     expiry_mode: Literal["none", "days", "date"] = Field("none", title="积分有效期")
     expiry_days: int = Field(365, ge=1, le=3650, title="有效天数")
     expiry_date: date | None = Field(None, title="统一过期日期")
+    expiry_remind_days: int = Field(0, ge=0, le=60, title="过期前提醒员工（天）")
     zero_on_leave: bool = Field(True, title="退出全部参与群后清零")
     reversal_negative: bool = Field(False, title="撤销已使用的积分时允许余额为负")
     hold_hours: int = Field(72, ge=1, le=720, title="兑换待发放时限（小时）")

@@ -89,6 +89,8 @@ async function showSettings(el, ui) {
         { value: "none", label: "永久有效" }, { value: "days", label: "获得后若干天" }, { value: "date", label: "统一日期过期" }] },
       { name: "expiry_days", label: "有效天数", type: "number", value: c.expiry_days },
       { name: "expiry_date", label: "统一过期日期", type: "date", value: c.expiry_date || "" },
+      { name: "expiry_remind_days", label: "过期前提醒员工（天）", type: "number", value: c.expiry_remind_days,
+        help: "0 表示不提醒；大于 0 时在积分过期前若干天给客户的顾问发送提醒卡片" },
       { name: "zero_on_leave", label: "退出全部参与群后清零", type: "checkbox", value: c.zero_on_leave },
       { name: "reversal_negative", label: "撤销已使用的积分时允许余额为负", type: "checkbox", value: c.reversal_negative },
       { name: "hold_hours", label: "兑换待发放时限（小时）", type: "number", value: c.hold_hours,
@@ -106,6 +108,7 @@ async function showSettings(el, ui) {
         zero_on_leave: v.zero_on_leave, reversal_negative: v.reversal_negative, hold_hours: v.hold_hours ?? 72,
         staff_limit: v.staff_limit ?? 500, channels_points: v.channels_points ?? 0,
         channels_daily_cap: v.channels_daily_cap ?? 100, channels_confirm: v.channels_confirm,
+        expiry_remind_days: v.expiry_remind_days ?? 0,
       };
       await ui.api("POST", `${API}/program`, body);
       ui.toast("积分规则已保存", "success");

@@ -22,6 +22,11 @@ from tests.support import Clock, fake_deps
 class FakeWeCom:
     def __init__(self) -> None:
         self.cards: list[tuple[list[str], dict[str, Any]]] = []
+        self.messages: list[tuple[list[str], dict[str, Any]]] = []
+
+    async def send_message(self, touser: list[str], message: dict[str, Any]) -> dict[str, Any]:
+        self.messages.append((touser, message))
+        return {"errcode": 0}
 
     async def send_template_card(self, touser: list[str], card: dict[str, Any]) -> dict[str, Any]:
         self.cards.append((touser, card))

@@ -225,3 +225,23 @@ async def test_expiry_runs_are_planned_and_idempotent(deps: Deps, corp: None, cl
     assert await _balance("wm_ann") == 0
     await ledger.expire_due(deps, clock.now)  # run again by hand: nothing more
     assert await PointsEntry.filter(kind=EntryKind.EXPIRE).count() == 1
+
+
+async def test_staff_are_reminded_once_before_their_customers_points_expire(
+    deps: Deps, corp: None, clock: Clock
+) -> None:
+    await save_program(
+        deps, signin_points=5, expiry_mode="days", expiry_days=3, expiry_remind_days=1
+    )
+    for ext in ("wm_ann", "wm_ben"):
+        await rules.sign_in(deps, ext)
+    lot_expiry = datetime(2025, 3, 4, 16, 0, tzinfo=UTC)  # 00:00 on 5 March in Shanghai
+    clock.now = lot_expiry - timedelta(days=1) + timedelta(minutes=1)
+    assert await run_due(deps) == ["done"]
+    assert await run_due(deps) == []
+    sent = deps.wecom.messages  # type: ignore[attr-defined]
+    assert len(sent) == 1 and sent[0][0] == ["alice"]
+    card = sent[0][1]["template_card"]
+    assert card["main_title"]["title"] == "2 位客户的积分将于 03-04 过期"
+    assert card["horizontal_content_list"][0]["value"] == "10 分"
+    assert await _balance("wm_ann") == 5  # not expired yet

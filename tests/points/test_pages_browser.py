@@ -56,7 +56,7 @@ async def test_customer_page_on_a_phone(
                 viewport={"width": 390, "height": 844}, is_mobile=True, timezone_id="Asia/Shanghai"
             )
             page = await context.new_page()
-            page.set_default_timeout(5000)
+            page.set_default_timeout(20000)  # a loaded machine, not a slow page
             page.on("dialog", lambda d: d.accept())
             await page.goto(stack.app_url + personal_path(stack.deps, ext))
             await page.wait_for_function(
@@ -107,6 +107,7 @@ async def test_console_settings_reward_customers_and_reversal(
                 "admin",
                 viewport={"width": 1280, "height": 1400},
             )
+            page.set_default_timeout(20000)
             await page.goto(f"{stack.app_url}/admin#f//static/points/admin.js")
             await page.wait_for_selector("#points-entry-points li:has-text('群公告')")
             await page.fill("[data-field='signin_points'] input", "15")
@@ -154,6 +155,7 @@ async def test_profile_block_awards_points(
                 "zhangsan",
                 viewport={"width": 400, "height": 1000},
             )
+            page.set_default_timeout(20000)
             await page.goto(f"{stack.app_url}/sidebar?open=profile&external_userid={ext}")
             await page.wait_for_selector("#points-balance:has-text('积分 100')")
             await page.click("#points-award")
@@ -181,6 +183,7 @@ async def test_console_import_data_and_signals(
                 "admin",
                 viewport={"width": 1280, "height": 1400},
             )
+            page.set_default_timeout(20000)
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             await page.goto(f"{stack.app_url}/admin#f//static/points/admin.js")

@@ -361,7 +361,7 @@ async function runDetail(ui, r) {
     h("td", {}, t.posted_via_zh), h("td", {}, t.reminded_at ? ui.formatTime(t.reminded_at) : ""),
     h("td", {}, t.visible ?? ""), h("td", {}, `${t.likes} / ${t.comments} / ${t.clicks}`),
     h("td", {}, t.clicks_per_100 ?? "")));
-  ui.modal({ title: `发送明细 · ${ui.formatTime(data.run.due_at)}`, body: h("table", { class: "ui-table" },
+  ui.modal({ title: `发送明细 · ${ui.formatTime(data.run.due_at)}`, body: h("div", { class: "sop-detail" }, h("table", { class: "ui-table" },
     h("thead", {}, h("tr", {}, ["员工", "状态", "如何得知", "提醒时间", "可见客户", "赞 / 评 / 点击", "每百人点击"].map((t) => h("th", {}, t)))),
-    h("tbody", {}, rows)) });
+    h("tbody", {}, rows))) });
 }

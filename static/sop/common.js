@@ -41,6 +41,8 @@ const CSS = `
 .sop-tabs { display: flex; gap: 4px; margin-bottom: 10px; border-bottom: 1px solid var(--line); }
 .sop-tabs button { border: 0; background: none; padding: 8px 12px; cursor: pointer; border-bottom: 2px solid transparent; }
 .sop-tabs button.on { color: var(--brand); border-bottom-color: var(--brand); font-weight: 600; }
+.ui-modal:has(.sop-detail) { max-width: min(960px, 94vw); width: auto; }
+.sop-detail { overflow-x: auto; }
 .sop-task { background: #fff; border-radius: 8px; padding: 12px; margin-bottom: 10px; }
 .sop-task .head { display: flex; justify-content: space-between; gap: 8px; align-items: center; }
 .sop-task .text { white-space: pre-wrap; margin: 8px 0; font-size: 14px; }

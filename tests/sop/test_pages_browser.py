@@ -63,6 +63,7 @@ async def test_console_editor(tmp_path: Path, db_url: str, redis_server: Embedde
             await page.wait_for_function(
                 "() => document.querySelectorAll('#sop-calendar li').length >= 3"
             )
+            await page.screenshot(path=str(tmp_path / "sop-editor.png"), full_page=True)
             await page.locator("#sop-save").click()  # no staff chosen: the error at its field
             error = page.locator("[data-field='userids'] .error")
             await error.wait_for()
@@ -82,7 +83,7 @@ async def test_card_button_in_inbox_and_sidebar_post(
 ) -> None:
     async with running_stack(tmp_path, db_url, redis_server.url, corp=sop_corp()) as stack:
         await sync_directory(stack)
-        await _running_plan(stack)
+        plan = await _running_plan(stack)
         async with chromium() as browser:
             page = await browser.new_page()
             page.set_default_timeout(8000)
@@ -115,4 +116,19 @@ async def test_card_button_in_inbox_and_sidebar_post(
             await phone.locator(f"[data-task='{bob.id}'] [data-action='skip']").click()
             await phone.locator(f"[data-task='{bob.id}']", has_text="已跳过").wait_for()
             await phone.screenshot(path=str(tmp_path / "sop-sidebar.png"), full_page=True)
+            # the console's data page: the run with its numbers, and who did what
+            admin = await browser.new_context(viewport={"width": 1280, "height": 1000})
+            cookie = (await session_cookie(stack, "admin"))["Cookie"].split("=", 1)
+            await admin.add_cookies([{"name": cookie[0], "value": cookie[1], "url": stack.app_url}])
+            console = await admin.new_page()
+            console.set_default_timeout(8000)
+            await console.goto(f"{stack.app_url}/admin?plan={plan.id}#f//static/sop/admin.js")
+            await console.get_by_role("button", name="明细").click()
+            await console.locator(".sop-badge.posted", has_text="已发布").wait_for()
+            rows = await console.locator(".ui-modal tbody tr").all_inner_texts()
+            assert any("张丽" in r and "卡片确认" in r for r in rows), rows
+            await console.get_by_role("button", name="关闭").click()
+            await console.locator(".sop-cal li", has_text="已发送").wait_for()  # the calendar
+            await console.wait_for_function("() => !!document.querySelector('#sop-chart canvas')")
+            await console.screenshot(path=str(tmp_path / "sop-data.png"), full_page=True)
         assert (await SopTask.get(id=bob.id)).state is TaskState.SKIPPED

@@ -6,6 +6,7 @@ count is derived from the fact rows."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -188,6 +189,37 @@ async def staff_rows(plan_ids: list[int]) -> list[dict[str, Any]]:
 async def plan_staff(ctx: RequestContext) -> web.StreamResponse:
     plan = await plans.load(ctx)
     return json_ok({"items": await staff_rows([plan.id])})
+
+
+@router.get("/api/sop/plans/{id}/staff-trend", role=Role.DEPT_ADMIN)
+async def staff_trend(ctx: RequestContext) -> web.StreamResponse:
+    """Each staff member's completion rate per week (the corp's weeks, Monday first)."""
+    plan = await plans.load(ctx)
+    tz = ctx.deps.settings.tz
+    tasks = await SopTask.filter(plan_id=plan.id).exclude(state=TaskState.INVALID)
+    weeks: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+    for t in tasks:
+        day = t.due_at.astimezone(tz).date()
+        monday = (day - timedelta(days=day.weekday())).isoformat()
+        weeks[monday][t.userid]["tasks"] += 1
+        weeks[monday][t.userid]["posted"] += t.state is TaskState.POSTED
+    order = sorted(weeks)
+    userids = sorted({u for w in weeks.values() for u in w})
+    names = await _names(userids)
+    series = [
+        {
+            "userid": u,
+            "name": names.get(u, u),
+            "rates": [
+                round(weeks[w][u]["posted"] * 100 / weeks[w][u]["tasks"], 1)
+                if weeks[w][u]["tasks"]
+                else None
+                for w in order
+            ],
+        }
+        for u in userids
+    ]
+    return json_ok({"weeks": order, "series": series})
 
 
 @router.get("/api/sop/ranking", role=Role.DEPT_ADMIN)

@@ -303,14 +303,7 @@ async function showData(el, ui, id, nav) {
   const select = (key) => {
     for (const b of tabs.children) b.classList.toggle("on", b.dataset.tab === key);
     if (key === "runs") runsTable(tabBox, ui, plan);
-    else ui.table(tabBox, {
-      fetch: () => ui.api("GET", `${BASE}/${plan.id}/staff`),
-      columns: [
-        { title: "员工", key: "name" }, { title: "任务", key: "tasks" }, { title: "已发布", key: "posted" },
-        { title: "跳过", key: "skipped" }, { title: "未发布", key: "missed" }, { title: "待发布", key: "pending" },
-        { title: "完成率", render: (r) => (r.rate == null ? "—" : `${r.rate}%`) },
-      ],
-    });
+    else staffTab(tabBox, ui, plan);
   };
   select("runs");
   const runs = (await ui.api("GET", `${BASE}/${plan.id}/runs`)).items.slice().reverse();
@@ -326,6 +319,28 @@ async function showData(el, ui, id, nav) {
     ...cal.past.slice().reverse().map((r) => h("li", {}, h("span", {}, ui.formatTime(r.due_at)),
       h("span", {}, r.state === "skipped" ? badge(h, "missed", "已跳过（停机过久）") : badge(h, r.late ? "late" : "posted", r.late ? "已发送·延迟" : "已发送")))),
     ...cal.upcoming.map((r) => h("li", {}, h("span", {}, ui.formatTime(r.due_at)), badge(h, "pending", "待发送"))));
+}
+
+async function staffTab(box, ui, plan) {
+  const { h } = ui;
+  const trend = h("div", { class: "ui-chart", id: "sop-staff-trend" });
+  const table = h("div");
+  box.replaceChildren(trend, table);
+  ui.table(table, {
+    fetch: () => ui.api("GET", `${BASE}/${plan.id}/staff`),
+    columns: [
+      { title: "员工", key: "name" }, { title: "任务", key: "tasks" }, { title: "已发布", key: "posted" },
+      { title: "跳过", key: "skipped" }, { title: "未发布", key: "missed" }, { title: "待发布", key: "pending" },
+      { title: "完成率", render: (r) => (r.rate == null ? "—" : `${r.rate}%`) },
+    ],
+  });
+  const data = await ui.api("GET", `${BASE}/${plan.id}/staff-trend`);
+  await ui.chart(trend, {
+    tooltip: { trigger: "axis" }, legend: { type: "scroll", data: data.series.map((s) => s.name) },
+    xAxis: { type: "category", data: data.weeks.map((w) => `${w} 周`) },
+    yAxis: { type: "value", max: 100, name: "完成率 %" },
+    series: data.series.map((s) => ({ name: s.name, type: "line", connectNulls: true, data: s.rates })),
+  });
 }
 
 async function play(ui, plan, done) {

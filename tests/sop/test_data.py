@@ -52,6 +52,12 @@ async def test_data_excel_ranking_and_own_tasks(
     assert mine["posted_via_zh"] == "识别到链接" and mine["liked_by"] == ["wm_a1"]
     staff = await (await client.get(f"/api/sop/plans/{plan.id}/staff")).json()
     assert [(r["userid"], r["rate"]) for r in staff["items"]] == [("alice", 100.0), ("bob", 0.0)]
+    trend = await (await client.get(f"/api/sop/plans/{plan.id}/staff-trend")).json()
+    assert trend["weeks"] == ["2024-06-03"]
+    assert [(r["name"], r["rates"]) for r in trend["series"]] == [
+        ("张丽", [100.0]),
+        ("王博", [0.0]),
+    ]
     ranking = await (await client.get("/api/sop/ranking")).json()
     assert ranking["items"][0]["score"] == 100.0 and ranking["items"][0]["suggest"]
 

@@ -130,5 +130,10 @@ async def test_card_button_in_inbox_and_sidebar_post(
             await console.get_by_role("button", name="关闭").click()
             await console.locator(".sop-cal li", has_text="已发送").wait_for()  # the calendar
             await console.wait_for_function("() => !!document.querySelector('#sop-chart canvas')")
+            await console.locator("[data-tab='staff']").click()
+            await console.wait_for_function(
+                "() => !!document.querySelector('#sop-staff-trend canvas')"
+            )
+            await console.locator("tbody td", has_text="张丽").wait_for()
             await console.screenshot(path=str(tmp_path / "sop-data.png"), full_page=True)
         assert (await SopTask.get(id=bob.id)).state is TaskState.SKIPPED

@@ -22,7 +22,7 @@ from bot import schedule
 from bot.deps import Deps
 from bot.wecom_errors import WeComError
 from handlers.sop.router import router
-from handlers.sop.runs import close_run
+from handlers.sop.runs import close_run, remind
 from storage.schedule import ScheduledRun
 from storage.sop import (
     Mode,
@@ -96,6 +96,7 @@ async def poll_task(deps: Deps, sop_run: SopRun) -> None:
                 run_id=sop_run.id, userid__in=invalid, state=TaskState.PENDING
             ).update(state=TaskState.INVALID)
         await SopTask.filter(run_id=sop_run.id).update(moment_id=sop_run.moment_id)
+        await remind(deps, sop_run, again=False)  # the task exists now: the first cards
     statuses = await deps.wecom.get_moment_task(sop_run.moment_id)
     posted = [str(s["userid"]) for s in statuses if int(s.get("publish_status", 0)) == 1]
     if posted:

@@ -63,15 +63,20 @@ async def on_run(deps: Deps, run: ScheduledRun) -> None:
         return
     sop_run = await open_run(deps, plan, run)
     await ensure_tasks(deps, plan, sop_run)
+    first_poll = deps.now() + timedelta(minutes=1)
     if sop_run.mode is Mode.TASK:
+        # The cards go out once WeCom has made the task (the first poll): then 企业通知 has it
+        # and members WeCom refused as senders are known and not told to confirm.
         await supersede(deps, plan, sop_run)
         await create_task(deps, sop_run)
-    await remind(deps, sop_run, again=False)
+        first_poll = deps.now() + timedelta(seconds=20)
+    else:
+        await remind(deps, sop_run, again=False)
     if plan.remind_again_minutes:
         again = sop_run.due_at + timedelta(minutes=plan.remind_again_minutes)
         again = rules.after_quiet(plan, max(again, deps.now()), deps.settings.tz)
         await schedule.plan("sop.remind", f"{sop_run.id}:again", again)
-    await schedule.plan("sop.poll", f"{sop_run.id}:1", deps.now() + timedelta(minutes=1))
+    await schedule.plan("sop.poll", f"{sop_run.id}:1", first_poll)
 
 
 async def open_run(deps: Deps, plan: SopPlan, run: ScheduledRun) -> SopRun:

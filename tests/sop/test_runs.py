@@ -102,12 +102,14 @@ async def test_enterprise_task_once_polled_and_missed(
     assert sorted(job.moment.senders) == ["alice"] and job.moment.tag_ids == [corp.vip]  # type: ignore[attr-defined]
     sop_run = await SopRun.get(plan_id=plan.id)
     assert sop_run.jobid == job.jobid
-    assert "企业通知" in cards_of(corp, "alice")[0]["main_title"]["desc"]
+    assert cards_of(corp, "alice") == []  # not before WeCom has made the task
     after(clock, minutes=2)
-    await run_due(deps)  # the first poll: jobid → moment_id, bob invalid
+    await run_due(deps)  # the first poll: jobid → moment_id, bob invalid, then the cards
     sop_run = await SopRun.get(id=sop_run.id)
     assert sop_run.moment_id == job.moment.moment_id and sop_run.invalid_userids == ["bob"]
     assert (await SopTask.get(userid="bob")).state is TaskState.INVALID
+    assert "企业通知" in cards_of(corp, "alice")[0]["main_title"]["desc"]
+    assert cards_of(corp, "bob") == []  # refused as a sender: nothing to confirm
     corp.publish_moment(sop_run.moment_id, "alice")
     after(clock, minutes=3)
     await run_due(deps)

@@ -44,8 +44,8 @@ def welcome_text(custom: str, outcome: str, inviter: str, activity: str, link: s
     """The helper's welcome: the admin's text, the help's outcome, and their own link."""
     lines = [custom.strip()] if custom.strip() else [f"欢迎参加「{activity}」！"]
     reason = REASONS.get(outcome, "")
-    if outcome == "counted" and inviter:
-        reason = f"你已成功为 {inviter} 助力！"
+    if outcome in ("counted", "pending") and inviter:
+        reason = f"感谢你为 {inviter} 助力！"
     if reason:
         lines.append(reason)
     lines.append(f"你也可以参加活动、邀请好友助力赢奖品：{link}")

@@ -261,6 +261,35 @@ async def credit(
     return Credit(attempt, participant, activity, [])
 
 
+@dataclass(frozen=True)
+class Preview:
+    """What the welcome can tell the helper before the worker credits the add: a refusal is
+    final (its reasons never go away), `outcome` None means the help should count."""
+
+    outcome: Outcome | None
+    participant: FissionParticipant
+    activity: FissionActivity
+
+
+async def preview(
+    deps: Deps, *, state: str, helper: str, userid: str, at: datetime
+) -> Preview | None:
+    """Reads only (the welcome lane runs in the web process): the recorded outcome when the
+    worker got there first, else the refusal the rules give now, if any."""
+    code = code_of(state)
+    if code is None:
+        return None
+    participant = await FissionParticipant.get_or_none(code=code)
+    if participant is None:
+        return None
+    activity = await FissionActivity.get(id=participant.activity_id)
+    seen = await FissionAttempt.get_or_none(key=attempt_key(activity.id, userid, helper, at))
+    if seen is not None:
+        return Preview(seen.outcome, participant, activity)
+    outcome = await _refusal(activity, participant, helper, userid, at, state)
+    return Preview(outcome, participant, activity)
+
+
 async def revoke(deps: Deps, *, userid: str, helper: str, at: datetime, reason: str) -> int:
     """The helper deleted the staff member: a help of theirs to that member, added within
     the activity's revoke window before `at`, no longer counts. Awards stay."""

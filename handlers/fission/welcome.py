@@ -1,6 +1,8 @@
 """The helper's welcome, chosen by the welcome arbiter for an add through a participant's QR
-code: the activity's text, what became of the help (credited here, idempotently, so the reason
-is the one recorded), and the helper's own link so the chain goes on."""
+code: the activity's text, the reason when the rules refuse the help (final: those reasons
+never go away), and the helper's own link so the chain goes on. The help itself is credited
+by the worker, from the facts' FollowAdded in the customer's order; the web process only
+reads here, so a burst of adds does not put credit transactions on the callback path."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from bot.deps import Deps
 from bot.events import ExternalContactEvent
 from bot.welcome import Welcome
 from cards.fission import welcome_text
-from handlers.fission.credit import code_of, credit
+from handlers.fission.credit import code_of, preview
 from handlers.fission.pages import personal_url
 from handlers.fission.router import router
 
@@ -19,7 +21,7 @@ PRIORITY = 30  # above a contact way's own welcome (20) and the default (10)
 async def helper_welcome(deps: Deps, event: ExternalContactEvent) -> Welcome | None:
     if code_of(event.state) is None or not event.external_user_id:
         return None
-    found = await credit(
+    found = await preview(
         deps,
         state=event.state,
         helper=event.external_user_id,
@@ -30,7 +32,6 @@ async def helper_welcome(deps: Deps, event: ExternalContactEvent) -> Welcome | N
         return None
     activity, inviter = found.activity, found.participant
     link = personal_url(deps, activity.id, event.external_user_id)
-    text = welcome_text(
-        activity.welcome_text, str(found.attempt.outcome), inviter.name, activity.name, link
-    )
+    outcome = str(found.outcome) if found.outcome is not None else "pending"
+    text = welcome_text(activity.welcome_text, outcome, inviter.name, activity.name, link)
     return Welcome(text=text)

@@ -49,7 +49,7 @@ async def test_demo_plays_a_chain_with_a_winner(
         ]
         await wait_until(lambda: len(corp.welcome_messages) >= 6)
         texts = [str(m.payload["text"]["content"]) for m in corp.welcome_messages]
-        assert sum("你已成功为 陈小雨 助力" in t for t in texts) == 3
+        assert sum("感谢你为 陈小雨 助力" in t for t in texts) == 3
         assert any("不能为自己助力" in t for t in texts)
         await demo.seed(stack.deps)  # a second run changes nothing
         assert await FissionActivity.filter(name=demo.DEMO_NAME).count() == 1

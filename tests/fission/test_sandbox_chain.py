@@ -153,7 +153,7 @@ async def test_a_chain_of_helpers_through_the_sandbox(
             texts = [str(m.payload["text"]["content"]) for m in corp.welcome_messages]
             assert all(t.startswith("你好，欢迎了解我们！") for t in texts), texts
             assert all(f"/f/{activity.id}?t=" in t for t in texts)
-            assert "你已成功为 小王 助力" in texts[0] and "你已成功为 小王 助力" in texts[1]
+            assert "感谢你为 小王 助力" in texts[0] and "感谢你为 小王 助力" in texts[1]
             assert "老客户" in texts[2]
 
             assert await FissionHelp.filter(activity_id=activity.id).count() == 2

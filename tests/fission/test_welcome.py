@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.embedded_redis import EmbeddedRedis
+from handlers.facts import router as facts_router
 from handlers.fission import router as fission_router
 from handlers.fission.credit import state_of
 from handlers.welcome import router as welcome_router
@@ -42,7 +43,7 @@ async def participant(stack: Stack) -> FissionParticipant:
 async def test_fission_welcome_wins_over_the_default(
     tmp_path: Path, db_url: str, redis_server: EmbeddedRedis
 ) -> None:
-    routers = [welcome_router, fission_router]
+    routers = [facts_router, welcome_router, fission_router]
     async with running_stack(tmp_path, db_url, redis_server.url, corp=corp(), routers=routers) as s:
         await DefaultWelcome.create(id=1, enabled=True, text="默认欢迎语")
         p = await participant(s)
@@ -51,7 +52,10 @@ async def test_fission_welcome_wins_over_the_default(
         row = await decided(ext)
         assert (row.status, row.provider) == ("sent", "fission.helper_welcome")
         text = s.corp.welcome_messages[0].payload["text"]["content"]
-        assert text.startswith("欢迎参加好友助力！") and "你已成功为 小王 助力" in text
+        assert text.startswith("欢迎参加好友助力！") and "感谢你为 小王 助力" in text
+        # the web process only read: the worker credits the add from the facts' FollowAdded
+        assert not await FissionAttempt.exists(helper=ext)
+        await s.run_jobs()
         assert str((await FissionAttempt.get(helper=ext)).outcome) == "counted"
         plain = await s.driver.customer_adds_staff("lina", name="路人")
         other = await decided(str(plain.info["external_userid"]))
@@ -73,4 +77,4 @@ async def test_late_add_gets_the_fallback_card_with_fission_text(
         assert row.provider == "fission.helper_welcome"
         assert s.corp.welcome_messages == []
         card = s.corp.inbox("lina")[-1].card or {}
-        assert "你已成功为 小王 助力" in str(card)
+        assert "感谢你为 小王 助力" in str(card)

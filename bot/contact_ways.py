@@ -209,6 +209,14 @@ async def join_way(
     )
 
 
+async def update_users(deps: Deps, way: ContactWay, users: list[str]) -> None:
+    """Put other staff members behind a live contact way; its QR code (already printed or
+    forwarded) keeps working. WeCom's refusal raises `WeComError`."""
+    if way.kind is not WayKind.CONTACT:
+        raise ContactWayError(400, "只有联系我二维码可以更换员工", "users")
+    await deps.wecom.update_contact_way(way.config_id, user=users)
+
+
 async def expire(
     feature: str, at: datetime, *, purpose: str | None = None, owner_key: str | None = None
 ) -> int:

@@ -106,6 +106,15 @@ class WeComEndpoints:
             "POST", "/cgi-bin/externalcontact/add_contact_way", json=kw, secret=CONTACT
         )
 
+    async def update_contact_way(self, config_id: str, **kw: Any) -> dict[str, Any]:
+        """Change a way in place (its QR code stays): `user`, `remark`, `state`, ..."""
+        return await self.call(
+            "POST",
+            "/cgi-bin/externalcontact/update_contact_way",
+            json={"config_id": config_id, **kw},
+            secret=CONTACT,
+        )
+
     async def del_contact_way(self, config_id: str) -> dict[str, Any]:
         return await self.call(
             "POST",

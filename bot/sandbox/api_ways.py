@@ -66,6 +66,28 @@ async def get_contact_way(request: web.Request) -> dict[str, Any]:
     return ok(contact_way=contact_way_json(way))
 
 
+@api(routes, "POST", f"{P}/update_contact_way")
+async def update_contact_way(request: web.Request) -> dict[str, Any]:
+    """Like WeCom: the way keeps its config_id and QR code; a single-person way takes one user."""
+    body, corp = await read_body(request), corp_of(request)
+    way = corp.get_contact_way(str(body.get("config_id", "")))
+    if "user" in body:
+        users = str_list(body, "user")
+        if not users or (way.type == 1 and len(users) != 1):
+            raise SandboxError(BAD_PARAMETER, "user[]: one user for a single-person way (type 1)")
+        for userid in users:
+            corp.get_staff(userid)
+        way.users = users
+    if "state" in body:
+        state = str(body.get("state", ""))
+        if len(state) > 30:
+            raise SandboxError(BAD_PARAMETER, "state: at most 30 characters")
+        way.state = state
+    if "remark" in body:
+        way.remark = str(body.get("remark", ""))
+    return ok()
+
+
 @api(routes, "POST", f"{P}/del_contact_way")
 async def del_contact_way(request: web.Request) -> dict[str, Any]:
     body, corp = await read_body(request), corp_of(request)

@@ -318,11 +318,15 @@ async def update_activity(ctx: RequestContext) -> web.StreamResponse:
     await _staff_known(body.staff)
     await _in_scope(ctx, body.staff)
     started = activity.published and phase(activity, ctx.deps.now()) == "running"
+    staff_before = list(activity.staff)
     async with in_transaction():
         _apply(activity, body)
         await activity.save()
         await _save_tiers(activity, body.tiers, started=started)
     await participants.expire_ways(activity)  # the end or the days kept may have moved
+    if list(activity.staff) != staff_before:  # every participant's QR code, in a job
+        job_id = f"fission-ways:{activity.id}:{ctx.deps.now().timestamp():.0f}"
+        await ctx.deps.queue.enqueue("fission_update_ways", activity.id, job_id=job_id)
     if activity.published:
         await schedule.plan_runs(ctx.deps, activity)
     return json_ok(await serialize(ctx, activity, full=True))

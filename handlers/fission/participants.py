@@ -4,6 +4,7 @@ its `state` the short participant code, kept until N days after the activity end
 
 from __future__ import annotations
 
+import logging
 import secrets
 import string
 from datetime import timedelta
@@ -13,11 +14,13 @@ from tortoise.exceptions import IntegrityError
 from bot import contact_ways
 from bot.deps import Deps
 from bot.http import ApiError
+from bot.wecom_errors import WeComError
 from handlers.fission.credit import state_of
 from storage.contact_ways import ContactWay
 from storage.facts import Customer, FollowRelation
 from storage.fission import FissionActivity, FissionAttempt, FissionHelp, FissionParticipant
 
+log = logging.getLogger(__name__)
 ALPHABET = string.ascii_lowercase + string.digits
 CODE_LENGTH = 8
 WAY_PURPOSE = "participant"
@@ -124,3 +127,23 @@ async def expire_ways(activity: FissionActivity) -> int:
             feature="fission", purpose=WAY_PURPOSE, owner_key__in=[str(i) for i in ids]
         ).update(expires_at=at)
     )
+
+
+async def update_ways(deps: Deps, activity: FissionActivity) -> tuple[int, int]:
+    """Every participant way of the activity put behind the activity's current staff, in
+    place (posters already shared keep working); returns (updated, refused). Idempotent."""
+    ids = await FissionParticipant.filter(activity_id=activity.id).values_list("id", flat=True)
+    ways = await ContactWay.filter(
+        feature="fission", purpose=WAY_PURPOSE, owner_key__in=[str(i) for i in ids]
+    )
+    users = [str(u) for u in activity.staff]
+    updated = refused = 0
+    for way in ways:
+        try:
+            await contact_ways.update_users(deps, way, users)
+        except WeComError as exc:  # e.g. a single-person way offered several staff members
+            log.warning("fission way %s kept its staff: %s", way.config_id, exc)
+            refused += 1
+            continue
+        updated += 1
+    return updated, refused

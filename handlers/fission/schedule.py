@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 from bot import schedule
 from bot.deps import Deps
@@ -172,3 +173,11 @@ async def on_end(deps: Deps, run: ScheduledRun) -> None:
 async def plan_all(deps: Deps) -> None:
     for activity in await FissionActivity.filter(published=True, end_at__gte=deps.now()):
         await plan_runs(deps, activity)
+
+
+@router.job
+async def fission_update_ways(ctx: dict[str, Any], activity_id: int) -> None:
+    """The activity's staff changed: every participant's way gets the new staff."""
+    activity = await FissionActivity.get_or_none(id=activity_id)
+    if activity is not None:
+        await participants.update_ways(ctx["deps"], activity)

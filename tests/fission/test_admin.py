@@ -83,6 +83,20 @@ async def test_edit_rules_by_state_publish_and_copy(
         body(name="好友助力2", tiers=[{"helpers": 2, "prize": "帆布袋", "stock": 20}]),
     )
     assert status == 200 and ok["tiers"][0]["stock_left"] == 17 and ok["name"] == "好友助力2"
+    jobs = [j for j in deps.queue.jobs if j[0] == "fission_update_ways"]  # type: ignore[attr-defined]
+    assert jobs == []  # the staff did not change
+    status, ok = await post(
+        client,
+        deps,
+        "admin",
+        one,
+        body(
+            name="好友助力2", staff=["bob"], tiers=[{"helpers": 2, "prize": "帆布袋", "stock": 20}]
+        ),
+    )
+    assert status == 200
+    jobs = [j for j in deps.queue.jobs if j[0] == "fission_update_ways"]  # type: ignore[attr-defined]
+    assert [j[1] for j in jobs] == [(created["id"],)]
     status, copy = await post(client, deps, "admin", one + "/copy", {})
     assert status == 201 and copy["phase"] == "draft" and copy["tiers"][0]["stock_left"] == 20
     assert copy["name"] == "好友助力2（副本）"

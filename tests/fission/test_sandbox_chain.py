@@ -183,3 +183,34 @@ async def test_a_chain_of_helpers_through_the_sandbox(
             ):
                 assert "你已是老客户" in await r.text()
         assert await Customer.filter(name="好友甲").exists()
+
+
+async def test_staff_change_updates_every_way_in_place(
+    tmp_path: Path, db_url: str, redis_server: EmbeddedRedis
+) -> None:
+    from handlers.fission import participants
+
+    async with running_stack(tmp_path, db_url, redis_server.url, corp=market_corp()) as stack:
+        await sync_directory(stack)
+        activity = await running_activity(stack)
+        p = await participants.join(stack.deps, activity, "wm_someone")
+        way = await participants.qr_way(stack.deps, activity, p)
+        activity.staff = ["lisi", "zhangsan"][:1]
+        await activity.save()
+        assert await participants.update_ways(stack.deps, activity) == (1, 0)
+        assert stack.corp.get_contact_way(way.config_id).users == ["lisi"]  # same QR code
+        await stack.driver.customer_scans_contact_way(way.config_id, name="好友丙")
+        assert (
+            stack.corp.follows_of_customer(
+                next(c.external_userid for c in stack.corp.customers.values() if c.name == "好友丙")
+            )[0].userid
+            == "lisi"
+        )
+        # a single-person way cannot take two: WeCom refuses, the way keeps its staff
+        solo = await running_activity(stack, staff=["zhangsan"])
+        q = await participants.join(stack.deps, solo, "wm_other")
+        solo_way = await participants.qr_way(stack.deps, solo, q)
+        solo.staff = ["zhangsan", "lisi"]
+        await solo.save()
+        assert await participants.update_ways(stack.deps, solo) == (0, 1)
+        assert stack.corp.get_contact_way(solo_way.config_id).users == ["zhangsan"]

@@ -204,9 +204,66 @@ async def resolve_added(deps: Deps, external_userid: str) -> int:
     )
 
 
+MP_TOKEN_KEY = "scrmbot:wechat_mp:token"
+
+
+async def _mp_token(deps: Deps, fresh: bool = False) -> str | None:
+    """The service account's access token (`cgi-bin/token`), shared through Redis."""
+    if not fresh:
+        cached = await deps.redis.get(MP_TOKEN_KEY)
+        if cached:
+            return cached.decode() if isinstance(cached, bytes) else str(cached)
+    mp = deps.settings.wechat_mp
+    params = {"grant_type": "client_credential", "appid": mp.app_id, "secret": mp.secret}
+    data = await _mp_get(deps, "/cgi-bin/token", params)
+    token = data.get("access_token") if isinstance(data, dict) else None
+    if not isinstance(token, str) or not token:
+        log.warning("visitors: service-account token refused: %s", str(data)[:200])
+        return None
+    ttl = data.get("expires_in", 7200)
+    await deps.redis.set(MP_TOKEN_KEY, token, ex=max(60, int(ttl) - 300))
+    return token
+
+
+async def _mp_get(deps: Deps, path: str, params: dict[str, str]) -> Any:
+    limit = aiohttp.ClientTimeout(total=deps.settings.wecom.timeout)
+    url = deps.settings.wechat_mp.api_base + path
+    shared = getattr(deps.wecom, "session", None)
+    try:
+        if isinstance(shared, aiohttp.ClientSession):
+            return await _get_json(shared, url, params, limit)
+        async with aiohttp.ClientSession() as session:
+            return await _get_json(session, url, params, limit)
+    except (aiohttp.ClientError, TimeoutError, ValueError):
+        log.warning("visitors: service-account call %s failed", path, exc_info=True)
+        return None
+
+
+async def subscribed(deps: Deps, openid: str) -> bool | None:
+    """Whether the person behind `openid` follows the service account (`cgi-bin/user/info`);
+    None when it cannot be told (no service account, WeChat unreachable or refusing)."""
+    if not deps.settings.wechat_mp.enabled or not openid:
+        return None
+    for fresh in (False, True):
+        token = await _mp_token(deps, fresh)
+        if token is None:
+            return None
+        params = {"access_token": token, "openid": openid, "lang": "zh_CN"}
+        data = await _mp_get(deps, "/cgi-bin/user/info", params)
+        if not isinstance(data, dict):
+            return None
+        if data.get("errcode") in (40001, 40014, 42001) and not fresh:
+            continue  # the cached token went stale: once more with a new one
+        if "subscribe" not in data:
+            log.info("visitors: user/info refused: %s", str(data)[:200])
+            return None
+        return bool(data["subscribe"])
+    return None
+
+
 def return_location(path: str, keep: dict[str, str]) -> str:
     query = {k: v for k, v in keep.items() if v} | {TRIED_PARAM: "1"}
     return f"{path}?{urlencode(query)}"
 
 
-__all__ = ["adopt", "authorize_redirect", "new_id", "resolve_added", "wanted"]
+__all__ = ["adopt", "authorize_redirect", "new_id", "resolve_added", "subscribed", "wanted"]

@@ -20,6 +20,7 @@ class CredentialsMixin(CorpBase):
         self.console_welcome: set[str] = set()  # userids ("@all") with a console welcome
         self.other_app_welcomes = False
         self.media: dict[str, tuple[str, int]] = {}  # media_id → (type, size)
+        self.mp_followers: set[str] = set()  # external_userids following the service account
 
     def issue_token(self, secret_kind: str) -> IssuedToken:
         token = IssuedToken(self.new_id("tk", 64), secret_kind, self.clock() + TOKEN_TTL)

@@ -91,5 +91,41 @@ async def access_token(request: web.Request) -> web.StreamResponse:
     return web.json_response(body)
 
 
+async def client_token(request: web.Request) -> web.StreamResponse:
+    """The service account's own access token (`cgi-bin/token`, client_credential)."""
+    q = request.query
+    if q.get("grant_type") != "client_credential":
+        return web.json_response({"errcode": 40002, "errmsg": "invalid grant_type"})
+    if q.get("appid") != MP_APP_ID or q.get("secret") != MP_SECRET:
+        return web.json_response({"errcode": 40125, "errmsg": "invalid appsecret"})
+    issued = corp_of(request).issue_token("mp")
+    return web.json_response({"access_token": issued.token, "expires_in": 7200})
+
+
+async def user_info(request: web.Request) -> web.StreamResponse:
+    """`cgi-bin/user/info`: whether an openid follows the service account. As WeChat does, a
+    person who does not follow gets `subscribe: 0` and nothing more."""
+    corp = corp_of(request)
+    try:
+        issued = corp.check_token(request.query.get("access_token", ""))
+    except SandboxError:
+        return web.json_response({"errcode": 40001, "errmsg": "invalid credential"})
+    if issued.secret_kind != "mp":
+        return web.json_response({"errcode": 40001, "errmsg": "invalid credential"})
+    openid = request.query.get("openid", "")
+    ext = next((e for e in corp.customers if openid and "o" + e[2:] == openid), None)
+    if ext is None:
+        return web.json_response({"errcode": 40003, "errmsg": "invalid openid"})
+    if ext not in corp.mp_followers:
+        return web.json_response({"subscribe": 0, "openid": openid})
+    customer = corp.customers[ext]
+    body = {"subscribe": 1, "openid": openid, "subscribe_time": int(corp.clock())}
+    if customer.unionid:
+        body["unionid"] = customer.unionid
+    return web.json_response(body)
+
+
 def setup(app: web.Application) -> None:
     app.router.add_get("/sns/oauth2/access_token", access_token)
+    app.router.add_get("/cgi-bin/token", client_token)
+    app.router.add_get("/cgi-bin/user/info", user_info)

@@ -38,12 +38,16 @@ from bot.sandbox.apiutil import (
 from bot.sandbox.corp import Corp
 from bot.sandbox.errors import SandboxError
 
-OPEN_PATHS = {"/cgi-bin/gettoken"}
+OPEN_PATHS = {"/cgi-bin/gettoken", "/cgi-bin/token"}  # WeCom's and the service account's
+MP_PATHS = {"/cgi-bin/user/info"}  # the service account's API (api.weixin.qq.com in WeChat)
 DIRECTORY_PREFIXES = ("/cgi-bin/user/", "/cgi-bin/department/")
 CONTACT_SECRET_PATHS = ("/cgi-bin/externalcontact/", "/cgi-bin/media/upload")
 
 
 def _check_permission(kind: str, path: str) -> None:
+    # The service account's token and WeCom's are two systems: neither opens the other's API.
+    if (kind == "mp") != (path in MP_PATHS):
+        raise SandboxError(40014, "this access_token is not valid for this API")
     # Since 2022 the customer-contact secret can no longer read the directory.
     if kind == "contact" and path.startswith(DIRECTORY_PREFIXES):
         raise SandboxError(60011, "the customer-contact secret cannot read the directory")

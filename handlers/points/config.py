@@ -32,6 +32,7 @@ class ProgramConfig(BaseModel):
     profile_fields: list[Literal["name", "phone", "wechat", "address"]] = Field(
         default_factory=list, title="完善信息项"
     )
+    mp_points: int = Field(0, ge=0, le=1_000_000, title="关注公众号积分")
     channels_points: int = Field(0, ge=0, le=1_000_000, title="关注视频号积分")
     channels_daily_cap: int = Field(100, ge=1, le=100_000, title="关注视频号每日发放上限（人）")
     channels_confirm: bool = Field(False, title="关注视频号需员工确认")

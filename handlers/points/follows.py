@@ -1,4 +1,7 @@
-"""关注视频号 points: a customer says they follow the company's 视频号 (WeChat cannot tell us),
+"""关注公众号 and 关注视频号 points.
+
+关注公众号: checked with the service account (`cgi-bin/user/info` for the visitor's openid from
+its OAuth), awarded once per customer ever. 关注视频号: a customer says they follow the company's 视频号 (WeChat cannot tell us),
 so the award is once per customer ever, capped per day across customers, and — when the
 programme says so — waits for the owning staff member to press 确认 on a card."""
 
@@ -9,6 +12,7 @@ from datetime import UTC, time
 
 from tortoise.exceptions import IntegrityError
 
+from bot import visitor_oauth
 from bot.callback_data import CallbackData
 from bot.deps import Deps
 from bot.events import TemplateCardEvent
@@ -110,3 +114,22 @@ async def on_confirm(deps: Deps, event: TemplateCardEvent, data: ConfirmFollow) 
     at = row.confirmed_at.astimezone(deps.settings.tz).strftime("%H:%M") if row.confirmed_at else ""
     card = confirmed_card(row.card, staff.name if staff else event.from_user, at)
     return CardReply(card=card, userids=(row.userid,) if row.userid else ())
+
+
+async def claim_mp(deps: Deps, ext: str, openid: str) -> dict[str, object]:
+    """The customer's 领取关注公众号积分, verified through the service account."""
+    cfg, _ = await program()
+    if not cfg.enabled or not cfg.mp_points or not deps.settings.wechat_mp.enabled:
+        raise ApiError(409, "当前没有关注公众号积分活动")
+    key = f"follow:mp:{ext}"
+    if await PointsEntry.exists(key=key):
+        return {"state": "awarded", "points": 0}
+    if not openid:
+        raise ApiError(403, "请在微信中打开此页面并允许获取身份信息，以便确认您已关注公众号")
+    follows_mp = await visitor_oauth.subscribed(deps, openid)
+    if follows_mp is None:
+        raise ApiError(503, "暂时无法确认关注状态，请稍后再试")
+    if not follows_mp:
+        raise ApiError(409, "还没有关注公众号：请先关注公众号，再回来领取积分")
+    got = await rules.award(deps, cfg, ext, cfg.mp_points, key=key, rule="mp", reason="关注公众号")
+    return {"state": "awarded", "points": cfg.mp_points if got is not None else 0}

@@ -228,6 +228,7 @@ async def state(ctx: RequestContext) -> web.StreamResponse:
             "profile_fields": [{"name": f, "label": PROFILE_FIELDS[f]} for f in cfg.profile_fields],
             "newcomer_points": cfg.newcomer_points,
             "channels_points": cfg.channels_points,
+            "mp_points": cfg.mp_points if ctx.deps.settings.wechat_mp.enabled else 0,
         },
         "rewards": [
             {
@@ -244,6 +245,7 @@ async def state(ctx: RequestContext) -> web.StreamResponse:
     }
     if data["me"] is not None:
         data["me"]["channels"] = await follows.state_of(ext)
+        data["me"]["mp"] = await PointsEntry.exists(key=f"follow:mp:{ext}")
     return json_ok(data)
 
 
@@ -309,3 +311,10 @@ async def redeem_reward(ctx: RequestContext) -> web.StreamResponse:
 async def follow_channels(ctx: RequestContext) -> web.StreamResponse:
     ext, _ = await _actor(ctx)
     return json_ok(await follows.claim(ctx.deps, ext))
+
+
+@router.post(r"/p/{token}/api/follow-mp", role=None, csrf=False)
+async def follow_mp(ctx: RequestContext) -> web.StreamResponse:
+    ext, visitor = await _actor(ctx)
+    openid = visitor.row.openid if visitor.row is not None else ""
+    return json_ok(await follows.claim_mp(ctx.deps, ext, openid))

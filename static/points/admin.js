@@ -80,6 +80,8 @@ async function showSettings(el, ui) {
       { name: "profile_phone", label: "完善信息项：手机号", type: "checkbox", value: c.profile_fields.includes("phone") },
       { name: "profile_wechat", label: "完善信息项：微信号", type: "checkbox", value: c.profile_fields.includes("wechat") },
       { name: "profile_address", label: "完善信息项：地址", type: "checkbox", value: c.profile_fields.includes("address") },
+      { name: "mp_points", label: "关注公众号积分", type: "number", value: c.mp_points,
+        help: "需配置服务号（[wechat_mp]）：通过服务号确认客户已关注后发放，每位客户一次" },
       { name: "channels_points", label: "关注视频号积分", type: "number", value: c.channels_points,
         help: "客户自行声明已关注，每位客户只发一次" },
       { name: "channels_daily_cap", label: "关注视频号每日发放上限（人）", type: "number", value: c.channels_daily_cap },
@@ -108,7 +110,7 @@ async function showSettings(el, ui) {
         zero_on_leave: v.zero_on_leave, reversal_negative: v.reversal_negative, hold_hours: v.hold_hours ?? 72,
         staff_limit: v.staff_limit ?? 500, channels_points: v.channels_points ?? 0,
         channels_daily_cap: v.channels_daily_cap ?? 100, channels_confirm: v.channels_confirm,
-        expiry_remind_days: v.expiry_remind_days ?? 0,
+        expiry_remind_days: v.expiry_remind_days ?? 0, mp_points: v.mp_points ?? 0,
       };
       await ui.api("POST", `${API}/program`, body);
       ui.toast("积分规则已保存", "success");

@@ -168,6 +168,22 @@ function view(data) {
       h("div", {}, h("div", {}, data.rules.signin_points ? `每日签到 +${data.rules.signin_points} 积分` : "每日签到"),
         h("div", { class: "tiers" }, tiersText(data.rules))), signButton)));
     parts.push(calendar(me));
+    if (data.rules.mp_points && !me.mp) {
+      const claim = h("button", { class: "btn small", id: "follow-mp" }, "领取");
+      claim.addEventListener("click", async () => {
+        claim.disabled = true;
+        try {
+          const res = await call("POST", "follow-mp");
+          toast(`已获得 ${res.points} 积分`);
+          await load();
+        } catch (err) {
+          toast(err.message);
+          claim.disabled = false;
+        }
+      });
+      parts.push(h("section", { class: "card", id: "mp" }, h("div", { class: "signin" },
+        h("div", {}, `关注公众号 +${data.rules.mp_points} 积分`), claim)));
+    }
     if (data.rules.channels_points && me.channels !== "awarded") {
       const pending = me.channels === "pending";
       const follow = h("button", { class: "btn small", id: "follow-channels", disabled: pending }, pending ? "等待顾问确认" : "我已关注");

@@ -1,5 +1,6 @@
 """The shared link `/p/-` (a group notice) with the service account configured: a customer
-who opens it in WeChat goes through OAuth once and can sign in; someone WeChat says is not a
+who opens it in WeChat goes through OAuth once and can sign in, and earns 关注公众号 points once
+the service account says they follow it; someone WeChat says is not a
 customer, or who denies, can look but not earn; the console says the group-notice link works."""
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ async def test_the_group_notice_link_credits_through_the_service_account(
         for _, hook in stack.deps.dispatcher.hooks("sync"):
             await hook(stack.deps)
         now = stack.deps.now()
-        config = {"enabled": True, "chat_ids": ["wr_notice"], "signin_points": 10}
+        config = {"enabled": True, "chat_ids": ["wr_notice"], "signin_points": 10, "mp_points": 20}
         await PointsProgram.create(id=1, config=config, started_at=now, updated_at=now)
         for ext in (ANN, CARL):
             await GroupMember.create(
@@ -59,6 +60,15 @@ async def test_the_group_notice_link_credits_through_the_service_account(
             assert state["identity"]["level"] == "oauth" and state["identity"]["can_earn"]
             signed = await ann.post(link + "/api/signin", headers=PAGE)
             assert (await signed.json())["awarded"] == [{"reason": "每日签到", "points": 10}]
+            # 关注公众号: checked with the service account for this browser's openid
+            early = await ann.post(link + "/api/follow-mp", headers=PAGE)
+            assert early.status == 409 and "还没有关注公众号" in (await early.json())["error"]
+            stack.corp.mp_followers.add(ANN)
+            for _ in range(2):
+                got = await ann.post(link + "/api/follow-mp", headers=PAGE)
+                assert got.status == 200
+            state = await (await ann.get(link + "/api/state")).json()
+            assert state["me"]["mp"] is True and state["me"]["balance"] == 30
 
             status, _, via = await open_in_wechat(carl, link, CARL)
             assert via == "oauth" and status == 200
@@ -71,7 +81,7 @@ async def test_the_group_notice_link_credits_through_the_service_account(
             status, _, via = await open_in_wechat(denied, link)
             assert status == 200
             assert (await denied.post(link + "/api/signin", headers=PAGE)).status == 403
-        assert (await PointsAccount.get(external_userid=ANN)).balance == 10
+        assert (await PointsAccount.get(external_userid=ANN)).balance == 30
         assert not await PointsAccount.exists(external_userid=CARL)
         notice = entry_points(stack.deps)[1]
         assert notice["works"] is True and "已配置服务号网页授权" in notice["detail"]

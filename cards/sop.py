@@ -97,3 +97,23 @@ def click_alert_card(a: ClickAlert) -> dict[str, Any]:
         "jump_list": [{"type": 1, "title": "查看详情", "url": a.url}],
         "card_action": {"type": 1, "url": a.url},
     }
+
+
+def invalid_senders_card(plan_name: str, names: list[str], url: str) -> dict[str, Any]:
+    """To the plan's owner: WeCom refused these members as senders of a run's task."""
+    shown = "、".join(names[:10]) + (f" 等 {len(names)} 人" if len(names) > 10 else "")
+    return {
+        "card_type": "text_notice",
+        "source": {"desc": "朋友圈SOP"},
+        "main_title": {
+            "title": clip(f"{len(names)} 人无法发表企业朋友圈", LIMITS["title"]),
+            "desc": clip(f"计划：{plan_name}", LIMITS["desc"]),
+        },
+        "sub_title_text": clip(
+            f"{shown} 不在本应用的可见范围或客户朋友圈的使用范围内，企业微信未给他们下发任务。"
+            "请管理员在 客户与上下游 → 客户联系 → 权限配置 中调整。",
+            LIMITS["sub"],
+        ),
+        "jump_list": [{"type": 1, "title": "查看发送数据", "url": url}],
+        "card_action": {"type": 1, "url": url},
+    }

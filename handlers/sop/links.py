@@ -78,7 +78,10 @@ async def open_link(ctx: RequestContext) -> web.StreamResponse:
         )
         visitors.keep(ctx, response, visitor)
         return response
-    await record_click(ctx.deps, sop_run, task, visitor.id, visitor.external_userid)
+    try:
+        await record_click(ctx.deps, sop_run, task, visitor.id, visitor.external_userid)
+    except Exception:  # the customer still reaches the content; the click is what is lost
+        log.exception("sop: a click could not be recorded")
     response = web.Response(status=302, headers={"Location": target, "Cache-Control": "no-store"})
     visitors.keep(ctx, response, visitor)
     return response

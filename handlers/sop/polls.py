@@ -18,17 +18,23 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tortoise.exceptions import IntegrityError
+
 from bot import schedule
 from bot.deps import Deps
 from bot.wecom_errors import WeComError
+from cards.sop import invalid_senders_card
 from handlers.sop.router import router
 from handlers.sop.runs import close_run, remind
+from storage.directory import Staff
 from storage.schedule import ScheduledRun
 from storage.sop import (
     Mode,
     PostedVia,
     RunStatus,
+    SopAlert,
     SopInteraction,
+    SopPlan,
     SopRun,
     SopTask,
     TaskState,
@@ -95,12 +101,39 @@ async def poll_task(deps: Deps, sop_run: SopRun) -> None:
             await SopTask.filter(
                 run_id=sop_run.id, userid__in=invalid, state=TaskState.PENDING
             ).update(state=TaskState.INVALID)
+            await report_invalid(deps, sop_run, invalid)
         await SopTask.filter(run_id=sop_run.id).update(moment_id=sop_run.moment_id)
         await remind(deps, sop_run, again=False)  # the task exists now: the first cards
     statuses = await deps.wecom.get_moment_task(sop_run.moment_id)
     posted = [str(s["userid"]) for s in statuses if int(s.get("publish_status", 0)) == 1]
     if posted:
         await mark_posted(deps, sop_run, posted, PostedVia.TASK)
+
+
+async def report_invalid(deps: Deps, sop_run: SopRun, invalid: list[str]) -> bool:
+    """Tell the plan's owner, once per run, whom WeCom refused as senders and what to fix."""
+    plan = await SopPlan.get_or_none(id=sop_run.plan_id)
+    if plan is None or not plan.created_by:
+        return False
+    try:
+        ledger = await SopAlert.create(
+            key=f"invalid:{sop_run.id}", userid=plan.created_by, sent_at=deps.now()
+        )
+    except IntegrityError:
+        return False
+    rows = await Staff.filter(userid__in=invalid).values_list("userid", "name")
+    names = dict((str(u), str(n)) for u, n in rows)
+    card = invalid_senders_card(
+        plan.name,
+        [names.get(u, u) for u in invalid],
+        deps.url(f"/admin?plan={plan.id}#f//static/sop/admin.js"),
+    )
+    try:
+        await deps.wecom.send_template_card([plan.created_by], card)
+    except Exception:
+        await ledger.delete()
+        raise
+    return True
 
 
 async def mark_posted(deps: Deps, sop_run: SopRun, userids: list[str], via: PostedVia) -> None:

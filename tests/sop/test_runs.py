@@ -110,6 +110,8 @@ async def test_enterprise_task_once_polled_and_missed(
     assert (await SopTask.get(userid="bob")).state is TaskState.INVALID
     assert "企业通知" in cards_of(corp, "alice")[0]["main_title"]["desc"]
     assert cards_of(corp, "bob") == []  # refused as a sender: nothing to confirm
+    owner = [c for c in cards_of(corp, "admin") if "无法发表企业朋友圈" in c["main_title"]["title"]]
+    assert len(owner) == 1 and "王博" in owner[0]["sub_title_text"]  # the plan's owner is told
     corp.publish_moment(sop_run.moment_id, "alice")
     after(clock, minutes=3)
     await run_due(deps)

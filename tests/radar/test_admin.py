@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import sys
 
+import pytest
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 
@@ -274,3 +276,17 @@ async def test_uploaded_pdfs_are_packed_for_the_phone_viewer(
     damaged = b"%PDF-1.4\n1 0 obj << /Type /Page >> endobj\n"  # kept as it came
     resp = await client.post("/api/radar/radars", data=_form("pdf", damaged), headers=h)
     assert resp.status == 201 and (await resp.json())["page_count"] == 1
+
+
+def test_a_pdf_is_stored_unpacked_without_pikepdf(
+    deps: Deps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An install that predates the dependency still takes PDFs (as uploaded, pages counted
+    from the page markers) instead of failing every upload."""
+    from handlers.radar import uploads
+
+    monkeypatch.setitem(sys.modules, "pikepdf", None)  # import pikepdf -> ImportError
+    pdf = demo_pdf(3)
+    entry = uploads.store_pdf(deps.settings, pdf, "PDF")
+    assert entry["pages"] == 3 and entry["size"] == len(pdf)
+    assert (uploads.upload_dir(deps.settings) / entry["name"]).read_bytes() == pdf

@@ -87,13 +87,15 @@ async def test_data_excel_ranking_and_own_tasks(
 async def test_home_tile_counts_todays_tasks(
     client: TestClient, deps: Deps, corp: Corp, directory: None, clock: Clock
 ) -> None:
+    from bot.auth_types import Principal, Role
     from handlers.sop.home import sop_tiles
 
+    admin = Principal("admin", "管理员", Role.SUPER_ADMIN)
+    assert await sop_tiles(deps, admin) == [], "no tile before the first plan"
     await make_plan(deps)
     after(clock, hours=3, minutes=1)
     await run_due(deps)
     await SopTask.filter(userid="alice").update(state=TaskState.POSTED)
-    from bot.auth_types import Principal, Role
 
-    tiles = await sop_tiles(deps, Principal("admin", "管理员", Role.SUPER_ADMIN))
+    tiles = await sop_tiles(deps, admin)
     assert [(t.title, t.value) for t in tiles] == [("今日朋友圈已发布", "1 / 2")]

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from PIL import Image, ImageDraw
 
+from bot import cjk
 from handlers.leaderboard import chart
 
 NAMES = ["张伟", "李娜", "王芳", "欧阳修远", "Tom"]
@@ -31,13 +32,13 @@ def test_names_are_drawn_with_their_glyphs(
     monkeypatch: pytest.MonkeyPatch, machine_fonts: bool
 ) -> None:
     if not machine_fonts:  # a fresh machine: no fontconfig, nothing in the known places
-        monkeypatch.setattr(chart, "KNOWN", [])
-        monkeypatch.setattr(chart, "_fontconfig", lambda: [])
+        monkeypatch.setattr(cjk, "KNOWN", [])
+        monkeypatch.setattr(cjk, "_fontconfig", lambda: [])
         monkeypatch.delenv("SCRMBOT_CJK_FONT", raising=False)
-    chart.fonts.cache_clear()
+    cjk.fonts.cache_clear()
     calls = _drawn(monkeypatch)
     png = chart.top10_png("六月拉新冲刺", [(n, 10 - i) for i, n in enumerate(NAMES)])
-    chart.fonts.cache_clear()
+    cjk.fonts.cache_clear()
     assert Image.open(io.BytesIO(png)).size == (chart.WIDTH, chart.HEIGHT)
     texts = [t for t, _ in calls]
     assert texts[0] == "六月拉新冲刺"
@@ -45,6 +46,6 @@ def test_names_are_drawn_with_their_glyphs(
         assert f"{i + 1}. {name}" in texts
     assert not any(t.startswith("No.") for t in texts)
     for text, font in calls:
-        assert all(chart._has(font, c) for c in text), (text, font.path)
+        assert all(cjk.has_glyph(font, c) for c in text), (text, font.path)
     if not machine_fonts:
-        assert {font.path for _, font in calls} == {str(chart.SHIPPED)}
+        assert {font.path for _, font in calls} == {str(cjk.SHIPPED)}

@@ -12,9 +12,10 @@ from tortoise.transactions import in_transaction
 
 from bot import schedule
 from bot.callback_data import CallbackData
+from bot.conversation import send_once
 from bot.deps import Deps
 from bot.events import TemplateCardEvent
-from bot.replies import CardReply
+from bot.replies import CardReply, MessageReply
 from cards.points import fulfilled_card, redemption_card
 from handlers.points import ledger
 from handlers.points.config import program
@@ -127,7 +128,24 @@ async def release(deps: Deps, redemption_id: int, reason: str) -> ledger.Posted 
     if posted is not None:
         await ledger._announce(deps, posted)
     await schedule.cancel(RELEASE_KIND, key=str(redemption_id))
+    await _tell_released(deps, r, reason)
     return posted
+
+
+async def _tell_released(deps: Deps, r: PointsRedemption, reason: str) -> None:
+    """The card cannot be changed without a click (WeCom needs the click's code), so its
+    staff member gets a line saying the redemption is off; once per redemption."""
+    if not r.userid:
+        return
+    customer = await Customer.get_or_none(external_userid=r.external_userid)
+    name = customer.name if customer and customer.name else "客户"
+    text = f"{name} 兑换的「{r.reward_name}」已取消：{reason}，无需再发放。"
+    try:
+        await send_once(
+            deps, f"points.released:{r.id}", r.userid, "points.released", MessageReply.text(text)
+        )
+    except Exception:
+        log.warning("points: the release notice to %s failed", r.userid, exc_info=True)
 
 
 async def fulfil(deps: Deps, redemption_id: int, by: str) -> bool:

@@ -244,4 +244,8 @@ async def test_a_hold_is_released_by_its_scheduled_run_after_the_timeout(
     assert (await PointsReward.get(id=reward.id)).stock == 1
     assert (await PointsAccount.get(external_userid="wm_ann")).balance == 100
     assert not await redeem.fulfil(deps, r.id, "alice")  # too late for 已发放
+    sent = deps.wecom.messages  # type: ignore[attr-defined]
+    assert [(to, m["text"]["content"]) for to, m in sent] == [
+        (["alice"], "安 兑换的「抱枕」已取消：兑换超时未发放，积分已退回，无需再发放。")
+    ]
     await assert_consistent("wm_ann")

@@ -4,15 +4,11 @@ so the normal pipeline (callback → facts → FollowAdded → credit → won ca
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from datetime import timedelta
-from urllib.parse import urlsplit
-
-import aiohttp
 
 from bot.deps import Deps
-from bot.http import ApiError
+from bot.sandbox.player import sandbox_enabled, sandbox_player
 from handlers.fission import participants, schedule
 from handlers.fission.router import router
 from storage.directory import Staff
@@ -25,22 +21,9 @@ FRIENDS = ["周一鸣", "吴思远", "郑可欣"]
 SECOND_LEVEL = ["冯晓彤", "孙佳怡"]
 
 
-def sandbox_enabled(api_base: str) -> bool:
-    """Playing customers is only allowed against a sandbox WeCom on this machine."""
-    host = urlsplit(api_base).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 async def _play(deps: Deps, action: str, body: dict[str, object]) -> None:
-    url = f"{deps.settings.wecom.api_base.rstrip('/')}/sandbox/api/play/{action}"
-    async with aiohttp.ClientSession() as session, session.post(url, json=body) as resp:
-        if resp.status != 200:
-            raise ApiError(502, f"沙箱模拟失败：{(await resp.text())[:200]}")
+    async with sandbox_player(deps.settings.wecom.api_base) as play:
+        await play(action, body)
 
 
 async def play_chain(deps: Deps, activity: FissionActivity) -> FissionParticipant:

@@ -3,20 +3,18 @@ the sandbox so the normal pipeline (callback → facts → listeners → cards) 
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import random
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
-import aiohttp
 from aiohttp import web
 from pydantic import BaseModel, Field
 
 from bot.auth_types import Role
 from bot.deps import Deps
 from bot.http import ApiError, RequestContext, json_ok, read_json
+from bot.sandbox.player import sandbox_enabled, sandbox_player
 from handlers.leaderboard import access, counting, schedule
 from handlers.leaderboard.activities import set_members, state_of, sync_participants
 from handlers.leaderboard.router import router
@@ -32,17 +30,6 @@ _SURNAMES = "王李张刘陈杨赵黄周吴徐孙马朱胡郭何林罗高"
 _GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂"
 
 
-def sandbox_enabled(api_base: str) -> bool:
-    """Playing customers is only allowed against a sandbox WeCom on this machine."""
-    host = urlsplit(api_base).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _customer_name(rng: random.Random) -> str:
     return str(rng.choice(_SURNAMES) + rng.choice(_GIVEN) + rng.choice(["", *_GIVEN]))
 
@@ -53,22 +40,16 @@ async def play_day(
     """Have `customers` new customers add the activity's participants through the sandbox
     (earlier participants get more, so the ranking has a shape); then queue the daily
     broadcast a few seconds later, once the worker has counted them. Returns the adds made."""
-    api_base = deps.settings.wecom.api_base.rstrip("/")
-    if not sandbox_enabled(api_base):
-        raise ApiError(409, "只有连接沙箱企业微信时才能模拟客户添加")
     participants = sorted(await counting.participant_ids(activity.id))
     if not participants:
         raise ApiError(409, "活动还没有参与成员")
     rng = random.Random(seed)
     weights = [len(participants) - i for i in range(len(participants))]
     made = 0
-    async with aiohttp.ClientSession() as session:
+    refusal = "只有连接沙箱企业微信时才能模拟客户添加"
+    async with sandbox_player(deps.settings.wecom.api_base, refusal) as play:
         for userid in rng.choices(participants, weights=weights, k=customers):
-            body = {"userid": userid, "name": _customer_name(rng)}
-            url = f"{api_base}/sandbox/api/play/customer_adds_staff"
-            async with session.post(url, json=body) as resp:
-                if resp.status != 200:
-                    raise ApiError(502, f"沙箱模拟失败：{(await resp.text())[:200]}")
+            await play("customer_adds_staff", {"userid": userid, "name": _customer_name(rng)})
             made += 1
     day = deps.local_now().date().isoformat()
     await deps.queue.enqueue(

@@ -5,13 +5,11 @@ it and open the tracked link, so the data pages and the click alerts have someth
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import random
 import struct
 import zlib
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -20,6 +18,7 @@ from bot import schedule
 from bot.auth_types import Role
 from bot.deps import Deps
 from bot.http import ApiError, RequestContext, json_ok
+from bot.sandbox.player import sandbox_player
 from handlers.sop import media, plans
 from handlers.sop.router import router
 from handlers.sop.runs import link_url
@@ -30,16 +29,6 @@ from storage.sop import Mode, SopPlan, SopRun, SopTask, TaskState
 log = logging.getLogger(__name__)
 DEMO_NAME = "每日新品推荐"
 COVER = "sopdemo-cover-0000000000.png"
-
-
-def sandbox_enabled(api_base: str) -> bool:
-    host = urlsplit(api_base).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _png(width: int = 120, height: int = 120) -> bytes:
@@ -104,23 +93,13 @@ async def seed(deps: Deps) -> None:
 async def play_run(deps: Deps, sop_run: SopRun, seed: int | None = None) -> dict[str, int]:
     """In the sandbox: most of the run's staff post it (personal mode) or confirm the task,
     their customers like and comment, and open the tracked link."""
-    api_base = deps.settings.wecom.api_base.rstrip("/")
-    if not sandbox_enabled(api_base):
-        raise ApiError(409, "只有连接沙箱企业微信时才能模拟发布与点击")
     rng = random.Random(seed)
     tasks = await SopTask.filter(run_id=sop_run.id, state=TaskState.PENDING)
     posters = [t for t in tasks if rng.random() < 0.75] or tasks[:1]
     done = {"posted": 0, "likes": 0, "clicks": 0}
     link = sop_run.item.get("link") or {}
-    async with aiohttp.ClientSession() as session:
-
-        async def play(action: str, body: dict[str, object]) -> dict[str, object]:
-            async with session.post(f"{api_base}/sandbox/api/play/{action}", json=body) as resp:
-                if resp.status != 200:
-                    raise ApiError(502, f"沙箱模拟失败：{(await resp.text())[:200]}")
-                data: dict[str, object] = await resp.json()
-                return data
-
+    refusal = "只有连接沙箱企业微信时才能模拟发布与点击"
+    async with sandbox_player(deps.settings.wecom.api_base, refusal) as play:
         for task in posters:
             if sop_run.mode is Mode.TASK:
                 if not sop_run.moment_id:

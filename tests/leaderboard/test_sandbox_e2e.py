@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.embedded_redis import EmbeddedRedis
+from bot.sandbox.player import sandbox_enabled
 from handlers.leaderboard import counting, demo
-from handlers.leaderboard.demo import sandbox_enabled
 from storage.leaderboard import Activity
 from tests.harness import running_stack
 from tests.leaderboard.stack import api_get, running_activity, sales_corp, sync_directory

@@ -55,20 +55,23 @@ def redemption_card(
     }
 
 
-def fulfilled_card(sent: dict[str, Any], name: str, at_text: str) -> dict[str, Any]:
-    """The card once fulfilled: 「已由 张伟 发放 · 14:32」, no buttons left."""
+def _handled_card(sent: dict[str, Any], desc: str, title: str) -> dict[str, Any]:
+    """A button card once handled: its title and lines kept, `desc` saying by whom and when,
+    no buttons left."""
     url = sent.get("card_action", {}).get("url", "")
     return {
         "card_type": "text_notice",
         "source": sent.get("source", {"desc": "社群积分"}),
-        "main_title": {
-            "title": sent.get("main_title", {}).get("title", "客户兑换了奖品"),
-            "desc": f"已由 {_clip(name, 16)} 发放 · {at_text}",
-        },
+        "main_title": {"title": sent.get("main_title", {}).get("title", title), "desc": desc},
         "horizontal_content_list": sent.get("horizontal_content_list", []),
         "jump_list": [{"type": 1, "title": "查看客户画像", "url": url}],
         "card_action": {"type": 1, "url": url},
     }
+
+
+def fulfilled_card(sent: dict[str, Any], name: str, at_text: str) -> dict[str, Any]:
+    """The card once fulfilled: 「已由 张伟 发放 · 14:32」."""
+    return _handled_card(sent, f"已由 {_clip(name, 16)} 发放 · {at_text}", "客户兑换了奖品")
 
 
 def claim_card(
@@ -93,19 +96,8 @@ def claim_card(
 
 
 def confirmed_card(sent: dict[str, Any], name: str, at_text: str) -> dict[str, Any]:
-    """The claim card once confirmed: 「已由 张伟 确认 · 14:32」, no buttons left."""
-    url = sent.get("card_action", {}).get("url", "")
-    return {
-        "card_type": "text_notice",
-        "source": sent.get("source", {"desc": "社群积分"}),
-        "main_title": {
-            "title": sent.get("main_title", {}).get("title", "客户申请关注视频号积分"),
-            "desc": f"已由 {_clip(name, 16)} 确认 · {at_text}",
-        },
-        "horizontal_content_list": sent.get("horizontal_content_list", []),
-        "jump_list": [{"type": 1, "title": "查看客户画像", "url": url}],
-        "card_action": {"type": 1, "url": url},
-    }
+    """The claim card once confirmed: 「已由 张伟 确认 · 14:32」."""
+    return _handled_card(sent, f"已由 {_clip(name, 16)} 确认 · {at_text}", "客户申请关注视频号积分")
 
 
 def expiry_card(*, customers: int, points: int, day: str, url: str, task_id: str) -> dict[str, Any]:

@@ -32,9 +32,13 @@ async def plan_runs(deps: Deps, activity: FissionActivity) -> None:
             await schedule.cancel(feature, prefix=prefix)
         return
     await schedule.plan("fission.start", f"{activity.id}:start", activity.start_at)
-    days = Rule.daily(DAILY_AT).occurrences(activity.start_at, activity.end_at, deps.settings.tz)
+    # days already gone get no red list (runs planned before and missed still catch up)
+    now = deps.now()
+    days = Rule.daily(DAILY_AT).occurrences(
+        max(activity.start_at, now), activity.end_at, deps.settings.tz
+    )
     wanted = {f"{prefix}{due:%Y%m%d%H%M}": (due, None) for due in days}
-    await schedule.replace("fission.daily", prefix, wanted, since=deps.now())
+    await schedule.replace("fission.daily", prefix, wanted, since=now)
     await schedule.plan("fission.end", f"{activity.id}:end", activity.end_at)
 
 

@@ -312,3 +312,16 @@ async def test_daily_red_list(deps: Deps, clock: Clock) -> None:
     assert [r["value"] for r in rows] == ["Alice 2人", "Bob 1人"]
     await run_due(deps)  # nothing twice
     assert len([m for _, m in wecom.sent if "红榜" in str(m)]) == 2  # type: ignore[attr-defined]
+
+
+async def test_published_late_plans_no_red_list_for_days_gone(deps: Deps, clock: Clock) -> None:
+    """An activity published after its start gets red lists from now on, none for the days
+    already gone (they would go out late, or be skipped with a warning)."""
+    from bot.schedule import runs_of
+    from handlers.fission import schedule
+
+    activity = await make_activity()
+    clock.now = activity.start_at + timedelta(days=2, hours=1)
+    await schedule.plan_runs(deps, activity)
+    dues = [r.due_at for r in await runs_of("fission.daily", f"{activity.id}:")]
+    assert dues and min(dues) >= clock.now

@@ -95,7 +95,7 @@ async def receive(request: web.Request) -> web.Response:
         return await _card_click(deps, crypto, xml, event)
     if conversation.is_conversation(event):
         return await _message(deps, crypto, xml, event)
-    _, created = await request.app[BATCHER_KEY].store(inbox.inbox_key(xml), kind, xml)
+    created = await request.app[BATCHER_KEY].store(inbox.inbox_key(xml), kind, xml) is not None
     CALLBACKS.labels(kind, "stored" if created else "duplicate").inc()
     if created:
         request.app[WELCOME_KEY].start(event)  # the deadline lane: not behind the inbox queue

@@ -31,24 +31,23 @@ class InboxBatcher:
         self.deps = deps
         self._group = GroupCommit(self._insert, self._enqueue)
 
-    async def store(self, key: str, kind: str, xml: str) -> tuple[int, bool]:
-        """(row id, created) once the row is committed and its job enqueue was attempted."""
+    async def store(self, key: str, kind: str, xml: str) -> int | None:
+        """The new row's id once it is committed and its job enqueue was attempted; None for
+        a re-delivery of an event already stored (its row is not looked up: nobody needs it)."""
         return await self._group.submit(InboxItem(key, kind, xml))
 
-    async def _insert(self, items: list[InboxItem]) -> list[tuple[int, bool]]:
-        ids, created = await insert_rows(items, self.deps.now())
-        seen: set[str] = set()
-        results = []
+    async def _insert(self, items: list[InboxItem]) -> list[int | None]:
+        created = await insert_rows(items, self.deps.now())
+        results: list[int | None] = []
         for item in items:  # the same event twice in one batch: only the first is "created"
-            results.append((ids[item.key], item.key in created and item.key not in seen))
-            seen.add(item.key)
+            results.append(created.pop(item.key, None))
         return results
 
-    async def _enqueue(self, items: list[InboxItem], results: list[tuple[int, bool]]) -> None:
+    async def _enqueue(self, items: list[InboxItem], results: list[int | None]) -> None:
         new = [
             (row_id, item.key)
-            for item, (row_id, created) in zip(items, results, strict=True)
-            if created
+            for item, row_id in zip(items, results, strict=True)
+            if row_id is not None
         ]
         if new:
             await enqueue_batch(self.deps, [row_id for row_id, _ in new], batch_job_id(new))
@@ -63,8 +62,9 @@ def _placeholders(dialect: str, rows: int, cols: int) -> str:
     return ",".join([one] * rows)
 
 
-async def insert_rows(items: list[InboxItem], now: datetime) -> tuple[dict[str, int], set[str]]:
-    """Row ids by key, and the keys this call inserted (the others were already stored)."""
+async def insert_rows(items: list[InboxItem], now: datetime) -> dict[str, int]:
+    """The ids of the rows this call inserted, by key (the other keys were already stored).
+    One statement, even when the batch holds re-deliveries."""
     conn = connections.get("default")
     unique = {item.key: item for item in items}
     when = InboxEvent._meta.fields_map["received_at"].to_db_value(now, InboxEvent)
@@ -78,13 +78,7 @@ async def insert_rows(items: list[InboxItem], now: datetime) -> tuple[dict[str, 
     )
     # One statement is its own transaction: no BEGIN/COMMIT round trips on the hot path.
     inserted = await conn.execute_query_dict(sql, values)  # execute_query drops RETURNING on PG
-    ids = {row["key"]: row["id"] for row in inserted}
-    created = set(ids)
-    missing = [k for k in unique if k not in ids]
-    if missing:  # re-deliveries: the rows were committed by an earlier request
-        for row in await InboxEvent.filter(key__in=missing).values("id", "key"):
-            ids[row["key"]] = row["id"]
-    return ids, created
+    return {row["key"]: row["id"] for row in inserted}
 
 
 def batch_job_id(rows: list[tuple[int, str]]) -> str:

@@ -6,6 +6,9 @@ import asyncio
 import logging
 from typing import Any
 
+import pytest
+from redis.asyncio.connection import AbstractConnection
+
 from bot import inbox
 from bot.events import Event
 from bot.inbox import inbox_key
@@ -24,7 +27,7 @@ def _xml(ext: str) -> str:
     )
 
 
-async def _store(batcher: InboxBatcher, ext: str) -> tuple[int, bool]:
+async def _store(batcher: InboxBatcher, ext: str) -> int | None:
     xml = _xml(ext)
     return await batcher.store(inbox_key(xml), "event/x", xml)
 
@@ -35,13 +38,11 @@ async def test_a_batch_led_by_a_redelivery_still_gets_its_new_rows_processed(
     async with Runtime(settings, routers=[]) as rt:
         await rt.deps.redis.flushdb()
         batcher = InboxBatcher(rt.deps)
-        first, created = await _store(batcher, "wmA")
-        assert created
+        first = await _store(batcher, "wmA")
+        assert first is not None
         # WeCom re-delivers A while B arrives: both share one commit, A first.
-        (again, dup_created), (b_id, b_created) = await asyncio.gather(
-            _store(batcher, "wmA"), _store(batcher, "wmB")
-        )
-        assert (again, dup_created, b_created) == (first, False, True)
+        again, b_id = await asyncio.gather(_store(batcher, "wmA"), _store(batcher, "wmB"))
+        assert again is None and b_id is not None
         queued = [job.args[0] for job in await rt.pool.queued_jobs()]
         assert sorted(queued) == [[first], [b_id]]
         worker = build_worker(rt, burst=True, handle_signals=False)
@@ -67,7 +68,7 @@ async def test_a_batch_is_read_and_marked_done_set_wise(settings: Settings) -> N
     async with Runtime(settings, routers=[]) as rt:
         batcher = InboxBatcher(rt.deps)
         stored = await asyncio.gather(*(_store(batcher, f"wm{n}") for n in range(20)))
-        ids = [row_id for row_id, _ in stored]
+        ids = [row_id for row_id in stored if row_id is not None]
         statements = _Statements()
         db_log = logging.getLogger("tortoise.db_client")
         level = db_log.level
@@ -80,6 +81,47 @@ async def test_a_batch_is_read_and_marked_done_set_wise(settings: Settings) -> N
             db_log.setLevel(level)
         assert statements.count <= 4
         assert await InboxEvent.filter(status=InboxStatus.DONE).count() == 20
+
+
+async def test_a_batch_of_redeliveries_is_one_statement_and_one_redis_round_trip(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The acknowledgement path's cost per commit: the INSERT alone (a re-delivered event's
+    row is not read back) and the job enqueue in a single Redis round trip."""
+    async with Runtime(settings, routers=[]) as rt:
+        await rt.deps.redis.flushdb()
+        batcher = InboxBatcher(rt.deps)
+        first = await asyncio.gather(*(_store(batcher, f"wm{n}") for n in range(4)))
+        assert None not in first
+        sends = 0
+        real_send = AbstractConnection.send_packed_command
+
+        async def counting_send(self: AbstractConnection, *args: Any, **kwargs: Any) -> None:
+            nonlocal sends
+            sends += 1
+            await real_send(self, *args, **kwargs)
+
+        monkeypatch.setattr(AbstractConnection, "send_packed_command", counting_send)
+        statements = _Statements()
+        db_log = logging.getLogger("tortoise.db_client")
+        level = db_log.level
+        db_log.setLevel(logging.DEBUG)
+        db_log.addHandler(statements)
+        try:
+            # Three re-deliveries and two new events arriving together: one commit.
+            again = await asyncio.gather(
+                *(_store(batcher, f"wm{n}") for n in (0, 1, 2)),
+                _store(batcher, "wmNew1"),
+                _store(batcher, "wmNew2"),
+            )
+        finally:
+            db_log.removeHandler(statements)
+            db_log.setLevel(level)
+        assert again[:3] == [None, None, None] and None not in again[3:]
+        assert statements.count == 1
+        assert sends == 1
+        queued = sorted(job.args[0] for job in await rt.pool.queued_jobs())
+        assert again[3:] in queued
 
 
 def _batch_router(
@@ -105,7 +147,7 @@ async def test_a_batch_handler_gets_the_batch_and_a_bad_event_fails_alone(
     async with Runtime(settings, routers=[_batch_router(calls, bad="wm2")]) as rt:
         batcher = InboxBatcher(rt.deps)
         stored = await asyncio.gather(*(_store(batcher, f"wm{n}") for n in range(4)))
-        ids = [row_id for row_id, _ in stored]
+        ids = [row_id for row_id in stored if row_id is not None]
         assert await inbox.process_batch(rt.deps, ids) == 3
         # Once for the four together, then each alone to find the bad one.
         assert calls == [["wm0", "wm1", "wm2", "wm3"], ["wm0"], ["wm1"], ["wm2"], ["wm3"]]
@@ -124,7 +166,7 @@ async def test_batch_jobs_starting_together_are_handled_as_one_set(settings: Set
     entered = asyncio.Event()
     async with Runtime(settings, routers=[_batch_router(calls, entered=entered)]) as rt:
         batcher = InboxBatcher(rt.deps)
-        ids = [(await _store(batcher, f"wm{n}"))[0] for n in range(6)]  # six commits
+        ids = [await _store(batcher, f"wm{n}") for n in range(6)]  # six commits
         ctx: dict[str, Any] = {"deps": rt.deps}
         # Jobs starting together (arq starts up to max_jobs at once) are handled as one set,
         # each job still answered with its own rows; the ones that start while a set runs

@@ -5,15 +5,13 @@ so the normal pipeline (scrmbot tag / callback → facts → domain event → ru
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import random
 from datetime import UTC, timedelta
-from urllib.parse import urlsplit
-
-import aiohttp
 
 from bot.deps import Deps
+from bot.http import ApiError
+from bot.sandbox.player import sandbox_enabled, sandbox_player
 from handlers.facts import mark_tags
 from handlers.stages import sweep
 from handlers.stages.engine import move
@@ -32,15 +30,6 @@ STAGES = [
 ]
 INTEREST = ["基础版", "专业版", "企业版"]
 TRIAL_GROUPS = ["新品体验官1群", "新品体验官2群"]
-
-
-def _sandbox(api_base: str) -> bool:
-    """Playing customers is only done against a sandbox WeCom on this machine."""
-    host = urlsplit(api_base).hostname or ""
-    try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @router.demo
@@ -103,7 +92,7 @@ async def seed(deps: Deps) -> None:
     await _history(deps, journey, stages)
     result = await sweep.sweep(deps)
     log.info("stages demo: sweep moved %s relations, sent %s reminders", *result.values())
-    if _sandbox(deps.settings.wecom.api_base):
+    if sandbox_enabled(deps.settings.wecom.api_base):
         await _play(deps, journey, tags, groups)
 
 
@@ -177,11 +166,11 @@ async def _play(deps: Deps, journey: Journey, tags: dict[str, str], groups: dict
     chat = groups.get(TRIAL_GROUPS[0])
     joined = 0
     if chat:
-        url = f"{deps.settings.wecom.api_base.rstrip('/')}/sandbox/api/play/customer_joins_group"
-        async with aiohttp.ClientSession() as session:
+        async with sandbox_player(deps.settings.wecom.api_base) as play:
             for _, ext in in_new[4:7]:
-                async with session.post(
-                    url, json={"chat_id": chat, "external_userid": ext}
-                ) as resp:
-                    joined += resp.status == 200
+                try:
+                    await play("customer_joins_group", {"chat_id": chat, "external_userid": ext})
+                    joined += 1
+                except ApiError as exc:
+                    log.warning("stages demo: %s could not join: %s", ext, exc)
     log.info("stages demo: %s tagged through scrmbot, %s joined a trial group", tagged, joined)

@@ -35,6 +35,7 @@ FINALIZE_JOB = "radar_finalize_many"
 class _Pending:
     visit: NewVisit
     measured: bool  # heartbeats expected (not a link radar)
+    new_browser: bool = False  # a browser seen for the first time (see people.record)
 
 
 class VisitBatcher:
@@ -42,9 +43,9 @@ class VisitBatcher:
         self.deps = deps
         self._group: GroupCommit[_Pending, None] = GroupCommit(insert, self._announce)
 
-    async def record(self, visit: NewVisit, measured: bool) -> None:
+    async def record(self, visit: NewVisit, measured: bool, new_browser: bool = False) -> None:
         """Returns once the visit is committed."""
-        await self._group.submit(_Pending(visit, measured))
+        await self._group.submit(_Pending(visit, measured, new_browser))
 
     async def _announce(self, batch: list[_Pending], _: list[None]) -> None:
         await announce(self.deps, batch)
@@ -54,10 +55,19 @@ async def insert(batch: list[_Pending]) -> list[None]:
     """The visits and the people they touch (handlers/radar/people), in one transaction:
     the summary never misses a committed visit."""
     rows = [p.visit.row() for p in batch]
+    first = [r for r, p in zip(rows, batch, strict=True) if _alone(p)]
+    others = [r for r, p in zip(rows, batch, strict=True) if not _alone(p)]
     async with in_transaction() as tx:
         await insert_rows(Visit, rows, tx)
-        await people.record(rows, tx)
+        await people.record_first(first, tx)
+        await people.record(others, tx)
     return [None] * len(batch)
+
+
+def _alone(p: _Pending) -> bool:
+    """An anonymous browser's first visit is its person's only visit, and nobody can have
+    come through the browser yet (its forward link is on the page this visit answers)."""
+    return p.new_browser and not p.visit.external_userid
 
 
 async def announce(deps: Deps, batch: list[_Pending]) -> None:

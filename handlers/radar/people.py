@@ -77,6 +77,22 @@ async def touched(db: BaseDBAsyncClient, visits: Iterable[dict[str, Any]]) -> se
     return keys
 
 
+async def record_first(visits: list[dict[str, Any]], db: BaseDBAsyncClient) -> None:
+    """The people of visits that are known to be their person's only visit, with no visit
+    through their browser yet (an anonymous browser's first open): each summary is computed
+    from the visit alone, without reading any visit back, and upserted like any other (the
+    people they were forwarded from are recomputed as usual)."""
+    if not visits:
+        return
+    fresh = [{"duration_seconds": 0, "progress": 0, "max_page": 0, **v} for v in visits]
+    rows = [_summary(int(v["radar_id"]), person_of(v), [v], {}, db) for v in fresh]
+    await _upsert(db, rows)
+    parents = [v for v in visits if v.get("parent_visitor_id")]
+    if parents:
+        keys = await touched(db, parents)
+        await refresh(db, keys - {(int(v["radar_id"]), person_of(v)) for v in visits})
+
+
 async def refresh(db: BaseDBAsyncClient, keys: set[Key]) -> None:
     """Recompute `keys` from their visits and upsert them (inside the caller's transaction)."""
     ordered = sorted(keys)
@@ -99,6 +115,10 @@ async def _refresh_chunk(db: BaseDBAsyncClient, keys: list[Key]) -> None:
             mine = visits.get(pk)
             if mine:
                 rows.append(_summary(radar_id, pk, mine, children, db))
+    await _upsert(db, rows)
+
+
+async def _upsert(db: BaseDBAsyncClient, rows: list[list[Any]]) -> None:
     if not rows:
         return
     cols = ", ".join(COLUMNS)

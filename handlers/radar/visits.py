@@ -141,7 +141,7 @@ async def record_visit(
         channel,
         deps.now(),
     )
-    await batcher(deps).record(visit, measured)
+    await batcher(deps).record(visit, measured, visitor.fresh)
     return visit
 
 

@@ -170,3 +170,42 @@ async def test_the_export_reads_the_summary_in_keyset_pages(
     f = {"staff": "bob"}
     mine = await queries.export_rows(rid, None, f, 1000, chunk=2)
     assert mine == [r for r in whole if r["staff"] == "bob"] and mine
+
+
+async def test_a_new_browsers_open_is_summarized_without_reading_visits_back(
+    client: TestClient, deps: Deps, corp: None, clock: Clock, monkeypatch: Any
+) -> None:
+    """An anonymous browser's first open is its person's only visit: its summary row comes
+    from the visit itself (no visit read back on the landing page's insert), and still equals
+    a from-scratch recomputation, for plain opens, forwards, returning browsers and customers."""
+    calls: list[list[str]] = []
+    original = people._visits_of  # noqa: SLF001
+
+    async def counted(db: Any, radar_id: int, pks: list[str]) -> Any:
+        calls.append(pks)
+        return await original(db, radar_id, pks)
+
+    monkeypatch.setattr(people, "_visits_of", counted)
+    radar = await make_radar(deps)
+    share = await make_share(deps, radar, "carol", "")
+    for _ in range(5):
+        clock.advance(7)
+        assert (await open_link(client, f"/r/{share.token}"))[0] == 200
+    assert calls == []  # five new browsers, nobody read back
+    rng = random.Random(5)
+    shares = [share, await make_share(deps, radar, "alice", "wm_ann")]
+    links = [f"/r/{s.token}" for s in shares]
+    for _ in range(30):
+        clock.advance(rng.randint(1, 50))
+        status, html = await open_link(client, rng.choice(links), fresh=rng.random() < 0.7)
+        assert status == 200
+        links.append(page_config(html)["self"])
+    assert calls  # forwards recompute the people they came through, returning browsers theirs
+    order = ("person",)
+    kept = await Person.filter(radar_id=radar.id).order_by(*order).values(*FIELDS)
+    assert len(kept) == len(
+        {v.external_userid or v.visitor_id for v in await Visit.filter(radar_id=radar.id)}
+    )
+    assert any(p["brought"] for p in kept) and any(p["visits"] > 1 for p in kept)
+    await people.rebuild(radar.id)
+    assert await Person.filter(radar_id=radar.id).order_by(*order).values(*FIELDS) == kept

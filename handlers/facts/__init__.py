@@ -18,12 +18,13 @@ from handlers.facts import (  # noqa: F401  (each module decorates the router)
     pickers,
     sync,
 )
-from handlers.facts.members import department_tree
+from handlers.facts.members import check_picks_in_scope, department_tree
 from handlers.facts.router import router
 from handlers.facts.store import add_timeline, first_add, is_new_customer, mark_tags
 
 __all__ = [
     "add_timeline",
+    "check_picks_in_scope",
     "department_tree",
     "first_add",
     "is_new_customer",

@@ -1,9 +1,12 @@
 """The corp directory as the core asks for it: who a member is (auth's sessions and names)
-and who is in a set of departments (a department admin's scope)."""
+and who is in a set of departments (a department admin's scope), and the check features make
+when a department admin picks staff and departments."""
 
 from __future__ import annotations
 
-from bot.auth_types import Member
+from bot.auth import scope_userids
+from bot.auth_types import Member, Principal
+from bot.http import ApiError
 from handlers.facts.router import router
 from storage.directory import Department, Staff
 
@@ -40,3 +43,18 @@ async def department_tree(roots: frozenset[int]) -> set[int]:
                 found.add(child)
                 todo.append(child)
     return found
+
+
+async def check_picks_in_scope(user: Principal, userids: list[str], departments: list[int]) -> None:
+    """A department admin may only pick staff and departments they manage (a 403 naming the
+    first one outside)."""
+    if user.sees_all:
+        return
+    scope = await scope_userids(user) or set()
+    outside = [u for u in userids if u not in scope]
+    if outside:
+        raise ApiError(403, f"成员 {outside[0]} 不在你管理的部门内", "userids")
+    tree = await department_tree(user.departments)
+    bad = [d for d in departments if d not in tree]
+    if bad:
+        raise ApiError(403, f"部门 {bad[0]} 不在你管理的范围内", "department_ids")

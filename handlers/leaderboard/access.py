@@ -47,22 +47,6 @@ async def load(ctx: RequestContext, *, manage: bool = False) -> Activity:
     return activity
 
 
-async def check_members_in_scope(user: Principal, userids: list[str], depts: list[int]) -> None:
-    """A department admin may only pick staff and departments they manage."""
-    if user.sees_all:
-        return
-    scope = await scope_userids(user) or set()
-    outside = [u for u in userids if u not in scope]
-    if outside:
-        raise ApiError(403, f"成员 {outside[0]} 不在你管理的部门内", "userids")
-    from handlers.facts import department_tree
-
-    tree = await department_tree(user.departments)
-    bad = [d for d in depts if d not in tree]
-    if bad:
-        raise ApiError(403, f"部门 {bad[0]} 不在你管理的范围内", "department_ids")
-
-
 async def check_chats_in_scope(user: Principal, chat_ids: list[str]) -> None:
     """A department admin may only pick customer groups owned by staff they manage (else the
     activity's group list would show them other departments' group names)."""

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from bot.auth_types import Role
 from bot.http import ApiError, RequestContext, json_ok, page_params, read_json, scope_userids
+from handlers.facts import check_picks_in_scope
 from handlers.leaderboard import access, activities, counting
 from handlers.leaderboard.activities import ActivityPatch, state_of
 from handlers.leaderboard.notify import names_of
@@ -80,7 +81,7 @@ async def create_activity(ctx: RequestContext) -> web.StreamResponse:
         if getattr(patch, required) is None:
             label = activities.FIELD_LABELS[required]
             raise ApiError(400, f"请填写{label}", required)
-    await access.check_members_in_scope(ctx.user, patch.userids or [], patch.department_ids or [])
+    await check_picks_in_scope(ctx.user, patch.userids or [], patch.department_ids or [])
     await access.check_chats_in_scope(ctx.user, patch.chat_ids or [])
     assert patch.end_at is not None
     activities.check_not_past(patch.end_at, ctx.deps.now())
@@ -119,7 +120,7 @@ async def update_activity(ctx: RequestContext) -> web.StreamResponse:
     patch = await read_json(ctx.request, ActivityPatch)
     lists = await access.current_lists(activity.id)
     activities.check_edit(activity, patch, ctx.deps.now(), lists)
-    await access.check_members_in_scope(ctx.user, patch.userids or [], patch.department_ids or [])
+    await check_picks_in_scope(ctx.user, patch.userids or [], patch.department_ids or [])
     await access.check_chats_in_scope(ctx.user, patch.chat_ids or [])
     if {"userids", "department_ids"} & patch.model_fields_set or activity.draft:
         await activities.check_has_participants(

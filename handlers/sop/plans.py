@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from bot import schedule
 from bot.auth_types import Principal, Role
 from bot.deps import Deps
-from bot.http import ApiError, RequestContext, path_id, scope_userids
+from bot.http import ApiError, RequestContext, path_id
+from handlers.facts import check_picks_in_scope
 from handlers.sop import rules
 from handlers.sop.router import SopSettings
 from storage.directory import Staff
@@ -205,29 +206,13 @@ async def staff_of(deps: Deps, plan: SopPlan) -> list[str]:
     return sorted(found - inactive)
 
 
-async def check_scope(user: Principal, userids: list[str], departments: list[int]) -> None:
-    """A department admin picks only staff and departments they manage."""
-    if user.sees_all:
-        return
-    scope = await scope_userids(user) or set()
-    outside = [u for u in userids if u not in scope]
-    if outside:
-        raise ApiError(403, f"成员 {outside[0]} 不在你管理的部门内", "userids")
-    from handlers.facts import department_tree
-
-    tree = await department_tree(user.departments)
-    bad = [d for d in departments if d not in tree]
-    if bad:
-        raise ApiError(403, f"部门 {bad[0]} 不在你管理的范围内", "department_ids")
-
-
 async def manages(user: Principal, plan: SopPlan) -> bool:
     if user.sees_all:
         return True
     if user.role is not Role.DEPT_ADMIN:
         return False
     try:
-        await check_scope(user, plan.userids, plan.department_ids)
+        await check_picks_in_scope(user, plan.userids, plan.department_ids)
     except ApiError:
         return False
     return True

@@ -11,6 +11,7 @@ from aiohttp import web
 from bot import schedule
 from bot.auth_types import Role
 from bot.http import ApiError, RequestContext, json_ok, read_json, scope_userids
+from handlers.facts import check_picks_in_scope
 from handlers.sop import plans, rules
 from handlers.sop.plans import RUN, PlanIn
 from handlers.sop.router import router
@@ -81,7 +82,7 @@ async def create_plan(ctx: RequestContext) -> web.StreamResponse:
     assert ctx.user is not None
     data = await read_json(ctx.request, PlanIn)
     plans.check_plan(data)
-    await plans.check_scope(ctx.user, data.userids, data.department_ids)
+    await check_picks_in_scope(ctx.user, data.userids, data.department_ids)
     plan = SopPlan(created_by=ctx.user.userid)
     plans.apply(plan, data)
     await plan.save()
@@ -101,7 +102,7 @@ async def update_plan(ctx: RequestContext) -> web.StreamResponse:
     plan = await plans.load(ctx)
     data = await read_json(ctx.request, PlanIn)
     plans.check_plan(data)
-    await plans.check_scope(ctx.user, data.userids, data.department_ids)
+    await check_picks_in_scope(ctx.user, data.userids, data.department_ids)
     plans.apply(plan, data)
     await plan.save()
     await plans.plan_runs(ctx.deps, plan)

@@ -66,7 +66,8 @@ async def choose(deps: Deps, event: ExternalContactEvent) -> tuple[str, Welcome]
     return None
 
 
-async def _claim(deps: Deps, event: ExternalContactEvent) -> WelcomeLog | None:
+async def _claim(deps: Deps, event: ExternalContactEvent, **decision: Any) -> WelcomeLog | None:
+    """The add's row, pending (or already with its `decision`); None when another run has it."""
     try:
         return await WelcomeLog.create(
             key=welcome_key(event),
@@ -74,6 +75,7 @@ async def _claim(deps: Deps, event: ExternalContactEvent) -> WelcomeLog | None:
             external_userid=event.external_user_id,
             state=event.state[:64],
             event_at=event.created_at,
+            **decision,
         )
     except IntegrityError:
         return None
@@ -90,25 +92,35 @@ async def _send(deps: Deps, code: str, welcome: Welcome) -> str:
 
 
 async def arbitrate(deps: Deps, event: ExternalContactEvent) -> WelcomeLog | None:
-    """Decide once for this add; None when another run already decided."""
+    """Decide once for this add; None when another run already decided.
+
+    Providers only read, so they are asked first: when none has a welcome nothing will be
+    sent, and the decision is the one INSERT of the row (most adds of a corp without
+    welcomes). Otherwise the row is claimed before anything goes out to WeCom."""
+    chosen = await choose(deps, event)
+    if chosen is None:
+        row = await _claim(
+            deps, event, status="not_sent", reason="no_provider", decided_at=deps.now()
+        )
+        if row is not None:
+            WELCOMES.labels("no_provider").inc()
+        return row
     row = await _claim(deps, event)
     if row is None:
         return None
-    chosen = await choose(deps, event)
+    provider, welcome = chosen
     age = (deps.now() - event.created_at).total_seconds()
-    if chosen is None:
-        reason = "no_provider"
-    elif not event.welcome_code:
+    if not event.welcome_code:
         reason = "no_code"
     elif age > DEADLINE_SECONDS:
         reason = "late"
     else:
-        reason = await _send(deps, event.welcome_code, chosen[1])
-    if reason and chosen is not None:
-        row.fallback_sent = await _fallback(deps, event, chosen[1], reason)
-    row.provider = chosen[0] if chosen else ""
+        reason = await _send(deps, event.welcome_code, welcome)
+    if reason:
+        row.fallback_sent = await _fallback(deps, event, welcome, reason)
+    row.provider = provider
     row.status, row.reason, row.decided_at = ("not_sent" if reason else "sent"), reason, deps.now()
-    await row.save()
+    await row.save(update_fields=["fallback_sent", "provider", "status", "reason", "decided_at"])
     WELCOMES.labels(reason or "sent").inc()
     return row
 

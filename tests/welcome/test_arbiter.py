@@ -4,14 +4,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 from bot.embedded_redis import EmbeddedRedis
-from bot.events import ExternalContactEvent
+from bot.events import ExternalContactEvent, event_from_dict
 from bot.metrics import WELCOMES
 from bot.router import Router
 from bot.sandbox.corp import Corp
-from bot.welcome import Welcome
+from bot.welcome import Welcome, arbitrate
 from handlers.welcome import router as welcome_router
 from storage.core import WelcomeLog
 from storage.welcome import DefaultWelcome
@@ -134,3 +135,48 @@ async def test_no_provider_no_fallback(
         row = await decided(await add(s))
         assert (row.status, row.reason, row.fallback_sent) == ("not_sent", "no_provider", False)
         assert s.corp.inbox("lina") == []
+
+
+async def test_an_add_no_provider_welcomes_is_decided_in_one_statement(
+    tmp_path: Path, db_url: str, redis_server: EmbeddedRedis
+) -> None:
+    """Nothing will be sent: the decision is the row's INSERT alone (no claim, then update),
+    and a second run (the worker's safety net) decides nothing."""
+    async with running_stack(tmp_path, db_url, redis_server.url, corp=corp(), routers=[]) as s:
+        event = event_from_dict(
+            {
+                "MsgType": "event",
+                "Event": "change_external_contact",
+                "ChangeType": "add_external_contact",
+                "UserID": "lina",
+                "ExternalUserID": "wmNoProvider",
+                "CreateTime": "1700000000",
+            }
+        )
+        assert isinstance(event, ExternalContactEvent)
+        statements = _Statements()
+        db_log = logging.getLogger("tortoise.db_client")
+        level = db_log.level
+        db_log.setLevel(logging.DEBUG)
+        db_log.addHandler(statements)
+        try:
+            row = await arbitrate(s.deps, event)
+            again = await arbitrate(s.deps, event)
+        finally:
+            db_log.removeHandler(statements)
+            db_log.setLevel(level)
+        assert row is not None and again is None
+        assert statements.count == 2  # one INSERT each run
+        stored = await WelcomeLog.get(external_userid="wmNoProvider")
+        assert (stored.status, stored.reason, stored.provider) == ("not_sent", "no_provider", "")
+        assert stored.decided_at is not None
+        assert s.corp.inbox("lina") == []
+
+
+class _Statements(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1

@@ -119,19 +119,29 @@ def started_card(
 
 
 def red_list_card(
-    *, activity: str, day: str, rows: list[tuple[str, int]], url: str, task_id: str
+    *,
+    activity: str,
+    day: str,
+    window: str,
+    rows: list[tuple[str, int]],
+    url: str,
+    task_id: str,
 ) -> dict[str, Any]:
-    """The daily red list: staff by the new customers the activity brought them that day."""
+    """The red list at a reminder time: staff by the new customers the activity brought them
+    in the window since the previous reminder (shown as 统计时段)."""
     top = rows[:5]
     return {
         "card_type": "text_notice",
         "source": {"desc": "裂变活动"},
         "main_title": {"title": f"{day} 拉新红榜"[:26], "desc": activity[:30]},
         "horizontal_content_list": [
-            {"keyname": f"第{i}名"[:5], "value": f"{name} {count}人"[:26]}
-            for i, (name, count) in enumerate(top, start=1)
+            {"keyname": "统计时段", "value": window[:26]},
+            *(
+                {"keyname": f"第{i}名"[:5], "value": f"{name} {count}人"[:26]}
+                for i, (name, count) in enumerate(top, start=1)
+            ),
         ],
-        "sub_title_text": "今日暂无新客户，快邀请客户参加活动吧。" if not top else "继续加油！",
+        "sub_title_text": "本时段暂无新客户，快邀请客户参加活动吧。" if not top else "继续加油！",
         "card_action": {"type": 1, "url": url},
         "task_id": task_id,
     }

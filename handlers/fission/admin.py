@@ -73,6 +73,21 @@ class ActivityIn(BaseModel):
     participating: list[str] = Field(default_factory=list, max_length=5000, title="参与员工")
     departments: list[int] = Field(default_factory=list, max_length=500, title="参与部门")
     recommend_tags: list[str] = Field(default_factory=list, max_length=50, title="推荐客户标签")
+    remind_times: list[str] = Field(
+        default_factory=lambda: list(schedule.DEFAULT_TIMES), title="提醒时间"
+    )
+
+    @field_validator("remind_times")
+    @classmethod
+    def _times(cls, value: list[str]) -> list[str]:
+        if not 1 <= len(value) <= schedule.MAX_TIMES:
+            raise ValueError(f"需填写 1～{schedule.MAX_TIMES} 个时间")
+        for text in value:
+            if not schedule.TIME_RE.fullmatch(text):
+                raise ValueError(f"“{text[:10]}”不是有效的时间，请按 HH:MM 填写，如 18:00")
+        if len(set(value)) != len(value):
+            raise ValueError("时间不能重复")
+        return sorted(value)
 
     @field_validator("start_at", "end_at")
     @classmethod
@@ -178,6 +193,7 @@ async def serialize(
             "participating": opts.get("participating", []),
             "departments": opts.get("departments", []),
             "recommend_tags": opts.get("recommend_tags", []),
+            "remind_times": [f"{t:%H:%M}" for t in schedule.times_of(activity)],
         }
     return data
 
@@ -200,6 +216,7 @@ def _apply(activity: FissionActivity, body: ActivityIn) -> None:
         "participating": body.participating,
         "departments": body.departments,
         "recommend_tags": body.recommend_tags,
+        "remind_times": body.remind_times,
     }
 
 

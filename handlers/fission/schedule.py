@@ -4,8 +4,9 @@ with the script; at the end, every participant's QR code is set to be deleted N 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from bot import schedule
@@ -20,7 +21,27 @@ from storage.facts import Customer, FollowTag
 from storage.fission import FissionActivity, FissionHelp, FissionParticipant
 from storage.schedule import ScheduledRun
 
-DAILY_AT = time(18)  # the daily red list, in the corp's time zone
+DEFAULT_TIMES = ("18:00",)  # the daily red list, in the corp's time zone
+MAX_TIMES = 3
+TIME_RE = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
+
+
+def times_of(activity: FissionActivity) -> list[time]:
+    """The activity's reminder times of day (options.remind_times, HH:MM), sorted; 18:00 when
+    none were set."""
+    raw = (activity.options or {}).get("remind_times") or list(DEFAULT_TIMES)
+    texts = sorted({str(t) for t in raw if TIME_RE.fullmatch(str(t))}) or list(DEFAULT_TIMES)
+    return [time(int(t[:2]), int(t[3:])) for t in texts]
+
+
+def previous_reminder(activity: FissionActivity, due: datetime, tz: tzinfo) -> datetime:
+    """The reminder before `due` (the same day's earlier time, or the last one the day
+    before): the red list at `due` covers [previous, due)."""
+    return max(
+        at
+        for t in times_of(activity)
+        for at in Rule.daily(t).occurrences(due - timedelta(days=1), due, tz)
+    )
 
 
 async def plan_runs(deps: Deps, activity: FissionActivity) -> None:
@@ -34,10 +55,12 @@ async def plan_runs(deps: Deps, activity: FissionActivity) -> None:
     await schedule.plan("fission.start", f"{activity.id}:start", activity.start_at)
     # days already gone get no red list (runs planned before and missed still catch up)
     now = deps.now()
-    days = Rule.daily(DAILY_AT).occurrences(
-        max(activity.start_at, now), activity.end_at, deps.settings.tz
-    )
-    wanted = {f"{prefix}{due:%Y%m%d%H%M}": (due, None) for due in days}
+    since = max(activity.start_at, now)
+    wanted = {
+        f"{prefix}{due:%Y%m%d%H%M}": (due, None)
+        for at in times_of(activity)
+        for due in Rule.daily(at).occurrences(since, activity.end_at, deps.settings.tz)
+    }
     await schedule.replace("fission.daily", prefix, wanted, since=now)
     await schedule.plan("fission.end", f"{activity.id}:end", activity.end_at)
 
@@ -64,17 +87,24 @@ async def on_daily(deps: Deps, run: ScheduledRun) -> None:
     activity = await _activity_of(run)
     if activity is None or not activity.published:
         return
+    tz = deps.settings.tz
     until = run.due_at
-    rows = await red_list(activity, until - timedelta(days=1), until)
-    day = until.astimezone(deps.settings.tz).strftime("%m-%d")
+    since = previous_reminder(activity, until, tz)
+    rows = await red_list(activity, since, until)
+    day = until.astimezone(tz).strftime("%m-%d")
+    start, end = since.astimezone(tz), until.astimezone(tz)
+    window = f"{start:%m-%d %H:%M}–" + (
+        f"{end:%H:%M}" if start.date() == end.date() else f"{end:%m-%d %H:%M}"
+    )
     for userid in await staff_of(deps, activity):
         digest = hashlib.sha256(userid.encode()).hexdigest()[:16]
         card = red_list_card(
             activity=activity.name,
             day=day,
+            window=window,
             rows=rows,
             url=deps.url("/sidebar?open=fission"),
-            task_id=f"fission-daily-{activity.id}-{until:%Y%m%d}-{digest}",
+            task_id=f"fission-daily-{activity.id}-{until:%Y%m%d%H%M}-{digest}",
         )
         await send_once(
             deps,

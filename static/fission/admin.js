@@ -96,7 +96,7 @@ async function copy(ui, a, done) {
 const DEFAULTS = {
   name: "", rules: "", tiers: [{ helpers: 3, prize: "", stock: 100, redeem_text: "" }], new_only: true,
   revoke_hours: 24, helper_limit: 0, staff: [], welcome_text: "", way_keep_days: 7, staff_script: "",
-  customer_script: "", participating: [], departments: [], phase: "draft",
+  customer_script: "", participating: [], departments: [], remind_times: ["18:00"], phase: "draft",
   layout: { qr: { x: 487, y: 1071, w: 225 }, avatar: { x: 37, y: 1071, w: 97 }, nickname: { x: 152, y: 1071, w: 30 } },
   background: { width: 750, height: 1334, custom: false },
 };
@@ -121,6 +121,7 @@ async function showEditor(el, ui, id, nav) {
     welcome_text: h("textarea", { rows: 3, placeholder: "好友扫码添加后收到的欢迎语（系统会附上助力结果和好友自己的活动链接）" }, a.welcome_text),
     staff_script: h("textarea", { rows: 2, placeholder: "活动开始时发给员工的推广话术" }, a.staff_script),
     customer_script: h("textarea", { rows: 2, placeholder: "员工转发给客户的邀请话术" }, a.customer_script),
+    remind_times: h("input", { value: (a.remind_times || ["18:00"]).join(", "), maxlength: 40, placeholder: "18:00" }),
   };
   const staff = ui.picker({ kind: "staff", value: a.staff });
   const participating = ui.picker({ kind: "staff", value: a.participating });
@@ -143,6 +144,7 @@ async function showEditor(el, ui, id, nav) {
     layout: posterEditor.value(), staff_script: inputs.staff_script.value, customer_script: inputs.customer_script.value,
     participating: participating.value(), departments: departments.value().map(Number),
     recommend_tags: tags.value(),
+    remind_times: inputs.remind_times.value.split(/[,，、\s]+/).filter(Boolean),
   });
   const formError = h("div", { class: "form-error" });
   const save = h("button", { class: "btn btn-primary", type: "submit", id: "fx-save" }, id ? "保存修改" : "保存为草稿");
@@ -166,6 +168,7 @@ async function showEditor(el, ui, id, nav) {
     h("div", { class: "fx-grid2" }, field("staff_script", "员工话术", inputs.staff_script), field("customer_script", "客户话术", inputs.customer_script)),
     h("div", { class: "fx-grid2" }, field("participating", "参与员工", participating.el), field("departments", "参与部门", departments.el)),
     field("recommend_tags", "推荐客户标签", tags.el, "活动开始时，提醒员工邀请带这些标签的客户"),
+    field("remind_times", "提醒时间", inputs.remind_times, "每天在这些时间（HH:MM，1～3 个，用逗号分隔）给员工发拉新红榜，统计自上次提醒以来的新客户"),
     formError, h("div", { class: "ui-filters" }, save, h("button", { class: "btn", type: "button", onclick: nav.list }, "取消")));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();

@@ -309,7 +309,8 @@ async def test_daily_red_list(deps: Deps, clock: Clock) -> None:
     cards = [m["template_card"] for _, m in wecom.sent if "红榜" in str(m)]  # type: ignore[attr-defined]
     assert len(cards) == 2 and {c["task_id"] for c in cards}.__len__() == 2
     rows = cards[0]["horizontal_content_list"]
-    assert [r["value"] for r in rows] == ["Alice 2人", "Bob 1人"]
+    assert rows[0] == {"keyname": "统计时段", "value": "05-31 18:00–06-01 18:00"}
+    assert [r["value"] for r in rows[1:]] == ["Alice 2人", "Bob 1人"]
     await run_due(deps)  # nothing twice
     assert len([m for _, m in wecom.sent if "红榜" in str(m)]) == 2  # type: ignore[attr-defined]
 
@@ -325,3 +326,79 @@ async def test_published_late_plans_no_red_list_for_days_gone(deps: Deps, clock:
     await schedule.plan_runs(deps, activity)
     dues = [r.due_at for r in await runs_of("fission.daily", f"{activity.id}:")]
     assert dues and min(dues) >= clock.now
+
+
+async def test_two_reminder_times_two_cards_a_day_each_once(deps: Deps, clock: Clock) -> None:
+    """12:00 and 18:00: every staff member gets two red lists a day, each once, the second
+    covering only the new customers since the first."""
+    from handlers.fission import schedule
+
+    activity = await make_activity(options={"remind_times": ["12:00", "18:00"]})
+    p = await make_participant(activity, "wm_p")
+    for i, (userid, hours) in enumerate((("alice", 0), ("bob", 0), ("alice", 4))):
+        await credit(  # 09:00, 09:01 and 13:02 in Shanghai
+            deps,
+            state=state_of(p.code),
+            helper=f"wm_h{i}",
+            userid=userid,
+            at=T0 + timedelta(hours=hours, minutes=i),
+        )
+    await schedule.plan_runs(deps, activity)
+    wecom = deps.wecom
+
+    def cards() -> list[dict[str, Any]]:
+        return [m["template_card"] for _, m in wecom.sent if "红榜" in str(m)]  # type: ignore[attr-defined]
+
+    clock.now = T0 + timedelta(hours=9, minutes=1)  # 18:01 the first day: 12:00 and 18:00 due
+    await run_due(deps)
+    await run_due(deps)  # nothing twice
+    got = cards()
+    assert len(got) == 4 and len({c["task_id"] for c in got}) == 4
+    assert sorted(u for users, m in wecom.sent for u in users if "红榜" in str(m)) == [  # type: ignore[attr-defined]
+        "alice",
+        "alice",
+        "bob",
+        "bob",
+    ]
+    by_window = {c["horizontal_content_list"][0]["value"]: c for c in got}
+    noon = by_window["05-31 18:00–06-01 12:00"]["horizontal_content_list"]
+    assert [r["value"] for r in noon[1:]] == ["Alice 1人", "Bob 1人"]
+    evening = by_window["06-01 12:00–18:00"]["horizontal_content_list"]
+    assert [r["value"] for r in evening[1:]] == ["Alice 1人"]
+    assert noon[0]["keyname"] == "统计时段"
+
+
+async def test_editing_reminder_times_replans_future_runs_only(
+    client: TestClient, deps: Deps, clock: Clock
+) -> None:
+    from bot.schedule import runs_of
+    from storage.schedule import RunState
+
+    await make_activity()  # staff alice and bob
+    clock.now = T0 - timedelta(days=1)
+    status, created = await post(client, deps, "admin", URL, body())
+    assert status == 201 and created["remind_times"] == ["18:00"]
+    one = f"{URL}/{created['id']}"
+    for bad in ([], ["18:00", "18:00"], ["25:00"], ["9:00"], ["08:00", "12:00", "18:00", "20:00"]):
+        status, err = await post(client, deps, "admin", one, body(remind_times=bad))
+        assert status == 400 and err["field"] == "remind_times", (bad, err)
+        assert "提醒时间" in err["error"], err
+    status, _ = await post(client, deps, "admin", one, body(remind_times=["18:00", "12:00"]))
+    assert status == 200
+    status, _ = await post(client, deps, "admin", one + "/publish", {})
+    assert status == 200
+    prefix = f"{created['id']}:"
+    dues = [r.due_at for r in await runs_of("fission.daily", prefix)]
+    assert len(dues) == 6  # 3 days × 2 times, keys unique per time
+    clock.now = T0 + timedelta(hours=3, minutes=1)  # 12:01 the first day
+    await run_due(deps)
+    status, saved = await post(client, deps, "admin", one, body(remind_times=["20:00", "10:30"]))
+    assert status == 200 and saved["remind_times"] == ["10:30", "20:00"]
+    runs = await runs_of("fission.daily", prefix)
+    done = [r for r in runs if r.state != RunState.PENDING and r.state != RunState.CANCELLED]
+    assert [r.due_at for r in done] == [T0 + timedelta(hours=3)]  # 12:00 kept as it ran
+    pending = sorted(r.due_at for r in runs if r.state == RunState.PENDING)
+    # 10:30 on the first day is already past: not planned; 20:00 today, then both each day
+    assert pending[0] == T0 + timedelta(hours=11)
+    assert min(pending) >= clock.now and len(pending) == 5
+    assert T0 + timedelta(hours=9) not in pending  # 18:00 no longer planned

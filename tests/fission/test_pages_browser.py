@@ -46,11 +46,19 @@ async def test_console_editor_creates_and_places_the_qr(
             await error.wait_for()
             assert "删除好友作废时限" in await error.inner_text()
             await page.fill("[data-field='revoke_hours'] input", "12")
+            await page.fill("[data-field='remind_times'] input", "18:00, 18:00")
+            await page.click("#fx-save")
+            await page.wait_for_function(
+                "() => document.querySelector(\"[data-field='remind_times'] .fx-field-error\")"
+                ".textContent.includes('提醒时间')"
+            )
+            await page.fill("[data-field='remind_times'] input", "18:00，09:30")
             await page.click("#fx-save")
             await page.get_by_role("heading", name="编辑活动：周末助力").wait_for()
             activity = await FissionActivity.get(name="周末助力")
             assert activity.staff == ["zhangsan"] and not activity.published
             assert activity.revoke_hours == 12
+            assert activity.options["remind_times"] == ["09:30", "18:00"]
 
             box = page.locator("[data-box='qr']")
             await box.wait_for()

@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import jinja2
+from arq.connections import ArqRedis
+from arq.worker import Worker
 from redis.asyncio import Redis
 
 from bot.deps import Deps, utcnow
@@ -17,6 +19,7 @@ from bot.dispatcher import Dispatcher
 from bot.router import Router
 from bot.settings import Settings
 from bot.signing import Signer
+from jobs.worker import CORE_FUNCTIONS, timed
 
 
 class Clock:
@@ -43,6 +46,19 @@ async def wait_until(check: Callable[[], Awaitable[bool] | bool], limit: float =
         if loop.time() > deadline:
             raise AssertionError("the awaited condition never held")
         await asyncio.sleep(0.01)
+
+
+def arq_worker(deps: Deps, pool: ArqRedis, *, burst: bool = True) -> Worker:
+    """A real arq worker over the core's and the features' jobs, one job at a time."""
+    return Worker(
+        functions=[timed(f) for f in [*CORE_FUNCTIONS, *deps.dispatcher.jobs]],
+        redis_pool=pool,
+        ctx={"deps": deps},
+        burst=burst,
+        poll_delay=0.01,
+        handle_signals=False,
+        max_jobs=1,
+    )
 
 
 async def stop_worker(worker: Any, task: asyncio.Task[None]) -> None:

@@ -5,8 +5,7 @@ from datetime import timedelta
 from typing import Any
 
 from arq import create_pool
-from arq.connections import ArqRedis, RedisSettings
-from arq.worker import Worker
+from arq.connections import RedisSettings
 from redis.asyncio import Redis
 
 from bot import schedule as bot_schedule
@@ -16,11 +15,10 @@ from bot.schedule import RUN_JOB
 from bot.settings import Settings
 from handlers.leaderboard import listeners, router, schedule
 from handlers.leaderboard.activities import set_members
-from jobs.worker import CORE_FUNCTIONS, timed
 from storage.leaderboard import Activity, NoticeLog
 from storage.schedule import RunState, ScheduledRun
 from tests.leaderboard.conftest import T0, Clock, FakeWeCom, add, make_activity
-from tests.support import fake_deps, run_due, stop_worker, wait_until
+from tests.support import arq_worker, fake_deps, run_due, stop_worker, wait_until
 
 
 async def test_daily_broadcast_once_with_two_workers_and_a_restart(
@@ -88,18 +86,6 @@ async def test_deleted_activity_sends_nothing(deps: Deps, corp: None, clock: Clo
     clock.now = T0 + timedelta(hours=10)
     assert await run_due(deps) == ["done", "done"]  # the first one's start and daily: no-ops
     assert deps.wecom.sent == []
-
-
-def arq_worker(deps: Deps, pool: ArqRedis, *, burst: bool = True) -> Worker:
-    return Worker(
-        functions=[timed(f) for f in [*CORE_FUNCTIONS, *deps.dispatcher.jobs]],
-        redis_pool=pool,
-        ctx={"deps": deps},
-        burst=burst,
-        poll_delay=0.01,
-        handle_signals=False,
-        max_jobs=1,
-    )
 
 
 async def test_daily_broadcast_once_with_two_arq_workers(

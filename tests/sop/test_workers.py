@@ -8,8 +8,7 @@ import asyncio
 from typing import Any
 
 from arq import create_pool
-from arq.connections import ArqRedis, RedisSettings
-from arq.worker import Worker
+from arq.connections import RedisSettings
 from redis.asyncio import Redis
 
 from bot import schedule
@@ -19,24 +18,11 @@ from bot.sandbox.corp import Corp
 from bot.schedule import RUN_JOB
 from bot.settings import Settings
 from handlers.sop import router
-from jobs.worker import CORE_FUNCTIONS, timed
 from storage.schedule import RunState, ScheduledRun
 from storage.sop import SopRun
 from tests.sop.conftest import after, cards_of
 from tests.sop.test_runs import make_plan
-from tests.support import Clock, fake_deps, stop_worker, wait_until
-
-
-def arq_worker(deps: Deps, pool: ArqRedis, *, burst: bool = True) -> Worker:
-    return Worker(
-        functions=[timed(f) for f in [*CORE_FUNCTIONS, *deps.dispatcher.jobs]],
-        redis_pool=pool,
-        ctx={"deps": deps},
-        burst=burst,
-        poll_delay=0.01,
-        handle_signals=False,
-        max_jobs=1,
-    )
+from tests.support import Clock, arq_worker, fake_deps, stop_worker, wait_until
 
 
 async def test_two_arq_workers_one_run(

@@ -5,39 +5,16 @@ in the sidebar, which hands the content with the tracked link to shareToExternal
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
-from bot import schedule
 from bot.embedded_redis import EmbeddedRedis
-from handlers.sop import media
 from storage.sop import SopPlan, SopTask, TaskState
 from tests.browser import chromium, needs_chromium
-from tests.harness import Stack, running_stack
+from tests.harness import running_stack
 from tests.leaderboard.stack import session_cookie, sync_directory
-from tests.sop.conftest import PNG
-from tests.sop.test_sandbox_e2e import sop_corp
+from tests.sop.test_sandbox_e2e import running_plan, sop_corp
 
 pytestmark = needs_chromium
-
-
-async def _running_plan(stack: Stack) -> SopPlan:
-    deps = stack.deps
-    cover = "abcdefghijklmnopqrstuvwx.png"
-    (media.upload_dir(deps.settings) / cover).write_bytes(PNG)
-    now = deps.now()
-    link = {"title": "新品手册", "url": "https://example.com/book", "cover": cover}
-    plan = await SopPlan.create(
-        name="新品推荐",
-        userids=["alice", "bob"],
-        start_date=now.date(),
-        items=[{"text": "看看新品", "kind": "link", "link": link}],
-    )
-    key = f"{plan.id}:{now.astimezone(deps.settings.tz):%Y-%m-%dT%H:%M}"
-    await schedule.plan("sop.run", key, now - timedelta(seconds=5), {"item": 0})
-    await schedule.sweep(deps)
-    await stack.run_jobs()
-    return plan
 
 
 async def test_console_editor(tmp_path: Path, db_url: str, redis_server: EmbeddedRedis) -> None:
@@ -83,7 +60,7 @@ async def test_card_button_in_inbox_and_sidebar_post(
 ) -> None:
     async with running_stack(tmp_path, db_url, redis_server.url, corp=sop_corp()) as stack:
         await sync_directory(stack)
-        plan = await _running_plan(stack)
+        plan = await running_plan(stack)
         async with chromium() as browser:
             page = await browser.new_page()
             page.set_default_timeout(8000)

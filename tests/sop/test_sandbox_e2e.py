@@ -15,7 +15,7 @@ from bot.embedded_redis import EmbeddedRedis
 from bot.sandbox.corp import Corp
 from handlers.sop import media
 from storage.sop import SopClick, SopPlan, SopTask, TaskState
-from tests.harness import running_stack
+from tests.harness import Stack, running_stack
 from tests.leaderboard.stack import sync_directory
 from tests.sop.conftest import PNG
 
@@ -34,6 +34,26 @@ def _cards(corp: Corp, userid: str) -> list[dict]:  # type: ignore[type-arg]
     return [m.card or {} for m in corp.inbox(userid) if m.msgtype == "template_card"]
 
 
+async def running_plan(stack: Stack) -> SopPlan:
+    """A link plan for alice and bob whose run has just gone out (cards in their inboxes)."""
+    deps = stack.deps
+    cover = "abcdefghijklmnopqrstuvwx.png"
+    (media.upload_dir(deps.settings) / cover).write_bytes(PNG)
+    now = deps.now()
+    link = {"title": "新品手册", "url": "https://example.com/book", "cover": cover}
+    plan = await SopPlan.create(
+        name="新品推荐",
+        userids=["alice", "bob"],
+        start_date=now.date(),
+        items=[{"text": "看看新品", "kind": "link", "link": link}],
+    )
+    key = f"{plan.id}:{now.astimezone(deps.settings.tz):%Y-%m-%dT%H:%M}"
+    await schedule.plan("sop.run", key, now - timedelta(seconds=5), {"item": 0})
+    await schedule.sweep(deps)
+    await stack.run_jobs()
+    return plan
+
+
 async def test_reminder_buttons_link_clicks_and_detection(
     tmp_path: Path, db_url: str, redis_server: EmbeddedRedis
 ) -> None:
@@ -41,20 +61,7 @@ async def test_reminder_buttons_link_clicks_and_detection(
     async with running_stack(tmp_path, db_url, redis_server.url, corp=corp) as stack:
         await sync_directory(stack)
         deps = stack.deps
-        cover = "abcdefghijklmnopqrstuvwx.png"
-        (media.upload_dir(deps.settings) / cover).write_bytes(PNG)
-        now = deps.now()
-        link = {"title": "新品手册", "url": "https://example.com/book", "cover": cover}
-        plan = await SopPlan.create(
-            name="新品推荐",
-            userids=["alice", "bob"],
-            start_date=now.date(),
-            items=[{"text": "看看新品", "kind": "link", "link": link}],
-        )
-        key = f"{plan.id}:{now.astimezone(deps.settings.tz):%Y-%m-%dT%H:%M}"
-        await schedule.plan("sop.run", key, now - timedelta(seconds=5), {"item": 0})
-        await schedule.sweep(deps)
-        await stack.run_jobs()
+        await running_plan(stack)
 
         alice_msg = next(m for m in corp.inbox("alice") if m.msgtype == "template_card")
         card = alice_msg.card or {}

@@ -108,6 +108,12 @@ class WeComError(Exception):
     def retryable(self) -> bool:
         return self.network or self.errcode in RETRY_ERRCODES
 
+    @property
+    def task_id_used(self) -> bool:
+        """A template card refused because its `task_id` (unique per app) was sent before.
+        40058 is WeCom's generic invalid-parameter code; its errmsg names the field."""
+        return self.errcode == 40058 and "task_id" in self.errmsg
+
     def explain(self) -> str:
         """One English sentence for logs: what happened and what to do."""
         text = _EXPLAIN.get(self.errcode, ("see the WeCom error-code reference", ""))[0]

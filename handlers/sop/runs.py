@@ -7,8 +7,10 @@ nothing twice:
 - the run and its tasks are rows with unique keys (insert-or-get);
 - the WeCom task is created under a claim (status `creating`); a worker that died inside the
   call leaves it `unknown` and it is never created a second time;
-- each reminder is claimed (a conditional UPDATE of `reminded_at`) before the card goes out,
-  and released if WeCom refused it.
+- each reminder card has a fixed `task_id` (unique per app, so WeCom refuses a second card
+  with it): a card is sent until WeCom has taken it once, and `reminded_at` is written after
+  it was taken or refused as already sent, so a worker killed mid-send leaves the card to be
+  sent again and never doubled.
 Corps may create 10 moments tasks a minute: runs beyond `[sop] tasks_per_minute` (or refused
 with 45009) are created by a `sop.create` run planned for when the minute has room."""
 
@@ -316,11 +318,6 @@ async def remind(deps: Deps, sop_run: SopRun, *, again: bool) -> int:
     for task in await SopTask.filter(
         run_id=sop_run.id, state=TaskState.PENDING, **{f"{column}__isnull": True}
     ):
-        claimed = await SopTask.filter(id=task.id, **{f"{column}__isnull": True}).update(
-            **{column: now}
-        )
-        if not claimed:
-            continue
         card = reminder_card(
             reminder_for(deps, plan, sop_run, task, again),
             task_id=f"sop-{task.id}-{2 if again else 1}",
@@ -329,10 +326,13 @@ async def remind(deps: Deps, sop_run: SopRun, *, again: bool) -> int:
         )
         try:
             await deps.wecom.send_template_card([task.userid], card)
-        except Exception:
-            await SopTask.filter(id=task.id).update(**{column: None})
-            raise
-        sent += 1
+            sent += 1
+        except WeComError as exc:
+            if not exc.task_id_used:
+                raise
+            # Taken by an earlier attempt whose answer was lost, or by a concurrent one.
+            log.info("sop task %s: reminder card already sent (%s)", task.id, exc.errmsg)
+        await SopTask.filter(id=task.id, **{f"{column}__isnull": True}).update(**{column: now})
     return sent
 
 

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, timedelta
+from typing import Any
+
+import pytest
 
 from bot import schedule
 from bot.deps import Deps
 from bot.sandbox.corp import Corp
+from bot.wecom_errors import WeComError
 from handlers.sop import media, plans
 from handlers.sop.plans import PlanIn
 from storage.schedule import RunState, ScheduledRun
@@ -253,3 +257,65 @@ async def test_a_new_run_cancels_the_plans_open_task(
     assert first.status is RunStatus.CLOSED
     states = dict(await SopTask.filter(run_id=first.id).values_list("userid", "state"))
     assert states == {"alice": TaskState.POSTED, "bob": TaskState.MISSED}
+
+
+def fail_once_for(deps: Deps, userid: str, *, after_send: bool, exc: BaseException) -> None:
+    """The first card to `userid` dies: before it reaches WeCom, or after WeCom took it (the
+    answer lost), as when a worker is killed or the network drops mid-call."""
+    send = deps.wecom.send_template_card
+    failed: list[str] = []
+
+    async def flaky(touser: list[str], card: dict[str, Any]) -> dict[str, Any]:
+        if touser == [userid] and not failed:
+            failed.append(userid)
+            if after_send:
+                await send(touser, card)
+            raise exc
+        return await send(touser, card)
+
+    deps.wecom.send_template_card = flaky  # type: ignore[method-assign]
+
+
+async def run_row(plan: SopPlan) -> ScheduledRun:
+    sop_run = await SopRun.get(plan_id=plan.id)
+    return await ScheduledRun.get(feature="sop.run", key=sop_run.key)
+
+
+async def retry_after_death(deps: Deps, plan: SopPlan, clock: Clock) -> ScheduledRun:
+    row = await run_row(plan)
+    await ScheduledRun.filter(id=row.id).update(state=RunState.RUNNING, lease_until=clock.now)
+    after(clock, minutes=20)
+    await run_due(deps)
+    return await ScheduledRun.get(id=row.id)
+
+
+async def test_card_cut_off_before_wecom_is_sent_on_the_retry(
+    deps: Deps, corp: Corp, directory: None, clock: Clock
+) -> None:
+    plan = await make_plan(deps, remind_again_minutes=0)
+    fail_once_for(deps, "bob", after_send=False, exc=asyncio.CancelledError())
+    after(clock, hours=3, minutes=1)
+    with pytest.raises(asyncio.CancelledError):
+        await run_due(deps)
+    assert cards_of(corp, "bob") == []
+    assert (await retry_after_death(deps, plan, clock)).state is RunState.DONE
+    assert len(cards_of(corp, "alice")) == 1 and len(cards_of(corp, "bob")) == 1
+    assert await SopTask.filter(plan_id=plan.id, reminded_at__isnull=True).count() == 0
+
+
+async def test_card_whose_answer_was_lost_is_not_sent_twice(
+    deps: Deps, corp: Corp, directory: None, clock: Clock
+) -> None:
+    plan = await make_plan(deps, remind_again_minutes=0)
+    lost = WeComError(-1, "connection reset", "message/send", network=True)
+    fail_once_for(deps, "bob", after_send=True, exc=lost)
+    after(clock, hours=3, minutes=1)
+    await run_due(deps)  # the run fails and is retried later
+    assert len(cards_of(corp, "bob")) == 1
+    row = await run_row(plan)
+    assert row.state is RunState.PENDING and row.last_error
+    after(clock, minutes=20)
+    await run_due(deps)
+    assert (await ScheduledRun.get(id=row.id)).state is RunState.DONE
+    assert len(cards_of(corp, "alice")) == 1 and len(cards_of(corp, "bob")) == 1
+    assert await SopTask.filter(plan_id=plan.id, reminded_at__isnull=True).count() == 0

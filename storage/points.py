@@ -84,6 +84,18 @@ class PointsEntry(Model):
         indexes = (("external_userid", "at"),)
 
 
+class PointsQuotaSlot(Model):
+    """One of a capped award's places (`<quota>:<n>`, n ≤ the cap): taken in the award's
+    transaction, so awards made at the same moment cannot pass the cap."""
+
+    id = fields.BigIntField(primary_key=True)
+    key = fields.CharField(max_length=128, unique=True)
+    external_userid = fields.CharField(max_length=64)
+
+    class Meta:
+        table = "points_quota_slot"
+
+
 class PointsLot(Model):
     """A positive credit's points, spent and expired oldest first."""
 

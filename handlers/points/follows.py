@@ -8,7 +8,6 @@ programme says so — waits for the owning staff member to press 确认 on a car
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, time
 
 from tortoise.exceptions import IntegrityError
 
@@ -17,10 +16,9 @@ from bot.callback_data import CallbackData
 from bot.deps import Deps
 from bot.events import TemplateCardEvent
 from bot.http import ApiError
-from bot.periods import at_local
 from bot.replies import CardReply
 from cards.points import claim_card, confirmed_card
-from handlers.points import rules
+from handlers.points import ledger, rules
 from handlers.points.config import ProgramConfig, program
 from handlers.points.redeem import owner_of
 from handlers.points.router import router
@@ -40,10 +38,11 @@ def award_key(ext: str) -> str:
 
 
 async def _award(deps: Deps, cfg: ProgramConfig, ext: str) -> int:
-    start = at_local(deps.local_now().date(), time(0), deps.settings.tz).astimezone(UTC)
-    given = await PointsEntry.filter(rule=KIND, at__gte=start).count()
-    if given >= cfg.channels_daily_cap:
-        raise ApiError(409, "今日关注视频号积分名额已发完，请明天再来领取")
+    quota = ledger.Quota(
+        f"{KIND}:{deps.local_now().date().isoformat()}",
+        cfg.channels_daily_cap,
+        "今日关注视频号积分名额已发完，请明天再来领取",
+    )
     got = await rules.award(
         deps,
         cfg,
@@ -52,6 +51,7 @@ async def _award(deps: Deps, cfg: ProgramConfig, ext: str) -> int:
         key=award_key(ext),
         rule=KIND,
         reason="关注视频号",
+        quota=quota,
     )
     return cfg.channels_points if got is not None else 0
 

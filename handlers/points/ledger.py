@@ -31,6 +31,7 @@ from storage.points import (
     PointsAllocation,
     PointsEntry,
     PointsLot,
+    PointsQuotaSlot,
     PointsRedemption,
     RedemptionState,
 )
@@ -50,6 +51,35 @@ class LedgerRefused(ApiError):
 class Posted:
     entry: PointsEntry
     balance: int
+
+
+@dataclass(frozen=True)
+class Quota:
+    """At most `cap` credits under `name` (e.g. a rule and a day), across customers."""
+
+    name: str
+    cap: int
+    full: str  # the refusal, in Chinese
+
+
+async def _take_slot(conn: Any, quota: Quota, ext: str) -> None:
+    """A free place of the quota for this credit, or LedgerRefused when none is left. A place
+    another transaction holds is skipped (PostgreSQL waits for it to commit or roll back);
+    a place rolled back with its credit is free again."""
+    prefix = f"{quota.name}:"
+    slots = PointsQuotaSlot.filter(key__startswith=prefix).using_db(conn)
+    taken = await slots.count()
+    for n in range(taken + 1, quota.cap + 1):
+        key = f"{prefix}{n}"
+        await PointsQuotaSlot.bulk_create(
+            [PointsQuotaSlot(key=key, external_userid=ext)], ignore_conflicts=True, using_db=conn
+        )
+        holder = await PointsQuotaSlot.filter(key=key).using_db(conn).first()
+        if holder is not None and holder.external_userid == ext:
+            return
+    if await slots.filter(external_userid=ext).exists():
+        return  # the customer's own place: the credit's key decides whether this is a repeat
+    raise LedgerRefused(quota.full)
 
 
 async def _lock(conn: Any, ext: str) -> PointsAccount:
@@ -151,12 +181,16 @@ async def credit(
     at: datetime | None = None,
     conn: Any = None,
     locked: bool = False,
+    quota: Quota | None = None,
 ) -> Posted | None:
     """Credit `amount` (> 0) as a new lot, once per key; None when the key was used. With
-    `conn`, inside the caller's transaction (`locked`: which already holds the account)."""
+    `conn`, inside the caller's transaction (`locked`: which already holds the account).
+    With `quota`, one of its places is taken in the credit's transaction."""
     if amount <= 0:
         raise ValueError("a credit is positive")
     if conn is not None:
+        if quota is not None:
+            raise ValueError("a quota takes its place in the credit's own transaction")
         return await _credit(
             conn,
             deps,
@@ -174,6 +208,8 @@ async def credit(
         )
     try:
         async with in_transaction() as tx:
+            if quota is not None:
+                await _take_slot(tx, quota, ext)
             posted = await _credit(
                 tx, deps, ext, amount, key, kind, rule, reason, created_by, ref, expires_at, at
             )

@@ -75,6 +75,7 @@ async def award(
     conn: Any = None,
     at: datetime | None = None,
     checked: bool = False,
+    quota: ledger.Quota | None = None,
 ) -> ledger.Posted | None:
     """One rule's award: nothing for a blacklisted customer or a zero amount (`checked`: the
     caller checked the blacklist and holds the account lock)."""
@@ -92,6 +93,7 @@ async def award(
         expires_at=expires_at(deps, cfg, when),
         conn=conn,
         locked=checked,
+        quota=quota,
     )
 
 

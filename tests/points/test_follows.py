@@ -45,6 +45,20 @@ async def test_a_self_declared_follow_awards_once_within_the_daily_cap(
     assert await _balance("wm_ben") == 0
 
 
+async def test_the_daily_cap_holds_against_claims_at_the_same_moment(
+    deps: Deps, corp: None
+) -> None:
+    await save_program(deps, channels_points=30, channels_daily_cap=3)
+    customers = [f"wm_c{n}" for n in range(8)]
+    results = await asyncio.gather(
+        *[follows.claim(deps, ext) for ext in customers], return_exceptions=True
+    )
+    refused = [r for r in results if isinstance(r, ApiError)]
+    assert len(refused) == 5 and all("名额已发完" in str(r) for r in refused)
+    assert await PointsEntry.filter(rule="channels").count() == 3
+    assert sum([await _balance(ext) for ext in customers]) == 90
+
+
 async def test_a_follow_waits_for_the_staff_members_confirmation(deps: Deps, corp: None) -> None:
     await save_program(deps, channels_points=30, channels_confirm=True)
     assert (await follows.claim(deps, "wm_ann"))["state"] == "pending"

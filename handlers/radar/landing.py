@@ -212,10 +212,16 @@ async def content_file(ctx: RequestContext) -> web.StreamResponse:
         return resolved
     token, share, radar = resolved
     name = ctx.request.match_info.get("name", "")
-    if name not in {f["name"] for f in radar.files}:
+    names = {f["name"] for f in radar.files}
+    first_pages = (
+        {uploads.first_page_name(n) for n in names} if radar.type is RadarType.PDF else set()
+    )
+    if name not in names and name not in first_pages:
         return web.Response(status=404)
     if radar.friends_only and not await _is_friend(ctx, token, share):
         return _page(403, "添加顾问后查看", "该内容仅限好友查看，请先添加您的顾问。")
+    if name in first_pages:
+        return await uploads.first_page_response(ctx.deps.settings, name)
     return uploads.file_response(ctx.deps.settings, name)
 
 

@@ -8,8 +8,8 @@ from collections import OrderedDict
 
 from bot.deps import Deps
 from cards.radar import render_page
-from handlers.radar import visits
-from storage.radar import Radar
+from handlers.radar import uploads, visits
+from storage.radar import Radar, RadarType
 
 # Stand-ins for the per-open values; tojson leaves them as they are, and nobody can guess them
 # to put them in a title.
@@ -34,12 +34,22 @@ def _template(token: str, radar: Radar) -> str:
         "files": files,
         "worker": "/static/vendor/pdfjs/pdf.worker.min.mjs",
     }
+    # a PDF's first page as an image drawn at upload: shown at once, the viewer loads after
+    first_page = None
+    if radar.type is RadarType.PDF and radar.files:
+        entry = radar.files[0]
+        first_page = {
+            "src": f"{base}/f/{uploads.first_page_name(entry['name'])}",
+            "width": int(entry.get("width", 0)),
+            "height": int(entry.get("height", 0)),
+        }
     page = render_page(
         "landing.html",
         title=radar.title,
         description=radar.description,
         kind=radar.type.value,
         files=files,
+        first_page=first_page,
         config=config,
     )
     _pages[cache_key] = page

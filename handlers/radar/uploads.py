@@ -3,10 +3,12 @@ or the browser's claim), the size is capped while streaming, and files get rando
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
 import secrets
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,13 +118,95 @@ def store_pdf(
     settings: Settings, data: bytes | Upload, label: str, field: str = "files"
 ) -> dict[str, Any]:
     """Store a PDF for the phone viewer (blocking: call it off the event loop): its entry
-    in a radar's files, {name, size, pages}. See `compact_pdf`."""
+    in a radar's files, {name, size, pages, width, height} (the first page's size in
+    points). See `compact_pdf` and `render_first_page`; a PDF that cannot be drawn (damaged,
+    password-protected, no pages) is refused, as the customer's phone could not show it."""
     name = store(settings, data, "pdf", label, field)
     path = upload_dir(settings) / name
     pages = compact_pdf(path)
-    if pages is None:  # a PDF qpdf cannot read is kept as uploaded (pdf.js may manage)
-        pages = pdf_pages(path.read_bytes())
-    return {"name": name, "size": path.stat().st_size, "pages": pages}
+    try:
+        drawn = render_first_page(path)
+    except UnreadablePdf:
+        path.unlink(missing_ok=True)
+        raise ApiError(
+            400, f"{label}无法打开：PDF 文件已损坏、设有打开密码或没有页面，请重新导出后上传", field
+        ) from None
+    entry: dict[str, Any] = {"name": name, "size": path.stat().st_size, "pages": pages}
+    if drawn is not None:
+        entry.update(pages=pages or drawn[0], width=drawn[1], height=drawn[2])
+    elif pages is None:  # neither library installed: pages counted from the page markers
+        entry["pages"] = pdf_pages(path.read_bytes())
+    return entry
+
+
+class UnreadablePdf(Exception):
+    pass
+
+
+FIRST_PAGE_WIDTH = 900  # pixels: a phone's 390 CSS pixels at 2x, with room
+_pdfium = threading.RLock()  # pdfium is not thread-safe: one document at a time per process
+_undrawable: set[str] = set()  # PDFs stored before uploads were checked that pdfium refused
+
+
+def first_page_name(pdf_name: str) -> str:
+    """The first page's image of a stored PDF, named after it (beside it in the folder)."""
+    return pdf_name.removesuffix(".pdf") + "-p1.jpg"
+
+
+def render_first_page(path: Path) -> tuple[int, int, int] | None:
+    """Draw the PDF's first page once as a JPEG beside it, for the landing page to show
+    while the viewer loads: (pages, width, height in points), None without pypdfium2.
+    Blocking; raises `UnreadablePdf` when pdfium cannot open or draw it."""
+    try:
+        import pypdfium2
+    except ImportError:  # an install from before the dependency: the viewer draws page 1
+        log.warning("radar: pypdfium2 is not installed; no first-page image for %s", path.name)
+        return None
+    target = path.with_name(first_page_name(path.name))
+    tmp = target.with_name(target.name + ".tmp")
+    with _pdfium:
+        try:
+            pdf = pypdfium2.PdfDocument(path)
+        except pypdfium2.PdfiumError as e:
+            raise UnreadablePdf(str(e)) from e
+        try:
+            if len(pdf) == 0:
+                raise UnreadablePdf("no pages")
+            page = pdf[0]
+            width, height = page.get_size()
+            if width <= 0 or height <= 0:
+                raise UnreadablePdf("an empty first page")
+            image = page.render(scale=FIRST_PAGE_WIDTH / width).to_pil().convert("RGB")
+            image.save(tmp, "JPEG", quality=80, optimize=True, progressive=True)
+            os.replace(tmp, target)
+            return len(pdf), round(width), round(height)
+        except pypdfium2.PdfiumError as e:
+            raise UnreadablePdf(str(e)) from e
+        finally:
+            tmp.unlink(missing_ok=True)
+            pdf.close()
+
+
+async def first_page_response(settings: Settings, name: str) -> web.StreamResponse:
+    """The first page's image of a stored PDF, drawn now if it was stored before the images
+    were (or its drawing was lost); a 404 when the PDF cannot be drawn (the viewer then
+    draws the page itself)."""
+    if file_path(settings, name) is None and name not in _undrawable:
+        pdf = file_path(settings, name.removesuffix("-p1.jpg") + ".pdf")
+        if pdf is None:
+            raise web.HTTPNotFound(text="文件不存在")
+        try:
+            await asyncio.to_thread(_render_missing, pdf, upload_dir(settings) / name)
+        except UnreadablePdf:
+            log.warning("radar: the first page of %s cannot be drawn", pdf.name)
+            _undrawable.add(name)
+    return file_response(settings, name)
+
+
+def _render_missing(pdf: Path, image: Path) -> None:
+    with _pdfium:  # checked again under the lock: two first opens draw it once
+        if not image.is_file():
+            render_first_page(pdf)
 
 
 def compact_pdf(path: Path) -> int | None:

@@ -51,6 +51,13 @@ async def open_link(client: TestClient, path: str, fresh: bool = True) -> tuple[
     return resp.status, await resp.text()
 
 
+def first_page_src(html: str) -> str:
+    """The address of a PDF's first-page image on its landing page."""
+    match = re.search(r'<img id="pdf-first" data-page="1" src="([^"]+)"', html)
+    assert match, html[:800]
+    return match.group(1)
+
+
 def page_config(html: str) -> dict[str, Any]:
     match = CONFIG_RE.search(html)
     assert match, html[:500]

@@ -273,9 +273,40 @@ async def test_uploaded_pdfs_are_packed_for_the_phone_viewer(
         assert b"/ObjStm" in stored and uploads.pdf_pages(stored) == 0  # no page dict in sight
         with pikepdf.open(path) as pdf:
             assert len(pdf.pages) == pages
-    damaged = b"%PDF-1.4\n1 0 obj << /Type /Page >> endobj\n"  # kept as it came
-    resp = await client.post("/api/radar/radars", data=_form("pdf", damaged), headers=h)
-    assert resp.status == 201 and (await resp.json())["page_count"] == 1
+
+
+async def test_uploaded_pdf_first_page_drawn_and_unreadable_pdf_refused(
+    client: TestClient, deps: Deps, corp: None
+) -> None:
+    """The first page is drawn once at upload as an image beside the PDF (the landing page
+    shows it while the viewer loads); a PDF no phone could show is refused with the reason,
+    and nothing of it is kept."""
+    from PIL import Image
+
+    from handlers.radar import uploads
+
+    await sign_in(client, deps, "admin")
+    h = csrf(client)
+    resp = await client.post("/api/radar/radars", data=_form("pdf", demo_pdf(3)), headers=h)
+    assert resp.status == 201
+    entry = (await resp.json())["files"][0]
+    assert (entry["pages"], entry["width"], entry["height"]) == (3, 595, 842)
+    image = uploads.upload_dir(deps.settings) / uploads.first_page_name(entry["name"])
+    with Image.open(image) as drawn:
+        assert drawn.format == "JPEG" and drawn.width == uploads.FIRST_PAGE_WIDTH
+    before = sorted(p.name for p in uploads.upload_dir(deps.settings).iterdir())
+    encrypted = io.BytesIO()
+    import pikepdf
+
+    with pikepdf.open(io.BytesIO(demo_pdf(2))) as pdf:
+        pdf.save(encrypted, encryption=pikepdf.Encryption(user="secret", owner="secret"))
+    damaged = b"%PDF-1.4\n1 0 obj << /Type /Page >> endobj\n"
+    for bad in (damaged, encrypted.getvalue()):
+        resp = await client.post("/api/radar/radars", data=_form("pdf", bad), headers=h)
+        assert resp.status == 400
+        body = await resp.json()
+        assert "无法打开" in body["error"] and body["field"] == "files"
+    assert sorted(p.name for p in uploads.upload_dir(deps.settings).iterdir()) == before
 
 
 def test_a_pdf_is_stored_unpacked_without_pikepdf(

@@ -7,7 +7,7 @@ from aiohttp.test_utils import TestClient
 
 from bot.deps import Deps
 from storage.radar import Visit
-from tests.radar.support import make_radar, make_share, open_link, page_config
+from tests.radar.support import first_page_src, make_radar, make_share, open_link, page_config
 from tests.support import Clock
 
 
@@ -49,12 +49,16 @@ async def test_friends_only_content_only_for_the_first_browser(
     status, html = await open_link(client, link)
     assert status == 200
     file_url = page_config(html)["files"][0]
+    first_page = first_page_src(html)  # the PDF's first page as an image
     assert (await client.get(file_url)).status == 200  # ann, a customer
+    assert (await client.get(first_page)).status == 200
     status, _ = await open_link(client, link)  # a forward of the same card
     assert status == 403
     assert (await client.get(file_url)).status == 403  # nor the file behind it
+    assert (await client.get(first_page)).status == 403  # nor its first page
     client.session.cookie_jar.clear()
     assert (await client.get(file_url)).status == 403  # no cookie at all
+    assert (await client.get(first_page)).status == 403
     status, _ = await open_link(client, f"{link}?from=nobody.forged12345")
     assert status == 403  # a bad `from` is no way round the gate
     assert await Visit.filter(external_userid="").count() == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -15,7 +16,7 @@ from handlers.radar.followup import finalize
 from storage.contact_ways import ContactWay
 from storage.radar import Visit
 from storage.visitors import Visitor
-from tests.radar.support import make_radar, make_share, open_link, page_config
+from tests.radar.support import first_page_src, make_radar, make_share, open_link, page_config
 from tests.support import Clock
 
 
@@ -300,3 +301,58 @@ async def test_a_beat_redis_cannot_take_is_a_503_not_a_500(
     monkeypatch.setattr(visits, "add_beat", down)
     resp = await client.post(cfg["beat"], data=f'{{"k":"{cfg["key"]}","t":5}}')
     assert resp.status == 503
+
+
+async def test_pdf_first_page_image_drawn_for_an_older_radar(
+    client: TestClient, deps: Deps, corp: None
+) -> None:
+    """A PDF stored before first pages were drawn at upload gets its image on the first
+    request for it, once; only the first page of this radar's own PDF is served."""
+    from handlers.radar import uploads
+
+    radar = await make_radar(deps)  # stored as a plain file: no image beside it
+    pdf_name = radar.files[0]["name"]
+    image = uploads.upload_dir(deps.settings) / uploads.first_page_name(pdf_name)
+    assert not image.exists()
+    share = await make_share(deps, radar)
+    _, html = await open_link(client, f"/r/{share.token}")
+    src = first_page_src(html)
+    assert src == f"/r/{share.token}/f/{image.name}"
+    assert "modulepreload" not in html  # the viewer waits for the image
+    resp = await client.get(src)
+    assert resp.status == 200 and resp.content_type == "image/jpeg"
+    body = await resp.read()
+    assert body.startswith(b"\xff\xd8\xff") and image.read_bytes() == body
+    drawn = image.stat().st_mtime_ns
+    assert (await client.get(src)).status == 200 and image.stat().st_mtime_ns == drawn
+    other = await make_radar(deps)  # another radar's first page is not this link's file
+    other_image = uploads.first_page_name(other.files[0]["name"])
+    assert (await client.get(f"/r/{share.token}/f/{other_image}")).status == 404
+    assert not (uploads.upload_dir(deps.settings) / other_image).exists()
+
+
+async def test_undrawable_older_pdf_has_no_first_page_image(
+    client: TestClient, deps: Deps, corp: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A damaged PDF kept from before uploads were checked: the image answers 404 (the
+    viewer then tries the page itself), and pdfium is not asked again on every open."""
+    from handlers.radar import uploads
+
+    tries: list[str] = []
+    render = uploads.render_first_page
+
+    def counted(path: Path) -> tuple[int, int, int] | None:
+        tries.append(path.name)
+        return render(path)
+
+    monkeypatch.setattr(uploads, "render_first_page", counted)
+    name = uploads.store(
+        deps.settings, b"%PDF-1.4\n1 0 obj << /Type /Page >> endobj\n", "pdf", "PDF"
+    )
+    radar = await make_radar(deps, files=[{"name": name, "size": 40, "pages": 1}])
+    share = await make_share(deps, radar)
+    _, html = await open_link(client, f"/r/{share.token}")
+    src = first_page_src(html)
+    assert (await client.get(src)).status == 404
+    assert (await client.get(src)).status == 404
+    assert tries == [name]

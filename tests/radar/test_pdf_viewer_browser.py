@@ -1,5 +1,6 @@
-"""The PDF viewer on a phone: the first page is drawn at once, the others only when the
-reader scrolls near them; the viewer's scripts come gzipped."""
+"""The PDF viewer on a phone: the first page shows at once as the image drawn at upload, the
+viewer loads after it and draws the others only when the reader scrolls near them; the
+viewer's scripts come gzipped."""
 
 from __future__ import annotations
 
@@ -70,8 +71,9 @@ async def test_pages_drawn_lazily_and_viewer_gzipped(stack: Stack) -> None:
         page.on("response", seen)
         await page.goto(f"{stack.app_url}/r/{share.token}")
         await page.wait_for_selector("#pdf-status:has-text('共 12 页')")
-        await page.wait_for_selector("canvas[data-page='1'][data-rendered]")
-        assert await page.locator("canvas[data-page]").count() == 12
+        assert await page.evaluate("() => document.getElementById('pdf-first').naturalWidth") > 0
+        await page.wait_for_selector("canvas[data-page='2'][data-rendered]")
+        assert await page.locator("canvas[data-page]").count() == 11  # page 1 is the image
         assert await page.locator("canvas[data-page='12'][data-rendered]").count() == 0
         await page.locator("canvas[data-page='12']").scroll_into_view_if_needed()
         await page.wait_for_selector("canvas[data-page='12'][data-rendered]")
@@ -102,7 +104,7 @@ async def test_worker_download_does_not_wait_for_the_library(stack: Stack) -> No
         page: Any = await context.new_page()
         page.set_default_timeout(20000)
         await page.goto(f"{stack.app_url}/r/{share.token}")
-        await page.wait_for_selector("canvas[data-page='1'][data-rendered]")
+        await page.wait_for_selector("canvas[data-page='2'][data-rendered]")
         assert before_library and all(before_library)
 
 
@@ -118,7 +120,7 @@ async def test_a_large_pdf_is_read_by_the_ranges_its_pages_need(stack: Stack) ->
     ranges: list[int] = []  # bodies of the 206 answers, in bytes
 
     async def finished(request: Any) -> None:
-        if "/f/" not in request.url:
+        if not request.url.endswith(".pdf"):
             return
         response = await request.response()
         body = (await request.sizes())["responseBodySize"]
@@ -130,7 +132,7 @@ async def test_a_large_pdf_is_read_by_the_ranges_its_pages_need(stack: Stack) ->
             whole_done.set()
 
     def failed(request: Any) -> None:
-        if "/f/" in request.url and "range" not in request.headers:
+        if request.url.endswith(".pdf") and "range" not in request.headers:
             whole.append("dropped")
             whole_done.set()
 
@@ -145,8 +147,48 @@ async def test_a_large_pdf_is_read_by_the_ranges_its_pages_need(stack: Stack) ->
         conditions = {"offline": False, "latency": 20, "downloadThroughput": 500_000}
         await cdp.send("Network.emulateNetworkConditions", conditions | {"uploadThroughput": -1})
         await page.goto(f"{stack.app_url}/r/{share.token}")
-        await page.wait_for_selector("canvas[data-page='1'][data-rendered]")
+        await page.wait_for_selector("canvas[data-page='2'][data-rendered]")
         await asyncio.wait_for(asyncio.gather(whole_done.wait(), ranged.wait()), 30)
         assert whole == ["dropped"]
         assert ranges and sum(ranges) < size / 2
-        assert await page.locator("canvas[data-page]").count() == 80
+        assert await page.locator("canvas[data-page]").count() == 79
+
+
+async def test_viewer_loads_after_the_first_page_image(stack: Stack) -> None:
+    """On a slow line the first page's image is on screen before any of the viewer's
+    scripts is requested (they would share the bandwidth); without the image (a PDF it
+    could not be drawn from) the viewer draws page 1 itself."""
+    share = await pdf_share(stack)
+    order: list[str] = []
+    async with chromium() as browser:
+        context = await browser.new_context(**PHONE)
+
+        def requested(request: Any) -> None:
+            if "/static/vendor/pdfjs/" in request.url or request.url.endswith("-p1.jpg"):
+                order.append(request.url.rsplit("/", 1)[1])
+
+        context.on("request", requested)
+        page: Any = await context.new_page()
+        page.set_default_timeout(20000)
+        cdp = await context.new_cdp_session(page)
+        await cdp.send("Network.enable")
+        conditions = {"offline": False, "latency": 40, "downloadThroughput": 500_000}
+        await cdp.send("Network.emulateNetworkConditions", conditions | {"uploadThroughput": -1})
+        await page.goto(f"{stack.app_url}/r/{share.token}")
+        await page.wait_for_function(
+            "() => performance.getEntriesByName('pdf-viewer-ready').length > 0"
+        )
+        first = await page.evaluate(
+            "() => performance.getEntriesByName('pdf-first-page')[0].startTime"
+        )
+        requests = await page.evaluate(
+            "() => performance.getEntriesByType('resource').map(e => [e.name, e.fetchStart])"
+        )
+        viewer = [t for name, t in requests if "/static/vendor/pdfjs/" in name]
+        assert viewer and min(viewer) >= first
+        assert order[0].endswith("-p1.jpg") and len(order) == 3
+        await context.route("**/*-p1.jpg", lambda route: route.fulfill(status=404))
+        page = await context.new_page()
+        await page.goto(f"{stack.app_url}/r/{share.token}")
+        await page.wait_for_selector("canvas[data-page='1'][data-rendered]")
+        assert await page.locator("#pdf-first").count() == 0

@@ -78,8 +78,11 @@ async def _drain(env: dict[str, str], distinct: int) -> dict[str, Any]:
         "SCRMBOT_WECOM__API_BASE": sandbox,
         "SCRMBOT_WECOM__RATE_PER_MINUTE": str(UNPACED_RATE),
     }
+    # BENCH_DRAIN_PROFILE=<file>: the worker runs under cProfile, its stats written there
+    profile = os.environ.get("BENCH_DRAIN_PROFILE")
+    prefix = ["-m", "cProfile", "-o", profile] if profile else []
     proc = subprocess.Popen(  # noqa: ASYNC220 — the worker runs for the whole drain
-        [sys.executable, "-m", "bot.cli", "worker"], env=worker_env
+        [sys.executable, *prefix, "-m", "bot.cli", "worker"], env=worker_env
     )
     try:
         deadline = time.monotonic() + 900

@@ -63,7 +63,7 @@ async def _run(deps: Deps, row: DomainEventRow, sub: Subscription) -> str | None
     """Run one subscriber; the error text when it failed."""
     try:
         event = sub.event_cls.model_validate(row.payload)
-        await sub.handler(deps, event)
+        await sub.handler(deps, [event] if sub.batch else event)
     except asyncio.CancelledError:
         raise
     except ValidationError as exc:
@@ -105,9 +105,9 @@ async def process(deps: Deps, event_id: int) -> EventStatus | None:
 async def process_many(deps: Deps, event_ids: list[int]) -> int:
     """Deliver several events (one job for the events a batch published) in publish order,
     like `process` one by one but set-wise: the rows, their ledger and the earlier open events
-    of their subjects read once, the deliveries recorded in one INSERT and the events marked
-    done in one UPDATE. A failing subscriber is retried alone, as with `process`. Returns the
-    events done."""
+    of their subjects read once, a batch subscriber (`router.listen_batch`) called once with
+    all its events, the deliveries recorded in one INSERT and the events marked done in one
+    UPDATE. A failing subscriber is retried alone, as with `process`. Returns the events done."""
     rows = list(await DomainEventRow.filter(id__in=event_ids, status__in=OPEN).order_by("id"))
     if not rows:
         return 0
@@ -129,37 +129,107 @@ async def process_many(deps: Deps, event_ids: list[int]) -> int:
         "event_id", "subscriber"
     ):
         had[int(event_id)].add(str(name))
-    delivered: list[EventDelivery] = []
-    done: list[int] = []
+    job = _Job(deps, queue, had)
     with batch_scope():  # subscribers may share a lookup across the events of the job
         for row in rows:
-            errors: list[str] = []
-            waiting = False
             for sub in deps.dispatcher.subscribers(row.kind):
                 if sub.name in had[row.id]:
                     continue
-                if _held_back(deps, row, sub, queue[row.subject] if row.subject else [], had):
-                    waiting = True
-                elif (error := await _run(deps, row, sub)) is not None:
-                    errors.append(error)
+                # the feature's gathered events go first (a batch keeps one subscriber's order)
+                await job.flush(_feature(sub), but=sub.name if sub.batch else "")
+                if job.held_back(row, sub):
+                    job.waiting.add(row.id)
+                elif sub.batch:
+                    job.gather(row, sub)
                 else:
-                    had[row.id].add(sub.name)
-                    delivered.append(
-                        EventDelivery(event_id=row.id, subscriber=sub.name, delivered_at=deps.now())
-                    )
-            if errors:
-                await _failed(deps, row, errors)
-            elif waiting:
-                await _wait(deps, row)
-            else:
-                done.append(row.id)
-    if delivered:
-        await EventDelivery.bulk_create(delivered, ignore_conflicts=True)
+                    await job.run(row, sub)
+        await job.flush()
+    done: list[int] = []
+    for row in rows:
+        if errors := job.errors.get(row.id):
+            await _failed(deps, row, errors)
+        elif row.id in job.waiting:
+            await _wait(deps, row)
+        else:
+            done.append(row.id)
+    if job.delivered:
+        await EventDelivery.bulk_create(job.delivered, ignore_conflicts=True)
     if done:
         await DomainEventRow.filter(id__in=done).update(
             status=EventStatus.DONE, done_at=deps.now(), last_error=None
         )
     return len(done)
+
+
+def _feature(sub: Subscription) -> str:
+    return sub.name.split(".", 1)[0] + "."
+
+
+class _Job:
+    """What `process_many` knows and did: the ledger (`had`, with a batch subscriber's
+    gathered events marked as if delivered, since its call delivers them in order before any
+    other subscriber of its feature runs), the events waiting and the errors."""
+
+    def __init__(
+        self,
+        deps: Deps,
+        queue: dict[str, list[tuple[int, str]]],
+        had: defaultdict[int, set[str]],
+    ) -> None:
+        self.deps = deps
+        self.queue = queue
+        self.had = had
+        self.waiting: set[int] = set()
+        self.errors: defaultdict[int, list[str]] = defaultdict(list)
+        self.delivered: list[EventDelivery] = []
+        self.gathered: dict[str, tuple[Subscription, list[DomainEventRow]]] = {}
+
+    def held_back(self, row: DomainEventRow, sub: Subscription) -> bool:
+        subject_queue = self.queue[row.subject] if row.subject else []
+        return _held_back(self.deps, row, sub, subject_queue, self.had)
+
+    async def run(self, row: DomainEventRow, sub: Subscription) -> None:
+        if (error := await _run(self.deps, row, sub)) is not None:
+            self.errors[row.id].append(error)
+        else:
+            self.had[row.id].add(sub.name)
+            self._record(row, sub)
+
+    def _record(self, row: DomainEventRow, sub: Subscription) -> None:
+        self.delivered.append(
+            EventDelivery(event_id=row.id, subscriber=sub.name, delivered_at=self.deps.now())
+        )
+
+    def gather(self, row: DomainEventRow, sub: Subscription) -> None:
+        self.had[row.id].add(sub.name)
+        self.gathered.setdefault(sub.name, (sub, []))[1].append(row)
+
+    async def flush(self, feature: str = "", but: str = "") -> None:
+        """Call the gathered batch subscribers (of one feature when given, but `but`)."""
+        for name in [n for n in self.gathered if n.startswith(feature) and n != but]:
+            sub, rows = self.gathered.pop(name)
+            await self._call(sub, rows)
+
+    async def _call(self, sub: Subscription, rows: list[DomainEventRow]) -> None:
+        try:
+            events = [sub.event_cls.model_validate(row.payload) for row in rows]
+            await sub.handler(self.deps, events)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if not isinstance(exc, ValidationError):
+                log.exception("subscriber %s failed on %d events: each alone", sub.name, len(rows))
+        else:
+            for row in rows:
+                self._record(row, sub)
+            return
+        for row in rows:
+            self.had[row.id].discard(sub.name)
+        for row in rows:  # in order, as `process` would, each held back by its own
+            if self.held_back(row, sub):
+                self.waiting.add(row.id)
+            else:
+                await self.run(row, sub)
 
 
 def _held_back(

@@ -19,6 +19,7 @@ A feature module owns a `Router("coupons")` and registers on it:
     router.resource(redeem_batcher)                  # per-process value, deps.resource(...)
     router.on_startup / on_shutdown / on_cleanup     # per-process lifecycle
     @router.listen(FollowAdded)                      # durable domain-event subscriber
+    @router.listen_batch(FollowAdded)                # the same, set-wise over a delivery job
     @router.sync / @router.demo / @router.tile       # hooks the core calls
 
 `handlers.FEATURE_ROUTERS` lists the routers; the core never imports a feature by name.
@@ -205,6 +206,22 @@ class Router(TalkRoutes):
             _check_coroutine(fn)
             name = f"{self.name}.{fn.__name__}"
             self.subscriptions.append(Subscription(name, event_cls, fn))
+            return fn
+
+        return register
+
+    def listen_batch(self, event_cls: type[DomainEvent]) -> Callable[[F], F]:
+        """`async def on_xs(deps, events: list[X])`: durable delivery like `listen`, handed the
+        events of a delivery job at once (in publish order; one query per job, not per event).
+        It must give each event the same effect as delivering them one by one in that order,
+        whatever else is in the list (duplicates, the same subject twice), and be idempotent.
+        When it raises, each event is delivered alone (a list of one), so one bad event fails
+        only itself and is retried alone."""
+
+        def register(fn: F) -> F:
+            _check_coroutine(fn)
+            name = f"{self.name}.{fn.__name__}"
+            self.subscriptions.append(Subscription(name, event_cls, fn, batch=True))
             return fn
 
         return register

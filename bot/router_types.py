@@ -63,6 +63,9 @@ class Subscription:
     name: str  # "<router>.<function>": the subscriber's identity in the delivery ledger
     event_cls: type[DomainEvent]
     handler: Callable[[Any, Any], Awaitable[None]]
+    # A batch subscriber (`router.listen_batch`) takes a list of events: the events of one
+    # delivery job it may have, in publish order; a single event comes as a list of one.
+    batch: bool = False
 
     @property
     def kind(self) -> str:

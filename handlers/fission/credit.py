@@ -335,14 +335,22 @@ async def reconsider(deps: Deps, *, helper: str, at: datetime, state: str) -> in
     return voided
 
 
-@router.listen(FollowAdded)
-async def on_follow_added(deps: Deps, event: FollowAdded) -> None:
-    await reconsider(deps, helper=event.external_userid, at=event.at, state=event.state)
-    if code_of(event.state) is None:
-        return
-    await credit(
-        deps, state=event.state, helper=event.external_userid, userid=event.userid, at=event.at
-    )
+@router.listen_batch(FollowAdded)
+async def on_follow_added(deps: Deps, events: list[FollowAdded]) -> None:
+    """Each add in order: reconsider the helper's helps, then credit an add through a QR
+    code. Which helpers have helps to reconsider is read once (a help is made only by a
+    credit, whose helper joins them; most adds have none)."""
+    helpers = {e.external_userid for e in events}
+    unrevoked = FissionHelp.filter(helper__in=helpers, revoked_at__isnull=True)
+    helping = {str(h) for h in await unrevoked.values_list("helper", flat=True)}
+    for event in events:
+        helper = event.external_userid
+        if helper in helping:
+            await reconsider(deps, helper=helper, at=event.at, state=event.state)
+        if code_of(event.state) is None:
+            continue
+        await credit(deps, state=event.state, helper=helper, userid=event.userid, at=event.at)
+        helping.add(helper)
 
 
 @router.listen(FollowEnded)

@@ -130,29 +130,35 @@ async def _newcomer(deps: Deps, cfg: ProgramConfig, ext: str, how: str) -> None:
     )
 
 
-async def _counts(cfg: ProgramConfig, at: datetime) -> bool:
-    """Newcomer points for joins and adds since the programme started (WeCom stamps events in
-    whole seconds, from its own clock: a minute of slack), never for members a sync finds."""
+async def _newcomers_since(cfg: ProgramConfig) -> datetime | None:
+    """Newcomer points for joins and adds at or after this time: since the programme started
+    (WeCom stamps events in whole seconds, from its own clock: a minute of slack), never for
+    members a sync finds. None: no newcomer points."""
     start = await started_at()
     if not cfg.enabled or cfg.newcomer_points <= 0 or start is None:
-        return False
-    return at >= start - timedelta(minutes=1)
+        return None
+    return start - timedelta(minutes=1)
 
 
-@router.listen(GroupJoined)
-async def on_group_joined(deps: Deps, event: GroupJoined) -> None:
+@router.listen_batch(GroupJoined)
+async def on_group_joined(deps: Deps, events: list[GroupJoined]) -> None:
+    """The joins of a delivery job in order, the programme read once."""
     cfg, _ = await program()
-    if event.member_type != 2 or cfg.newcomer_on == "add" or not await _counts(cfg, event.at):
+    if cfg.newcomer_on == "add" or (since := await _newcomers_since(cfg)) is None:
         return
-    if cfg.chat_ids and event.chat_id not in cfg.chat_ids:
-        return
-    ext = event.member_id
-    if cfg.newcomer_min_stay_hours:
-        due = event.at + timedelta(hours=cfg.newcomer_min_stay_hours)
-        key = f"{ext}:{event.chat_id}:{int(event.at.timestamp())}"
-        await schedule.plan("points.newcomer", key, due, {"ext": ext, "chat_id": event.chat_id})
-        return
-    await _newcomer(deps, cfg, ext, "join")
+    for event in events:
+        if event.member_type != 2 or event.at < since:
+            continue
+        if cfg.chat_ids and event.chat_id not in cfg.chat_ids:
+            continue
+        ext = event.member_id
+        if cfg.newcomer_min_stay_hours:
+            due = event.at + timedelta(hours=cfg.newcomer_min_stay_hours)
+            key = f"{ext}:{event.chat_id}:{int(event.at.timestamp())}"
+            payload = {"ext": ext, "chat_id": event.chat_id}
+            await schedule.plan("points.newcomer", key, due, payload)
+        else:
+            await _newcomer(deps, cfg, ext, "join")
 
 
 @router.scheduled("newcomer", title="新人积分（满足在群时长后发放）")
@@ -164,13 +170,16 @@ async def newcomer_after_stay(deps: Deps, run: ScheduledRun) -> None:
     await _newcomer(deps, cfg, ext, "join")
 
 
-@router.listen(FollowAdded)
-async def on_follow_added(deps: Deps, event: FollowAdded) -> None:
+@router.listen_batch(FollowAdded)
+async def on_follow_added(deps: Deps, events: list[FollowAdded]) -> None:
+    """The adds of a delivery job, the programme read once; a customer's newcomer points are
+    one award (its key), so each customer is looked at once."""
     cfg, _ = await program()
-    if event.source != "callback" or cfg.newcomer_on == "join":
+    if cfg.newcomer_on == "join" or (since := await _newcomers_since(cfg)) is None:
         return
-    if await _counts(cfg, event.at):
-        await _newcomer(deps, cfg, event.external_userid, "add")
+    customers = [e.external_userid for e in events if e.source == "callback" and e.at >= since]
+    for ext in dict.fromkeys(customers):
+        await _newcomer(deps, cfg, ext, "add")
 
 
 # --- leaving ----------------------------------------------------------------------------------

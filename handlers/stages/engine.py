@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -485,13 +485,20 @@ async def apply_rules(
 
 
 async def evaluate_customers(
-    deps: Deps, external_userids: list[str], trigger: str, userid: str | None = None
+    deps: Deps,
+    external_userids: list[str],
+    trigger: str,
+    userid: str | None = None,
+    pairs: Collection[tuple[str, str]] | None = None,
 ) -> list[StageTransition]:
-    """Run every automated journey's rules on these customers' relations (events)."""
+    """Run every automated journey's rules on these customers' relations (events): those
+    with `userid`, or only the (userid, external_userid) `pairs` when given."""
     plans = await automated_plans()
     if not plans:
         return []
     rels = await load_facts(external_userids, userid)
+    if pairs is not None:
+        rels = [r for r in rels if r.key in pairs]
     moved = []
     for plan in plans:
         moved += await apply_rules(deps, plan, rels, trigger)

@@ -33,16 +33,18 @@ async def on_tags_marked(deps: Deps, event: TagsMarked) -> None:
         await evaluate_customers(deps, [event.external_userid], "tags", userid=event.userid)
 
 
-@router.listen(FollowAdded)
-async def on_follow_added(deps: Deps, event: FollowAdded) -> None:
-    await evaluate_customers(deps, [event.external_userid], "added", userid=event.userid)
+@router.listen_batch(FollowAdded)
+async def on_follow_added(deps: Deps, events: list[FollowAdded]) -> None:
+    """The added relations, evaluated together (the journeys read once)."""
+    pairs = {(e.userid, e.external_userid) for e in events}
+    await evaluate_customers(deps, [ext for _, ext in pairs], "added", pairs=pairs)
 
 
-@router.listen(GroupJoined)
-async def on_group_joined(deps: Deps, event: GroupJoined) -> None:
-    if event.member_type != 2:
-        return
-    await evaluate_customers(deps, [event.member_id], "group")
+@router.listen_batch(GroupJoined)
+async def on_group_joined(deps: Deps, events: list[GroupJoined]) -> None:
+    """The joined customers' relations, evaluated together."""
+    if customers := [e.member_id for e in events if e.member_type == 2]:
+        await evaluate_customers(deps, customers, "group")
 
 
 @router.listen(RadarVisited)

@@ -281,13 +281,13 @@ async def test_an_earlier_add_learned_late_voids_the_help(deps: Deps) -> None:
     same_poster = FollowAdded(
         userid="bob", external_userid="wm_h", at=T0 + timedelta(minutes=5), state=state
     )
-    await on_follow_added(deps, same_poster)  # the same poster, another staff member: stays
+    await on_follow_added(deps, [same_poster])  # the same poster, another staff member: stays
     assert await helps(p.id) == 1
     earlier = FollowAdded(
         userid="bob", external_userid="wm_h", at=T0 + timedelta(minutes=5), state=""
     )
-    await on_follow_added(deps, earlier)
-    await on_follow_added(deps, earlier)  # redelivered
+    await on_follow_added(deps, [earlier])
+    await on_follow_added(deps, [earlier])  # redelivered
     assert await helps(p.id) == 0
     attempt = await FissionAttempt.get(helper="wm_h", userid="alice")
     assert attempt.outcome is Outcome.OLD_CUSTOMER
@@ -307,3 +307,57 @@ def test_a_callback_without_state_takes_the_relations_state_only_for_its_own_add
     assert _episode_state(follow, event(1000)) == "f:abcd1234"
     assert _episode_state(follow, event(1001)) == ""
     assert _episode_state(follow, event(900)) == ""  # an earlier add: the state is a later one's
+
+
+async def test_adds_delivered_together_credit_as_one_by_one(deps: Deps) -> None:
+    """A delivery job's adds at once (one helper through two staff members, a replay, the
+    participant's own add, an earlier add learned late that voids a help credited in the same
+    job, an add through no QR code) end as they end delivered one by one."""
+    from bot.domain_events import FollowAdded
+    from handlers.fission.credit import on_follow_added
+
+    activity = await make_activity(tiers=((2, 100),), new_only=True)
+
+    async def adds(p: str) -> list[FollowAdded]:
+        state = state_of((await make_participant(activity, f"{p}p")).code)
+
+        def one(userid: str, helper: str, minutes: int, state: str = state) -> FollowAdded:
+            at = T0 + timedelta(minutes=minutes)
+            return FollowAdded(userid=userid, external_userid=helper, at=at, state=state)
+
+        return [
+            one("alice", f"{p}h1", 10),
+            one("bob", f"{p}h1", 11),
+            one("alice", f"{p}h1", 10),
+            one("alice", f"{p}h2", 12),
+            one("alice", f"{p}p", 13),
+            one("bob", f"{p}h2", 3, state=""),
+            one("alice", f"{p}h3", 20, state=""),
+        ]
+
+    async def outcome(p: str) -> tuple[list[tuple[str, str, str]], list[tuple[str, bool]]]:
+        attempts = await FissionAttempt.filter(helper__startswith=p).values_list(
+            "helper", "userid", "outcome"
+        )
+        counted = await FissionHelp.filter(helper__startswith=p).values_list("helper", "revoked_at")
+        return (
+            sorted((h.removeprefix(p), u, str(o)) for h, u, o in attempts),
+            sorted((h.removeprefix(p), r is not None) for h, r in counted),
+        )
+
+    await on_follow_added(deps, await adds("t_"))
+    for one_add in await adds("o_"):
+        await on_follow_added(deps, [one_add])
+    together = await outcome("t_")
+    assert together == await outcome("o_")
+    assert together == (
+        sorted(
+            [
+                ("h1", "alice", str(Outcome.COUNTED)),
+                ("h1", "bob", str(Outcome.ALREADY_HELPED)),
+                ("h2", "alice", str(Outcome.OLD_CUSTOMER)),
+                ("p", "alice", str(Outcome.SELF)),
+            ]
+        ),
+        [("h1", False), ("h2", True)],
+    )

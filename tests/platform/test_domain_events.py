@@ -237,3 +237,93 @@ async def test_delivering_many_costs_the_same_statements_whatever_their_number(
     assert small == large <= 5, (small, large)
     assert len(probe.got) == 2 * 33
     assert await EventDelivery.all().count() == 2 * 33
+
+
+class BatchProbe:
+    """A feature with batch subscribers: each call recorded as the list it got; an event of
+    a customer in `bad` makes any call holding it fail."""
+
+    def __init__(self) -> None:
+        self.router = Router("batched")
+        self.calls: list[list[tuple[str, str]]] = []
+        self.bad: set[str] = set()
+
+        @self.router.listen_batch(FollowAdded)
+        async def on_added(deps: Deps, events: list[FollowAdded]) -> None:
+            self._record([("added", e.external_userid) for e in events])
+
+        @self.router.listen_batch(FollowEnded)
+        async def on_ended(deps: Deps, events: list[FollowEnded]) -> None:
+            self._record([("ended", e.external_userid) for e in events])
+
+    def _record(self, got: list[tuple[str, str]]) -> None:
+        if self.bad & {ext for _, ext in got}:
+            raise RuntimeError("a bad customer")
+        self.calls.append(got)
+
+
+@pytest.fixture
+def batched(deps: Deps) -> tuple[Deps, BatchProbe]:
+    probe = BatchProbe()
+    return fake_deps(deps.settings, deps.redis, [probe.router], object(), clock=deps.clock), probe
+
+
+async def test_a_batch_subscriber_gets_the_jobs_events_in_one_call(
+    batched: tuple[Deps, BatchProbe],
+) -> None:
+    deps, probe = batched
+    ids = await publish_many(deps, [(added(f"wm{n}"), f"k{n}") for n in range(5)])
+    assert await event_delivery.process_many(deps, ids) == 5
+    assert probe.calls == [[("added", f"wm{n}") for n in range(5)]]
+    assert await EventDelivery.filter(subscriber="batched.on_added").count() == 5
+    assert await event_delivery.process_many(deps, ids) == 0  # a replayed job: no call
+    one = await publish(deps, added("wm9"), key="k9")
+    assert await event_delivery.process(deps, one.id) is EventStatus.DONE  # a list of one
+    assert probe.calls[-1] == [("added", "wm9")]
+
+
+async def test_a_batch_keeps_a_subjects_order_across_a_features_subscribers(
+    batched: tuple[Deps, BatchProbe],
+) -> None:
+    deps, probe = batched
+    items = [
+        (added("wm1"), "a1"),
+        (added("wm2"), "a2"),
+        (FollowEnded(userid="alice", external_userid="wm1", at=T0), "e1"),
+        (FollowAdded(userid="bob", external_userid="wm1", at=T0), "a3"),
+    ]
+    ids = await publish_many(deps, items)
+    assert await event_delivery.process_many(deps, ids) == 4
+    assert probe.calls == [
+        [("added", "wm1"), ("added", "wm2")],
+        [("ended", "wm1")],
+        [("added", "wm1")],
+    ]
+
+
+async def test_a_failing_batch_is_delivered_event_by_event(
+    batched: tuple[Deps, BatchProbe],
+) -> None:
+    """One bad event fails alone (retried alone); the others are delivered; a later event
+    of the bad event's customer waits for it."""
+    deps, probe = batched
+    probe.bad = {"wm2"}
+    items = [
+        (added("wm1"), "a1"),
+        (added("wm2"), "a2"),
+        (added("wm3"), "a3"),
+        (FollowEnded(userid="alice", external_userid="wm2", at=T0), "e2"),
+    ]
+    ids = await publish_many(deps, items)
+    assert await event_delivery.process_many(deps, ids) == 2
+    assert probe.calls == [[("added", "wm1")], [("added", "wm3")]]
+    statuses = dict(await DomainEventRow.filter(id__in=ids).values_list("key", "status"))
+    assert statuses == {
+        "FollowAdded:a1": EventStatus.DONE,
+        "FollowAdded:a2": EventStatus.FAILED,
+        "FollowAdded:a3": EventStatus.DONE,
+        "FollowEnded:e2": EventStatus.PENDING,  # waits for the failed add, no attempt used
+    }
+    probe.bad = set()
+    assert await event_delivery.process_many(deps, ids) == 2
+    assert probe.calls[2:] == [[("added", "wm2")], [("ended", "wm2")]]

@@ -126,20 +126,20 @@ async def test_newcomer_points_once_ever_by_join_or_add(
     await save_program(deps, newcomer_points=100, newcomer_on="both")
     clock.advance(60)
     joined = GroupJoined(chat_id="g1", member_id="wm_new", member_type=2, at=clock.now)
-    await rules.on_group_joined(deps, joined)
-    await rules.on_group_joined(deps, joined)  # redelivered
+    await rules.on_group_joined(deps, [joined])
+    await rules.on_group_joined(deps, [joined])  # redelivered
     again = GroupJoined(chat_id="g2", member_id="wm_new", member_type=2, at=clock.now)
-    await rules.on_group_joined(deps, again)
+    await rules.on_group_joined(deps, [again])
     added = FollowAdded(userid="alice", external_userid="wm_new", at=clock.now)
-    await rules.on_follow_added(deps, added)
+    await rules.on_follow_added(deps, [added])
     assert await _balance("wm_new") == 100
     # a join in a group outside the programme, or one found by a sync before it started
     await rules.on_group_joined(
-        deps, GroupJoined(chat_id="g3", member_id="wm_x", member_type=2, at=clock.now)
+        deps, [GroupJoined(chat_id="g3", member_id="wm_x", member_type=2, at=clock.now)]
     )
     old = clock.now - timedelta(days=30)
     await rules.on_group_joined(
-        deps, GroupJoined(chat_id="g1", member_id="wm_y", member_type=2, at=old)
+        deps, [GroupJoined(chat_id="g1", member_id="wm_y", member_type=2, at=old)]
     )
     assert await _balance("wm_x") == 0 and await _balance("wm_y") == 0
 
@@ -152,7 +152,7 @@ async def test_newcomer_points_wait_for_the_minimum_stay(
     for ext in ("wm_stay", "wm_leave"):
         await GroupMember.create(chat_id="g1", member_id=ext, member_type=2, join_time=clock.now)
         await rules.on_group_joined(
-            deps, GroupJoined(chat_id="g1", member_id=ext, member_type=2, at=clock.now)
+            deps, [GroupJoined(chat_id="g1", member_id=ext, member_type=2, at=clock.now)]
         )
     assert await _balance("wm_stay") == 0
     await GroupMember.filter(member_id="wm_leave").delete()
@@ -245,3 +245,60 @@ async def test_staff_are_reminded_once_before_their_customers_points_expire(
     assert card["main_title"]["title"] == "2 位客户的积分将于 03-04 过期"
     assert card["horizontal_content_list"][0]["value"] == "10 分"
     assert await _balance("wm_ann") == 5  # not expired yet
+
+
+async def test_newcomer_events_delivered_together_award_as_one_by_one(
+    deps: Deps, corp: None, clock: Clock
+) -> None:
+    """Adds and joins of a delivery job at once (the same customer twice, a replay, a sync's
+    add, an add from before the programme, a group outside it, a blacklisted customer) award
+    what they award delivered one by one."""
+    await save_program(deps, newcomer_points=100, newcomer_on="both")
+    clock.advance(60)
+    now, old = clock.now, clock.now - timedelta(days=30)
+
+    def adds(p: str) -> list[FollowAdded]:
+        return [
+            FollowAdded(userid="alice", external_userid=f"{p}a", at=now),
+            FollowAdded(userid="bob", external_userid=f"{p}a", at=now),
+            FollowAdded(userid="alice", external_userid=f"{p}a", at=now),
+            FollowAdded(userid="alice", external_userid=f"{p}b", at=now, source="sync"),
+            FollowAdded(userid="alice", external_userid=f"{p}c", at=old),
+            FollowAdded(userid="alice", external_userid=f"{p}d", at=now),
+            FollowAdded(userid="bob", external_userid=f"{p}e", at=now),
+        ]
+
+    def joins(p: str) -> list[GroupJoined]:
+        return [
+            GroupJoined(chat_id="g1", member_id=f"{p}e", member_type=2, at=now),
+            GroupJoined(chat_id="g2", member_id=f"{p}e", member_type=2, at=now),
+            GroupJoined(chat_id="g3", member_id=f"{p}f", member_type=2, at=now),
+            GroupJoined(chat_id="g1", member_id=f"{p}g", member_type=2, at=now),
+            GroupJoined(chat_id="g1", member_id="alice", member_type=1, at=now),
+        ]
+
+    for p in ("t_", "o_"):
+        await PointsBlock.create(external_userid=f"{p}d", reason="刷分", at=now)
+    await rules.on_follow_added(deps, adds("t_"))
+    await rules.on_group_joined(deps, joins("t_"))
+    for add in adds("o_"):
+        await rules.on_follow_added(deps, [add])
+    for join in joins("o_"):
+        await rules.on_group_joined(deps, [join])
+
+    async def awarded(p: str) -> dict[str, list[str]]:
+        rows = await PointsEntry.filter(external_userid__startswith=p).order_by("id")
+        got: dict[str, list[str]] = {}
+        for r in rows:
+            got.setdefault(r.external_userid.removeprefix(p), []).append(
+                f"{r.rule}:{r.amount}:{r.key.replace(p, '')}"
+            )
+        return got
+
+    together = await awarded("t_")
+    assert together == await awarded("o_")
+    assert together == {
+        "a": ["newcomer:100:newcomer:a"],
+        "e": ["newcomer:100:newcomer:e"],
+        "g": ["newcomer:100:newcomer:g"],
+    }

@@ -165,7 +165,7 @@ async def test_exactly_once_under_every_order_of_replayed_events(deps: Deps) -> 
     calls = [
         lambda: listeners.on_tags_marked(deps, marked("alice", "wm_ben", "t_hot")),
         lambda: listeners.on_tags_marked(deps, marked("alice", "wm_ben", "t_client", by="client")),
-        lambda: listeners.on_group_joined(deps, joined("wm_ben")),
+        lambda: listeners.on_group_joined(deps, [joined("wm_ben")]),
         lambda: listeners.on_radar_visited(
             deps,
             RadarVisited(
@@ -384,3 +384,41 @@ async def test_why_a_rule_moved_in_words(deps: Deps) -> None:
         "标签：高意向；在群：VIP群；查看雷达：产品手册；查看了雷达；添加渠道：expo；"
         "积分 120（不少于 100）；添加满 3 天"
     )
+
+
+async def test_adds_delivered_together_move_as_one_by_one(deps: Deps) -> None:
+    """A batch with two customers, two relations of one customer and a replayed add moves
+    the same relations to the same stages as the adds delivered one by one; a relation no
+    add names is left alone."""
+    journey, stages = await make_journey()
+    await make_rule(stages[1], {"type": "state", "states": ["expo", "web"]})
+    await make_rule(stages[2], {"type": "group", "chat_ids": ["wr_vip"]})
+    await join_group("wm_ben")
+    adds = [
+        FollowAdded(userid="alice", external_userid="wm_ann", at=T0, state="expo"),
+        FollowAdded(userid="bob", external_userid="wm_ann", at=T0),
+        FollowAdded(userid="alice", external_userid="wm_ann", at=T0, state="expo"),
+        FollowAdded(userid="alice", external_userid="wm_ben", at=T0),
+    ]
+
+    async def outcome() -> list[tuple[str, str, int | None, int]]:
+        current = await StageCurrent.filter(journey_id=journey.id).values_list(
+            "userid", "external_userid", "stage_id"
+        )
+        moves = await StageTransition.filter(journey_id=journey.id).count()
+        return sorted((str(u), str(e), s, moves) for u, e, s in current)
+
+    await listeners.on_follow_added(deps, adds)
+    together = await outcome()
+    await StageTransition.all().delete()
+    await StageCurrent.all().delete()
+    for add in adds:
+        await listeners.on_follow_added(deps, [add])
+    assert (
+        await outcome()
+        == together
+        == [
+            ("alice", "wm_ann", stages[1].id, 2),
+            ("alice", "wm_ben", stages[2].id, 2),
+        ]
+    )  # wm_cat's relation (state web) had no add: not evaluated

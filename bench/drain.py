@@ -124,9 +124,13 @@ async def _drain(env: dict[str, str], distinct: int) -> dict[str, Any]:
     }
 
 
-def drain_report(env: dict[str, str], sent: int, answered: int, acked: float) -> None:
+def drain_report(
+    env: dict[str, str], sent: int, answered: int, acked: float, acked_once: float
+) -> None:
     """`sent`/`answered`: distinct events sent / answered 200 (wrk stops with requests in
-    flight); `acked`: the web process's best callbacks/s (all deliveries)."""
+    flight); `acked`: the web process's best callbacks/s (every event delivered 3 times);
+    `acked_once`: its events/s when each is delivered once (the goal's figure: re-deliveries
+    cost the worker nothing, the inbox keeps one row per event)."""
     os.environ.update(env)
     r = asyncio.run(_drain(env, sent))
     print(
@@ -137,10 +141,11 @@ def drain_report(env: dict[str, str], sent: int, answered: int, acked: float) ->
         f"one worker drained {r['rate']:.0f} events/s (CPU {r['cpu_ms']:.2f} ms/event, with "
         f"every feature's handlers, the sandbox WeCom and the delivery of the "
         f"{r['events']} domain events they published; the inbox rows alone "
-        f"{r['rows_rate']:.0f}/s); one web process acknowledged {acked:.0f} callbacks/s "
-        f"({acked / 3:.0f} distinct events/s, each delivered 3 times): ratio "
-        f"{r['rate'] / acked:.2f} to callbacks (goal >= 0.5), {r['rate'] / (acked / 3):.2f} to "
-        f"distinct events"
+        f"{r['rows_rate']:.0f}/s)\none web process acknowledged {acked_once:.0f} events/s "
+        f"delivered once: ratio {r['rate'] / acked_once:.2f} (goal >= 0.5); "
+        f"{acked:.0f} callbacks/s with every event delivered 3 times ({acked / 3:.0f} distinct "
+        f"events/s): ratio {r['rate'] / acked:.2f} to the callbacks, "
+        f"{r['rate'] / (acked / 3):.2f} to their distinct events"
     )
     print(
         "(the worker's WeCom rate limit was lifted for this measure: in production WeCom's "

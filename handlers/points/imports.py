@@ -220,7 +220,7 @@ async def apply(deps: Deps, import_id: int, user: Principal) -> dict[str, Any]:
     except IntegrityError:
         return _summary(await PointsImport.get(id=imp.id))
     for p in posted:
-        await ledger._after(deps, p, await _lot_expiry(p))
+        await ledger.after_credit(deps, p, await _lot_expiry(p))
     return _summary(await PointsImport.get(id=imp.id))
 
 

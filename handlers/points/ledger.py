@@ -82,7 +82,7 @@ async def _take_slot(conn: Any, quota: Quota, ext: str) -> None:
     raise LedgerRefused(quota.full)
 
 
-async def _lock(conn: Any, ext: str) -> PointsAccount:
+async def lock(conn: Any, ext: str) -> PointsAccount:
     """The customer's account row, created when missing and locked for this transaction
     (PostgreSQL row lock; SQLite runs one write transaction at a time)."""
     await PointsAccount.bulk_create(
@@ -149,7 +149,9 @@ async def _apply(conn: Any, deps: Deps, ext: str, **changes: Any) -> int:
     return int(found.balance) if found is not None else 0
 
 
-async def _announce(deps: Deps, posted: Posted) -> None:
+async def announce(deps: Deps, posted: Posted) -> None:
+    """`PointsChanged` for a committed entry (callers with their own transaction call it
+    after the commit)."""
     e = posted.entry
     event = PointsChanged(
         external_userid=e.external_userid,
@@ -215,7 +217,7 @@ async def credit(
             )
     except IntegrityError:
         return None
-    await _after(deps, posted, expires_at)
+    await after_credit(deps, posted, expires_at)
     return posted
 
 
@@ -237,7 +239,7 @@ async def _credit(
     if locked:  # the caller holds the lock: read the row again (its debt may have moved)
         account = await PointsAccount.filter(external_userid=ext).using_db(conn).get()
     else:
-        account = await _lock(conn, ext)
+        account = await lock(conn, ext)
     entry = await _entry(
         conn,
         deps,
@@ -256,12 +258,13 @@ async def _credit(
     return Posted(entry, balance)
 
 
-async def _after(deps: Deps, posted: Posted, expires_at: datetime | None) -> None:
+async def after_credit(deps: Deps, posted: Posted, expires_at: datetime | None) -> None:
+    """After a credit's commit: plan its expiry run and announce it."""
     if expires_at is not None:
         from handlers.points import expiry
 
         await expiry.plan_for(deps, expires_at)
-    await _announce(deps, posted)
+    await announce(deps, posted)
 
 
 # --- debits ---------------------------------------------------------------------------------
@@ -299,7 +302,7 @@ async def debit(
             )
     except IntegrityError:
         return None
-    await _announce(deps, posted)
+    await announce(deps, posted)
     return posted
 
 
@@ -318,7 +321,7 @@ async def debit_locked(
     what: str = "",
 ) -> Posted:
     """A debit inside the caller's transaction (`what` names it in a refusal)."""
-    account = await _lock(conn, ext)
+    account = await lock(conn, ext)
     if account.balance < amount:
         prefix = f"{what}：" if what else ""
         raise LedgerRefused(f"{prefix}积分余额不足（当前 {account.balance} 分）")
@@ -346,7 +349,7 @@ async def hold(
     conn: Any, deps: Deps, ext: str, cost: int, *, key: str, ref: str, reason: str
 ) -> Posted:
     """Set `cost` points aside inside the caller's transaction (the redemption's)."""
-    account = await _lock(conn, ext)
+    account = await lock(conn, ext)
     if account.balance < cost:
         raise LedgerRefused(f"积分不足：需要 {cost} 分，当前可用 {account.balance} 分")
     entry = await _entry(
@@ -397,7 +400,7 @@ async def release_locked(
     if hold_entry is None:
         return None
     ext = redemption.external_userid
-    await _lock(conn, ext)
+    await lock(conn, ext)
     entry = await _entry(
         conn,
         deps,
@@ -430,7 +433,7 @@ async def spend_locked(conn: Any, deps: Deps, redemption: PointsRedemption, by: 
     """A fulfilled redemption: its hold becomes a spend (the entry records it; the points
     left the balance with the hold)."""
     ext = redemption.external_userid
-    await _lock(conn, ext)
+    await lock(conn, ext)
     entry = await _entry(
         conn,
         deps,
@@ -482,13 +485,13 @@ async def expire_due(deps: Deps, until: datetime) -> int:
     for lot in lots:
         try:
             async with in_transaction() as tx:
-                await _lock(tx, lot.external_userid)
+                await lock(tx, lot.external_userid)
                 posted = await _expire_locked(tx, deps, lot.external_userid, lot)
         except IntegrityError:
             continue
         if posted is not None:
             done += 1
-            await _announce(deps, posted)
+            await announce(deps, posted)
     return done
 
 
@@ -504,7 +507,7 @@ async def zero(deps: Deps, ext: str, *, key: str, reason: str) -> Posted | None:
             released.append(got)
     try:
         async with in_transaction() as tx:
-            account = await _lock(tx, ext)
+            account = await lock(tx, ext)
             if account.balance <= 0:
                 return None
             amount = int(account.balance)
@@ -523,7 +526,7 @@ async def zero(deps: Deps, ext: str, *, key: str, reason: str) -> Posted | None:
     except IntegrityError:
         return None
     posted = Posted(entry, balance)
-    await _announce(deps, posted)
+    await announce(deps, posted)
     return posted
 
 
@@ -544,7 +547,7 @@ async def reverse(
     note = reason or f"撤销：{original.reason or original.rule}"
     try:
         async with in_transaction() as tx:
-            await _lock(tx, ext)
+            await lock(tx, ext)
             key = f"reverse:{original.id}"
             if original.amount > 0:
                 lot = await PointsLot.filter(entry_id=original.id).using_db(tx).get()
@@ -603,7 +606,7 @@ async def reverse(
     except IntegrityError as exc:
         raise LedgerRefused("这条记录已经撤销过了") from exc
     posted = Posted(entry, balance)
-    await _announce(deps, posted)
+    await announce(deps, posted)
     return posted
 
 

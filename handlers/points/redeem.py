@@ -52,7 +52,7 @@ async def redeem(deps: Deps, ext: str, reward_id: int, nonce: str) -> PointsRede
     now = deps.now()
     try:
         async with in_transaction() as tx:
-            await ledger._lock(tx, ext)  # the account first, then the reward: one lock order
+            await ledger.lock(tx, ext)  # the account first, then the reward: one lock order
             reward = await PointsReward.get_or_none(id=reward_id, deleted=False, active=True)
             if reward is None:
                 raise ledger.LedgerRefused("该奖品已下架", 404)
@@ -86,7 +86,7 @@ async def redeem(deps: Deps, ext: str, reward_id: int, nonce: str) -> PointsRede
     except IntegrityError:
         return await PointsRedemption.get(key=key)
     await schedule.plan(RELEASE_KIND, str(r.id), r.release_at)
-    await ledger._announce(deps, posted)
+    await ledger.announce(deps, posted)
     await notify_owner(deps, r)
     return r
 
@@ -122,11 +122,11 @@ async def release(deps: Deps, redemption_id: int, reason: str) -> ledger.Posted 
         if not moved:
             return None
         r = await PointsRedemption.filter(id=redemption_id).using_db(tx).get()
-        await ledger._lock(tx, r.external_userid)
+        await ledger.lock(tx, r.external_userid)
         await PointsReward.filter(id=r.reward_id).using_db(tx).update(stock=F("stock") + 1)
         posted = await ledger.release_locked(tx, deps, r, reason)
     if posted is not None:
-        await ledger._announce(deps, posted)
+        await ledger.announce(deps, posted)
     await schedule.cancel(RELEASE_KIND, key=str(redemption_id))
     await _tell_released(deps, r, reason)
     return posted
@@ -160,7 +160,7 @@ async def fulfil(deps: Deps, redemption_id: int, by: str) -> bool:
             return False
         r = await PointsRedemption.filter(id=redemption_id).using_db(tx).get()
         posted = await ledger.spend_locked(tx, deps, r, by)
-    await ledger._announce(deps, posted)
+    await ledger.announce(deps, posted)
     await schedule.cancel(RELEASE_KIND, key=str(redemption_id))
     return True
 

@@ -240,7 +240,7 @@ async def sign_in(deps: Deps, ext: str, *, visitor_id: str = "", address: str = 
     today = deps.local_now().date()
     try:
         async with in_transaction() as tx:
-            account = await ledger._lock(tx, ext)
+            account = await ledger.lock(tx, ext)
             if account.last_signin == today:
                 return SigninResult(True, today, account.streak)
             if account.last_signin == today - timedelta(days=1):
@@ -275,7 +275,7 @@ async def sign_in(deps: Deps, ext: str, *, visitor_id: str = "", address: str = 
         acc = await ledger.account(ext)
         return SigninResult(True, today, acc.streak)
     for p in posted:
-        await ledger._after(deps, p, expires_at(deps, cfg, p.entry.at))
+        await ledger.after_credit(deps, p, expires_at(deps, cfg, p.entry.at))
     return result
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from bot.sandbox.acquisition import AcquisitionMixin
 from bot.sandbox.base import CorpBase
 from bot.sandbox.credentials import CredentialsMixin
 from bot.sandbox.errors import SandboxError
@@ -29,7 +30,7 @@ from bot.sandbox.moments import MomentsMixin
 from bot.sandbox.ways import WaysMixin
 
 
-class Corp(MomentsMixin, WaysMixin, MessagesMixin, CredentialsMixin, CorpBase):
+class Corp(AcquisitionMixin, MomentsMixin, WaysMixin, MessagesMixin, CredentialsMixin, CorpBase):
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         CorpBase.__init__(self, clock)
         self.follows: dict[tuple[str, str], FollowRelation] = {}
@@ -39,6 +40,7 @@ class Corp(MomentsMixin, WaysMixin, MessagesMixin, CredentialsMixin, CorpBase):
         self._init_messages()
         self._init_credentials()
         self._init_moments()
+        self._init_acquisition()
 
     # directory -------------------------------------------------------------------------
 

@@ -10,6 +10,8 @@ from typing import Any
 import aiohttp
 
 from bot.crypto import CallbackError, WeComCrypto, parse_xml
+from bot.sandbox.acquisition import ADD_WAY as ACQUISITION_ADD_WAY
+from bot.sandbox.acquisition import cut_channel
 from bot.sandbox.callbacks import event_xml, selected_items_xml, text_xml
 from bot.sandbox.cardxml import parse_reply
 from bot.sandbox.corp import Corp
@@ -93,6 +95,25 @@ class SandboxDriver:
         return await self.customer_adds_staff(
             userid, external_userid, state=way.state, add_way=1, name=name
         )
+
+    async def customer_opens_acquisition_link(
+        self,
+        link_id: str,
+        customer_channel: str = "",
+        external_userid: str = "",
+        *,
+        name: str | None = None,
+    ) -> CallbackResult:
+        """A customer opens a 获客链接 (`url?customer_channel=…`) and adds one of its members:
+        the add event carries the channel as `State`, one unit of quota is used
+        (`bot.sandbox.acquisition` has the refusals)."""
+        state = cut_channel(customer_channel)
+        userid = self.corp.take_link_add(link_id, external_userid)
+        result = await self.customer_adds_staff(
+            userid, external_userid, state=state, add_way=ACQUISITION_ADD_WAY, name=name
+        )
+        self.corp.record_link_add(link_id, result.info["external_userid"], userid, state)
+        return result
 
     async def staff_deletes_customer(self, userid: str, external_userid: str) -> CallbackResult:
         self.corp.remove_follow(userid, external_userid)

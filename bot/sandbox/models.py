@@ -193,3 +193,28 @@ class MemberChange:
     member_ids: list[str]
     last_version: str
     cur_version: str
+
+
+@dataclass
+class AcquisitionCustomer:
+    """A customer who added a member through a 获客链接 (customer_acquisition/customer)."""
+
+    external_userid: str
+    userid: str
+    state: str  # the customer_channel the link was opened with
+    chat_status: int = 0  # 0 no chat yet, 1 the customer spoke, 2 the member replied
+
+
+@dataclass
+class AcquisitionLink:
+    link_id: str
+    link_name: str
+    url: str
+    create_time: int
+    users: list[str] = field(default_factory=list)
+    departments: list[int] = field(default_factory=list)
+    skip_verify: bool = True
+    priority_option: dict[str, Any] = field(default_factory=dict)
+    mark_source: bool = False
+    customers: list[AcquisitionCustomer] = field(default_factory=list)
+    clicks: list[int] = field(default_factory=list)  # when the link was opened

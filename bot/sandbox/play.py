@@ -13,15 +13,17 @@ from aiohttp import web
 
 from bot.crypto import WeComCrypto
 from bot.sandbox import api_ways
+from bot.sandbox.acquisition import cut_channel
 from bot.sandbox.apiutil import CONFIG_KEY, CORP_KEY, corp_of, read_body
 from bot.sandbox.driver import SandboxDriver
 from bot.sandbox.errors import SandboxError
-from bot.sandbox.models import AppMessage, ContactWay
+from bot.sandbox.models import AcquisitionLink, AppMessage, ContactWay
 
 STATIC = Path(__file__).parent / "static"
 PLAY_ACTIONS = {
     "customer_adds_staff",
     "customer_scans_contact_way",
+    "customer_opens_acquisition_link",
     "staff_deletes_customer",
     "customer_deletes_staff",
     "customer_joins_group",
@@ -120,6 +122,10 @@ async def corp_summary(request: web.Request) -> web.StreamResponse:
         {"config_id": w.config_id, "state": w.state, "users": w.users}
         for w in corp.contact_ways.values()
     ]
+    links = [
+        {"link_id": k.link_id, "link_name": k.link_name, "url": k.url, "users": k.users}
+        for k in corp.acquisition_links.values()
+    ]
     moments = [
         {
             "moment_id": m.moment_id,
@@ -144,6 +150,11 @@ async def corp_summary(request: web.Request) -> web.StreamResponse:
             "customers": customers,
             "groups": groups,
             "contact_ways": ways,
+            "acquisition_links": links,
+            "acquisition_quota": {
+                "total": corp.acquisition_total,
+                "balance": corp.acquisition_balance,
+            },
             "departments": [vars(d) for d in corp.departments.values()],
             "playable": request.app[DRIVER_KEY].driver is not None,
         }
@@ -193,7 +204,11 @@ async def avatar(request: web.Request) -> web.StreamResponse:
 
 
 async def contact_way_page(request: web.Request) -> web.StreamResponse:
-    """Where a scanned QR code leads (WeCom's work.weixin.qq.com/ca/… add link)."""
+    """Where a scanned QR code leads (WeCom's work.weixin.qq.com/ca/… add link); a 获客链接
+    lives under the same path."""
+    link = corp_of(request).acquisition_links.get(request.match_info["config_id"])
+    if link is not None:
+        return _acquisition_page(link, request.query.get("customer_channel", ""))
     try:
         way = corp_of(request).way_by_config_id(request.match_info["config_id"])
     except SandboxError:
@@ -205,6 +220,19 @@ async def contact_way_page(request: web.Request) -> web.StreamResponse:
         f"<h1>联系我二维码（沙箱）</h1><p>成员或群聊：{escape(who)}</p>"
         f"<p>state：{escape(way.state) or '（无）'}</p>"
         f'<p class="hint">在 <a href="/sandbox">沙箱页面</a> 右侧“扫码添加”即可模拟客户扫码。</p>'
+        f"</main>"
+    )
+    return web.Response(text=html, content_type="text/html")
+
+
+def _acquisition_page(link: AcquisitionLink, channel: str) -> web.Response:
+    html = (
+        f'<!doctype html><meta charset="utf-8"><title>获客链接</title>'
+        f'<link rel="stylesheet" href="/sandbox/static/style.css"><main class="picker">'
+        f"<h1>获客链接（沙箱）：{escape(link.link_name)}</h1>"
+        f"<p>成员：{escape('、'.join(link.users) or '（按部门）')}</p>"
+        f"<p>customer_channel：{escape(cut_channel(channel)) or '（无）'}</p>"
+        f'<p class="hint">在 <a href="/sandbox">沙箱页面</a> 右侧“打开获客链接”即可模拟客户添加。</p>'
         f"</main>"
     )
     return web.Response(text=html, content_type="text/html")

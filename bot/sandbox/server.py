@@ -14,6 +14,7 @@ from aiohttp import web
 
 from bot.crypto import WeComCrypto
 from bot.sandbox import (
+    api_acquisition,
     api_contact,
     api_directory,
     api_menu,
@@ -41,6 +42,10 @@ from bot.sandbox.errors import SandboxError
 OPEN_PATHS = {"/cgi-bin/gettoken", "/cgi-bin/token"}  # WeCom's and the service account's
 MP_PATHS = {"/cgi-bin/user/info"}  # the service account's API (api.weixin.qq.com in WeChat)
 DIRECTORY_PREFIXES = ("/cgi-bin/user/", "/cgi-bin/department/")
+ACQUISITION_PREFIXES = (
+    "/cgi-bin/externalcontact/customer_acquisition/",
+    "/cgi-bin/externalcontact/customer_acquisition_quota",
+)
 CONTACT_SECRET_PATHS = ("/cgi-bin/externalcontact/", "/cgi-bin/media/upload")
 
 
@@ -51,6 +56,9 @@ def _check_permission(kind: str, path: str) -> None:
     # Since 2022 the customer-contact secret can no longer read the directory.
     if kind == "contact" and path.startswith(DIRECTORY_PREFIXES):
         raise SandboxError(60011, "the customer-contact secret cannot read the directory")
+    # 获客链接: only a self-built app in 可调用应用, never the customer-contact secret (W5).
+    if kind == "contact" and path.startswith(ACQUISITION_PREFIXES):
+        raise SandboxError(48002, "customer_acquisition: use a self-built app in 可调用应用")
     if kind == "contact" and not path.startswith(CONTACT_SECRET_PATHS):
         raise SandboxError(48002, "use the app secret for this API")
 
@@ -161,7 +169,15 @@ def create_sandbox_app(
     app[CONFIG_KEY] = SandboxConfig(corp_id, secrets, agent_id)
     app[API_STATE_KEY] = ApiState()
     app.router.add_get("/cgi-bin/gettoken", gettoken)
-    for module in (api_directory, api_message, api_contact, api_ways, api_menu, api_moments):
+    for module in (
+        api_directory,
+        api_message,
+        api_contact,
+        api_ways,
+        api_menu,
+        api_moments,
+        api_acquisition,
+    ):
         app.router.add_routes(module.routes)
     app.router.add_post("/sandbox/api/faults", add_fault)
     app.router.add_delete("/sandbox/api/faults", clear_faults)

@@ -1,32 +1,23 @@
 """The driver's callbacks really encrypted and signed, decrypted and parsed into typed events."""
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import Any
-
-import aiohttp
-import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from bot.crypto import WeComCrypto
 from bot.events import (
     ContactEvent,
     EnterAgent,
-    Event,
     ExternalChatEvent,
     ExternalContactEvent,
     ExternalTagEvent,
     TemplateCardEvent,
     TextMessage,
-    parse_event,
 )
-from bot.replies import CardReply, passive_reply_xml
+from bot.replies import CardReply
 from bot.sandbox.corp import Corp
 from bot.sandbox.driver import SandboxDriver
-from tests.sandbox.conftest import AGENT_ID, CORP_ID
+from tests.sandbox.conftest import AGENT_ID, CORP_ID, Endpoint
 
-AES_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
 CARD = {
     "card_type": "button_interaction",
     "task_id": "task-1",
@@ -36,52 +27,6 @@ CARD = {
         {"text": "忽略", "key": "facts.ignore:1", "style": 2},
     ],
 }
-
-
-@dataclass
-class Endpoint:
-    """The service's callback endpoint, reduced to decrypt + parse + an optional reply."""
-
-    crypto: WeComCrypto
-    events: list[Event] = field(default_factory=list)
-    reply: CardReply | None = None
-
-    async def handle(self, request: web.Request) -> web.Response:
-        q = request.query
-        xml = self.crypto.decrypt_callback(
-            q["msg_signature"], q["timestamp"], q["nonce"], await request.read()
-        )
-        event = parse_event(xml)
-        self.events.append(event)
-        if isinstance(event, TemplateCardEvent) and self.reply is not None:
-            plain = passive_reply_xml(self.reply, event.from_user, CORP_ID)
-            return web.Response(text=self.crypto.encrypt_reply(plain))
-        return web.Response(text="")
-
-
-@pytest.fixture
-def crypto() -> WeComCrypto:
-    return WeComCrypto("sandboxtoken", AES_KEY, CORP_ID)
-
-
-@pytest.fixture
-async def endpoint(
-    crypto: WeComCrypto, aiohttp_server: Callable[..., Awaitable[TestServer]]
-) -> Endpoint:
-    ep = Endpoint(crypto)
-    app = web.Application()
-    app.router.add_post("/wecom/callback", ep.handle)
-    ep.server = await aiohttp_server(app)  # type: ignore[attr-defined]
-    return ep
-
-
-@pytest.fixture
-async def driver(
-    corp: Corp, crypto: WeComCrypto, endpoint: Endpoint
-) -> AsyncIterator[SandboxDriver]:
-    url = str(endpoint.server.make_url("/wecom/callback"))  # type: ignore[attr-defined]
-    async with aiohttp.ClientSession() as session:
-        yield SandboxDriver(corp, url, crypto, session, AGENT_ID)
 
 
 async def test_customer_adds_and_deletes(

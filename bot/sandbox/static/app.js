@@ -33,6 +33,7 @@ function renderControls() {
     customers: c.customers.map(x => [x.external_userid, x.name]),
     "customers-any": [["", "（新客户）"], ...c.customers.map(x => [x.external_userid, x.name])],
     groups: c.groups.map(g => [g.chat_id, `${g.name}（${g.members.length}人）`]),
+    links: c.acquisition_links.map(k => [k.link_id, `${k.link_name} · ${k.users.map(u => names[u] || u).join("、")}`]),
     ways: c.contact_ways.map(w => [w.config_id, `${w.users.map(u => names[u] || u).join("、")} · ${w.state || "无 state"}`]),
     follows: c.customers.flatMap(x => x.follows.map(u => [`${u}|${x.external_userid}`, `${x.name} ↔ ${names[u] || u}`])),
   };
@@ -137,6 +138,7 @@ function wireForms() {
   const on = (id, fn) => document.getElementById(id).addEventListener("submit", e => { e.preventDefault(); fn(new FormData(e.target), e.submitter); });
   on("f-add", f => play("customer_adds_staff", {userid: f.get("userid"), external_userid: f.get("name") ? "" : f.get("external_userid"), name: f.get("name") || null, state: f.get("state")}));
   on("f-scan", f => play("customer_scans_contact_way", {config_id: f.get("config_id"), name: f.get("name") || null}));
+  on("f-link-add", f => play("customer_opens_acquisition_link", {link_id: f.get("link_id"), customer_channel: String(f.get("customer_channel") || ""), name: f.get("name") || null}));
   on("f-del", (f, btn) => { const [userid, ext] = String(f.get("relation")).split("|"); play(btn.value, {userid, external_userid: ext}); });
   on("f-group", (f, btn) => {
     const join = btn.value === "customer_joins_group", invited = f.get("scene") === "invite";

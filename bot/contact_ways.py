@@ -5,6 +5,8 @@ from its console, and can delete one only by its `config_id` (W1). So every way 
 stored with who asked for it, reused when the same owner asks again, refused with a clear
 error when the live count reaches `[contact_ways] max_live`, and deleted in WeCom by a cron
 once its `expires_at` has passed. `state` (≤ 30 characters, W2/W4) is checked before the call.
+获客链接 (W5) live here too, the same way, outside the quota guard (they use WeCom's paid
+获客 quota instead).
 
     way = await contact_ways.contact_way(
         deps, feature="shop", purpose="advisor", owner_key=userid, users=[userid], state="shop"
@@ -35,6 +37,7 @@ STATE_MAX = 30
 RETRY_FIRST = 10.0  # seconds before asking WeCom again for an owner's way after a failure
 RETRY_MAX = 600.0  # ... doubling up to this
 JOIN_CHATS_MAX = 5
+ACQUISITION_USERS_MAX = 100  # members one 获客链接 covers (W5)
 DELETE_BATCH = 200
 
 
@@ -50,8 +53,8 @@ def check_state(state: str) -> None:
 
 
 async def usage() -> int:
-    """Live ways, contact and join together (they share WeCom's quota)."""
-    live = await ContactWay.all().count()
+    """Live ways, contact and join together (they share WeCom's quota; links do not count)."""
+    live = await ContactWay.exclude(kind=WayKind.LINK).count()
     CONTACT_WAYS.set(live)
     return live
 
@@ -124,13 +127,15 @@ async def _made(
     expires_at: datetime | None,
     make: Callable[[], Awaitable[dict[str, Any]]],
     qr_code: Callable[[dict[str, Any]], Awaitable[str]],
+    guarded: bool = True,
 ) -> ContactWay:
     """The owner's way if one is live, else one made in WeCom (under the quota guard and the
     back-off) and stored; a way whose QR could not be read is deleted in WeCom again."""
     kind, feature, purpose, owner_key = owner
     if way := await _reusable(deps, kind, feature, purpose, owner_key):
         return way
-    await _guard(deps)
+    if guarded:
+        await _guard(deps)
     result = await _created(deps, _retry_key(kind, feature, purpose, owner_key), make)
     fields: dict[str, Any] = dict(kind=kind, feature=feature, purpose=purpose, owner_key=owner_key)
     fields |= {"config_id": str(result["config_id"]), "state": state, "expires_at": expires_at}
@@ -209,9 +214,40 @@ async def join_way(
     )
 
 
+async def acquisition_link(
+    deps: Deps,
+    *,
+    feature: str,
+    purpose: str,
+    owner_key: str,
+    users: list[str],
+    name: str,
+    expires_at: datetime | None = None,
+) -> ContactWay:
+    """The owner's 获客链接 (≤ 100 members, the app's secret; W5), made once and reused. It
+    uses no contact-way quota but WeCom's paid 获客 quota per new customer; `qr_code` holds
+    the link's URL, to which callers append `customer_channel` (≤ 64 bytes, the add's State)."""
+    if not 1 <= len(users) <= ACQUISITION_USERS_MAX:
+        raise ContactWayError(400, f"获客链接需关联 1 至 {ACQUISITION_USERS_MAX} 名员工", "users")
+
+    async def url(result: dict[str, Any]) -> str:
+        return str(result.get("url") or "")
+
+    async def make() -> dict[str, Any]:
+        link = await deps.wecom.create_acquisition_link(name[:30], users)
+        return {"config_id": link["link_id"], "url": link.get("url", "")}
+
+    return await _made(
+        deps, (WayKind.LINK, feature, purpose, owner_key), "", expires_at, make, url, False
+    )
+
+
 async def update_users(deps: Deps, way: ContactWay, users: list[str]) -> None:
-    """Put other staff members behind a live contact way; its QR code (already printed or
-    forwarded) keeps working. WeCom's refusal raises `WeComError`."""
+    """Put other staff members behind a live contact way or 获客链接; its QR code or URL
+    (already printed or forwarded) keeps working. WeCom's refusal raises `WeComError`."""
+    if way.kind is WayKind.LINK:
+        await deps.wecom.update_acquisition_link(way.config_id, users)
+        return
     if way.kind is not WayKind.CONTACT:
         raise ContactWayError(400, "只有联系我二维码可以更换员工", "users")
     await deps.wecom.update_contact_way(way.config_id, user=users)
@@ -232,6 +268,8 @@ async def expire(
 async def _delete_in_wecom(deps: Deps, way: ContactWay) -> None:
     if way.kind is WayKind.JOIN:
         await deps.wecom.del_join_way(way.config_id)
+    elif way.kind is WayKind.LINK:
+        await deps.wecom.delete_acquisition_link(way.config_id)
     else:
         await deps.wecom.del_contact_way(way.config_id)
 

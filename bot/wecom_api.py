@@ -1,5 +1,6 @@
 """One method per WeCom endpoint scrmbot uses. Customer-contact endpoints (externalcontact/*)
-use the 客户联系 secret; everything else the app's (REFERENCE.md §5, §7)."""
+use the 客户联系 secret, except 获客链接 which only the app may call; everything else the
+app's (REFERENCE.md §5, §7)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from bot.settings import Settings
 from bot.wecom_errors import WeComError
 
 CONTACT = "contact"
+ACQUISITION = "/cgi-bin/externalcontact/customer_acquisition"
 NOT_A_CUSTOMER = 84061
 
 
@@ -145,6 +147,39 @@ class WeComEndpoints:
             json={"config_id": config_id},
             secret=CONTACT,
         )
+
+    # --- 获客链接 (app secret only: a self-built app in 可调用应用; W5) ------------------------
+
+    async def create_acquisition_link(
+        self, link_name: str, user_list: list[str], *, skip_verify: bool = True
+    ) -> dict[str, Any]:
+        """{"link_id", "link_name", "url", "create_time"}: ≤ 100 members; `url` takes
+        `?customer_channel=` (≤ 64 bytes), which comes back as the add event's `State`."""
+        body = await self.call(
+            "POST",
+            f"{ACQUISITION}/create_link",
+            json={
+                "link_name": link_name,
+                "range": {"user_list": user_list},
+                "skip_verify": skip_verify,
+            },
+        )
+        return dict(body["link"])
+
+    async def update_acquisition_link(self, link_id: str, user_list: list[str]) -> dict[str, Any]:
+        """Put other members behind a link in place (its URL keeps working)."""
+        return await self.call(
+            "POST",
+            f"{ACQUISITION}/update_link",
+            json={"link_id": link_id, "range": {"user_list": user_list}},
+        )
+
+    async def delete_acquisition_link(self, link_id: str) -> dict[str, Any]:
+        return await self.call("POST", f"{ACQUISITION}/delete_link", json={"link_id": link_id})
+
+    async def acquisition_quota(self) -> dict[str, Any]:
+        """{"total", "balance", ...}: the corp's paid 获客 quota (one unit per new customer)."""
+        return await self.call("GET", "/cgi-bin/externalcontact/customer_acquisition_quota")
 
     async def send_welcome_msg(
         self, code: str, text: str | None = None, attachments: list[dict[str, Any]] | None = None

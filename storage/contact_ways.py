@@ -1,7 +1,7 @@
-"""Every contact way (联系我) and group join way (加入群聊) scrmbot made through the API.
+"""Every contact way (联系我), group join way (加入群聊) and 获客链接 scrmbot made through the API.
 
 WeCom never shows API-made ways in its console and can only edit or delete them by their
-`config_id`, so a way exists here from the moment WeCom answers until it is deleted there."""
+`config_id` (a link: its `link_id`), so a way exists here from the moment WeCom answers until it is deleted there."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from tortoise.models import Model
 class WayKind(StrEnum):
     CONTACT = "contact"  # externalcontact/add_contact_way
     JOIN = "join"  # externalcontact/groupchat/add_join_way
+    LINK = "link"  # externalcontact/customer_acquisition/create_link (获客链接; no way quota)
 
 
 class ContactWay(Model):
@@ -28,7 +29,7 @@ class ContactWay(Model):
     purpose = fields.CharField(max_length=32)
     owner_key = fields.CharField(max_length=128)
     state = fields.CharField(max_length=30, default="")
-    qr_code = fields.TextField(default="")  # WeCom's image URL of the QR code
+    qr_code = fields.TextField(default="")  # WeCom's image URL of the QR code; a link's url
     expires_at = fields.DatetimeField(null=True, db_index=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     delete_error = fields.TextField(null=True)  # WeCom refused the last deletion: retried

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from handlers.fission import (  # noqa: F401  (each module decorates the router)
     admin,
+    check,
     credit,
     data,
     demo,

@@ -5,7 +5,7 @@ with its reason, and marking a prize as given."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, Field, field_validator
@@ -14,7 +14,9 @@ from tortoise.transactions import in_transaction
 from bot import schedule as bot_schedule
 from bot.auth import scope_userids
 from bot.auth_types import Role
+from bot.deps import Deps
 from bot.http import ApiError, RequestContext, json_ok, page_params, read_json
+from bot.wecom_errors import WeComError
 from cards.fission import OUTCOME_LABELS
 from handlers.fission import participants, poster, schedule
 from handlers.fission.pages import personal_url, phase, progress
@@ -67,6 +69,7 @@ class ActivityIn(BaseModel):
     staff: list[str] = Field(min_length=1, max_length=100, title="添加的员工")
     welcome_text: str = Field(default="", max_length=1000, title="欢迎语")
     way_keep_days: int = Field(default=7, ge=0, le=90, title="活动结束后二维码保留天数")
+    qr_kind: Literal["way", "link"] = Field(default="way", title="海报二维码类型")
     layout: LayoutIn = Field(default_factory=LayoutIn, title="海报布局")
     staff_script: str = Field(default="", max_length=2000, title="员工话术")
     customer_script: str = Field(default="", max_length=2000, title="客户话术")
@@ -108,6 +111,38 @@ FIELD_LABELS = {
     "tiers.helpers": "奖品阶梯的助力人数",
     "tiers": "奖品阶梯",
 }
+
+
+NO_PERMISSION = frozenset({48001, 48002})
+NO_ACQUISITION_API = (
+    "本应用不能调用获客链接接口：请在企业微信管理后台「客户与上下游 → 客户联系 → API」中"
+    "把本应用加入「可调用应用」后再选择获客链接（客户联系 secret 不能调用此接口）"
+)
+
+
+async def acquisition_status(deps: Deps) -> dict[str, Any]:
+    """Whether the app may use 获客链接, and the corp's remaining 获客 quota (W5)."""
+    try:
+        body = await deps.wecom.acquisition_quota()
+    except WeComError as exc:
+        message = (
+            NO_ACQUISITION_API
+            if exc.errcode in NO_PERMISSION
+            else f"暂时无法查询获客链接额度，请稍后再试（企业微信错误码 {exc.errcode}）"
+        )
+        return {"available": False, "message": message, "errcode": exc.errcode}
+    total, balance = int(body.get("total") or 0), int(body.get("balance") or 0)
+    return {"available": True, "total": total, "balance": balance, "message": ""}
+
+
+async def _check_qr_kind(deps: Deps, activity: FissionActivity, body: ActivityIn) -> None:
+    """Choosing 获客链接 needs the app to be allowed to call it (it stays chosen if WeCom
+    withdraws that later: the posters say what WeCom refuses)."""
+    if body.qr_kind != participants.QR_LINK or participants.qr_kind(activity) == body.qr_kind:
+        return
+    status = await acquisition_status(deps)
+    if not status["available"]:
+        raise ApiError(409, status["message"], "qr_kind")
 
 
 def _layout(data: LayoutIn) -> dict[str, Any]:
@@ -186,6 +221,7 @@ async def serialize(
             "helper_limit": activity.helper_limit,
             "welcome_text": activity.welcome_text,
             "way_keep_days": activity.way_keep_days,
+            "qr_kind": participants.qr_kind(activity),
             "layout": poster.layout_for(activity.poster_layout, size),
             "background": {"width": size[0], "height": size[1], "custom": bool(activity.poster_bg)},
             "staff_script": opts.get("staff_script", ""),
@@ -217,6 +253,7 @@ def _apply(activity: FissionActivity, body: ActivityIn) -> None:
         "departments": body.departments,
         "recommend_tags": body.recommend_tags,
         "remind_times": body.remind_times,
+        "qr_kind": body.qr_kind,
     }
 
 
@@ -290,6 +327,12 @@ async def _check_edit(activity: FissionActivity, body: ActivityIn, now: datetime
         raise ApiError(409, "活动进行中，结束时间不能早于现在", "end_at")
 
 
+@router.get("/api/fission/acquisition", role=Role.DEPT_ADMIN)
+async def acquisition(ctx: RequestContext) -> web.StreamResponse:
+    """For the editor's QR kind: may 获客链接 be chosen, and the remaining 获客 quota."""
+    return json_ok(await acquisition_status(ctx.deps))
+
+
 @router.get(BASE, role=Role.DEPT_ADMIN)
 async def list_activities(ctx: RequestContext) -> web.StreamResponse:
     assert ctx.user is not None
@@ -313,8 +356,9 @@ async def create_activity(ctx: RequestContext) -> web.StreamResponse:
     _check_times(body)
     await _staff_known(body.staff)
     await _in_scope(ctx, body.staff)
+    activity = FissionActivity(created_by=ctx.user.userid)
+    await _check_qr_kind(ctx.deps, activity, body)
     async with in_transaction():
-        activity = FissionActivity(created_by=ctx.user.userid)
         _apply(activity, body)
         await activity.save()
         await _save_tiers(activity, body.tiers, started=False)
@@ -334,6 +378,7 @@ async def update_activity(ctx: RequestContext) -> web.StreamResponse:
     await _check_edit(activity, body, ctx.deps.now())
     await _staff_known(body.staff)
     await _in_scope(ctx, body.staff)
+    await _check_qr_kind(ctx.deps, activity, body)
     started = activity.published and phase(activity, ctx.deps.now()) == "running"
     staff_before = list(activity.staff)
     async with in_transaction():

@@ -293,7 +293,8 @@ async def progress_view(ctx: RequestContext) -> web.StreamResponse:
 
 @router.get(r"/f/{activity:\d+}/poster.png", role=None)
 async def poster_view(ctx: RequestContext) -> web.StreamResponse:
-    """The participant's poster; their contact way is made now if they have none yet."""
+    """The participant's poster; their contact way (or the activity's 获客链接) is made now if
+    there is none yet."""
     found = await _participant(ctx)
     if isinstance(found, web.Response):
         return found
@@ -301,8 +302,8 @@ async def poster_view(ctx: RequestContext) -> web.StreamResponse:
     deps = ctx.deps
     if phase(activity, deps.now()) != "running":
         raise ApiError(409, "活动未在进行中，暂不能生成海报")
-    way = await participants.qr_way(deps, activity, me)
-    key = (me.id, way.config_id, activity.updated_at.timestamp(), me.name, me.avatar)
+    qr = await participants.poster_qr(deps, activity, me)
+    key = (me.id, qr.key, activity.updated_at.timestamp(), me.name, me.avatar)
     png = _posters.get(key)
     if png is None:
         png = await poster.render(
@@ -311,7 +312,8 @@ async def poster_view(ctx: RequestContext) -> web.StreamResponse:
             layout=activity.poster_layout,
             title=activity.name,
             nickname=me.name,
-            qr_url=way.qr_code,
+            qr_url=qr.image_url,
+            qr_text=qr.text,
             avatar_url=me.avatar,
         )
         _posters.put(key, png)

@@ -1,13 +1,20 @@
 """Joining an activity (one participant per customer) and the participant's own QR code: one
 contact way per identified participant, made through the registry the first time it is needed,
-its `state` the short participant code, kept until N days after the activity ends."""
+its `state` the short participant code, kept until N days after the activity ends.
+
+In 获客链接 mode (`options.qr_kind` = "link", W5) the activity has one link instead, made
+through the same registry with the app's secret, and each participant's QR code is the link's
+URL with `customer_channel=<the same state>`: WeCom hands the channel back as the add's
+`State`, so the help is credited exactly as through a contact way, without the way quota."""
 
 from __future__ import annotations
 
 import logging
 import secrets
 import string
+from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from tortoise.exceptions import IntegrityError
 
@@ -24,6 +31,8 @@ log = logging.getLogger(__name__)
 ALPHABET = string.ascii_lowercase + string.digits
 CODE_LENGTH = 8
 WAY_PURPOSE = "participant"
+LINK_PURPOSE = "link"
+QR_WAY, QR_LINK = "way", "link"  # options.qr_kind: 渠道活码 (default) or 获客链接
 
 
 def new_code() -> str:
@@ -96,6 +105,52 @@ async def _inviter(activity_id: int, external_userid: str) -> int | None:
     return int(attempt.participant_id) if attempt else None
 
 
+def qr_kind(activity: FissionActivity) -> str:
+    return QR_LINK if (activity.options or {}).get("qr_kind") == QR_LINK else QR_WAY
+
+
+@dataclass(frozen=True)
+class PosterQr:
+    """What the participant's QR code is: WeCom's image of their contact way (`image_url`),
+    or the text of a QR code drawn here (`text`: the 获客链接 URL with their channel)."""
+
+    key: str
+    image_url: str = ""
+    text: str = ""
+
+
+def channel_url(url: str, code: str) -> str:
+    """The link's URL carrying the participant's state as `customer_channel`."""
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}{urlencode({'customer_channel': state_of(code)})}"
+
+
+async def poster_qr(
+    deps: Deps, activity: FissionActivity, participant: FissionParticipant
+) -> PosterQr:
+    if qr_kind(activity) == QR_LINK:
+        link = await acquisition_link(deps, activity)
+        return PosterQr(link.config_id, text=channel_url(link.qr_code, participant.code))
+    way = await qr_way(deps, activity, participant)
+    return PosterQr(way.config_id, image_url=way.qr_code)
+
+
+async def acquisition_link(deps: Deps, activity: FissionActivity) -> ContactWay:
+    """The activity's 获客链接, made the first time a poster needs it (behind the activity's
+    staff, deleted N days after the end like the contact ways)."""
+    if not activity.staff:
+        raise ApiError(409, "活动未设置添加的员工，暂时无法生成海报")
+    return await contact_ways.acquisition_link(
+        deps,
+        feature="fission",
+        purpose=LINK_PURPOSE,
+        owner_key=str(activity.id),
+        users=[str(u) for u in activity.staff],
+        name=f"裂变活动{activity.id}",
+        expires_at=activity.end_at + timedelta(days=activity.way_keep_days),
+    )
+
+
 async def qr_way(
     deps: Deps, activity: FissionActivity, participant: FissionParticipant
 ) -> ContactWay:
@@ -116,13 +171,16 @@ async def qr_way(
 
 
 async def expire_ways(activity: FissionActivity) -> int:
-    """Every participant way of the activity deleted N days after its end (also after an
-    edit of the end or of N)."""
+    """Every participant way and the link of the activity deleted N days after its end (also
+    after an edit of the end or of N)."""
+    at = activity.end_at + timedelta(days=activity.way_keep_days)
+    links = await ContactWay.filter(
+        feature="fission", purpose=LINK_PURPOSE, owner_key=str(activity.id)
+    ).update(expires_at=at)
     ids = await FissionParticipant.filter(activity_id=activity.id).values_list("id", flat=True)
     if not ids:
-        return 0
-    at = activity.end_at + timedelta(days=activity.way_keep_days)
-    return int(
+        return int(links)
+    return int(links) + int(
         await ContactWay.filter(
             feature="fission", purpose=WAY_PURPOSE, owner_key__in=[str(i) for i in ids]
         ).update(expires_at=at)
@@ -130,11 +188,15 @@ async def expire_ways(activity: FissionActivity) -> int:
 
 
 async def update_ways(deps: Deps, activity: FissionActivity) -> tuple[int, int]:
-    """Every participant way of the activity put behind the activity's current staff, in
-    place (posters already shared keep working); returns (updated, refused). Idempotent."""
+    """Every participant way and the link of the activity put behind the activity's current
+    staff, in place (posters already shared keep working); returns (updated, refused).
+    Idempotent."""
     ids = await FissionParticipant.filter(activity_id=activity.id).values_list("id", flat=True)
     ways = await ContactWay.filter(
         feature="fission", purpose=WAY_PURPOSE, owner_key__in=[str(i) for i in ids]
+    )
+    ways += await ContactWay.filter(
+        feature="fission", purpose=LINK_PURPOSE, owner_key=str(activity.id)
     )
     users = [str(u) for u in activity.staff]
     updated = refused = 0

@@ -3,7 +3,7 @@ customer's avatar, nickname and personal QR code in the boxes the admin placed.
 
 The QR code is WeCom's own image of the participant's contact way (fetched from its
 `qr_code` URL, never redrawn from a guess of its content), scaled without smoothing so it still
-scans. Boxes are in the background's pixels; a missing background is a plain one drawn here.
+scans. A 获客链接 has no image, only a URL: its QR code is drawn here from that exact URL. Boxes are in the background's pixels; a missing background is a plain one drawn here.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections import OrderedDict
 from typing import Any
 
 import aiohttp
+import qrcode
 from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 
 from bot.cjk import font_for
@@ -146,6 +147,13 @@ def draw(
     return buf.getvalue()
 
 
+def qr_image(text: str) -> bytes:
+    """A QR code of `text` as PNG, drawn like WeCom's (8-pixel modules, 2-module border)."""
+    buf = io.BytesIO()
+    qrcode.make(text, box_size=8, border=2).save(buf)
+    return buf.getvalue()
+
+
 async def fetch_image(deps: Deps, url: str) -> bytes | None:
     """An image over HTTP (WeCom's QR code, a WeChat avatar), capped; None when it fails."""
     if not url.startswith(("http://", "https://")):
@@ -198,10 +206,12 @@ async def render(
     layout: dict[str, Any],
     title: str,
     nickname: str,
-    qr_url: str,
+    qr_url: str = "",
+    qr_text: str = "",
     avatar_url: str,
 ) -> bytes:
-    qr_png = await fetch_image(deps, qr_url)
+    """The poster, its QR code fetched from `qr_url` or, with `qr_text`, drawn of that text."""
+    qr_png = qr_image(qr_text) if qr_text else await fetch_image(deps, qr_url)
     if qr_png is None:
         raise ApiError(503, "二维码暂时无法获取，请稍后再试")
     avatar = await fetch_image(deps, avatar_url) if avatar_url else None

@@ -93,9 +93,31 @@ async function copy(ui, a, done) {
 
 // --- editor ------------------------------------------------------------------------------
 
+// The poster QR's kind: 渠道活码 (a contact way per participant) or one 获客链接 with a channel
+// per participant. 获客链接 is offered only when the app may call it; its quota is shown.
+function qrKindField(ui, current) {
+  const { h } = ui;
+  const select = h("select", { id: "fx-qr-kind" },
+    h("option", { value: "way" }, "渠道活码（每位参与者一个联系我二维码）"),
+    h("option", { value: "link" }, "获客链接（不占联系我额度，按新增客户消耗获客额度）"));
+  select.value = current;
+  const note = h("div", { class: "help", id: "fx-qr-kind-note" }, "正在查询获客链接额度…");
+  const ready = ui.api("GET", "/api/fission/acquisition").then((s) => {
+    const link = select.querySelector('option[value="link"]');
+    if (s.available) {
+      note.textContent = `获客链接剩余额度：${s.balance} / ${s.total}（每通过链接新增一位客户消耗 1 个）`;
+    } else {
+      note.textContent = s.message;
+      note.classList.add("fx-field-error");
+      link.disabled = current !== "link";
+    }
+  }).catch(() => { note.textContent = "暂时无法查询获客链接额度"; });
+  return { el: h("div", {}, select, note), value: () => select.value, ready };
+}
+
 const DEFAULTS = {
   name: "", rules: "", tiers: [{ helpers: 3, prize: "", stock: 100, redeem_text: "" }], new_only: true,
-  revoke_hours: 24, helper_limit: 0, staff: [], welcome_text: "", way_keep_days: 7, staff_script: "",
+  revoke_hours: 24, helper_limit: 0, staff: [], welcome_text: "", way_keep_days: 7, qr_kind: "way", staff_script: "",
   customer_script: "", participating: [], departments: [], remind_times: ["18:00"], phase: "draft",
   layout: { qr: { x: 487, y: 1071, w: 225 }, avatar: { x: 37, y: 1071, w: 97 }, nickname: { x: 152, y: 1071, w: 30 } },
   background: { width: 750, height: 1334, custom: false },
@@ -123,6 +145,7 @@ async function showEditor(el, ui, id, nav) {
     customer_script: h("textarea", { rows: 2, placeholder: "员工转发给客户的邀请话术" }, a.customer_script),
     remind_times: h("input", { value: (a.remind_times || ["18:00"]).join(", "), maxlength: 40, placeholder: "18:00" }),
   };
+  const qrKind = qrKindField(ui, a.qr_kind || "way");
   const staff = ui.picker({ kind: "staff", value: a.staff });
   const participating = ui.picker({ kind: "staff", value: a.participating });
   const departments = ui.picker({ kind: "departments", value: a.departments });
@@ -141,6 +164,7 @@ async function showEditor(el, ui, id, nav) {
     rules: inputs.rules.value, tiers: tiers.value(), new_only: inputs.new_only.checked,
     revoke_hours: Number(inputs.revoke_hours.value || 0), helper_limit: Number(inputs.helper_limit.value || 0),
     staff: staff.value(), welcome_text: inputs.welcome_text.value, way_keep_days: Number(inputs.way_keep_days.value || 0),
+    qr_kind: qrKind.value(),
     layout: posterEditor.value(), staff_script: inputs.staff_script.value, customer_script: inputs.customer_script.value,
     participating: participating.value(), departments: departments.value().map(Number),
     recommend_tags: tags.value(),
@@ -162,6 +186,7 @@ async function showEditor(el, ui, id, nav) {
       field("helper_limit", "每人跨活动助力次数上限", inputs.helper_limit, "0 为不限"),
       field("way_keep_days", "活动结束后二维码保留天数", inputs.way_keep_days)),
     h("h3", {}, "海报"),
+    field("qr_kind", "海报二维码", qrKind.el),
     field("layout", "海报布局", posterEditor.el, "拖动方框放置二维码、头像和昵称"),
     h("h3", {}, "欢迎语与话术"),
     field("welcome_text", "欢迎语", inputs.welcome_text),
@@ -195,7 +220,7 @@ async function showEditor(el, ui, id, nav) {
     errors[key].parentElement.classList.add("fx-invalid");
     errors[key].parentElement.scrollIntoView({ block: "center" });
   }
-  await Promise.all([staff.ready, participating.ready, departments.ready, tags.ready]);
+  await Promise.all([staff.ready, participating.ready, departments.ready, tags.ready, qrKind.ready]);
   el.replaceChildren(h("div", { class: "card" }, h("h2", {}, id ? `编辑活动：${a.name}` : "新建活动"), form));
 }
 

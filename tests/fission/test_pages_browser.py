@@ -83,6 +83,39 @@ async def test_console_editor_creates_and_places_the_qr(
             await page.locator("#fx-risks", has_text="暂无风险信号").wait_for()
 
 
+async def test_editor_offers_the_acquisition_link_with_its_quota(
+    tmp_path: Path, db_url: str, redis_server: EmbeddedRedis
+) -> None:
+    async with running_stack(tmp_path, db_url, redis_server.url, corp=market_corp()) as stack:
+        await sync_directory(stack)
+        stack.corp.acquisition_api_allowed = False
+        async with chromium() as browser:
+            page = await signed_in_page(browser, stack.deps, stack.app_url, "admin")
+            await page.goto(f"{stack.app_url}/admin#f//static/fission/admin.js")
+            await page.click("#fx-new")
+            note = page.locator("#fx-qr-kind-note", has_text="可调用应用")
+            await note.wait_for()
+            assert await page.locator("#fx-qr-kind option[value='link']").is_disabled()
+
+            stack.corp.acquisition_api_allowed = True
+            stack.corp.acquisition_balance = 88
+            await page.reload()
+            await page.click("#fx-new")
+            await page.locator("#fx-qr-kind-note", has_text="剩余额度：88 / 1000").wait_for()
+            await page.fill("[data-field='name'] input", "获客助力")
+            await page.fill("[data-field='start_at'] input", "2030-01-01T10:00")
+            await page.fill("[data-field='end_at'] input", "2030-01-08T10:00")
+            await page.fill("[data-field='tiers'] input[placeholder='奖品名称']", "帆布袋")
+            await page.fill("[data-field='staff'] .ui-picker-search", "张三")
+            await page.locator("[data-field='staff'] .ui-picker-option", has_text="张三").click()
+            await page.select_option("#fx-qr-kind", "link")
+            await page.click("#fx-save")
+            await page.get_by_role("heading", name="编辑活动：获客助力").wait_for()
+            activity = await FissionActivity.get(name="获客助力")
+            assert activity.options["qr_kind"] == "link"
+            assert await page.locator("#fx-qr-kind").input_value() == "link"
+
+
 async def test_customer_pages_on_a_phone(
     tmp_path: Path, db_url: str, redis_server: EmbeddedRedis
 ) -> None:

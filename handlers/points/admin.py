@@ -30,6 +30,7 @@ from bot.http import (
 )
 from bot.multipart import read_multipart
 from bot.periods import at_local
+from bot.uploads import folder
 from handlers.points import ledger, redeem
 from handlers.points.config import ProgramConfig, program
 from handlers.points.page import KIND_TEXT, SHARED, personal_path
@@ -190,9 +191,7 @@ async def delete_reward(ctx: RequestContext) -> web.StreamResponse:
 
 
 def image_dir(deps: Deps) -> Path:
-    path = Path(deps.settings.storage.upload_dir) / "points"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return folder(deps.settings, "points")
 
 
 @router.post(r"/api/points/rewards/{rid:\d+}/image", role=Role.ADMIN)

@@ -7,7 +7,6 @@ import asyncio
 import logging
 import os
 import re
-import secrets
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,48 +17,17 @@ from aiohttp import web
 from bot.http import ApiError
 from bot.multipart import Upload, read_multipart
 from bot.settings import Settings
+from bot.uploads import IMAGES, VIDEO_HELP, folder, new_name, sniff, stored
+from bot.uploads import file_response as stored_file_response
 
 log = logging.getLogger(__name__)
 
 KINDS = {
     "pdf": ("pdf",),
-    "image": ("png", "jpg", "gif", "webp"),
+    "image": IMAGES,
     "video": ("mp4",),
 }
-CONTENT_TYPES = {
-    "pdf": "application/pdf",
-    "png": "image/png",
-    "jpg": "image/jpeg",
-    "gif": "image/gif",
-    "webp": "image/webp",
-    "mp4": "video/mp4",
-}
-# ISO-BMFF major brands of MP4 files (H.264/AAC plays in WeChat's browser); AVIF/HEIC images
-# and QuickTime movies share the container but not the brand, and do not play there.
-MP4_BRANDS = frozenset(
-    {b"isom", b"iso2", b"iso4", b"iso5", b"iso6", b"mp41", b"mp42", b"avc1", b"M4V ", b"MSNV"}
-    | {b"dash", b"mmp4"}
-)
-VIDEO_HELP = "MP4 视频（H.264 视频 + AAC 音频，可在微信内直接播放）；不支持 MOV、HEIC、AVIF 等格式"
-NAME_RE = re.compile(r"^[A-Za-z0-9_-]{16,40}\.(pdf|png|jpg|gif|webp|mp4)$")
 _PAGE_RE = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
-
-
-def sniff(head: bytes) -> str | None:
-    """The file's real type from its magic bytes, or None."""
-    if head.startswith(b"%PDF-"):
-        return "pdf"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpg"
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "gif"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    if head[4:8] == b"ftyp":
-        return "mp4" if head[8:12] in MP4_BRANDS else "bmff"
-    return None
 
 
 def pdf_pages(data: bytes | Upload) -> int:
@@ -75,26 +43,18 @@ def pdf_pages(data: bytes | Upload) -> int:
 
 
 def upload_dir(settings: Settings) -> Path:
-    path = Path(settings.storage.upload_dir) / "radar"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return folder(settings, "radar")
 
 
 def file_path(settings: Settings, name: str) -> Path | None:
-    if not NAME_RE.match(name):
-        return None
-    path = upload_dir(settings) / name
-    return path if path.is_file() else None
+    return stored(settings, "radar", name)
 
 
 def file_response(settings: Settings, name: str) -> web.StreamResponse:
     path = file_path(settings, name)
     if path is None:
         raise web.HTTPNotFound(text="文件不存在")
-    ext = name.rsplit(".", 1)[1]
-    headers = {"Content-Type": CONTENT_TYPES[ext], "X-Content-Type-Options": "nosniff"}
-    headers["Cache-Control"] = "private, max-age=3600"
-    return web.FileResponse(path, headers=headers)
+    return stored_file_response(path)
 
 
 def store(
@@ -106,7 +66,7 @@ def store(
     if ext is None or ext not in KINDS[kind]:
         wanted = {"pdf": "PDF 文件", "image": "PNG/JPEG/GIF/WebP 图片", "video": VIDEO_HELP}[kind]
         raise ApiError(400, f"{label}的文件内容不是{wanted}，请重新选择", field)
-    name = f"{secrets.token_urlsafe(18)}.{ext}"
+    name = new_name(ext)
     if isinstance(data, Upload):
         data.keep_as(upload_dir(settings) / name)
     else:

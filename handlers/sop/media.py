@@ -4,7 +4,6 @@ upload_attachment again for every run, since its media ids live 3 days (W10)."""
 
 from __future__ import annotations
 
-import secrets
 import struct
 from pathlib import Path
 
@@ -14,32 +13,9 @@ from bot.auth_types import Role
 from bot.http import ApiError, RequestContext, json_ok
 from bot.multipart import read_multipart
 from bot.settings import Settings
+from bot.uploads import IMAGES, VIDEO_HELP, file_response, folder, new_name, sniff, stored
 from handlers.sop.plans import FILE_RE
 from handlers.sop.router import router
-
-CONTENT_TYPES = {
-    "png": "image/png",
-    "jpg": "image/jpeg",
-    "gif": "image/gif",
-    "webp": "image/webp",
-    "mp4": "video/mp4",
-}
-
-
-def sniff(head: bytes) -> str | None:
-    """The file's real type from its first bytes (never its name or the browser's claim)."""
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpg"
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "gif"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    if head[4:8] == b"ftyp":
-        return "mp4"
-    return None
-
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 MAX_VIDEO_BYTES = 10 * 1024 * 1024  # W8: a moments video is at most 10 MB and 30 s
@@ -47,16 +23,11 @@ MAX_VIDEO_SECONDS = 30
 
 
 def upload_dir(settings: Settings) -> Path:
-    path = Path(settings.storage.upload_dir) / "sop"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return folder(settings, "sop")
 
 
 def file_path(settings: Settings, name: str) -> Path | None:
-    if not FILE_RE.match(name):
-        return None
-    path = upload_dir(settings) / name
-    return path if path.is_file() else None
+    return stored(settings, "sop", name) if FILE_RE.match(name) else None
 
 
 def mp4_seconds(path: Path) -> float | None:
@@ -94,11 +65,10 @@ async def upload(ctx: RequestContext) -> web.StreamResponse:
         raise ApiError(400, f"请选择一个{label}文件", "file")
     data = files[0]
     ext = sniff(data.head[:16])
-    if kind == "image" and ext not in ("png", "jpg", "gif", "webp"):
-        raise ApiError(400, "图片的文件内容不是 PNG/JPEG/GIF/WebP 图片", "file")
+    if ext is None or ext not in (IMAGES if kind == "image" else ("mp4",)):
+        wanted = "PNG/JPEG/GIF/WebP 图片" if kind == "image" else VIDEO_HELP
+        raise ApiError(400, f"{label}的文件内容不是{wanted}，请重新选择", "file")
     if kind == "video":
-        if ext != "mp4":
-            raise ApiError(400, "视频只支持 MP4 文件", "file")
         if data.size > MAX_VIDEO_BYTES:
             raise ApiError(400, "视频不能超过 10MB（企业微信朋友圈的限制）", "file")
         seconds = mp4_seconds(data.path)
@@ -108,7 +78,7 @@ async def upload(ctx: RequestContext) -> web.StreamResponse:
             raise ApiError(
                 400, f"视频时长 {seconds:.0f} 秒，企业微信朋友圈视频不能超过 30 秒", "file"
             )
-    name = f"{secrets.token_urlsafe(18)}.{ext}"
+    name = new_name(ext)
     data.keep_as(upload_dir(settings) / name)
     return json_ok({"name": name, "url": f"/api/sop/media/{name}", "kind": kind}, 201)
 
@@ -119,6 +89,4 @@ async def media_file(ctx: RequestContext) -> web.StreamResponse:
     path = file_path(ctx.deps.settings, name)
     if path is None:
         raise ApiError(404, "文件不存在")
-    headers = {"Content-Type": CONTENT_TYPES[name.rsplit(".", 1)[1]]}
-    headers["Cache-Control"] = "private, max-age=3600"
-    return web.FileResponse(path, headers=headers)
+    return file_response(path)

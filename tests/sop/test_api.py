@@ -25,9 +25,9 @@ async def _send(client: TestClient, method: str, path: str, body: Any = None) ->
     return resp.status, await resp.json()
 
 
-def _mp4(seconds: int) -> bytes:
+def _mp4(seconds: int, brand: bytes = b"isom") -> bytes:
     mvhd = b"mvhd" + bytes([0, 0, 0, 0]) + b"\0" * 8 + struct.pack(">II", 1000, seconds * 1000)
-    ftyp = struct.pack(">I", 16) + b"ftypisom" + b"\0" * 4
+    ftyp = struct.pack(">I", 16) + b"ftyp" + brand + b"\0" * 4
     return ftyp + struct.pack(">I", len(mvhd) + 4) + mvhd + b"\0" * 64
 
 
@@ -72,6 +72,9 @@ async def test_bad_input_names_the_field(
     assert status == 400 and "不能超过 30 秒" in body["error"] and body["field"] == "file"
     status, body = await _upload(client, _mp4(20), "video", "b.mp4")
     assert status == 201
+    for brand in (b"qt  ", b"heic", b"avif"):  # the container, not a video WeChat plays
+        status, body = await _upload(client, _mp4(20, brand), "video", "c.mp4")
+        assert status == 400 and "不支持 MOV、HEIC、AVIF" in body["error"], brand
 
 
 async def test_calendar_pause_resume_copy_delete(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -70,6 +70,7 @@ class ProcessState:
     def __init__(self) -> None:
         self.resources: dict[Any, Any] = {}
         self.sections: dict[type[BaseModel], BaseModel] = {}
+        self.settings_cache: dict[Hashable, tuple[float, Any]] = {}  # bot.settings_cache
         self.stopping = asyncio.Event()
 
 

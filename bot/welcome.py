@@ -14,19 +14,34 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
-
-from tortoise.exceptions import IntegrityError
 
 from bot.deps import Deps
 from bot.events import Event, ExternalContactEvent
+from bot.group_commit import GroupCommit
 from bot.metrics import WELCOMES
 from bot.wecom_errors import WeComError
 from storage.core import WelcomeLog
+from storage.sql import fetch_dicts
 
 log = logging.getLogger(__name__)
 ADD_CHANGES = ("add_external_contact", "add_half_external_contact")
 DEADLINE_SECONDS = 18.0  # WeCom's 20 s, less a margin for the call itself
+CLAIM_COLUMNS = (
+    "key",
+    "userid",
+    "external_userid",
+    "state",
+    "event_at",
+    "provider",
+    "status",
+    "reason",
+    "fallback_sent",
+    "decided_at",
+)
+NO_PROVIDER = ("not_sent", "no_provider")
+CLAIM_CHUNK = 500  # adds per INSERT (10 parameters each)
 
 
 @dataclass(frozen=True)
@@ -66,63 +81,124 @@ async def choose(deps: Deps, event: ExternalContactEvent) -> tuple[str, Welcome]
     return None
 
 
-async def _claim(deps: Deps, event: ExternalContactEvent, **decision: Any) -> WelcomeLog | None:
-    """The add's row, pending (or already with its `decision`); None when another run has it."""
-    try:
-        return await WelcomeLog.create(
-            key=welcome_key(event),
-            userid=event.user_id,
-            external_userid=event.external_user_id,
-            state=event.state[:64],
-            event_at=event.created_at,
-            **decision,
-        )
-    except IntegrityError:
-        return None
+async def _claim(deps: Deps, adds: list[Decision]) -> None:
+    """One INSERT … ON CONFLICT DO NOTHING for the group: each add's row, pending (or with its
+    decision already, when nothing will be sent); `row_id` stays None for an add another run
+    already claimed. The unique key is what makes a WelcomeCode used at most once."""
+    now = deps.now()
+    values: list[Any] = []
+    for add in adds:
+        e = add.event
+        status, reason, decided_at = ("pending", "", None) if add.chosen else NO_PROVIDER + (now,)
+        values += [add.key, e.user_id, e.external_user_id, e.state[:64], e.created_at]
+        values += [add.provider, status, reason, False, decided_at]
+    one = "(" + ",".join("?" * len(CLAIM_COLUMNS)) + ")"
+    sql = (
+        f"INSERT INTO {WelcomeLog._meta.db_table} ({','.join(CLAIM_COLUMNS)}) "
+        f"VALUES {','.join([one] * len(adds))} ON CONFLICT (key) DO NOTHING RETURNING id, key"
+    )
+    claimed = {row["key"]: row["id"] for row in await fetch_dicts(sql, values)}
+    for add in adds:
+        add.row_id = claimed.get(add.key)
 
 
 async def _send(deps: Deps, code: str, welcome: Welcome) -> str:
-    """ "" when sent, else the reason."""
+    """ "" when sent, else the reason. Whatever went wrong, the code is not tried again (it
+    may have been used): the staff member gets the fallback card instead."""
     try:
         await deps.wecom.send_welcome_msg(code, welcome.text or None, welcome.attachments)
     except WeComError as exc:
         log.warning("send_welcome_msg refused: %s", exc.explain())
         return "41051" if exc.errcode == 41051 else "error"
+    except Exception:
+        log.exception("send_welcome_msg failed")
+        return "error"
     return ""
 
 
-async def arbitrate(deps: Deps, event: ExternalContactEvent) -> WelcomeLog | None:
-    """Decide once for this add; None when another run already decided.
+@dataclass
+class Decision:
+    """One add of a group: its provider's welcome (if any), then its claimed row and outcome."""
 
-    Providers only read, so they are asked first: when none has a welcome nothing will be
-    sent, and the decision is the one INSERT of the row (most adds of a corp without
-    welcomes). Otherwise the row is claimed before anything goes out to WeCom."""
-    chosen = await choose(deps, event)
-    if chosen is None:
-        row = await _claim(
-            deps, event, status="not_sent", reason="no_provider", decided_at=deps.now()
+    index: int  # in the group as submitted
+    event: ExternalContactEvent
+    key: str
+    chosen: tuple[str, Welcome] | None
+    row_id: int | None = None
+    reason: str = ""
+    fallback_sent: bool = False
+
+    @property
+    def provider(self) -> str:
+        return self.chosen[0] if self.chosen else ""
+
+    async def deliver(self, deps: Deps) -> None:
+        """The welcome within WeCom's deadline, else the reason and the fallback card."""
+        assert self.chosen is not None
+        welcome = self.chosen[1]
+        code = self.event.welcome_code
+        age = (deps.now() - self.event.created_at).total_seconds()
+        if not code:
+            self.reason = "no_code"
+        elif age > DEADLINE_SECONDS:
+            self.reason = "late"
+        else:
+            self.reason = await _send(deps, code, welcome)
+        if self.reason:
+            self.fallback_sent = await _fallback(deps, self.event, welcome, self.reason)
+
+
+async def claim(deps: Deps, events: list[ExternalContactEvent]) -> list[Decision | None]:
+    """The group's claims, one per event: None where another run (or an earlier copy of the
+    same add in this group) already has it. Providers only read, so they are asked first; one
+    INSERT then claims every add's row, and an add no provider welcomes is decided by it."""
+    adds: dict[str, Decision] = {}
+    for index, event in enumerate(events):
+        key = welcome_key(event)
+        if key not in adds:
+            adds[key] = Decision(index, event, key, await choose(deps, event))
+    todo = list(adds.values())
+    for start in range(0, len(todo), CLAIM_CHUNK):
+        await _claim(deps, todo[start : start + CLAIM_CHUNK])
+    claimed: list[Decision | None] = [None] * len(events)
+    for add in todo:
+        if add.row_id is not None:
+            claimed[add.index] = add
+    WELCOMES.labels("no_provider").inc(sum(1 for add in todo if add.row_id and not add.chosen))
+    return claimed
+
+
+async def settle(deps: Deps, claimed: list[Decision | None]) -> None:
+    """The claimed welcomes go out concurrently; their outcomes are written by one UPDATE per
+    distinct outcome."""
+    sending = [add for add in claimed if add is not None and add.chosen is not None]
+    await asyncio.gather(*(add.deliver(deps) for add in sending))
+    outcomes: dict[tuple[str, str, bool], list[int]] = {}
+    for add in sending:
+        assert add.row_id is not None
+        outcomes.setdefault((add.provider, add.reason, add.fallback_sent), []).append(add.row_id)
+        WELCOMES.labels(add.reason or "sent").inc()
+    now = deps.now()
+    for (provider, reason, fallback_sent), ids in outcomes.items():
+        await WelcomeLog.filter(id__in=ids).update(
+            provider=provider,
+            status="not_sent" if reason else "sent",
+            reason=reason,
+            fallback_sent=fallback_sent,
+            decided_at=now,
         )
-        if row is not None:
-            WELCOMES.labels("no_provider").inc()
-        return row
-    row = await _claim(deps, event)
-    if row is None:
-        return None
-    provider, welcome = chosen
-    age = (deps.now() - event.created_at).total_seconds()
-    if not event.welcome_code:
-        reason = "no_code"
-    elif age > DEADLINE_SECONDS:
-        reason = "late"
-    else:
-        reason = await _send(deps, event.welcome_code, welcome)
-    if reason:
-        row.fallback_sent = await _fallback(deps, event, welcome, reason)
-    row.provider = provider
-    row.status, row.reason, row.decided_at = ("not_sent" if reason else "sent"), reason, deps.now()
-    await row.save(update_fields=["fallback_sent", "provider", "status", "reason", "decided_at"])
-    WELCOMES.labels(reason or "sent").inc()
-    return row
+
+
+async def arbitrate_many(deps: Deps, events: list[ExternalContactEvent]) -> list[bool]:
+    """Decide once for each add of a group; False where it was already decided."""
+    claimed = await claim(deps, events)
+    await settle(deps, claimed)
+    return [add is not None for add in claimed]
+
+
+async def arbitrate(deps: Deps, event: ExternalContactEvent) -> bool:
+    """Decide once for this add; False when another run already decided."""
+    return (await arbitrate_many(deps, [event]))[0]
 
 
 async def _fallback(deps: Deps, event: ExternalContactEvent, welcome: Welcome, reason: str) -> bool:
@@ -139,11 +215,16 @@ async def _fallback(deps: Deps, event: ExternalContactEvent, welcome: Welcome, r
 
 
 class WelcomeLane:
-    """The web process's deadline lane: one task per add, started when the add is stored."""
+    """The web process's deadline lane, started when an add is stored. Adds stored together
+    are claimed together (a group commit: one INSERT while nothing else is claiming); their
+    sends run after the claim, so the next group's INSERT never waits for WeCom."""
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
         self.tasks: set[asyncio.Task[Any]] = set()
+        self._group: GroupCommit[ExternalContactEvent, Decision | None] = GroupCommit(
+            partial(claim, deps), self._settle
+        )
 
     def start(self, event: Event) -> None:
         if not isinstance(event, ExternalContactEvent) or not is_add(event):
@@ -154,9 +235,14 @@ class WelcomeLane:
 
     async def _run(self, event: ExternalContactEvent) -> None:
         try:
-            await arbitrate(self.deps, event)
+            await self._group.submit(event)
         except Exception:
             log.exception("welcome arbiter failed; the worker will decide")
+
+    async def _settle(
+        self, events: list[ExternalContactEvent], claimed: list[Decision | None]
+    ) -> None:
+        await settle(self.deps, claimed)
 
     async def close(self) -> None:
         """On shutdown: let running decisions finish (they are bounded by WeCom's 20 s)."""

@@ -14,12 +14,14 @@ from bot.deps import Deps
 from bot.events import ExternalContactEvent
 from bot.http import RequestContext, json_ok, read_json
 from bot.router import Router
+from bot.settings_cache import cached, forget
 from bot.welcome import Welcome
 from storage.core import WelcomeLog
 from storage.welcome import DefaultWelcome
 
 router = Router("welcome")
 DEFAULT_PRIORITY = 10
+CACHE_KEY = "welcome.default"
 
 
 class DefaultWelcomeIn(BaseModel):
@@ -27,12 +29,16 @@ class DefaultWelcomeIn(BaseModel):
     text: str = Field(default="", max_length=4000, title="欢迎语内容")
 
 
-@router.welcome(priority=DEFAULT_PRIORITY)
-async def default_welcome(deps: Deps, event: ExternalContactEvent) -> Welcome | None:
+async def _read_default() -> Welcome | None:
     row = await DefaultWelcome.get_or_none(id=1)
     if row is None or not row.enabled or not row.text.strip():
         return None
     return Welcome(text=row.text)
+
+
+@router.welcome(priority=DEFAULT_PRIORITY)
+async def default_welcome(deps: Deps, event: ExternalContactEvent) -> Welcome | None:
+    return await cached(deps, CACHE_KEY, _read_default)  # an add costs no read
 
 
 @router.demo
@@ -55,6 +61,7 @@ async def put_default(ctx: RequestContext) -> object:
     await DefaultWelcome.update_or_create(
         id=1, defaults={"enabled": body.enabled, "text": body.text, "updated_by": who}
     )
+    forget(ctx.deps, CACHE_KEY)
     return json_ok({"enabled": body.enabled, "text": body.text})
 
 

@@ -165,7 +165,7 @@ async def test_an_add_no_provider_welcomes_is_decided_in_one_statement(
         finally:
             db_log.removeHandler(statements)
             db_log.setLevel(level)
-        assert row is not None and again is None
+        assert row and not again
         assert statements.count == 2  # one INSERT each run
         stored = await WelcomeLog.get(external_userid="wmNoProvider")
         assert (stored.status, stored.reason, stored.provider) == ("not_sent", "no_provider", "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,6 +17,7 @@ from storage.core import InboxEvent
 
 log = logging.getLogger(__name__)
 BATCH_JOB = "process_inbox_batch"
+REMEMBERED_KEYS = 20_000  # recently committed keys, for WeCom's re-deliveries (~2 MB)
 COLUMNS = ("key", "kind", "xml", "received_at", "next_attempt_at", "status", "attempts", "replied")
 
 
@@ -29,15 +31,25 @@ class InboxItem:
 class InboxBatcher:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
-        self._group = GroupCommit(self._insert, self._enqueue)
+        # Arrivals while a commit runs go with the next one as soon as it ends (no wait).
+        self._group = GroupCommit(self._insert, self._enqueue, max_delay=0)
+        self._committed: OrderedDict[str, None] = OrderedDict()
 
     async def store(self, key: str, kind: str, xml: str) -> int | None:
         """The new row's id once it is committed and its job enqueue was attempted; None for
-        a re-delivery of an event already stored (its row is not looked up: nobody needs it)."""
+        a re-delivery of an event already stored (its row is not looked up: nobody needs it).
+        A re-delivery of an event this process committed is answered at once, with no
+        statement: its row is durable (WeCom retries within seconds, the rows stay for days)."""
+        if key in self._committed:
+            return None
         return await self._group.submit(InboxItem(key, kind, xml))
 
     async def _insert(self, items: list[InboxItem]) -> list[int | None]:
         created = await insert_rows(items, self.deps.now())
+        for item in items:  # each key's row is committed now, by this batch or an earlier one
+            self._committed[item.key] = None
+        while len(self._committed) > REMEMBERED_KEYS:
+            self._committed.popitem(last=False)
         results: list[int | None] = []
         for item in items:  # the same event twice in one batch: only the first is "created"
             results.append(created.pop(item.key, None))

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from redis.asyncio.connection import AbstractConnection
+from tortoise import connections
 
 from bot import inbox
 from bot.events import Event
@@ -107,12 +108,13 @@ async def test_a_batch_of_redeliveries_is_one_statement_and_one_redis_round_trip
         level = db_log.level
         db_log.setLevel(logging.DEBUG)
         db_log.addHandler(statements)
+        other = InboxBatcher(rt.deps)  # another process: it did not store the first four
         try:
             # Three re-deliveries and two new events arriving together: one commit.
             again = await asyncio.gather(
-                *(_store(batcher, f"wm{n}") for n in (0, 1, 2)),
-                _store(batcher, "wmNew1"),
-                _store(batcher, "wmNew2"),
+                *(_store(other, f"wm{n}") for n in (0, 1, 2)),
+                _store(other, "wmNew1"),
+                _store(other, "wmNew2"),
             )
         finally:
             db_log.removeHandler(statements)
@@ -122,6 +124,50 @@ async def test_a_batch_of_redeliveries_is_one_statement_and_one_redis_round_trip
         assert sends == 1
         queued = sorted(job.args[0] for job in await rt.pool.queued_jobs())
         assert again[3:] in queued
+
+
+async def test_a_redelivery_of_an_event_this_process_stored_costs_no_statement(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Answered from the keys this process committed: no INSERT, no Redis. An event whose
+    commit failed is not among them, so its re-delivery goes to the database again."""
+    async with Runtime(settings, routers=[]) as rt:
+        await rt.deps.redis.flushdb()
+        batcher = InboxBatcher(rt.deps)
+        first = await _store(batcher, "wmOnce")
+        assert first is not None
+        statements = _Statements()
+        db_log = logging.getLogger("tortoise.db_client")
+        level = db_log.level
+        db_log.setLevel(logging.DEBUG)
+        db_log.addHandler(statements)
+        try:
+            assert await _store(batcher, "wmOnce") is None
+            assert await _store(batcher, "wmOnce") is None
+        finally:
+            db_log.removeHandler(statements)
+            db_log.setLevel(level)
+        assert statements.count == 0
+        assert [job.args[0] for job in await rt.pool.queued_jobs()] == [[first]]
+
+        failing = InboxBatcher(rt.deps)
+        await InboxEvent.filter(id=first).delete()  # so that a commit of wmOnce would insert
+        db = connections.get("default")
+        real = db.execute_query_dict
+        calls = 0
+
+        async def broken(*args: Any, **kwargs: Any) -> Any:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                raise RuntimeError("database away")
+            return await real(*args, **kwargs)
+
+        monkeypatch.setattr(db, "execute_query_dict", broken)
+        with pytest.raises(RuntimeError):
+            await _store(failing, "wmOnce")
+        assert await _store(failing, "wmOnce") is not None  # stored by its re-delivery
+        assert await InboxEvent.filter(key=inbox_key(_xml("wmOnce"))).count() == 1
 
 
 def _batch_router(

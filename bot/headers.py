@@ -34,12 +34,15 @@ def policy_for(path: str, settings: Settings) -> str:
 
 
 def setup(app: web.Application, settings: Settings) -> None:
+    framed, elsewhere = policy_for(FRAMED_IN_WECOM[0], settings), policy_for("/", settings)
+
     async def add_headers(request: web.Request, response: web.StreamResponse) -> None:
         headers = response.headers
-        headers["Content-Security-Policy"] = policy_for(request.path, settings)
+        in_wecom = _in_wecom(request.path)
+        headers["Content-Security-Policy"] = framed if in_wecom else elsewhere
         headers["X-Content-Type-Options"] = "nosniff"
         headers["Referrer-Policy"] = "same-origin"  # public links carry their token in the path
-        if not _in_wecom(request.path):
+        if not in_wecom:
             headers["X-Frame-Options"] = "DENY"  # for webviews that ignore frame-ancestors
 
     app.on_response_prepare.append(add_headers)

@@ -4,6 +4,7 @@ features' HTTP routes from the dispatcher (each wrapped with auth by `bot.http.w
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import secrets
 import time
@@ -29,6 +30,10 @@ log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 RUNTIME_KEY = web.AppKey("runtime", Runtime)
 REQUEST_ID_KEY = web.RequestKey("request_id", str)
+# Request ids: unique per process by a counter, across processes by a random prefix (a random
+# id per request costs a system call on every callback).
+_RID_PREFIX = secrets.token_hex(4)
+_rid_counter = itertools.count(1)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -37,7 +42,7 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     """Request id, one access log line, and no traceback ever reaches the client."""
     from bot.http import ApiError, error_response
 
-    rid = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
+    rid = request.headers.get("X-Request-Id", "")[:64] or f"{_RID_PREFIX}{next(_rid_counter):x}"
     request[REQUEST_ID_KEY] = rid
     request_id.set(rid)  # this handler runs in its own task: the value ends with it
     start = time.perf_counter()

@@ -3,9 +3,10 @@
 
 WeCom gives one WelcomeCode per add, usable once within 20 s of the event, none when the
 member has a welcome configured in the admin console, and 41051 when another app used it
-first (peers.md W6). The decision runs on a lane of its own: the web process starts it as
-soon as the add is stored (never behind the inbox queue), and the worker runs it again as a
-safety net; the unique `WelcomeLog` key makes the first one decide.
+first (peers.md W6). The decision runs on a lane of its own: the web process decides the adds
+stored within a few milliseconds of each other together (never behind the inbox queue; one
+INSERT claims the group's rows), and the worker runs it again as a safety net; the unique
+`WelcomeLog` key makes the first one decide, so a code is used at most once per add.
 """
 
 from __future__ import annotations
@@ -14,12 +15,10 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 from bot.deps import Deps
 from bot.events import Event, ExternalContactEvent
-from bot.group_commit import GroupCommit
 from bot.metrics import WELCOMES
 from bot.wecom_errors import WeComError
 from storage.core import WelcomeLog
@@ -42,6 +41,7 @@ CLAIM_COLUMNS = (
 )
 NO_PROVIDER = ("not_sent", "no_provider")
 CLAIM_CHUNK = 500  # adds per INSERT (10 parameters each)
+GATHER_SECONDS = 0.02  # the lane decides the adds stored within 20 ms together
 
 
 @dataclass(frozen=True)
@@ -215,34 +215,32 @@ async def _fallback(deps: Deps, event: ExternalContactEvent, welcome: Welcome, r
 
 
 class WelcomeLane:
-    """The web process's deadline lane, started when an add is stored. Adds stored together
-    are claimed together (a group commit: one INSERT while nothing else is claiming); their
-    sends run after the claim, so the next group's INSERT never waits for WeCom."""
+    """The web process's deadline lane, started when an add is stored. The adds stored within
+    `GATHER_SECONDS` of each other are decided together: one INSERT claims them all, then
+    their welcomes go out. Groups may overlap (the unique key decides), so a slow send never
+    holds the next group's claim."""
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
         self.tasks: set[asyncio.Task[Any]] = set()
-        self._group: GroupCommit[ExternalContactEvent, Decision | None] = GroupCommit(
-            partial(claim, deps), self._settle
-        )
+        self._pending: list[ExternalContactEvent] = []
 
     def start(self, event: Event) -> None:
         if not isinstance(event, ExternalContactEvent) or not is_add(event):
             return
-        task = asyncio.create_task(self._run(event))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self._pending.append(event)
+        if len(self._pending) == 1:  # the first of a group starts its timer
+            task = asyncio.create_task(self._decide_after(GATHER_SECONDS))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
 
-    async def _run(self, event: ExternalContactEvent) -> None:
+    async def _decide_after(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        events, self._pending = self._pending, []
         try:
-            await self._group.submit(event)
+            await arbitrate_many(self.deps, events)
         except Exception:
-            log.exception("welcome arbiter failed; the worker will decide")
-
-    async def _settle(
-        self, events: list[ExternalContactEvent], claimed: list[Decision | None]
-    ) -> None:
-        await settle(self.deps, claimed)
+            log.exception("welcome arbiter failed for %d adds; the worker will decide", len(events))
 
     async def close(self) -> None:
         """On shutdown: let running decisions finish (they are bounded by WeCom's 20 s)."""

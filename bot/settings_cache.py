@@ -1,5 +1,5 @@
-"""Settings read for every add (the default welcome, a fission activity and its participant),
-kept in the process for a few seconds so that an add costs no read for them. An edit is seen
+"""Settings read for every callback (the default welcome message, say), kept in the process
+for a few seconds so that a callback costs no read for them. An edit is seen
 at once by the process that made it (`forget`), within `TTL_SECONDS` by the other processes.
 One cache per process (`Deps.state`), never module-level."""
 

@@ -184,11 +184,12 @@ def analytics_statement(
 ) -> tuple[str, list[Any]]:
     head, params = _people(scope, sharers=True)
     sums = _SUMS if scope.whole else _NO_SUMS
-    if details:
+    if details or scope.whole:  # the whole radar: in the summary's covering index order,
+        # which SQLite reads without sorting (the live refresh folds the groups into levels)
         groups = _GROUPS.format(
             staff="p.staff", page="p.max_page", sums=sums, by="p.staff, p.level, p.max_page"
         )
-    else:  # the live refresh shows levels only: a smaller sort
+    else:  # a staff member's live refresh shows levels only: a smaller sort
         groups = _GROUPS.format(staff="''", page="0", sums=sums, by="p.level")
     return head + groups + (_RANKINGS if details else ""), [*params, since, seconds]
 

@@ -39,7 +39,9 @@ async def _ranking_indexes() -> set[str]:
     return {
         str(r["name"])
         for r in rows
-        if r["def"] and ("visits" in str(r["def"]) or "duration" in str(r["def"]))
+        if r["def"]
+        and ("visits" in str(r["def"]) or "duration" in str(r["def"]))
+        and "root_userid" not in str(r["def"])  # the analytics pass's covering index
     }
 
 
@@ -64,6 +66,22 @@ async def test_one_pass_over_the_people_and_rankings_from_indexes(deps: Any) -> 
         assert not [line for line in plan if "Sort Key" in line and "DESC" in line], plan
     sql, params = queries.analytics_statement(queries.Scope(1, None), since, 10, details=False)
     assert len(_reads(await _plan(sql, params))) == 1  # the live refresh: one pass
+
+
+async def test_sqlite_reads_the_people_pass_from_an_index_without_sorting(deps: Any) -> None:
+    """SQLite has no hash aggregate: the pass over every person of the radar (the analytics
+    page and the live refresh) walks an index holding all its columns in its GROUP BY's
+    order, instead of reading the rows and sorting them (8-12x a COUNT(*) of a million
+    visits against 2.5-3x)."""
+    if not is_sqlite(conn()):
+        pytest.skip("SQLite's plan (PostgreSQL hashes the groups)")
+    since = datetime(2025, 1, 1, tzinfo=UTC)
+    for details in (True, False):
+        sql, params = queries.analytics_statement(queries.Scope(1, None), since, 10, details)
+        plan = await _plan(sql, params)
+        passes = [r for r in _reads(plan) if "COVERING INDEX" in r]
+        assert len(passes) == 1, plan
+        assert not [line for line in plan if "TEMP B-TREE" in line], plan
 
 
 async def test_the_console_list_counts_visits_from_an_index_alone(deps: Any) -> None:

@@ -92,3 +92,31 @@ async def test_the_console_list_counts_visits_from_an_index_alone(deps: Any) -> 
     plan = await _plan(visits_per_radar(2), [1, 2])
     reads = [line for line in plan if "radar_visit" in line]
     assert reads and all("COVERING INDEX" in line for line in reads), plan
+
+
+async def test_visits_per_staff_member_one_index_range_each(deps: Any) -> None:
+    """The whole radar's visits per staff member at the root: every member of this radar
+    (not another radar's), each counted over its own range of the (radar, root_userid) index
+    found by seeking from the one before, never a pass comparing every visit with the last."""
+    from storage.radar import Visit
+
+    at = datetime(2025, 1, 1, tzinfo=UTC)
+    spread = {(1, "alice"): 3, (1, "bob"): 1, (1, "zed"): 2, (2, "carol"): 2, (2, "alice"): 1}
+    n = 0
+    for (radar_id, userid), count in spread.items():
+        for _ in range(count):
+            n += 1
+            await Visit.create(
+                id=f"v{n}", share_id=1, radar_id=radar_id, visitor_id=f"b{n}",
+                root_userid=userid, started_at=at,
+            )  # fmt: skip
+    _, staff = await queries.whole_counts(1, at, per_staff=True)
+    assert staff == {"alice": 3, "bob": 1, "zed": 2}
+    assert (await queries.whole_counts(2, at, per_staff=True))[1] == {"alice": 1, "carol": 2}
+    assert (await queries.whole_counts(3, at, per_staff=True))[1] == {}
+    if is_sqlite(conn()):
+        plan = await _plan(queries.STAFF_VISITS, [1, 1, 1])
+        reads = [line for line in plan if "radar_visit" in line]
+        assert reads and all("root_userid" in line for line in reads[1:]), plan
+        assert all("COVERING INDEX" in line for line in reads), plan
+        assert not [line for line in plan if "GROUP BY" in line], plan

@@ -7,6 +7,7 @@ itself queues its rebuild as a job). Prints the callbacks' p99 and server CPU pe
 both phases and their ratio (goal: p99 during the recompute within 2x idle).
 
     python -m bench.reports [--facts 1000000] [--people 10000] [--seconds 10] [-c 16]
+        [--seeded FILE] [--probe]
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -52,8 +54,8 @@ function request()
 end
 function done(summary, latency, requests)
   io.write(string.format('RESULT {"requests": %d, "duration_us": %d, "p50_us": %d, ' ..
-    '"p99_us": %d, "non2xx": %d}\\n', summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(99), summary.errors.status))
+    '"p99_us": %d, "max_us": %d, "non2xx": %d}\\n', summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), latency.max, summary.errors.status))
 end
 """
 TICK = os.sysconf("SC_CLK_TCK")
@@ -71,6 +73,75 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+STALL = 0.03  # the event loop late by more than this counts as a stall
+
+
+def probe(out: Path) -> Any:
+    """A loop-lag probe for the served app: a task ticks every 5 ms and notes when it ran late
+    by more than STALL; a watchdog thread that sees the tick late samples every thread's stack.
+    On shutdown it writes the stalls as JSON lines: wall time, lateness, the stacks sampled."""
+    import sys
+    import threading
+    import traceback
+
+    beat = [time.perf_counter()]
+    stacks: list[list[str]] = []
+    stop = threading.Event()
+
+    def watchdog(loop_thread: int) -> None:
+        sampled_at = 0.0
+        while not stop.wait(0.005):
+            if time.perf_counter() - beat[0] < STALL or beat[0] == sampled_at:
+                continue
+            sampled_at = beat[0]
+            found = []
+            for tid, frame in sys._current_frames().items():
+                if tid != threading.get_ident():
+                    top = reversed(traceback.extract_stack(frame)[-3:])
+                    where = " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in top)
+                    found.append(("loop: " if tid == loop_thread else "thread: ") + where)
+            stacks.append(found)
+
+    async def ticker(app: Any) -> Any:
+        stalls: list[dict[str, Any]] = []
+
+        async def tick() -> None:
+            while True:
+                before = time.perf_counter()
+                await asyncio.sleep(0.005)
+                beat[0] = time.perf_counter()
+                if (late := beat[0] - before - 0.005) > STALL:
+                    stalls.append({"t": time.time(), "late": late, "stacks": stacks[:]})
+                    stacks.clear()
+
+        task = asyncio.create_task(tick())
+        threading.Thread(target=watchdog, args=(threading.get_ident(),), daemon=True).start()
+        yield
+        stop.set()
+        task.cancel()
+        text = "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in stalls)
+        await asyncio.to_thread(out.write_text, text)
+
+    return ticker
+
+
+def probe_summary(path: Path, phases: list[tuple[str, float, float]]) -> str:
+    from collections import Counter
+
+    stalls = [json.loads(line) for line in path.read_text().splitlines()]
+    lines = []
+    for name, t0, t1 in phases:
+        inside = [s for s in stalls if t0 <= s["t"] <= t1]
+        late = sorted((s["late"] for s in inside), reverse=True)
+        lines.append(
+            f"  loop stalls > {STALL * 1000:.0f} ms {name}: {len(inside)}, {sum(late):.2f} s in all,"
+            f" longest {', '.join(f'{x * 1000:.0f}' for x in late[:8])} ms"
+        )
+        seen = Counter(w for s in inside for sample in s["stacks"] for w in sample)
+        lines += [f"    {n:3d}  {where}" for where, n in seen.most_common(12)]
+    return "\n".join(lines)
+
+
 def serve(port: int) -> None:
     from aiohttp import web
 
@@ -79,33 +150,44 @@ def serve(port: int) -> None:
 
     settings = load_settings(overrides={"server": {"port": port}})
     setup_logging("WARNING", False)
-    web.run_app(create_app(settings), host="127.0.0.1", port=port, print=None, access_log=None)
+    app = create_app(settings)
+    if os.environ.get("BENCH_PROBE"):
+        app.cleanup_ctx.append(probe(Path(os.environ["BENCH_PROBE"])))
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
-async def seed(url: str, people: int, facts: int) -> tuple[int, str, str]:
-    """The activity and an admin's session: (activity id, session cookie, CSRF token)."""
+async def seed(url: str, people: int, facts: int, seeded: Path | None) -> tuple[int, str, str]:
+    """The activity and an admin's session: (activity id, session cookie, CSRF token). With
+    `seeded`, the facts are copied from there when it exists and kept there otherwise."""
     from bench.leaderboard import T0, bulk_insert
+    from bot import sessions
+    from bot.signing import Signer
     from storage.db import init_db
     from storage.leaderboard import Activity
 
+    path = Path(url.removeprefix("sqlite://"))
+    if seeded and await asyncio.to_thread(seeded.exists):
+        shutil.copyfile(seeded, path)
     ctx = await init_db(url)
-    now = datetime.now(UTC)
-    activity = await Activity.create(
-        name="bench",
-        start_at=T0 - timedelta(days=1),  # the seeded facts start at T0
-        end_at=now + timedelta(days=30),
-        dedup=True,
-        started_done=True,
-        remind_daily=False,
-    )
-    from bot import sessions
-    from bot.signing import Signer
-
+    activity = await Activity.get_or_none(name="bench")
+    if activity is None:
+        activity = await Activity.create(
+            name="bench",
+            start_at=T0 - timedelta(days=1),  # the seeded facts start at T0
+            end_at=datetime.now(UTC) + timedelta(days=30),
+            dedup=True,
+            started_done=True,
+            remind_daily=False,
+        )
+        await ctx.close_connections()
+        bulk_insert(path, activity.id, people, facts)
+        if seeded:
+            shutil.copyfile(path, seeded)
+        ctx = await init_db(url)
     settings = load_settings()
     signer = Signer(settings.security.secret)
     cookie, session_id = await sessions.create(signer, settings, "boss")
     await ctx.close_connections()
-    bulk_insert(Path(url.removeprefix("sqlite://")), activity.id, people, facts)
     return int(activity.id), cookie, sessions.csrf_for(signer, session_id)
 
 
@@ -187,6 +269,8 @@ def main() -> None:  # noqa: RET503
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("-c", type=int, default=16)
     parser.add_argument("--serve", type=int)
+    parser.add_argument("--seeded", type=Path, help="copy the seeded facts from/to this file")
+    parser.add_argument("--probe", action="store_true", help="print the event loop's stalls")
     args = parser.parse_args()
     if args.serve:
         return serve(args.serve)
@@ -199,8 +283,10 @@ def main() -> None:  # noqa: RET503
         "SCRMBOT_LOGGING__LEVEL": "WARNING",
         "SCRMBOT_SECURITY__SUPER_ADMINS": "[boss]",
     }
+    if args.probe:
+        env["BENCH_PROBE"] = str(data / "probe.txt")
     os.environ.update(env)
-    admin = asyncio.run(seed(url, args.people, args.facts))
+    admin = asyncio.run(seed(url, args.people, args.facts, args.seeded))
     script = data / "callbacks.lua"
     script.write_text(LUA)
     idle_reqs, busy_reqs = data / "idle.txt", data / "busy.txt"
@@ -215,13 +301,14 @@ def main() -> None:  # noqa: RET503
                 break
             time.sleep(0.1)
         wrk(port, idle_reqs, 2, args.c, script)  # warm-up
-        cpu0 = cpu_seconds(proc.pid)
+        cpu0, t0 = cpu_seconds(proc.pid), time.time()
         idle = wrk(port, idle_reqs, args.seconds, args.c, script)
-        cpu1 = cpu_seconds(proc.pid)
+        cpu1, t1 = cpu_seconds(proc.pid), time.time()
         busy, saves = asyncio.run(
             during(port, admin, lambda: wrk(port, busy_reqs, args.seconds, args.c, script))
         )
         cpu2 = cpu_seconds(proc.pid)
+        t2 = t1 + 0.5 + busy["duration_us"] / 1e6  # the page loads outlast wrk
     finally:
         proc.terminate()
         proc.wait(30)
@@ -232,7 +319,7 @@ def main() -> None:  # noqa: RET503
         rps = r["requests"] / (r["duration_us"] / 1e6)
         print(
             f"  callbacks {name:17s} {rps:7.0f} req/s  p50 {r['p50_us'] / 1000:6.1f} ms"
-            f"  p99 {r['p99_us'] / 1000:6.1f} ms  server CPU {cpu / max(r['requests'], 1) * 1e6:6.0f} µs/req"
+            f"  p99 {r['p99_us'] / 1000:6.1f} ms  max {r['max_us'] / 1000:6.0f} ms  server CPU {cpu / max(r['requests'], 1) * 1e6:6.0f} µs/req"
             f"  non-2xx {r['non2xx']}"
         )
     print(
@@ -240,6 +327,9 @@ def main() -> None:  # noqa: RET503
         f" {sum(saves) / max(len(saves), 1):.2f} s each"
     )
     print(f"  ratio p99 during / idle: {busy['p99_us'] / max(idle['p99_us'], 1):.2f} (goal <= 2)")
+    if args.probe:
+        print(probe_summary(data / "probe.txt", [("idle", t0, t1), ("during", t1, t2)]))
+    shutil.rmtree(data, ignore_errors=True)
 
 
 if __name__ == "__main__":

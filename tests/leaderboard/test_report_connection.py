@@ -4,7 +4,14 @@ default connection (which the callbacks' writes use)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import shutil
+import sqlite3
+from pathlib import Path
 
+import pytest
+
+import storage.sql as storage_sql
 from handlers.leaderboard import counting, sql
 from handlers.leaderboard.activities import set_members
 from tests.leaderboard.conftest import add, make_activity
@@ -22,3 +29,43 @@ async def test_recompute_runs_while_the_default_connection_is_busy(corp: None) -
     async with lock:  # a long write holds the one default connection
         totals = await asyncio.wait_for(counting._totals(activity, report=True), 60)
     assert people == ["alice"] and totals["alice"][0] == 1
+
+
+async def test_writes_made_during_a_report_are_copied_back_by_the_report(
+    corp: None, tmp_path: Path
+) -> None:
+    """A long report keeps SQLite from moving the writes made meanwhile out of the log; the
+    report copies them back itself when it is done instead of leaving that to the next commit
+    on the write connection (which every callback would then wait for)."""
+    db = sql.conn()
+    if not sql.is_sqlite(db):
+        return
+    report = sql.stream("SELECT userid FROM staff", [], 1)
+    assert len(await anext(report)) == 1  # the report's read is open
+    assert await db.execute_query_dict("PRAGMA wal_autocheckpoint") == [{"wal_autocheckpoint": 0}]
+    # Some 8 MB written while the report reads: past the size at which commits checkpoint.
+    await db.execute_script(
+        "CREATE TABLE pad (x BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1"
+        " FROM n WHERE i < 2000) INSERT INTO pad SELECT randomblob(4000) FROM n"
+    )
+    assert len([row async for chunk in report for row in chunk]) == 3
+    # The database file alone (without its log) holds what was written during the report.
+    alone = tmp_path / "alone.sqlite3"
+    shutil.copyfile(db.filename, alone)  # type: ignore[attr-defined]
+    with contextlib.closing(sqlite3.connect(alone)) as copy:
+        assert copy.execute("SELECT COUNT(*) FROM pad").fetchone() == (2000,)
+    assert await db.execute_query_dict("PRAGMA wal_autocheckpoint") == [
+        {"wal_autocheckpoint": storage_sql.AUTOCHECKPOINT_PAGES}
+    ]
+
+
+async def test_a_report_read_answers_what_the_database_does(corp: None) -> None:
+    query = (
+        "SELECT s.userid, '', t.name, s.avatar FROM staff s JOIN staff t ON t.userid <> ?"
+        " ORDER BY s.userid, t.userid"
+    )
+    apart = await sql.fetch(query, ["bob"], report=True)
+    assert len(apart) == 12 and apart == await sql.fetch(query, ["bob"])
+    if sql.is_sqlite(sql.conn()):
+        with pytest.raises(sqlite3.OperationalError, match="no such table"):
+            await sql.fetch("SELECT * FROM nowhere", [], report=True)

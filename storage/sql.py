@@ -146,8 +146,12 @@ async def _tell_writer(checkpoints: bool) -> None:
 
 def _catch_up(path: str) -> None:
     """Copy the log back into the database, until what is left is what the writers added
-    meanwhile; stop when another checkpointer or a reader holds it up."""
-    db = sqlite3.connect(path, check_same_thread=False)
+    meanwhile; stop when another checkpointer or a reader holds it up. Only upkeep: when it
+    cannot run (the database is gone, say), the write connection's own checkpoints do it."""
+    try:
+        db = sqlite3.connect(path, check_same_thread=False)
+    except sqlite3.Error:
+        return
     try:
         before = None
         for _ in range(10):
@@ -155,6 +159,8 @@ def _catch_up(path: str) -> None:
             if busy or done < log or (before is not None and log - before < AUTOCHECKPOINT_PAGES):
                 return
             before = log
+    except sqlite3.Error:
+        return
     finally:
         db.close()
 

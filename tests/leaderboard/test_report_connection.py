@@ -69,3 +69,8 @@ async def test_a_report_read_answers_what_the_database_does(corp: None) -> None:
     if sql.is_sqlite(sql.conn()):
         with pytest.raises(sqlite3.OperationalError, match="no such table"):
             await sql.fetch("SELECT * FROM nowhere", [], report=True)
+
+
+def test_a_report_ended_after_its_database_went_away_does_not_fail(tmp_path: Path) -> None:
+    # An Excel export abandoned half-way ends when its generator is collected, maybe later.
+    storage_sql._catch_up(str(tmp_path / "gone" / "gone.sqlite3"))

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 from tortoise.exceptions import IntegrityError
@@ -24,6 +24,7 @@ from bot.deps import Deps
 from bot.domain_events import DELIVER_JOB, enqueue, job_id
 from bot.inbox import backoff
 from bot.router_types import Subscription
+from bot.rows import insert_new
 from storage.core import DomainEventRow, EventDelivery, EventStatus
 
 log = logging.getLogger(__name__)
@@ -152,8 +153,7 @@ async def process_many(deps: Deps, event_ids: list[int]) -> int:
             await _wait(deps, row)
         else:
             done.append(row.id)
-    if job.delivered:
-        await EventDelivery.bulk_create(job.delivered, ignore_conflicts=True)
+    await insert_new(EventDelivery, ("event_id", "subscriber", "delivered_at"), job.delivered)
     if done:
         await DomainEventRow.filter(id__in=done).update(
             status=EventStatus.DONE, done_at=deps.now(), last_error=None
@@ -181,7 +181,7 @@ class _Job:
         self.had = had
         self.waiting: set[int] = set()
         self.errors: defaultdict[int, list[str]] = defaultdict(list)
-        self.delivered: list[EventDelivery] = []
+        self.delivered: list[tuple[int, str, datetime]] = []  # the ledger's new rows
         self.gathered: dict[str, tuple[Subscription, list[DomainEventRow]]] = {}
 
     def held_back(self, row: DomainEventRow, sub: Subscription) -> bool:
@@ -196,9 +196,7 @@ class _Job:
             self._record(row, sub)
 
     def _record(self, row: DomainEventRow, sub: Subscription) -> None:
-        self.delivered.append(
-            EventDelivery(event_id=row.id, subscriber=sub.name, delivered_at=self.deps.now())
-        )
+        self.delivered.append((row.id, sub.name, self.deps.now()))
 
     def gather(self, row: DomainEventRow, sub: Subscription) -> None:
         self.had[row.id].add(sub.name)

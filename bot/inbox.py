@@ -29,6 +29,7 @@ from bot.events import (
 from bot.metrics import INBOX_LAG, INBOX_PENDING
 from bot.replies import CardReply
 from bot.router import EventRoute
+from bot.rows import insert_new
 from storage.core import HandlerRun, InboxEvent, InboxStatus
 
 log = logging.getLogger(__name__)
@@ -246,11 +247,8 @@ async def _process_segment(
 
 async def record_runs(row_ids: list[int], handler: str, now: datetime) -> None:
     """One INSERT for a handler's runs over many rows (a concurrent run's rows are kept)."""
-    if row_ids:
-        await HandlerRun.bulk_create(
-            [HandlerRun(inbox_id=i, handler=handler, finished_at=now) for i in row_ids],
-            ignore_conflicts=True,
-        )
+    rows = [(i, handler, now) for i in row_ids]
+    await insert_new(HandlerRun, ("inbox_id", "handler", "finished_at"), rows)
 
 
 async def _mark_done(deps: Deps, row_ids: list[int]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
@@ -40,3 +41,32 @@ def _db_value(convert: Any, value: Any, model: type[Model]) -> Any:
 
 
 _PLAIN = (str, int, bool)
+
+
+async def insert_new(
+    model: type[Model], columns: Sequence[str], rows: Sequence[Sequence[Any]], chunk: int = 1000
+) -> None:
+    """Multi-row `INSERT … ON CONFLICT DO NOTHING` of plain value tuples (`columns`: the
+    table's column names; values converted by their fields as in `insert_rows`), `chunk`
+    rows a statement: a ledger's rows written without a model instance each."""
+    if not rows:
+        return
+    conn = connections.get("default")
+    pg = conn.capabilities.dialect == "postgres"
+    meta = model._meta
+    by_column = {
+        column: meta.fields_map[name] for name, column in meta.fields_db_projection.items()
+    }
+    convert = [by_column[c].to_db_value for c in columns]
+    head = f"INSERT INTO {model._meta.db_table} ({','.join(columns)}) VALUES "
+    for start in range(0, len(rows), chunk):
+        part = rows[start : start + chunk]
+        values = [_db_value(f, v, model) for row in part for f, v in zip(convert, row, strict=True)]
+        width = len(columns)
+        marks = (
+            (",".join(f"${n * width + c + 1}" for c in range(width)) for n in range(len(part)))
+            if pg
+            else (",".join("?" * width) for _ in part)
+        )
+        sql = head + ",".join(f"({m})" for m in marks) + " ON CONFLICT DO NOTHING"
+        await conn.execute_query(sql, values)

@@ -327,3 +327,22 @@ async def test_a_failing_batch_is_delivered_event_by_event(
     probe.bad = set()
     assert await event_delivery.process_many(deps, ids) == 2
     assert probe.calls[2:] == [[("added", "wm2")], [("ended", "wm2")]]
+
+
+async def test_ledger_rows_inserted_without_models_keep_the_rows_already_there(
+    deps: Deps,
+) -> None:
+    """`insert_new`: several statements (chunks), a row already stored and a row twice in
+    one call are each kept once, the stored row untouched; times converted by their field."""
+    from bot.rows import insert_new
+
+    ids = await publish_many(deps, [(added(f"wm{n}"), f"k{n}") for n in range(3)])
+    await EventDelivery.create(event_id=ids[0], subscriber="probe.audit", delivered_at=T0)
+    later = T0.replace(hour=5)
+    rows = [(i, name, later) for i in ids for name in ("probe.audit", "probe.on_added")]
+    await insert_new(
+        EventDelivery, ("event_id", "subscriber", "delivered_at"), [*rows, rows[-1]], chunk=4
+    )
+    stored = await EventDelivery.all().order_by("event_id", "subscriber")
+    assert [(d.event_id, d.subscriber) for d in stored] == [(i, n) for i, n, _ in rows]
+    assert [d.delivered_at for d in stored] == [T0] + [later] * 5

@@ -183,10 +183,22 @@ class _Job:
         self.errors: defaultdict[int, list[str]] = defaultdict(list)
         self.delivered: list[tuple[int, str, datetime]] = []  # the ledger's new rows
         self.gathered: dict[str, tuple[Subscription, list[DomainEventRow]]] = {}
+        self.needs: dict[str, dict[str, set[str]]] = {}  # by feature
 
     def held_back(self, row: DomainEventRow, sub: Subscription) -> bool:
-        subject_queue = self.queue[row.subject] if row.subject else []
-        return _held_back(self.deps, row, sub, subject_queue, self.had)
+        """`_blocked`, answered from what was read and delivered so far."""
+        if not row.subject:
+            return False
+        feature = _feature(sub)
+        if (needs := self.needs.get(feature)) is None:
+            needs = self.needs[feature] = _needs(self.deps, sub)
+        for event_id, kind in self.queue[row.subject]:
+            if event_id >= row.id:
+                continue
+            needed = needs.get(kind)
+            if needed and not needed <= self.had.get(event_id, set()):
+                return True
+        return False
 
     async def run(self, row: DomainEventRow, sub: Subscription) -> None:
         if (error := await _run(self.deps, row, sub)) is not None:
@@ -230,23 +242,13 @@ class _Job:
                 await self.run(row, sub)
 
 
-def _held_back(
-    deps: Deps,
-    row: DomainEventRow,
-    sub: Subscription,
-    subject_queue: list[tuple[int, str]],
-    had: dict[int, set[str]],
-) -> bool:
-    """`_blocked`, answered from what `process_many` read and delivered so far."""
-    feature = sub.name.split(".", 1)[0] + "."
-    mine = [s for s in deps.dispatcher.subscribers() if s.name.startswith(feature)]
-    for event_id, kind in subject_queue:
-        if event_id >= row.id:
-            continue
-        needed = {s.name for s in mine if s.kind == kind}
-        if needed and not needed <= had.get(event_id, set()):
-            return True
-    return False
+def _needs(deps: Deps, sub: Subscription) -> dict[str, set[str]]:
+    """The subscribers of `sub`'s feature, by the kind of event they take."""
+    needs: defaultdict[str, set[str]] = defaultdict(set)
+    for s in deps.dispatcher.subscribers():
+        if s.name.startswith(_feature(sub)):
+            needs[s.kind].add(s.name)
+    return needs
 
 
 async def _wait(deps: Deps, row: DomainEventRow) -> None:

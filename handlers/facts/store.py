@@ -15,6 +15,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
 from bot.domain_events import FollowAdded, FollowEnded, TagsMarked, publish, publish_many
+from bot.rows import insert_new
 from handlers.facts.base import from_ts, ts
 from storage.facts import (
     CorpTag,
@@ -258,21 +259,22 @@ async def _record_distinct_adds(deps: Deps, adds: list[NewAdd]) -> None:
         {(a.userid, a.external_userid): a.follow for a in adds if a.follow},
     )
     names = await staff_names({a.userid for a in adds})
-    await TimelineEntry.bulk_create(
+    await insert_new(
+        TimelineEntry,
+        ("key", "external_userid", "userid", "kind", "feature", "text", "detail", "at"),
         [
-            TimelineEntry(
-                key=f"tl:{fact.key}"[:160],
-                external_userid=fact.external_userid,
-                userid=fact.userid,
-                kind="added",
-                feature="facts",
-                text=f"添加了员工 {names.get(fact.userid, fact.userid)}"[:512],
-                detail={"add_way": fact.add_way, "state": fact.state, "source": fact.source},
-                at=fact.at,
+            (
+                f"tl:{fact.key}"[:160],
+                fact.external_userid,
+                fact.userid,
+                "added",
+                "facts",
+                f"添加了员工 {names.get(fact.userid, fact.userid)}"[:512],
+                {"add_way": fact.add_way, "state": fact.state, "source": str(fact.source)},
+                fact.at,
             )
             for fact in ordered
         ],
-        ignore_conflicts=True,
     )
     added = [
         (

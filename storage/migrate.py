@@ -11,7 +11,11 @@ import logging
 from typing import Any
 
 from tortoise import connections
+from tortoise.fields.base import Field
+from tortoise.migrations import operations as ops
 from tortoise.migrations.executor import MigrationExecutor
+from tortoise.migrations.schema_editor.base import BaseSchemaEditor
+from tortoise.migrations.schema_generator.state import State
 
 log = logging.getLogger(__name__)
 
@@ -43,3 +47,35 @@ async def migrate(url: str) -> None:
         await apply_migrations()
     finally:
         await ctx.close_connections()
+
+
+class DropFieldIndex(ops.AlterField):
+    """A field loses its own index (`db_index=True` removed) and keeps its column: the index
+    is dropped by name, where AlterField would rebuild an SQLite table without any of its
+    other indexes."""
+
+    def __init__(self, model_name: str, name: str, field: Field[Any], table: str, index: str):
+        super().__init__(model_name, name, field)
+        self.table, self.index = table, index
+
+    async def database_forward(
+        self,
+        app_label: str,
+        old_state: State,
+        new_state: State,
+        state_editor: BaseSchemaEditor | None = None,
+    ) -> None:
+        if state_editor:
+            await state_editor._run_sql(f'DROP INDEX IF EXISTS "{self.index}"')
+
+    async def database_backward(
+        self,
+        app_label: str,
+        old_state: State,
+        new_state: State,
+        state_editor: BaseSchemaEditor | None = None,
+    ) -> None:
+        if state_editor:
+            await state_editor._run_sql(
+                f'CREATE INDEX IF NOT EXISTS "{self.index}" ON "{self.table}" ("{self.name}")'
+            )

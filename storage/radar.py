@@ -79,11 +79,11 @@ class Visit(Model):
     """One opening of a share link. Heartbeats are aggregated in Redis and written here."""
 
     id = fields.CharField(max_length=32, primary_key=True)
-    share_id = fields.BigIntField(db_index=True)
-    radar_id = fields.IntField(db_index=True)
-    visitor_id = fields.CharField(max_length=32, db_index=True)
+    share_id = fields.BigIntField()
+    radar_id = fields.IntField()
+    visitor_id = fields.CharField(max_length=32)
     external_userid = fields.CharField(max_length=64, default="", db_index=True)
-    parent_visitor_id = fields.CharField(max_length=32, default="", db_index=True)
+    parent_visitor_id = fields.CharField(max_length=32, default="")
     level = fields.IntField(default=1)
     root_userid = fields.CharField(max_length=64, db_index=True)
     channel = fields.CharField(max_length=16, default="single")  # single | group | forward
@@ -96,6 +96,9 @@ class Visit(Model):
 
     class Meta:
         table = "radar_visit"
+        # Every index costs each open its insert: the radar's own lookups go through these
+        # (radar, x) pairs; the single ones left serve the queries across radars (a
+        # customer's profile, a staff member's day, today's tile).
         indexes = (
             ("radar_id", "started_at"),
             ("radar_id", "visitor_id"),

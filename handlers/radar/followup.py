@@ -140,7 +140,11 @@ async def _alert(deps: Deps, visit: Visit, radar: Radar, alert_id: int) -> dict[
     if visit.level >= 2 and visit.parent_visitor_id:
         # who the forwarder was on this share (their own visit), not what their browser is
         parent = (
-            await Visit.filter(share_id=visit.share_id, visitor_id=visit.parent_visitor_id)
+            await Visit.filter(
+                radar_id=visit.radar_id,
+                share_id=visit.share_id,
+                visitor_id=visit.parent_visitor_id,
+            )
             .exclude(external_userid="")
             .first()
             .values("external_userid")

@@ -78,12 +78,13 @@ async def is_corp_customer(external_userid: str) -> bool:
 async def place(
     share: ShareInfo, visitor_id: str, parent_id: str | None, new_visitor: bool = False
 ) -> tuple[int, str, str]:
-    """(level, parent visitor id, channel) for this visitor in this share's chain."""
+    """(level, parent visitor id, channel) for this visitor in this share's chain (the radar
+    in the filter: the (radar, visitor) index serves it)."""
     prior = (
         None
         if new_visitor
         else (
-            await Visit.filter(share_id=share.id, visitor_id=visitor_id)
+            await Visit.filter(radar_id=share.radar_id, share_id=share.id, visitor_id=visitor_id)
             .order_by("level")
             .first()
             .values("level", "parent_visitor_id", "channel")
@@ -93,7 +94,7 @@ async def place(
         return prior["level"], prior["parent_visitor_id"], prior["channel"]
     if parent_id and parent_id != visitor_id:
         parent = (
-            await Visit.filter(share_id=share.id, visitor_id=parent_id)
+            await Visit.filter(radar_id=share.radar_id, share_id=share.id, visitor_id=parent_id)
             .order_by("level")
             .first()
             .values("level")

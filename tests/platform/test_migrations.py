@@ -42,3 +42,44 @@ def test_migrate_command_then_serve_check(empty_db_url: str, monkeypatch: object
     assert "scrmbot migrate" in asyncio.run(unmigrated_refused())
     main(["migrate"])
     assert asyncio.run(unmigrated_refused()) == ""
+
+
+async def test_dropping_field_indexes_keeps_the_tables_other_indexes(empty_db_url: str) -> None:
+    """radar_visit upgraded from before its single-column indexes were dropped: its rows and
+    every other index are still there (a rebuilt SQLite table would have lost them)."""
+    from tortoise.migrations.executor import MigrationTarget
+
+    from storage.db import connect
+    from storage.migrate import _executor, apply_migrations
+    from storage.sql import conn, is_sqlite
+
+    ctx = await connect(empty_db_url)
+    try:
+        await _executor().migrate([MigrationTarget("models", "0026_radar_person_analytics_index")])
+        db = conn()
+        await db.execute_script(
+            "INSERT INTO radar_visit (id, share_id, radar_id, visitor_id, external_userid,"
+            " parent_visitor_id, level, root_userid, channel, started_at, duration_seconds,"
+            " progress, max_page, finalized) VALUES ('v1', 1, 1, 'b1', '', '', 1, 'alice',"
+            " 'single', '2026-01-01 00:00:00', 0, 0, 0, FALSE)"
+        )
+        await apply_migrations()
+        if is_sqlite(db):
+            sql = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'radar_visit'"
+        else:
+            sql = "SELECT indexname AS name FROM pg_indexes WHERE tablename = 'radar_visit'"
+        names = {r["name"] for r in await db.execute_query_dict(sql)}
+        rows = await db.execute_query_dict("SELECT id FROM radar_visit")
+    finally:
+        await ctx.close_connections()
+    assert [r["id"] for r in rows] == ["v1"]
+    assert {n for n in names if n.startswith("idx_")} == {
+        "idx_radar_visit_externa_6498a7",  # external_userid
+        "idx_radar_visit_root_us_663383",  # root_userid
+        "idx_radar_visit_started_53453f",  # started_at
+        "idx_radar_visit_radar_i_0e314a",  # (radar_id, started_at)
+        "idx_radar_visit_radar_i_0c82a5",  # (radar_id, visitor_id)
+        "idx_radar_visit_radar_i_f96c23",  # (radar_id, external_userid)
+        "idx_radar_visit_radar_i_f7c784",  # (radar_id, parent_visitor_id)
+        "idx_radar_visit_radar_i_88dec3",  # (radar_id, root_userid)
+    }

@@ -16,8 +16,14 @@ async def insert_rows(
 ) -> None:
     """One multi-row INSERT of `rows` (field name → value); fields not given take the model's
     default. Values go through each field's own conversion, as `bulk_create` does."""
-    if not rows:
-        return
+    if rows:
+        await using_db.execute_many(*insert_statement(model, rows, using_db))
+
+
+def insert_statement(
+    model: type[Model], rows: Sequence[Mapping[str, Any]], using_db: BaseDBAsyncClient
+) -> tuple[str, list[list[Any]]]:
+    """The INSERT of `insert_rows` and its values, to run with other statements."""
     executor = using_db.executor_class(model=model, db=using_db)
     fields = model._meta.fields_map
     columns = executor.regular_columns_all
@@ -29,7 +35,7 @@ async def insert_rows(
     values = [
         [_db_value(convert[c], row.get(c, defaults[c]), model) for c in columns] for row in rows
     ]
-    await using_db.execute_many(executor.insert_query_all, values)
+    return executor.insert_query_all, values
 
 
 def _db_value(convert: Any, value: Any, model: type[Model]) -> Any:

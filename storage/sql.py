@@ -241,5 +241,37 @@ async def fetch_dicts(
         return list(await tx.execute_query_dict(_dialect_sql(db, sql), fixed))
 
 
+Rows = list[list[Any]]
+
+
+async def write_together(statements: Sequence[tuple[str, Rows]]) -> None:
+    """Each statement run for each of its rows, all in one transaction (the SQL in the
+    database's own placeholders). On
+    SQLite the transaction is one trip to the connection's thread, where each statement of an
+    ordinary transaction (its BEGIN and COMMIT too) is a trip there and back; it takes the
+    connection's lock as any tortoise transaction does."""
+    db = conn()
+    if not is_sqlite(db):
+        async with in_transaction() as tx:
+            for sql, rows in statements:
+                await tx.execute_many(sql, rows)
+        return
+    async with db.acquire_connection() as connection:
+        sqlite_conn = connection._conn
+        # aiosqlite's one way to run a function on its thread (used by all its own calls)
+        await connection._execute(_write_together, sqlite_conn, statements)
+
+
+def _write_together(db: sqlite3.Connection, statements: Sequence[tuple[str, Rows]]) -> None:
+    db.execute("BEGIN")
+    try:
+        for sql, rows in statements:
+            db.executemany(sql, rows)
+    except BaseException:
+        db.rollback()
+        raise
+    db.commit()
+
+
 def placeholders(n: int) -> str:
     return ",".join("?" * n) if n else "NULL"

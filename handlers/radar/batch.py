@@ -19,12 +19,13 @@ from tortoise.transactions import in_transaction
 
 from bot.deps import Deps
 from bot.group_commit import GroupCommit
-from bot.rows import insert_rows
+from bot.rows import insert_rows, insert_statement
 from handlers.radar import people, visits
 from handlers.radar.common import live_channel
 from handlers.radar.router import router
 from handlers.radar.visits import NewVisit
 from storage.radar import Visit
+from storage.sql import conn, write_together
 
 log = logging.getLogger(__name__)
 FOLLOWUP_JOB = "radar_followups"
@@ -57,6 +58,13 @@ async def insert(batch: list[_Pending]) -> list[None]:
     rows = [p.visit.row() for p in batch]
     first = [r for r, p in zip(rows, batch, strict=True) if _alone(p)]
     others = [r for r, p in zip(rows, batch, strict=True) if not _alone(p)]
+    if not others and not any(r["parent_visitor_id"] for r in first):
+        # nothing to read back: the visits and their people's rows written in one go
+        db = conn()
+        await write_together(
+            [insert_statement(Visit, rows, db), people.first_visits_statement(first, db)]
+        )
+        return [None] * len(batch)
     async with in_transaction() as tx:
         await insert_rows(Visit, rows, tx)
         await people.record_first(first, tx)

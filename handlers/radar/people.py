@@ -84,9 +84,7 @@ async def record_first(visits: list[dict[str, Any]], db: BaseDBAsyncClient) -> N
     people they were forwarded from are recomputed as usual)."""
     if not visits:
         return
-    fresh = [{"duration_seconds": 0, "progress": 0, "max_page": 0, **v} for v in visits]
-    rows = [_summary(int(v["radar_id"]), person_of(v), [v], {}, db) for v in fresh]
-    await _upsert(db, rows)
+    await _upsert(db, _first_rows(visits, db))
     parents = [v for v in visits if v.get("parent_visitor_id")]
     if parents:
         keys = await touched(db, parents)
@@ -119,15 +117,29 @@ async def _refresh_chunk(db: BaseDBAsyncClient, keys: list[Key]) -> None:
 
 
 async def _upsert(db: BaseDBAsyncClient, rows: list[list[Any]]) -> None:
-    if not rows:
-        return
-    cols = ", ".join(COLUMNS)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS[2:])
-    sql = (
-        f"INSERT INTO radar_person ({cols}) VALUES ({placeholders(len(COLUMNS))})"
-        f" ON CONFLICT (radar_id, person) DO UPDATE SET {updates}"
-    )
-    await db.execute_many(_sql(db, sql), rows)
+    if rows:
+        await db.execute_many(_UPSERT if is_sqlite(db) else _sql(db, _UPSERT), rows)
+
+
+_UPSERT = (
+    f"INSERT INTO radar_person ({', '.join(COLUMNS)}) VALUES ({placeholders(len(COLUMNS))})"
+    " ON CONFLICT (radar_id, person) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS[2:])
+)
+
+
+def first_visits_statement(
+    visits: list[dict[str, Any]], db: BaseDBAsyncClient
+) -> tuple[str, list[list[Any]]]:
+    """The upsert of `record_first` for visits forwarded from nobody (nothing to read back),
+    to run beside the visits' INSERT."""
+    assert not any(v.get("parent_visitor_id") for v in visits)
+    return (_UPSERT if is_sqlite(db) else _sql(db, _UPSERT)), _first_rows(visits, db)
+
+
+def _first_rows(visits: list[dict[str, Any]], db: BaseDBAsyncClient) -> list[list[Any]]:
+    fresh = [{"duration_seconds": 0, "progress": 0, "max_page": 0, **v} for v in visits]
+    return [_summary(int(v["radar_id"]), person_of(v), [v], {}, db) for v in fresh]
 
 
 async def _visits_of(

@@ -9,10 +9,11 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from bot.deps import Deps
+from handlers.radar import people
 from handlers.radar.batch import FINALIZE_JOB, FOLLOWUP_JOB, batcher
 from handlers.radar.followup import finalize_many
 from handlers.radar.visits import NewVisit, add_beat, epoch
-from storage.radar import Visit
+from storage.radar import Person, Visit
 from storage.visitors import Visitor
 from tests.radar.conftest import Clock
 from tests.radar.support import make_radar, make_share
@@ -82,3 +83,70 @@ async def test_finalize_many_returns_the_visits_still_open(
     assert still_open == [visits[0].id]
     closed = await Visit.filter(finalized=True).count()
     assert closed == 2
+
+
+async def _summary(radar_id: int) -> list[dict[str, Any]]:
+    fields = [f for f in Person._meta.db_fields if f != "id"]
+    return list(await Person.filter(radar_id=radar_id).order_by("person").values(*fields))
+
+
+async def _exact(radar_id: int) -> list[dict[str, Any]]:
+    """The summary kept, checked against one recomputed from every visit."""
+    kept = await _summary(radar_id)
+    await people.rebuild(radar_id)
+    assert await _summary(radar_id) == kept
+    return kept
+
+
+async def test_a_batch_of_new_browsers_is_all_or_nothing_and_a_retry_is_exact(
+    deps: Deps, corp: None, monkeypatch: Any
+) -> None:
+    """New browsers' visits and their people go in one write: when it fails after the visits'
+    INSERT, neither is kept, every waiting open fails, and the batch retried is summarized
+    exactly."""
+    radar = await make_radar(deps)
+    share = await make_share(deps, radar, "carol", "")
+    visits = [
+        NewVisit(f"v{n}", share.id, radar.id, f"b{n}", "", "", 1, "carol", "group", deps.now())
+        for n in range(3)
+    ]
+    broken = people.first_visits_statement
+
+    def failing(rows: list[dict[str, Any]], db: Any) -> tuple[str, list[list[Any]]]:
+        sql, values = broken(rows, db)
+        return sql.replace("radar_person", "radar_person_gone"), values
+
+    monkeypatch.setattr(people, "first_visits_statement", failing)
+    record = batcher(deps).record
+    results = await asyncio.gather(*(record(v, True, True) for v in visits), return_exceptions=True)
+    assert all(isinstance(r, Exception) for r in results)
+    assert await Visit.all().count() == 0 and await Person.all().count() == 0
+    monkeypatch.setattr(people, "first_visits_statement", broken)
+    await asyncio.gather(*(record(v, True, True) for v in visits))  # the same visits again
+    kept = await _exact(radar.id)
+    assert [(p["person"], p["visits"]) for p in kept] == [("b0", 1), ("b1", 1), ("b2", 1)]
+
+
+async def test_two_visits_of_one_person_in_one_batch_are_summarized_exactly(
+    deps: Deps, corp: None, clock: Clock
+) -> None:
+    radar = await make_radar(deps)
+    share = await make_share(deps, radar, "carol", "")
+
+    def visit(vid: str, browser: str, parent: str = "", level: int = 1) -> NewVisit:
+        channel = "forward" if parent else "group"
+        return NewVisit(
+            vid, share.id, radar.id, browser, "", parent, level, "carol", channel, deps.now()
+        )
+
+    await batcher(deps).record(visit("v0", "a"), True, True)
+    clock.advance(5)
+    record = batcher(deps).record
+    await asyncio.gather(
+        record(visit("v1", "a"), True),  # browser a twice in the batch, and a new one ...
+        record(visit("v2", "a"), True),
+        record(visit("v3", "c", parent="a", level=2), True, True),  # ... forwarded from a
+    )
+    kept = {p["person"]: p for p in await _exact(radar.id)}
+    assert kept["a"]["visits"] == 3 and kept["a"]["shared"] == 1 and kept["a"]["brought"] == 1
+    assert kept["c"]["visits"] == 1 and kept["c"]["level"] == 2

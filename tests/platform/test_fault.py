@@ -103,8 +103,11 @@ async def test_worker_killed_and_redis_emptied_mid_stream(tmp_path: Path, db_url
             credit = {j.member_id: j.invitor for j in joins}
             assert len(joins) == CUSTOMERS
             assert credit == {f"wmFault{n:03d}": STAFF[n % len(STAFF)] for n in range(CUSTOMERS)}
-            timeline = await TimelineEntry.filter(kind__in=["added", "group_join", "group_quit"])
-            assert len(timeline) == 2 * CUSTOMERS + len(quitters)
+            # A fact's timeline entry is written just after it (its own statement, rewritten
+            # by a retry): wait for the last ones, and never more than one per fact.
+            await until(
+                lambda: _timeline(2 * CUSTOMERS + len(quitters)), "every timeline entry", 60
+            )
 
     finally:
         for proc in workers:
@@ -116,3 +119,9 @@ async def _quits(count: int) -> bool:
     quits = await GroupMembershipEvent.filter(kind="quit", member_type=2).count()
     assert quits <= count, "a quit was recorded twice"
     return quits == count
+
+
+async def _timeline(count: int) -> bool:
+    entries = await TimelineEntry.filter(kind__in=["added", "group_join", "group_quit"]).count()
+    assert entries <= count, "a timeline entry was written twice"
+    return entries == count

@@ -83,3 +83,44 @@ async def test_dropping_field_indexes_keeps_the_tables_other_indexes(empty_db_ur
         "idx_radar_visit_radar_i_f7c784",  # (radar_id, parent_visitor_id)
         "idx_radar_visit_radar_i_88dec3",  # (radar_id, root_userid)
     }
+
+
+async def _index_columns(table: str) -> set[tuple[str, ...]]:
+    from storage.sql import conn, is_sqlite
+
+    db = conn()
+    if is_sqlite(db):
+        found = set()
+        for index in await db.execute_query_dict(f'PRAGMA index_list("{table}")'):
+            info = await db.execute_query_dict(f'PRAGMA index_info("{index["name"]}")')
+            found.add(tuple(r["name"] for r in sorted(info, key=lambda r: r["seqno"])))
+        return found
+    rows = await db.execute_query_dict(
+        "SELECT i.relname AS name, array_agg(a.attname ORDER BY k.n) AS cols"
+        " FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid"
+        " JOIN pg_class t ON t.oid = x.indrelid"
+        " CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, n)"
+        " JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum"
+        " WHERE t.relname = $1 GROUP BY i.relname",
+        [table],
+    )
+    return {tuple(r["cols"]) for r in rows}
+
+
+async def test_every_index_the_models_declare_exists(db: None) -> None:
+    """Migrations built the indexes the models declare (a field's db_index, Meta.indexes and
+    unique_together): a field added with an index once lost it on the way."""
+    missing = []
+    for model in Tortoise.apps["models"].values():
+        meta = model._meta
+        wanted: list[tuple[str, ...]] = []
+        for name, field in meta.fields_map.items():
+            if (field.index or field.unique) and not field.pk and name in meta.fields_db_projection:
+                wanted.append((meta.fields_db_projection[name],))
+        column = meta.fields_db_projection
+        for group in (*meta.indexes, *meta.unique_together):
+            if isinstance(group, tuple | list):  # a foreign key is named without its _id
+                wanted.append(tuple(column.get(f) or column[f"{f}_id"] for f in group))
+        have = await _index_columns(meta.db_table)
+        missing += [f"{meta.db_table}{cols}" for cols in wanted if cols not in have]
+    assert missing == []

@@ -79,3 +79,15 @@ class DropFieldIndex(ops.AlterField):
             await state_editor._run_sql(
                 f'CREATE INDEX IF NOT EXISTS "{self.index}" ON "{self.table}" ("{self.name}")'
             )
+
+
+class StateOnlyAlterField(ops.AlterField):
+    """A field change with nothing to do in the database (an enum's generated description,
+    say): the state moves, the table is left alone, where AlterField would rebuild an SQLite
+    table and lose its unique_together and other indexes."""
+
+    async def database_forward(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    async def database_backward(self, *args: Any, **kwargs: Any) -> None:
+        return None

@@ -14,6 +14,7 @@ import secrets
 import string
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 from tortoise.exceptions import IntegrityError
@@ -138,16 +139,13 @@ async def poster_qr(
 async def acquisition_link(deps: Deps, activity: FissionActivity) -> ContactWay:
     """The activity's 获客链接, made the first time a poster needs it (behind the activity's
     staff, deleted N days after the end like the contact ways)."""
-    if not activity.staff:
-        raise ApiError(409, "活动未设置添加的员工，暂时无法生成海报")
     return await contact_ways.acquisition_link(
         deps,
         feature="fission",
         purpose=LINK_PURPOSE,
         owner_key=str(activity.id),
-        users=[str(u) for u in activity.staff],
         name=f"裂变活动{activity.id}",
-        expires_at=activity.end_at + timedelta(days=activity.way_keep_days),
+        **_behind_staff(activity),
     )
 
 
@@ -156,18 +154,25 @@ async def qr_way(
 ) -> ContactWay:
     """The participant's contact way (reused when it exists; the registry's quota guard and
     back-off apply to a new one)."""
-    if not activity.staff:
-        raise ApiError(409, "活动未设置添加的员工，暂时无法生成海报")
     return await contact_ways.contact_way(
         deps,
         feature="fission",
         purpose=WAY_PURPOSE,
         owner_key=str(participant.id),
-        users=[str(u) for u in activity.staff],
         state=state_of(participant.code),
-        expires_at=activity.end_at + timedelta(days=activity.way_keep_days),
         remark=f"裂变{activity.id}",
+        **_behind_staff(activity),
     )
+
+
+def _behind_staff(activity: FissionActivity) -> dict[str, Any]:
+    """The staff a poster's QR adds and when its way or link is deleted."""
+    if not activity.staff:
+        raise ApiError(409, "活动未设置添加的员工，暂时无法生成海报")
+    return {
+        "users": [str(u) for u in activity.staff],
+        "expires_at": activity.end_at + timedelta(days=activity.way_keep_days),
+    }
 
 
 async def expire_ways(activity: FissionActivity) -> int:

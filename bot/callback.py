@@ -158,6 +158,7 @@ async def _batcher(app: web.Application) -> None:
 
 
 async def _close_welcomes(app: web.Application) -> None:
+    await app[BATCHER_KEY].settled()  # answered rows' wake-ups, before Redis is closed
     await app[WELCOME_KEY].close()
 
 

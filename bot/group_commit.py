@@ -1,9 +1,10 @@
 """Group commit: writes that arrive within the same few milliseconds share one transaction.
 
-Each submitter still waits until its own item is committed (and the `after` step — a job
-enqueue, a live event — was attempted), so nothing is acknowledged before it is durable;
-batching only shares the transaction and the Redis round trips. Used by the callback inbox
-and by features that record public-page hits the same way.
+Each submitter still waits until its own item is committed, so nothing is acknowledged before
+it is durable; batching only shares the transaction and the Redis round trips. The `after` step
+(a job enqueue, a live event) is attempted before the submitters are answered, or — with
+`answer_first` — just after, when it is only a wake-up that a cron repeats if it is lost. Used
+by the callback inbox and by features that record public-page hits the same way.
 """
 
 from __future__ import annotations
@@ -26,11 +27,15 @@ class GroupCommit(Generic[T, R]):
         *,
         max_batch: int = 256,
         max_delay: float = 0.002,
+        answer_first: bool = False,
     ) -> None:
         """`commit(items)` writes the batch in one transaction and returns one result per
-        item; `after(items, results)` runs outside the lock (best effort, must not raise)."""
+        item; `after(items, results)` runs outside the lock (best effort, must not raise),
+        before the submitters are answered unless `answer_first`."""
         self._commit = commit
         self._after = after
+        self._answer_first = answer_first
+        self._running: set[asyncio.Task[None]] = set()
         self.max_batch = max_batch
         self.max_delay = max_delay
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
@@ -51,6 +56,14 @@ class GroupCommit(Generic[T, R]):
     def _schedule(self, delay: float) -> None:
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_after(delay))
+            self._running.add(self._flusher)
+            self._flusher.add_done_callback(self._running.discard)
+
+    async def settled(self) -> None:
+        """Wait until every submitted item is committed and its `after` step attempted (for
+        shutdown: answered callers may still have their wake-up in flight)."""
+        while self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
 
     async def _flush_after(self, delay: float) -> None:
         await asyncio.sleep(delay)
@@ -67,6 +80,8 @@ class GroupCommit(Generic[T, R]):
                     if not future.done():
                         future.set_exception(exc)
                 return
+        if self._answer_first:
+            self._answer(batch, results)
         if self._after is not None:  # off the lock: the next INSERT need not wait for Redis
             try:
                 await self._after(items, results)
@@ -74,6 +89,10 @@ class GroupCommit(Generic[T, R]):
                 log.exception(
                     "group commit: the step after a commit of %d items failed", len(items)
                 )
+        self._answer(batch, results)
+
+    @staticmethod
+    def _answer(batch: list[tuple[T, asyncio.Future[R]]], results: list[R]) -> None:
         for (_, future), result in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(result)

@@ -31,18 +31,25 @@ class InboxItem:
 class InboxBatcher:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
-        # Arrivals while a commit runs go with the next one as soon as it ends (no wait).
-        self._group = GroupCommit(self._insert, self._enqueue, max_delay=0)
+        # Arrivals while a commit runs go with the next one as soon as it ends (no wait). A
+        # callback is answered once its row is committed: the job enqueue after it only wakes
+        # the worker (the requeue cron takes rows whose wake-up was lost), so WeCom's answer
+        # does not wait for a Redis round trip.
+        self._group = GroupCommit(self._insert, self._enqueue, max_delay=0, answer_first=True)
         self._committed: OrderedDict[str, None] = OrderedDict()
 
     async def store(self, key: str, kind: str, xml: str) -> int | None:
-        """The new row's id once it is committed and its job enqueue was attempted; None for
+        """The new row's id once it is committed (its job is enqueued just after); None for
         a re-delivery of an event already stored (its row is not looked up: nobody needs it).
         A re-delivery of an event this process committed is answered at once, with no
         statement: its row is durable (WeCom retries within seconds, the rows stay for days)."""
         if key in self._committed:
             return None
         return await self._group.submit(InboxItem(key, kind, xml))
+
+    async def settled(self) -> None:
+        """Every stored row committed and its job enqueue attempted."""
+        await self._group.settled()
 
     async def _insert(self, items: list[InboxItem]) -> list[int | None]:
         created = await insert_rows(items, self.deps.now())

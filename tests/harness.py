@@ -14,6 +14,7 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from bot.callback import BATCHER_KEY
 from bot.crypto import WeComCrypto
 from bot.deps import Deps
 from bot.router import Router
@@ -42,6 +43,7 @@ class Stack:
     app_url: str
     sandbox_url: str
     session: aiohttp.ClientSession
+    app: web.Application
 
     @property
     def deps(self) -> Deps:
@@ -49,6 +51,7 @@ class Stack:
 
     async def run_jobs(self) -> None:
         """Run every queued job (and the ones they enqueue) to completion."""
+        await self.app[BATCHER_KEY].settled()  # answered callbacks' jobs are in the queue
         worker = build_worker(self.runtime, burst=True, handle_signals=False)
         try:
             await worker.main()
@@ -100,7 +103,9 @@ async def running_stack(
         async with aiohttp.ClientSession() as session:
             driver = SandboxDriver(corp, callback_url, crypto, session)
             try:
-                yield Stack(settings, corp, rt, driver, settings.base_url, sandbox_url, session)
+                yield Stack(
+                    settings, corp, rt, driver, settings.base_url, sandbox_url, session, app
+                )
             finally:
                 await runner.cleanup()
                 await sandbox.close()

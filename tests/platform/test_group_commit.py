@@ -71,3 +71,26 @@ async def test_arrivals_during_a_commit_share_the_next_one() -> None:
     release.set()
     assert await asyncio.gather(first, *later) == [0, 1, 2, 3]
     assert batches == [[0], [1, 2, 3]]
+
+
+async def test_answer_first_answers_before_the_after_step_and_settled_waits_for_it() -> None:
+    after_started, release = asyncio.Event(), asyncio.Event()
+    finished: list[list[int]] = []
+
+    async def commit(items: list[int]) -> list[int]:
+        return items
+
+    async def after(items: list[int], results: list[int]) -> None:
+        after_started.set()
+        await release.wait()
+        finished.append(items)
+
+    group: GroupCommit[int, int] = GroupCommit(commit, after, answer_first=True)
+    assert await asyncio.wait_for(group.submit(3), 30) == 3  # though the after step waits
+    await after_started.wait()
+    settled = asyncio.create_task(group.settled())
+    await asyncio.sleep(0)
+    assert not settled.done() and finished == []
+    release.set()
+    await asyncio.wait_for(settled, 30)
+    assert finished == [[3]]

@@ -44,6 +44,7 @@ async def test_a_batch_led_by_a_redelivery_still_gets_its_new_rows_processed(
         # WeCom re-delivers A while B arrives: both share one commit, A first.
         again, b_id = await asyncio.gather(_store(batcher, "wmA"), _store(batcher, "wmB"))
         assert again is None and b_id is not None
+        await batcher.settled()
         queued = [job.args[0] for job in await rt.pool.queued_jobs()]
         assert sorted(queued) == [[first], [b_id]]
         worker = build_worker(rt, burst=True, handle_signals=False)
@@ -94,6 +95,7 @@ async def test_a_batch_of_redeliveries_is_one_statement_and_one_redis_round_trip
         batcher = InboxBatcher(rt.deps)
         first = await asyncio.gather(*(_store(batcher, f"wm{n}") for n in range(4)))
         assert None not in first
+        await batcher.settled()
         sends = 0
         real_send = AbstractConnection.send_packed_command
 
@@ -116,6 +118,7 @@ async def test_a_batch_of_redeliveries_is_one_statement_and_one_redis_round_trip
                 _store(other, "wmNew1"),
                 _store(other, "wmNew2"),
             )
+            await other.settled()
         finally:
             db_log.removeHandler(statements)
             db_log.setLevel(level)
@@ -124,6 +127,36 @@ async def test_a_batch_of_redeliveries_is_one_statement_and_one_redis_round_trip
         assert sends == 1
         queued = sorted(job.args[0] for job in await rt.pool.queued_jobs())
         assert again[3:] in queued
+
+
+async def test_a_callback_is_answered_once_committed_not_after_its_wake_up(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The row is durable at the commit: the job enqueue that wakes the worker goes out after
+    the answer, so a slow Redis does not hold WeCom's callback (a lost wake-up is the requeue
+    cron's). Shutdown waits for the wake-ups still in flight."""
+    async with Runtime(settings, routers=[]) as rt:
+        await rt.deps.redis.flushdb()
+        batcher = InboxBatcher(rt.deps)
+        redis_slow, enqueuing = asyncio.Event(), asyncio.Event()
+        real = rt.deps.queue.enqueue_new
+
+        async def slow_enqueue(*args: Any, **kwargs: Any) -> Any:
+            enqueuing.set()
+            await redis_slow.wait()
+            return await real(*args, **kwargs)
+
+        monkeypatch.setattr(rt.deps.queue, "enqueue_new", slow_enqueue)
+        row_id = await asyncio.wait_for(_store(batcher, "wmFast"), 60)
+        assert row_id is not None
+        assert await InboxEvent.filter(id=row_id, status=InboxStatus.PENDING).exists()
+        await enqueuing.wait()
+        settled = asyncio.create_task(batcher.settled())
+        await asyncio.sleep(0)
+        assert not settled.done()  # the wake-up is still in flight
+        redis_slow.set()
+        await asyncio.wait_for(settled, 60)
+        assert [job.args[0] for job in await rt.pool.queued_jobs()] == [[row_id]]
 
 
 async def test_a_redelivery_of_an_event_this_process_stored_costs_no_statement(
@@ -136,6 +169,7 @@ async def test_a_redelivery_of_an_event_this_process_stored_costs_no_statement(
         batcher = InboxBatcher(rt.deps)
         first = await _store(batcher, "wmOnce")
         assert first is not None
+        await batcher.settled()
         statements = _Statements()
         db_log = logging.getLogger("tortoise.db_client")
         level = db_log.level

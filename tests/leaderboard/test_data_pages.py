@@ -164,3 +164,37 @@ async def test_customer_page_is_paged_and_exported_whole(
     assert named["total"] == 3
     excel = await _excel(client, activity.id, "customers")
     assert [r[0] for r in excel[1:]] == [f"c{i}" for i in range(7)]
+
+
+async def test_data_pages_work_past_the_drivers_bind_parameter_limit(
+    client: TestClient, deps: Deps, admin: None
+) -> None:
+    """33,000 credited customers: more than asyncpg's 32,767 bind parameters (and SQLite's
+    limit) if any page passed the customers as a list, so every page joins in SQL."""
+    from storage.facts import FollowEvent
+
+    activity = await make_activity(dedup=True)
+    await set_members(activity.id, ["alice", "bob"], [])
+    customers = 33_000
+    await FollowEvent.bulk_create(
+        [
+            FollowEvent(
+                key=f"bulk:{i}",
+                userid="alice" if i % 3 else "bob",
+                external_userid=f"c{i}",
+                kind="add",
+                at=T0 + timedelta(seconds=i),
+            )
+            for i in range(customers)
+        ],
+        batch_size=2000,
+    )
+    await sign_in(client, deps, "admin")
+    page = await (await client.get(f"{URL}/{activity.id}/data/customers?page=1650&size=20")).json()
+    assert page["total"] == customers and len(page["rows"]) == 20
+    members = await _table(client, activity.id, "members")
+    assert sum(row[3] for row in members["rows"]) == customers  # 邀请客户数
+    days = await _table(client, activity.id, "dates")
+    assert sum(row[1] for row in days["rows"]) == customers
+    sheet = await _excel(client, activity.id, "customers")
+    assert len(sheet) == customers + 1

@@ -5,9 +5,10 @@ the client. The CPU-heavy parts run in a thread so the event loop keeps answerin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import tempfile
-from collections.abc import AsyncIterable
+from collections.abc import AsyncGenerator
 from datetime import tzinfo
 from typing import Any
 from urllib.parse import quote
@@ -32,7 +33,7 @@ async def xlsx_stream(
     request: web.Request,
     filename: str,
     headers: list[str],
-    chunks: AsyncIterable[list[list[Any]]],
+    chunks: AsyncGenerator[list[list[Any]]],
     tz: tzinfo,
 ) -> web.StreamResponse:
     book = Workbook(write_only=True)
@@ -43,8 +44,9 @@ async def xlsx_stream(
         for row in rows:
             sheet.append(_row(sheet, row, tz))
 
-    async for rows in chunks:
-        await asyncio.to_thread(append, rows)
+    async with contextlib.aclosing(chunks):  # a download broken off ends its query too
+        async for rows in chunks:
+            await asyncio.to_thread(append, rows)
     fd, path = tempfile.mkstemp(suffix=".xlsx")
     os.close(fd)
     try:

@@ -26,7 +26,7 @@ import os
 import re
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -189,7 +189,7 @@ async def _read_apart(path: str, sql: str, params: list[Any], as_dicts: bool = F
 
 async def stream(
     sql: str, params: Sequence[Any], chunk: int
-) -> AsyncIterator[list[tuple[Any, ...]]]:
+) -> AsyncGenerator[list[tuple[Any, ...]]]:
     """A report's rows in chunks from one query (one sort, rows never all in memory): a
     read-only connection's cursor on SQLite, a server-side cursor on PostgreSQL."""
     db = conn()

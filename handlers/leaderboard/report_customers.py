@@ -3,7 +3,8 @@ the Excel work at a million facts and past the drivers' bind-parameter limits (n
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from handlers.leaderboard import counting, sql
@@ -121,9 +122,12 @@ async def page(
     return [_row(activity, r) for r in found], int(total[0][0])
 
 
-async def stream(activity: Activity, keyword: str) -> AsyncIterator[list[list[Any]]]:
+async def stream(activity: Activity, keyword: str) -> AsyncGenerator[list[list[Any]]]:
     """Every row in chunks from one ordered query."""
     columns, cparams, body, params, alias = _base(activity, keyword)
     query = f"{columns} {body} ORDER BY {alias}.at, {alias}.id"
-    async for chunk in sql.stream(query, cparams + params, EXPORT_CHUNK):
-        yield [_row(activity, r) for r in chunk]
+    # Closed with this generator (an export broken off): its report read ends at once, not
+    # when the garbage collector finds it, maybe after the database is closed.
+    async with contextlib.aclosing(sql.stream(query, cparams + params, EXPORT_CHUNK)) as rows:
+        async for chunk in rows:
+            yield [_row(activity, r) for r in chunk]

@@ -74,3 +74,26 @@ async def test_a_report_read_answers_what_the_database_does(corp: None) -> None:
 def test_a_report_ended_after_its_database_went_away_does_not_fail(tmp_path: Path) -> None:
     # An Excel export abandoned half-way ends when its generator is collected, maybe later.
     storage_sql._catch_up(str(tmp_path / "gone" / "gone.sqlite3"))
+
+
+async def test_an_export_broken_off_ends_its_report_read_at_once(corp: None) -> None:
+    """The 按客户 Excel's rows stop coming (the download was cancelled): the report read under
+    them ends with them, so the write connection checkpoints again without waiting for the
+    garbage collector (which may come after the database is closed)."""
+    from handlers.leaderboard import report_customers
+
+    activity = await make_activity()
+    await set_members(activity.id, ["alice"], [])
+    for n in range(3):
+        await add("alice", f"c{n}", n)
+    db = sql.conn()
+    if not sql.is_sqlite(db):
+        return
+    rows = report_customers.stream(activity, "")
+    assert await anext(rows)
+    assert storage_sql._reports_reading == 1
+    await rows.aclose()
+    assert storage_sql._reports_reading == 0
+    assert await db.execute_query_dict("PRAGMA wal_autocheckpoint") == [
+        {"wal_autocheckpoint": storage_sql.AUTOCHECKPOINT_PAGES}
+    ]

@@ -143,6 +143,9 @@ async def test_group_metric_tables_show_joins_and_names(
         ("李四", "Alice", "VIP群", "仍在群"),
         ("wm_m3", "Bob", "VIP群", "已退群"),
     ]
+    for keyword, total in (("李", 1), ("张", 2), ("Bob", 1), ("wm_m3", 1)):
+        found = await (await client.get(f"{URL}/{activity.id}/data/customers?q={keyword}")).json()
+        assert found["total"] == total and len(found["rows"]) == total, keyword
     days = await _table(client, activity.id, "dates")
     assert days["rows"][0] == ["2024-06-01", 4, 3, 1, 2]
 
@@ -164,6 +167,10 @@ async def test_customer_page_is_paged_and_exported_whole(
     assert named["total"] == 3
     excel = await _excel(client, activity.id, "customers")
     assert [r[0] for r in excel[1:]] == [f"c{i}" for i in range(7)]
+    await Customer.create(external_userid="c2", name="王五")
+    for keyword, rows in (("王", ["王五"]), ("c4", ["c4"]), ("%", []), ("zz", [])):
+        found = await (await client.get(f"{URL}/{activity.id}/data/customers?q={keyword}")).json()
+        assert [r[0] for r in found["rows"]] == rows and found["total"] == len(rows), keyword
 
 
 async def test_data_pages_work_past_the_drivers_bind_parameter_limit(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
@@ -164,12 +165,26 @@ def event_key(kind: str, key: str) -> str:
     )
 
 
-def job_id(row: DomainEventRow) -> str:
+@dataclass
+class StoredEvent:
+    """What delivery needs of a stored event, read as plain values (no model instance)."""
+
+    id: int
+    key: str
+    kind: str
+    subject: str
+    attempts: int
+    payload: dict[str, Any]
+
+
+def job_id(row: DomainEventRow | StoredEvent) -> str:
     digest = hashlib.sha256(row.key.encode()).hexdigest()[:24]
     return f"event:{digest}:{row.attempts}"
 
 
-async def enqueue(deps: Deps, row: DomainEventRow, defer_by: float | None = None) -> bool:
+async def enqueue(
+    deps: Deps, row: DomainEventRow | StoredEvent, defer_by: float | None = None
+) -> bool:
     """Best effort: when Redis is down the row stays pending and the requeue cron finds it."""
     try:
         await deps.queue.enqueue(DELIVER_JOB, row.id, job_id=job_id(row), defer_by=defer_by)

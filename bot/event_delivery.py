@@ -15,19 +15,23 @@ import contextlib
 import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
+from functools import partial
 
 from pydantic import ValidationError
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
 
 from bot.batch_memo import batch_scope
 from bot.deps import Deps
-from bot.domain_events import DELIVER_JOB, enqueue, job_id
+from bot.domain_events import DELIVER_JOB, StoredEvent, enqueue, job_id
+from bot.group_commit import GroupCommit
 from bot.inbox import backoff
 from bot.router_types import Subscription
 from bot.rows import insert_new
 from storage.core import DomainEventRow, EventDelivery, EventStatus
 
 log = logging.getLogger(__name__)
+Stored = DomainEventRow | StoredEvent  # a model instance (one event) or plain values (a set)
 OPEN = (EventStatus.PENDING, EventStatus.FAILED)
 WAIT_SECONDS = 2.0  # an event waiting for an earlier one of its subject looks again this soon
 
@@ -60,7 +64,7 @@ async def _deliver(deps: Deps, row: DomainEventRow, sub: Subscription) -> str | 
     return None
 
 
-async def _run(deps: Deps, row: DomainEventRow, sub: Subscription) -> str | None:
+async def _run(deps: Deps, row: Stored, sub: Subscription) -> str | None:
     """Run one subscriber; the error text when it failed."""
     try:
         event = sub.event_cls.model_validate(row.payload)
@@ -105,39 +109,76 @@ async def process(deps: Deps, event_id: int) -> EventStatus | None:
 
 async def process_many(deps: Deps, event_ids: list[int]) -> int:
     """Deliver several events (one job for the events a batch published) in publish order,
-    like `process` one by one but set-wise: the rows, their ledger and the earlier open events
-    of their subjects read once, a batch subscriber (`router.listen_batch`) called once with
-    all its events, the deliveries recorded in one INSERT and the events marked done in one
-    UPDATE. A failing subscriber is retried alone, as with `process`. Returns the events done."""
-    rows = list(await DomainEventRow.filter(id__in=event_ids, status__in=OPEN).order_by("id"))
+    like `process` one by one but set-wise (`_deliver_set`). The delivery jobs a worker runs
+    at the same time are joined into one set (read, recorded and marked done together); a set
+    that fails as a whole (the database, say) is delivered again one event at a time. Returns
+    this job's events done."""
+    joined: GroupCommit[list[int], int | Exception] = deps.state.resources.setdefault(
+        _JOINED, GroupCommit(partial(_deliver_joined, deps), max_batch=JOIN_JOBS)
+    )
+    result = await joined.submit(list(event_ids))
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+JOIN_JOBS = 64  # delivery jobs joined into one set at most
+MAX_SET = 500  # events read and marked done by one statement each
+
+
+def _joined_key() -> None:
+    """The key of a process's joined delivery sets in `deps.state.resources`."""
+
+
+_JOINED = _joined_key
+
+
+async def _deliver_joined(deps: Deps, jobs: list[list[int]]) -> list[int | Exception]:
+    ids = sorted({int(i) for job in jobs for i in job})
+    done: set[int] = set()
+    failed: dict[int, Exception] = {}
+    for start in range(0, len(ids), MAX_SET):  # in publish order: a later set sees the earlier
+        part = ids[start : start + MAX_SET]
+        try:
+            done.update(await _deliver_set(deps, part))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("delivery of %d domain events failed: one at a time", len(part))
+            for event_id in part:
+                try:
+                    if await process(deps, event_id) is EventStatus.DONE:
+                        done.add(event_id)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # its job fails and is retried (or the cron finds it)
+                    log.exception("delivery of domain event %s failed", event_id)
+                    failed[event_id] = exc
+    results: list[int | Exception] = []
+    for job in jobs:
+        error = next((failed[i] for i in job if i in failed), None)
+        results.append(error if error is not None else sum(int(i) in done for i in set(job)))
+    return results
+
+
+async def _deliver_set(deps: Deps, event_ids: list[int]) -> list[int]:
+    """One set, in publish order: its rows, the earlier open events of their subjects and the
+    ledger of both read in one statement, a batch subscriber (`router.listen_batch`) called
+    once with all its events, the deliveries recorded in one INSERT and the events marked done
+    in one UPDATE. A failing subscriber is retried alone, as with `process`. Returns the
+    events done."""
+    rows, queue, had = await _read_set(event_ids)
     if not rows:
-        return 0
-    ids = [r.id for r in rows]
-    subjects = {r.subject for r in rows if r.subject}
-    queue: defaultdict[str, list[tuple[int, str]]] = defaultdict(list)  # open, by subject
-    if subjects:
-        earlier = DomainEventRow.filter(subject__in=subjects, status__in=OPEN, id__lt=ids[-1])
-        for event_id, subject, kind in await earlier.exclude(id__in=ids).values_list(
-            "id", "subject", "kind"
-        ):
-            queue[str(subject)].append((int(event_id), str(kind)))
-    for row in rows:
-        if row.subject:
-            queue[row.subject].append((row.id, row.kind))
-    had: defaultdict[int, set[str]] = defaultdict(set)
-    known = [i for pending in queue.values() for i, _ in pending] + ids
-    for event_id, name in await EventDelivery.filter(event_id__in=set(known)).values_list(
-        "event_id", "subscriber"
-    ):
-        had[int(event_id)].add(str(name))
+        return []
     job = _Job(deps, queue, had)
-    with batch_scope():  # subscribers may share a lookup across the events of the job
+    with batch_scope():  # subscribers may share a lookup across the events of the set
         for row in rows:
             for sub in deps.dispatcher.subscribers(row.kind):
                 if sub.name in had[row.id]:
                     continue
                 # the feature's gathered events go first (a batch keeps one subscriber's order)
-                await job.flush(_feature(sub), but=sub.name if sub.batch else "")
+                if job.gathered:
+                    await job.flush(_feature(sub), but=sub.name if sub.batch else "")
                 if job.held_back(row, sub):
                     job.waiting.add(row.id)
                 elif sub.batch:
@@ -155,10 +196,83 @@ async def process_many(deps: Deps, event_ids: list[int]) -> int:
             done.append(row.id)
     await insert_new(EventDelivery, ("event_id", "subscriber", "delivered_at"), job.delivered)
     if done:
-        await DomainEventRow.filter(id__in=done).update(
-            status=EventStatus.DONE, done_at=deps.now(), last_error=None
-        )
-    return len(done)
+        await _mark_done(deps, done)
+    return done
+
+
+async def _read_set(
+    event_ids: list[int],
+) -> tuple[list[StoredEvent], dict[str, list[tuple[int, str]]], defaultdict[int, set[str]]]:
+    """The set's open rows (in id order), the open events of their subjects (earlier ones
+    included, by subject) and the subscribers that already had each: one statement."""
+    conn = connections.get("default")
+    pg = conn.capabilities.dialect == "postgres"
+    ids = sorted(set(event_ids))
+    values: list[object] = []
+
+    def marks(items: list[int]) -> str:
+        first = len(values)
+        values.extend(items)
+        return ",".join(f"${first + n + 1}" if pg else "?" for n in range(len(items)))
+
+    table, ledger = DomainEventRow._meta.db_table, EventDelivery._meta.db_table
+    is_open = f"IN ('{EventStatus.PENDING.value}','{EventStatus.FAILED.value}')"
+    mine = marks(ids)
+    theirs = marks(ids)
+    others = marks(ids)
+    last = marks([ids[-1]])
+    sql = (
+        f"SELECT e.id, e.key, e.kind, e.subject, e.attempts, e.payload, d.subscriber, 1 AS mine "
+        f"FROM {table} e LEFT JOIN {ledger} d ON d.event_id = e.id "
+        f"WHERE e.id IN ({mine}) AND e.status {is_open} "
+        f"UNION ALL "
+        f"SELECT e.id, NULL, e.kind, e.subject, 0, NULL, d.subscriber, 0 "
+        f"FROM {table} e LEFT JOIN {ledger} d ON d.event_id = e.id "
+        f"WHERE e.subject IN (SELECT s.subject FROM {table} s WHERE s.id IN ({theirs}) "
+        f"AND s.subject <> '' AND s.status {is_open}) "
+        f"AND e.status {is_open} AND e.id NOT IN ({others}) AND e.id < {last}"
+    )
+    to_payload = DomainEventRow._meta.fields_map["payload"].to_python_value
+    rows: dict[int, StoredEvent] = {}
+    open_events: dict[int, tuple[str, str]] = {}  # every open event read: (subject, kind)
+    had: defaultdict[int, set[str]] = defaultdict(set)
+    for r in await conn.execute_query_dict(sql, values):
+        event_id = int(r["id"])
+        if r["subscriber"] is not None:
+            had[event_id].add(str(r["subscriber"]))
+        if event_id in open_events:
+            continue
+        open_events[event_id] = (str(r["subject"] or ""), str(r["kind"]))
+        if r["mine"]:
+            payload = to_payload(r["payload"])
+            rows[event_id] = StoredEvent(
+                id=event_id,
+                key=str(r["key"]),
+                kind=str(r["kind"]),
+                subject=str(r["subject"] or ""),
+                attempts=int(r["attempts"]),
+                payload=payload,
+            )
+    queue: defaultdict[str, list[tuple[int, str]]] = defaultdict(list)  # open, by subject
+    for event_id in sorted(open_events):
+        subject, kind = open_events[event_id]
+        if subject:
+            queue[subject].append((event_id, kind))
+    return [rows[i] for i in sorted(rows)], queue, had
+
+
+async def _mark_done(deps: Deps, event_ids: list[int]) -> None:
+    """The delivered events: one UPDATE, without building the query per call."""
+    conn = connections.get("default")
+    pg = conn.capabilities.dialect == "postgres"
+    now = DomainEventRow._meta.fields_map["done_at"].to_db_value(deps.now(), DomainEventRow)
+    marks = ",".join(f"${n + 3}" if pg else "?" for n in range(len(event_ids)))
+    first = ("$1", "$2") if pg else ("?", "?")
+    sql = (
+        f"UPDATE {DomainEventRow._meta.db_table} SET status = {first[0]}, done_at = {first[1]}, "
+        f"last_error = NULL WHERE id IN ({marks})"
+    )
+    await conn.execute_query(sql, [EventStatus.DONE.value, now, *event_ids])
 
 
 def _feature(sub: Subscription) -> str:
@@ -182,10 +296,10 @@ class _Job:
         self.waiting: set[int] = set()
         self.errors: defaultdict[int, list[str]] = defaultdict(list)
         self.delivered: list[tuple[int, str, datetime]] = []  # the ledger's new rows
-        self.gathered: dict[str, tuple[Subscription, list[DomainEventRow]]] = {}
+        self.gathered: dict[str, tuple[Subscription, list[Stored]]] = {}
         self.needs: dict[str, dict[str, set[str]]] = {}  # by feature
 
-    def held_back(self, row: DomainEventRow, sub: Subscription) -> bool:
+    def held_back(self, row: Stored, sub: Subscription) -> bool:
         """`_blocked`, answered from what was read and delivered so far."""
         if not row.subject:
             return False
@@ -200,17 +314,17 @@ class _Job:
                 return True
         return False
 
-    async def run(self, row: DomainEventRow, sub: Subscription) -> None:
+    async def run(self, row: Stored, sub: Subscription) -> None:
         if (error := await _run(self.deps, row, sub)) is not None:
             self.errors[row.id].append(error)
         else:
             self.had[row.id].add(sub.name)
             self._record(row, sub)
 
-    def _record(self, row: DomainEventRow, sub: Subscription) -> None:
+    def _record(self, row: Stored, sub: Subscription) -> None:
         self.delivered.append((row.id, sub.name, self.deps.now()))
 
-    def gather(self, row: DomainEventRow, sub: Subscription) -> None:
+    def gather(self, row: Stored, sub: Subscription) -> None:
         self.had[row.id].add(sub.name)
         self.gathered.setdefault(sub.name, (sub, []))[1].append(row)
 
@@ -220,7 +334,7 @@ class _Job:
             sub, rows = self.gathered.pop(name)
             await self._call(sub, rows)
 
-    async def _call(self, sub: Subscription, rows: list[DomainEventRow]) -> None:
+    async def _call(self, sub: Subscription, rows: list[Stored]) -> None:
         try:
             events = [sub.event_cls.model_validate(row.payload) for row in rows]
             await sub.handler(self.deps, events)
@@ -251,7 +365,7 @@ def _needs(deps: Deps, sub: Subscription) -> dict[str, set[str]]:
     return needs
 
 
-async def _wait(deps: Deps, row: DomainEventRow) -> None:
+async def _wait(deps: Deps, row: Stored) -> None:
     stamp = int(deps.now().timestamp() * 1000)
     with contextlib.suppress(Exception):  # the requeue cron looks again anyway
         await deps.queue.enqueue(
@@ -259,7 +373,7 @@ async def _wait(deps: Deps, row: DomainEventRow) -> None:
         )
 
 
-async def _failed(deps: Deps, row: DomainEventRow, errors: list[str]) -> EventStatus:
+async def _failed(deps: Deps, row: Stored, errors: list[str]) -> EventStatus:
     attempts = row.attempts + 1
     dead = attempts >= deps.settings.inbox.max_attempts
     delay = backoff(deps, attempts)

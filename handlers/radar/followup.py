@@ -232,10 +232,12 @@ FOLLOWUP_ATTEMPTS = 5
 FOLLOWUP_RETRY_SECONDS = 30.0
 
 
-@router.listen(FollowAdded)
-async def visitor_became_customer(deps: Deps, event: FollowAdded) -> None:
-    """A visitor who was not a customer when WeChat identified them (a pending_id) is one now."""
-    await visitor_oauth.resolve_added(deps, event.external_userid)
+@router.listen_batch(FollowAdded)
+async def visitor_became_customer(deps: Deps, events: list[FollowAdded]) -> None:
+    """Visitors who were not customers when WeChat identified them (a pending_id) are now;
+    whether anyone is waiting is asked once per delivery set (most sets: nobody, no call)."""
+    for external_userid in dict.fromkeys(e.external_userid for e in events):
+        await visitor_oauth.resolve_added(deps, external_userid)
 
 
 @router.job

@@ -82,9 +82,9 @@ async def test_zset_equals_recomputation_after_random_facts_and_replays(
             rng.uniform(-60, 600),
         )
         facts.append(fact)
-        await listeners.on_follow_added(deps, fact)
+        await listeners.on_follow_added(deps, [fact])
         if rng.random() < 0.3:  # a replayed callback
-            await listeners.on_follow_added(deps, rng.choice(facts))
+            await listeners.on_follow_added(deps, [rng.choice(facts)])
     live = await counting.live_page(deps.redis, activity, 0, 10)
     assert [(r.userid, r.count) for r in live] == await _ranking(activity)
     await deps.redis.flushdb()  # Redis lost: rebuilt from the facts

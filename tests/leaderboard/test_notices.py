@@ -53,22 +53,22 @@ async def test_crossings_are_damped(deps: Deps, corp: None, clock: Clock) -> Non
     activity = await make_activity(top_n=1, about_to_rank_distance=1, damping_minutes=60)
     await set_members(activity.id, ["alice", "bob"], [])
     clock.now = T0 + timedelta(minutes=10)
-    await listeners.on_follow_added(deps, await add("alice", "c1", 1))
-    await listeners.on_follow_added(deps, await add("alice", "c1", 1))  # replay: nothing new
+    await listeners.on_follow_added(deps, [await add("alice", "c1", 1)])
+    await listeners.on_follow_added(deps, [await add("alice", "c1", 1)])  # replay: nothing new
     assert [c["main_title"]["title"] for c in deps.wecom.to("alice")] == ["恭喜上榜！"]
-    await listeners.on_follow_added(deps, await add("bob", "c2", 2))
-    await listeners.on_follow_added(deps, await add("bob", "c3", 3))  # bob passes alice
+    await listeners.on_follow_added(deps, [await add("bob", "c2", 2)])
+    await listeners.on_follow_added(deps, [await add("bob", "c3", 3)])  # bob passes alice
     assert [c["main_title"]["title"] for c in deps.wecom.to("bob")] == [
         "即将上榜，加油！",
         "恭喜上榜！",
     ]
     assert [c["main_title"]["title"] for c in deps.wecom.to("alice")][-1] == "你已落榜"
-    await listeners.on_follow_added(deps, await add("alice", "c4", 4))
-    await listeners.on_follow_added(deps, await add("alice", "c5", 5))  # alice back on top
+    await listeners.on_follow_added(deps, [await add("alice", "c4", 4)])
+    await listeners.on_follow_added(deps, [await add("alice", "c5", 5)])  # alice back on top
     assert [c["main_title"]["title"] for c in deps.wecom.to("alice")].count("恭喜上榜！") == 1
     clock.now = T0 + timedelta(minutes=80)  # after the damping window
-    await listeners.on_follow_added(deps, await add("bob", "c6", 6))
-    await listeners.on_follow_added(deps, await add("bob", "c7", 7))
+    await listeners.on_follow_added(deps, [await add("bob", "c6", 6)])
+    await listeners.on_follow_added(deps, [await add("bob", "c7", 7)])
     assert [c["main_title"]["title"] for c in deps.wecom.to("bob")].count("恭喜上榜！") == 2
     assert await NoticeLog.filter(userid="bob", kind="on_list").count() == 2
 

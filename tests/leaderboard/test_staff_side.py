@@ -45,7 +45,7 @@ async def test_lowering_the_cutoff_drops_people_with_a_card(
     clock.now = T0 + timedelta(minutes=30)
     for i, (who, n) in enumerate((("alice", 3), ("bob", 2), ("carol", 1))):
         for k in range(n):
-            await listeners.on_follow_added(deps, await add(who, f"{who}{k}", i * 5 + k))
+            await listeners.on_follow_added(deps, [await add(who, f"{who}{k}", i * 5 + k)])
     assert all(
         "恭喜上榜！" in [c["main_title"]["title"] for c in deps.wecom.to(u)]
         for u in ("alice", "bob", "carol")

@@ -36,8 +36,8 @@ async def test_team_totals_follow_every_recount(deps: Deps, corp: None) -> None:
     await sync_participants(deps.redis, activity)
     await counting.rebuild(deps.redis, activity)
     for who, ext, minute in (("alice", "c1", 1), ("bob", "c2", 2), ("carol", "c3", 3)):
-        await listeners.on_follow_added(deps, await add(who, ext, minute))
-    await listeners.on_follow_added(deps, await add("carol", "c3", 3))  # a replay: nothing
+        await listeners.on_follow_added(deps, [await add(who, ext, minute)])
+    await listeners.on_follow_added(deps, [await add("carol", "c3", 3)])  # a replay: nothing
     assert (
         await _kept(deps, activity)
         == await _expected(activity.id, activity)

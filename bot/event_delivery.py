@@ -113,9 +113,10 @@ async def process_many(deps: Deps, event_ids: list[int]) -> int:
     at the same time are joined into one set (read, recorded and marked done together); a set
     that fails as a whole (the database, say) is delivered again one event at a time. Returns
     this job's events done."""
-    joined: GroupCommit[list[int], int | Exception] = deps.state.resources.setdefault(
-        _JOINED, GroupCommit(partial(_deliver_joined, deps), max_batch=JOIN_JOBS)
-    )
+    joined: GroupCommit[list[int], int | Exception] | None = deps.state.resources.get(_JOINED)
+    if joined is None:
+        joined = GroupCommit(partial(_deliver_joined, deps), max_batch=JOIN_JOBS)
+        deps.state.resources[_JOINED] = joined
     result = await joined.submit(list(event_ids))
     if isinstance(result, Exception):
         raise result
@@ -126,11 +127,7 @@ JOIN_JOBS = 64  # delivery jobs joined into one set at most
 MAX_SET = 500  # events read and marked done by one statement each
 
 
-def _joined_key() -> None:
-    """The key of a process's joined delivery sets in `deps.state.resources`."""
-
-
-_JOINED = _joined_key
+_JOINED = "event_delivery.joined"  # the process's joined sets, in `deps.state.resources`
 
 
 async def _deliver_joined(deps: Deps, jobs: list[list[int]]) -> list[int | Exception]:

@@ -160,3 +160,36 @@ async def test_dedup_totals_agree_with_the_credited_facts(corp: None, seed: int)
     assert ranking == {u: expected.get(u, (0, None))[0] for u in people[:3]}
     for userid in people[:3]:
         assert await counting.count_for(activity, userid) == expected.get(userid, (0, None))
+
+
+async def test_group_joins_of_a_delivery_set_credit_as_one_by_one(deps: Deps, corp: None) -> None:
+    """The joins of a set in one call (the activities read once): invitor or QR owner credited,
+    staff joins, other chats and joins outside the window not; the live ranking is the
+    recomputed one."""
+    activity = await make_activity(
+        metric=Metric.GROUP_JOINS,
+        chat_ids=["g1"],
+        remind_on_off_list=False,
+        remind_about_to_rank=False,
+    )
+    await set_members(activity.id, ["alice", "bob"], [])
+    await CustomerGroup.create(chat_id="g1", owner="bob")
+    joins = [
+        await join("g1", "c1", 1, invitor="alice"),
+        await join("g1", "c2", 2, scene=3),  # QR without invitor: the owner
+        await join("g1", "c3", 3),  # invite without invitor: nobody
+        await join("g1", "alice", 4, invitor="bob", member_type=1),  # staff join
+        await join("g2", "c4", 5, invitor="alice"),  # not a chosen chat
+        await join("g1", "c5", -10, invitor="alice"),  # before the window
+        await join("g1", "c6", 6, invitor="alice"),
+    ]
+    await listeners.on_group_joined(deps, joins)
+    live = await counting.live_page(deps.redis, activity, 0, 10)
+    assert (
+        [(r.userid, r.count) for r in live]
+        == await _ranking(activity)
+        == [
+            ("alice", 2),
+            ("bob", 1),
+        ]
+    )

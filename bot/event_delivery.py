@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -23,7 +25,7 @@ from tortoise.exceptions import IntegrityError
 
 from bot.batch_memo import batch_scope
 from bot.deps import Deps
-from bot.domain_events import DELIVER_JOB, StoredEvent, enqueue, job_id
+from bot.domain_events import DELIVER_JOB, DomainEvent, StoredEvent, enqueue, job_id
 from bot.group_commit import GroupCommit
 from bot.inbox import backoff
 from bot.router_types import Subscription
@@ -64,10 +66,18 @@ async def _deliver(deps: Deps, row: DomainEventRow, sub: Subscription) -> str | 
     return None
 
 
-async def _run(deps: Deps, row: Stored, sub: Subscription) -> str | None:
+async def _run(
+    deps: Deps,
+    row: Stored,
+    sub: Subscription,
+    parse: Callable[[Stored, type[DomainEvent]], DomainEvent] | None = None,
+) -> str | None:
     """Run one subscriber; the error text when it failed."""
     try:
-        event = sub.event_cls.model_validate(row.payload)
+        if parse is not None:
+            event = parse(row, sub.event_cls)
+        else:
+            event = sub.event_cls.model_validate(row.payload)
         await sub.handler(deps, [event] if sub.batch else event)
     except asyncio.CancelledError:
         raise
@@ -174,7 +184,7 @@ async def _deliver_set(deps: Deps, event_ids: list[int]) -> list[int]:
                 if sub.name in had[row.id]:
                     continue
                 # the feature's gathered events go first (a batch keeps one subscriber's order)
-                if job.gathered:
+                if job.gathered.get(_feature(sub)):
                     await job.flush(_feature(sub), but=sub.name if sub.batch else "")
                 if job.held_back(row, sub):
                     job.waiting.add(row.id)
@@ -273,7 +283,12 @@ async def _mark_done(deps: Deps, event_ids: list[int]) -> None:
 
 
 def _feature(sub: Subscription) -> str:
-    return sub.name.split(".", 1)[0] + "."
+    return _feature_of(sub.name)
+
+
+@functools.cache
+def _feature_of(name: str) -> str:
+    return name.split(".", 1)[0] + "."
 
 
 class _Job:
@@ -293,7 +308,9 @@ class _Job:
         self.waiting: set[int] = set()
         self.errors: defaultdict[int, list[str]] = defaultdict(list)
         self.delivered: list[tuple[int, str, datetime]] = []  # the ledger's new rows
-        self.gathered: dict[str, tuple[Subscription, list[Stored]]] = {}
+        # a feature's batch subscribers with the events gathered for each, in call order
+        self.gathered: dict[str, dict[str, tuple[Subscription, list[Stored]]]] = {}
+        self.parsed: dict[tuple[int, type[DomainEvent]], DomainEvent] = {}  # once per event
         self.needs: dict[str, dict[str, set[str]]] = {}  # by feature
 
     def held_back(self, row: Stored, sub: Subscription) -> bool:
@@ -311,8 +328,14 @@ class _Job:
                 return True
         return False
 
+    def event(self, row: Stored, cls: type[DomainEvent]) -> DomainEvent:
+        """The event parsed from its payload once for all the subscribers of its class."""
+        if (found := self.parsed.get((row.id, cls))) is None:
+            found = self.parsed[(row.id, cls)] = cls.model_validate(row.payload)
+        return found
+
     async def run(self, row: Stored, sub: Subscription) -> None:
-        if (error := await _run(self.deps, row, sub)) is not None:
+        if (error := await _run(self.deps, row, sub, self.event)) is not None:
             self.errors[row.id].append(error)
         else:
             self.had[row.id].add(sub.name)
@@ -323,17 +346,20 @@ class _Job:
 
     def gather(self, row: Stored, sub: Subscription) -> None:
         self.had[row.id].add(sub.name)
-        self.gathered.setdefault(sub.name, (sub, []))[1].append(row)
+        mine = self.gathered.setdefault(_feature(sub), {})
+        mine.setdefault(sub.name, (sub, []))[1].append(row)
 
     async def flush(self, feature: str = "", but: str = "") -> None:
         """Call the gathered batch subscribers (of one feature when given, but `but`)."""
-        for name in [n for n in self.gathered if n.startswith(feature) and n != but]:
-            sub, rows = self.gathered.pop(name)
-            await self._call(sub, rows)
+        for name in [feature] if feature else list(self.gathered):
+            mine = self.gathered.get(name)
+            while mine and (ready := [n for n in mine if n != but]):
+                sub, rows = mine.pop(ready[0])
+                await self._call(sub, rows)
 
     async def _call(self, sub: Subscription, rows: list[Stored]) -> None:
         try:
-            events = [sub.event_cls.model_validate(row.payload) for row in rows]
+            events = [self.event(row, sub.event_cls) for row in rows]
             await sub.handler(self.deps, events)
         except asyncio.CancelledError:
             raise

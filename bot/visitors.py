@@ -16,7 +16,6 @@ browser has no visitor id yet.
 
 from __future__ import annotations
 
-import secrets
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +28,7 @@ from tortoise.exceptions import IntegrityError
 from bot.client_address import client_address
 from bot.deps import Deps
 from bot.http import RequestContext, message_page
+from bot.ids import ordered_id
 from bot.ratelimit import SharedMinute
 from storage.visitors import LinkBinding, Visitor
 
@@ -74,7 +74,9 @@ class PublicVisitor:
 
 
 def new_id() -> str:
-    return secrets.token_urlsafe(12)
+    """A new browser's id (the person of its visits): made in time order, so the browsers
+    first seen together share their index pages."""
+    return ordered_id()
 
 
 # --- cookie ---------------------------------------------------------------------------------

@@ -3,7 +3,6 @@ level in the forwarding chain, and the Visit row; heartbeats aggregated in Redis
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +10,7 @@ from typing import Any
 
 from bot.deps import Deps
 from bot.group_commit import GroupCommit
+from bot.ids import ordered_id
 from bot.visitors import PublicVisitor
 from handlers.radar.common import BEAT_PURPOSE, FROM_PURPOSE, ShareInfo
 from handlers.radar.router import router
@@ -40,7 +40,8 @@ return #KEYS
 
 
 def new_id() -> str:
-    return secrets.token_urlsafe(12)
+    """A visit's id: made in time order, so a batch of visits shares its index pages."""
+    return ordered_id()
 
 
 def from_value(deps: Deps, visitor_id: str) -> str:

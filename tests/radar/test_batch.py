@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from bot.deps import Deps
@@ -150,3 +151,28 @@ async def test_two_visits_of_one_person_in_one_batch_are_summarized_exactly(
     kept = {p["person"]: p for p in await _exact(radar.id)}
     assert kept["a"]["visits"] == 3 and kept["a"]["shared"] == 1 and kept["a"]["brought"] == 1
     assert kept["c"]["visits"] == 1 and kept["c"]["level"] == 2
+
+
+async def test_new_browsers_and_their_visits_get_ids_in_time_order(
+    client: TestClient, deps: Deps, corp: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Anonymous browsers opened one after the other: their visitor ids, and their visits'
+    ids, sort in the order they were made (the rows of one batch share their index pages)."""
+    from aiohttp import DummyCookieJar
+
+    from bot import ids
+
+    ticks = iter(range(1_764_000_000_000, 1_764_000_001_000))
+    monkeypatch.setattr(ids.time, "time_ns", lambda: next(ticks) * 1_000_000)
+    client.session._cookie_jar = DummyCookieJar()  # noqa: SLF001 — every request a new visitor
+    radar = await make_radar(deps)
+    share = await make_share(deps, radar)
+    made: list[tuple[str, str]] = []  # (visit id, visitor id) in the order of the opens
+    for _ in range(6):
+        assert await _open_many(client, f"/r/{share.token}", 1) == [200]
+        seen = {m[0] for m in made}
+        new = [r for r in await Visit.all().values_list("id", "visitor_id") if r[0] not in seen]
+        assert len(new) == 1
+        made.append(new[0])
+    assert [m[0] for m in made] == sorted(m[0] for m in made)
+    assert [m[1] for m in made] == sorted(m[1] for m in made)

@@ -138,8 +138,30 @@ def first_visits_statement(
 
 
 def _first_rows(visits: list[dict[str, Any]], db: BaseDBAsyncClient) -> list[list[Any]]:
-    fresh = [{"duration_seconds": 0, "progress": 0, "max_page": 0, **v} for v in visits]
-    return [_summary(int(v["radar_id"]), person_of(v), [v], {}, db) for v in fresh]
+    """What `_summary` makes of a person's only visit, just recorded (no heartbeat yet,
+    nobody through their browser), built directly: it runs for every new browser's open."""
+    return [
+        [
+            int(v["radar_id"]),
+            person_of(v),
+            str(v["external_userid"]),
+            str(v["root_userid"]),
+            int(v["level"]),
+            1,
+            0,
+            0,
+            0,
+            param(db, to_dt(v["started_at"]) or datetime.min.replace(tzinfo=UTC)),
+            0,
+            str(v["channel"]),
+            0,
+            0,
+            0,
+            0,
+            0,
+        ]  # fmt: skip
+        for v in visits
+    ]
 
 
 async def _visits_of(

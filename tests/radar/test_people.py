@@ -209,3 +209,37 @@ async def test_a_new_browsers_open_is_summarized_without_reading_visits_back(
     assert any(p["brought"] for p in kept) and any(p["visits"] > 1 for p in kept)
     await people.rebuild(radar.id)
     assert await Person.filter(radar_id=radar.id).order_by(*order).values(*FIELDS) == kept
+
+
+async def test_a_first_visits_row_is_what_the_general_recomputation_makes(deps: Deps) -> None:
+    """The row built directly for a new browser's only visit, column by column, is the one the
+    recomputation from its visits makes (customer or not, any channel and level)."""
+    from storage.sql import conn
+
+    db = conn()
+    at = datetime(2026, 3, 4, 5, 6, 7, 890_000).astimezone()
+    visits = [
+        {
+            "id": f"v{n}",
+            "radar_id": 3,
+            "visitor_id": f"b{n}",
+            "external_userid": ext,
+            "parent_visitor_id": "",
+            "level": level,
+            "root_userid": "alice",
+            "channel": channel,
+            "started_at": when,
+            "share_id": 1,
+        }  # fmt: skip
+        for n, (ext, level, channel, when) in enumerate(
+            [("", 1, "single", at), ("wm_x", 2, "forward", at), ("", 3, "group", str(at))]
+        )
+    ]
+    general = [
+        people._summary(  # noqa: SLF001
+            3, people.person_of(v), [{"duration_seconds": 0, "progress": 0, "max_page": 0, **v}],
+            {}, db,
+        )
+        for v in visits
+    ]  # fmt: skip
+    assert people._first_rows(visits, db) == general  # noqa: SLF001

@@ -1,6 +1,7 @@
 """Group commit for landing-page visits: the visits that arrive within the same few
-milliseconds are written in one INSERT, then announced on the live channel and
-handed to the worker as one follow-up job and one heartbeat write-back job per batch.
+milliseconds are written in one INSERT, then handed to the worker as one follow-up job and
+one heartbeat write-back job per batch; the live channel hears of them at most every
+`LIVE_EVERY` per radar.
 
 Each request still waits for its own rows to be committed before the page is answered, so a
 visit the visitor has seen is never lost, and a forward (which needs the page's `from=` link)
@@ -9,11 +10,14 @@ always finds its parent's row.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
@@ -30,6 +34,7 @@ from storage.sql import conn, write_together
 log = logging.getLogger(__name__)
 FOLLOWUP_JOB = "radar_followups"
 FINALIZE_JOB = "radar_finalize_many"
+LIVE_EVERY = 0.1  # seconds: a radar's visits committed within this are one live event
 
 
 @dataclass(frozen=True)
@@ -43,13 +48,62 @@ class VisitBatcher:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
         self._group: GroupCommit[_Pending, None] = GroupCommit(insert, self._announce)
+        self.live = LiveTally(deps)
 
     async def record(self, visit: NewVisit, measured: bool, new_browser: bool = False) -> None:
         """Returns once the visit is committed."""
         await self._group.submit(_Pending(visit, measured, new_browser))
 
     async def _announce(self, batch: list[_Pending], _: list[None]) -> None:
+        self.live.add(batch)
         await announce(self.deps, batch)
+
+
+class LiveTally:
+    """The console's live events: the visits committed within `LIVE_EVERY` of a radar's first
+    one are published as one event with their count (one Redis round trip per radar and
+    interval, not per batch). The event only tells the open consoles to refresh what they
+    read from the database; one lost with the process loses nothing recorded."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self._counts: Counter[int] = Counter()
+        self._last: dict[int, datetime] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, batch: list[_Pending]) -> None:
+        for p in batch:
+            self._counts[p.visit.radar_id] += 1
+            self._last[p.visit.radar_id] = p.visit.started_at
+        if self._task is None:
+            self._task = asyncio.create_task(self._publish_after(LIVE_EVERY))
+
+    async def _publish_after(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await self.publish()
+
+    async def publish(self) -> None:
+        """Publish what was counted (now; also when the process stops)."""
+        counts, last = self._counts, self._last
+        self._counts, self._last, self._task = Counter(), {}, None
+        if not counts:
+            return
+        try:
+            async with self.deps.redis.pipeline(transaction=False) as pipe:
+                for radar_id, count in counts.items():
+                    event = {"type": "visit", "count": count, "at": last[radar_id].isoformat()}
+                    pipe.publish(live_channel(radar_id), json.dumps(event))
+                await pipe.execute()
+        except Exception:
+            log.warning("radar: live events for %d visits not published", sum(counts.values()))
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.publish()
 
 
 async def insert(batch: list[_Pending]) -> list[None]:
@@ -79,17 +133,9 @@ def _alone(p: _Pending) -> bool:
 
 
 async def announce(deps: Deps, batch: list[_Pending]) -> None:
-    """Live events (one per radar per batch) and the worker's jobs; best effort, the visits
-    are already recorded when Redis hiccups."""
+    """The worker's jobs; best effort, the visits are already recorded when Redis hiccups."""
     first = batch[0].visit.id
     try:
-        per_radar = Counter(p.visit.radar_id for p in batch)
-        async with deps.redis.pipeline(transaction=False) as pipe:
-            for radar_id, count in per_radar.items():
-                at = batch[-1].visit.started_at.isoformat()
-                event = {"type": "visit", "count": count, "at": at}
-                pipe.publish(live_channel(radar_id), json.dumps(event))
-            await pipe.execute()
         identified = [p.visit.id for p in batch if p.visit.external_userid]
         if identified:
             await deps.queue.enqueue(FOLLOWUP_JOB, identified, job_id=f"radar:follow:{first}")
@@ -109,7 +155,9 @@ async def announce(deps: Deps, batch: list[_Pending]) -> None:
 @router.resource
 async def visit_batcher(deps: Deps) -> AsyncIterator[VisitBatcher]:
     """One batcher per process (web, worker or demo), opened and closed with it."""
-    yield VisitBatcher(deps)
+    found = VisitBatcher(deps)
+    yield found
+    await found.live.close()
 
 
 def batcher(deps: Deps) -> VisitBatcher:

@@ -47,3 +47,39 @@ async def test_shutdown_closes_an_open_stream(client: TestClient, deps: Deps, co
     # A console that reconnects to the stopping process is not kept either.
     again = await client.get(f"/api/radar/radars/{radar.id}/live")
     assert await again.content.read() == b"retry: 3000\n\n"
+
+
+async def test_visits_committed_together_are_one_live_event(
+    client: TestClient, deps: Deps, corp: None
+) -> None:
+    """The batches counted before the interval's publish are one event per radar with their
+    total; a stopping process publishes what it counted at once."""
+    import json
+
+    from handlers.radar.batch import LiveTally, _Pending
+    from handlers.radar.visits import NewVisit
+
+    def batch(radar_id: int, n: int) -> list[_Pending]:
+        at = deps.now()
+        return [
+            _Pending(NewVisit(f"v{n}{i}", 1, radar_id, "b", "", "", 1, "alice", "single", at), True)
+            for i in range(n)
+        ]
+
+    pubsub = deps.redis.pubsub()
+    await pubsub.subscribe(live_channel(7), live_channel(8))
+    assert (await pubsub.get_message(timeout=None))["type"] == "subscribe"
+    assert (await pubsub.get_message(timeout=None))["type"] == "subscribe"
+    tally = LiveTally(deps)
+    tally.add(batch(7, 2))
+    tally.add(batch(8, 1))
+    tally.add(batch(7, 3))
+    await tally.close()
+    await deps.redis.publish(live_channel(7), "end")
+    got = []
+    while (message := await pubsub.get_message(timeout=None)) is not None:
+        if message["data"] == b"end":
+            break
+        got.append((message["channel"].decode(), json.loads(message["data"])["count"]))
+    await pubsub.aclose()
+    assert sorted(got) == [(live_channel(7), 5), (live_channel(8), 1)]

@@ -132,3 +132,23 @@ class RankSnapshot(Model):
     class Meta:
         table = "lb_rank_snapshot"
         unique_together = (("activity_id", "day", "userid"),)
+
+
+class ReportResult(Model):
+    """A console data table (按成员, 按日期, TOP10) as the worker computed it for one data
+    version of the activity: pages show it at once while that version is current, and a
+    newer version is computed again. Derived from the facts: losing it costs a recomputation.
+    `started_at` is when its computation began (it counts every fact stored before then);
+    `settings` is the part of the version that the activity's settings make."""
+
+    id = fields.BigIntField(primary_key=True)
+    activity_id = fields.IntField()
+    kind = fields.CharField(max_length=16)
+    version = fields.CharField(max_length=32)
+    settings = fields.CharField(max_length=16)
+    rows = fields.TextField()  # JSON
+    started_at = fields.DatetimeField()
+
+    class Meta:
+        table = "lb_report_result"
+        unique_together = (("activity_id", "kind", "version"),)

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import os
 import re
 import sqlite3
 import threading
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -100,6 +101,37 @@ def _lower_priority() -> None:
 
 
 _REPORTS = ThreadPoolExecutor(2, "reports", initializer=_lower_priority)
+
+
+def _lowest_priority() -> None:
+    # SCHED_IDLE: the thread runs only on a core nothing else wants (nice 19 where the
+    # policy is not available).
+    try:
+        os.sched_setscheduler(threading.get_native_id(), os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        with contextlib.suppress(AttributeError, OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+
+
+# The worker's data tables: computed when the machine has a core to spare, however long that
+# takes, so the web process's callbacks keep theirs.
+_IDLE_REPORTS = ThreadPoolExecutor(1, "reports-idle", initializer=_lowest_priority)
+_at_lowest = contextvars.ContextVar("reports_at_lowest_priority", default=False)
+
+
+@contextlib.contextmanager
+def lowest_priority() -> Iterator[None]:
+    """Report reads inside run their statements at the lowest CPU priority (SQLite; on
+    PostgreSQL the server runs them)."""
+    token = _at_lowest.set(True)
+    try:
+        yield
+    finally:
+        _at_lowest.reset(token)
+
+
+def _executor() -> ThreadPoolExecutor:
+    return _IDLE_REPORTS if _at_lowest.get() else _REPORTS
 
 
 def _execute(path: str, sql: str, params: list[Any], as_dicts: bool) -> sqlite3.Cursor:
@@ -183,7 +215,7 @@ async def _report_reading(path: str) -> AsyncIterator[None]:
 async def _read_apart(path: str, sql: str, params: list[Any], as_dicts: bool = False) -> list[Any]:
     loop = asyncio.get_running_loop()
     async with _report_reading(path):
-        cursor = await loop.run_in_executor(_REPORTS, _execute, path, sql, params, as_dicts)
+        cursor = await loop.run_in_executor(_executor(), _execute, path, sql, params, as_dicts)
         return await asyncio.to_thread(_rows, cursor, as_dicts)
 
 

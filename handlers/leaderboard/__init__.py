@@ -14,6 +14,7 @@ from handlers.leaderboard import (  # noqa: F401  (each module decorates the rou
     listeners,
     options,
     rebuild,
+    results,
     schedule,
     talk,
     views,

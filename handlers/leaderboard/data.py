@@ -4,9 +4,6 @@ TOP10 chart PNG for the closing report card (signed URL, no login: WeCom fetches
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -14,47 +11,30 @@ from aiohttp import web
 from bot.auth_types import Role
 from bot.http import ApiError, RequestContext, json_ok, page_params, xlsx_response
 from bot.xlsx_stream import xlsx_stream
-from handlers.leaderboard import access, counting, report, report_customers, sql
+from handlers.leaderboard import access, counting, report, report_customers, results
 from handlers.leaderboard.chart import top10_png
-from handlers.leaderboard.notify import names_of
 from handlers.leaderboard.router import router
 from storage.leaderboard import Activity, Metric
 
 BASE = "/api/leaderboard/activities/{id}/data"
-CACHE_SECONDS = 120
 
 
-async def _version(activity: Activity) -> str:
-    """Changes whenever a fact, a participant or a setting that feeds the tables changes."""
-    found = await sql.fetch(
-        "SELECT (SELECT MAX(id) FROM follow_event), (SELECT MAX(id) FROM group_membership_event),"
-        " (SELECT COUNT(*) FROM follow_relation WHERE active = ?),"
-        " (SELECT COUNT(*) FROM lb_participant WHERE activity_id = ?),"
-        " (SELECT MAX(id) FROM lb_participant WHERE activity_id = ?)",
-        [True, activity.id, activity.id],
+async def _table(ctx: RequestContext, activity: Activity, kind: str) -> tuple[str, Any]:
+    """(version, rows or None while the worker computes them): the version the page asked for
+    (`?version=`, while it waits for it) or the activity's current one."""
+    asked = ctx.request.query.get("version", "")
+    if len(asked) != 32 or asked[:16] != results.settings_key(activity):
+        asked = await results.version(activity)
+    return asked, await results.ask(ctx.deps, activity, kind, asked)
+
+
+def _computing(ctx: RequestContext, at_version: str, headers: list[str], activity: Activity) -> Any:
+    if _wants_xlsx(ctx):
+        raise ApiError(409, "数据计算中，请稍后再导出")
+    definitions = report.DEFINITIONS[Metric(activity.metric)]
+    return json_ok(
+        {"computing": True, "version": at_version, "headers": headers, "definitions": definitions}
     )
-    settings = (
-        activity.metric,
-        activity.dedup,
-        activity.start_at,
-        activity.end_at,
-        activity.chat_ids,
-        activity.top_n,
-    )
-    return hashlib.sha1(repr((found[0], settings)).encode()).hexdigest()[:16]
-
-
-async def cached(
-    ctx: RequestContext, activity: Activity, kind: str, build: Callable[[], Awaitable[Any]]
-) -> Any:
-    """A report computed once per data version (Redis may lose it: it is only a cache)."""
-    key = f"lb:{activity.id}:data:{kind}:{await _version(activity)}"
-    hit = await ctx.deps.redis.get(key)
-    if hit is not None:
-        return json.loads(hit)
-    value = await build()
-    await ctx.deps.redis.set(key, json.dumps(value, default=str), ex=CACHE_SECONDS)
-    return value
 
 
 def _wants_xlsx(ctx: RequestContext) -> bool:
@@ -71,7 +51,12 @@ def _text(value: Any) -> str:
 
 
 def _answer(
-    ctx: RequestContext, name: str, headers: list[str], rows: list[list[Any]], activity: Activity
+    ctx: RequestContext,
+    name: str,
+    headers: list[str],
+    rows: list[list[Any]],
+    activity: Activity,
+    at_version: str,
 ) -> Any:
     keyword = ctx.request.query.get("q", "").strip()
     if keyword:  # the export holds what the filtered table shows
@@ -80,16 +65,25 @@ def _answer(
         return xlsx_response(name, headers, rows, ctx.deps.settings.tz)
     definitions = report.DEFINITIONS[Metric(activity.metric)]
     return json_ok(
-        {"headers": headers, "rows": rows, "total": len(rows), "definitions": definitions}
+        {
+            "headers": headers,
+            "rows": rows,
+            "total": len(rows),
+            "definitions": definitions,
+            "version": at_version,
+        }
     )
 
 
 @router.get(BASE + "/members", role=Role.DEPT_ADMIN)
 async def by_member(ctx: RequestContext) -> web.StreamResponse:
     activity = await access.load(ctx, manage=True)
-    rows = await cached(ctx, activity, "members", lambda: report.member_rows(activity))
+    headers = report.member_headers(activity)
+    at_version, rows = await _table(ctx, activity, "members")
+    if rows is None:
+        return _computing(ctx, at_version, headers, activity)  # type: ignore[no-any-return]
     name = f"拉新排行榜-成员-{activity.id}.xlsx"
-    return _answer(ctx, name, report.member_headers(activity), rows, activity)  # type: ignore[no-any-return]
+    return _answer(ctx, name, headers, rows, activity, at_version)  # type: ignore[no-any-return]
 
 
 @router.get(BASE + "/dates", role=Role.DEPT_ADMIN)
@@ -97,10 +91,12 @@ async def by_date(ctx: RequestContext) -> web.StreamResponse:
     activity = await access.load(ctx, manage=True)
     tz = ctx.deps.settings.tz
     headers = report.date_headers(activity)
-    rows = await cached(ctx, activity, "dates", lambda: report.date_rows(activity, tz))
+    at_version, rows = await _table(ctx, activity, "dates")
+    if rows is None:
+        return _computing(ctx, at_version, headers, activity)  # type: ignore[no-any-return]
     rows = report.fill_days(rows, report.window_days(activity, tz, ctx.deps.now()), len(headers))
     name = f"拉新排行榜-日期-{activity.id}.xlsx"
-    return _answer(ctx, name, headers, rows, activity)  # type: ignore[no-any-return]
+    return _answer(ctx, name, headers, rows, activity, at_version)  # type: ignore[no-any-return]
 
 
 @router.get(BASE + "/customers", role=Role.DEPT_ADMIN)
@@ -117,24 +113,20 @@ async def by_customer(ctx: RequestContext) -> web.StreamResponse:
     return json_ok({"headers": headers, "rows": rows, "total": total, "page": page, "size": size})
 
 
-async def top10_rows(ctx: RequestContext, activity: Activity) -> list[list[Any]]:
-    async def build() -> list[list[Any]]:
-        rows = (await counting.recompute(activity))[:10]
-        names = await names_of([r.userid for r in rows])
-        return [[r.rank, names[r.userid], r.count] for r in rows]
-
-    return await cached(ctx, activity, "top10", build)  # type: ignore[no-any-return]
-
-
 @router.get(BASE + "/top10", role=Role.DEPT_ADMIN)
 async def top10(ctx: RequestContext) -> web.StreamResponse:
     activity = await access.load(ctx, manage=True)
-    rows = await top10_rows(ctx, activity)
-    return json_ok({"items": [{"rank": r, "name": n, "count": c} for r, n, c in rows]})
+    at_version, rows = await _table(ctx, activity, "top10")
+    if rows is None:
+        return json_ok({"computing": True, "version": at_version})
+    items = [{"rank": r, "name": n, "count": c} for r, n, c in rows]
+    return json_ok({"items": items, "version": at_version})
 
 
 @router.get("/api/leaderboard/chart/{id}.png", role=None)
 async def chart(ctx: RequestContext) -> web.StreamResponse:
+    """The closing report's chart: the TOP10 the worker stored when it sent the report (or
+    the newest one the console had computed); drawn from the facts only when there is none."""
     activity_id = access.activity_id(ctx)
     if not ctx.deps.signer.verify_mac(
         "lb.chart", str(activity_id), ctx.request.query.get("sig", ""), length=22
@@ -143,7 +135,10 @@ async def chart(ctx: RequestContext) -> web.StreamResponse:
     activity = await Activity.get_or_none(id=activity_id, deleted=False)
     if activity is None:
         raise ApiError(404, "活动不存在或已删除")
-    rows = await top10_rows(ctx, activity)
+    rows = await results.newest(activity, "top10")
+    if rows is None:
+        rows = await results.top10_of(await counting.recompute(activity))
+        await results.keep(activity, "top10", await results.version(activity), rows, ctx.deps.now())
     png = await asyncio.to_thread(top10_png, activity.name, [(n, c) for _, n, c in rows])
     return web.Response(
         body=png, content_type="image/png", headers={"Cache-Control": "public, max-age=300"}

@@ -16,7 +16,7 @@ from bot import schedule
 from bot.deps import Deps
 from bot.periods import Rule
 from cards.leaderboard import RankLine, daily_card, end_card, report_card, start_card
-from handlers.leaderboard import counting, notify
+from handlers.leaderboard import counting, notify, results
 from handlers.leaderboard.activities import state_of, sync_participants
 from handlers.leaderboard.router import router
 from storage.core import ConsoleRole
@@ -172,7 +172,10 @@ async def run_daily(deps: Deps, activity: Activity, today: date) -> int:
 
 
 async def run_end(deps: Deps, activity: Activity) -> None:
+    started_at, at_version = deps.now(), await results.version(activity)
     rows = await counting.rebuild(deps.redis, activity)
+    # The report card's chart is drawn from this TOP10 when WeCom fetches it.
+    await results.keep(activity, "top10", at_version, await results.top10_of(rows), started_at)
     if activity.remind_start_end:
         info = notify.card_activity(deps, activity)
         top = await notify.top_lines(deps, activity, 10)

@@ -73,6 +73,27 @@ const TABLES = [
   { key: "customers", label: "按客户" },
 ];
 
+// The worker computes the 按成员 / 按日期 / TOP10 tables: until the one for the data version the
+// server named is there, the page says so in `box` and asks again for that version.
+const POLL_MS = 2000;
+
+async function whenReady(ui, url, box) {
+  const { h } = ui;
+  const ticket = {};
+  box.waiting = ticket;
+  let data = await ui.api("GET", url);
+  while (data.computing) {
+    if (box.waiting !== ticket || !box.isConnected) return null;
+    if (!box.querySelector(".lb-computing")) {
+      box.replaceChildren(h("p", { class: "muted lb-computing" }, "数据计算中…（完成后自动显示）"));
+    }
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    if (box.waiting !== ticket || !box.isConnected) return null;
+    data = await ui.api("GET", `${url}${url.includes("?") ? "&" : "?"}version=${data.version}`);
+  }
+  return box.waiting === ticket ? data : null;
+}
+
 async function showData(el, ui, id, nav) {
   const { h } = ui;
   let a;
@@ -105,7 +126,9 @@ async function showData(el, ui, id, nav) {
     dataTable(tabBox, ui, a, key);
   };
   select("members");
-  const data = await ui.api("GET", `${BASE}/${a.id}/data/top10`);
+  const data = await whenReady(ui, `${BASE}/${a.id}/data/top10`, top);
+  if (!data) return;
+  top.replaceChildren();
   const items = data.items.slice().reverse();
   await ui.chart(top, {
     grid: { left: 90, right: 40, top: 10, bottom: 30 },
@@ -138,11 +161,15 @@ async function dataTable(box, ui, a, key) {
   const paged = key === "customers";  // served page by page; the other two are small
   let first;
   try {
-    first = await ui.api("GET", paged ? `${url}?size=1` : url);
+    first = paged ? await ui.api("GET", `${url}?size=1`) : await whenReady(ui, url, box);
   } catch (err) {
     box.replaceChildren(h("p", { class: "muted" }, err.message));
     return;
   }
+  if (!first) return;  // another tab was chosen meanwhile
+  box.waiting = null;
+  // The table, its filter and its export show the version the page waited for.
+  const version = paged ? {} : { version: first.version };
   const chartEl = key === "dates" ? h("div", { class: "ui-chart", id: "lb-dates-chart" }) : null;
   const defs = first.definitions ? h("dl", { class: "lb-defs", id: `lb-defs-${key}` },
     Object.entries(first.definitions).flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])) : null;
@@ -150,14 +177,14 @@ async function dataTable(box, ui, a, key) {
   box.replaceChildren(...[chartEl, tableEl, defs].filter(Boolean));
   ui.table(tableEl, {
     filters: [{ key: "q", label: "筛选", placeholder: paged ? "客户或成员名称" : "关键词" }],
-    exportUrl: `${url}?format=xlsx`,
+    exportUrl: `${url}?${new URLSearchParams({ ...version, format: "xlsx" })}`,
     pageSize: 20,
     fetch: async (page, f) => {
       if (paged) {
         const data = await ui.api("GET", `${url}?${new URLSearchParams({ ...f, page, size: 20 })}`);
         return { items: data.rows, total: data.total, size: 20 };
       }
-      const data = await ui.api("GET", `${url}?${new URLSearchParams(f)}`);
+      const data = await ui.api("GET", `${url}?${new URLSearchParams({ ...f, ...version })}`);
       if (chartEl) drawDates(ui, chartEl, data.headers, data.rows);
       const items = data.rows.slice((page - 1) * 20, page * 20);
       return { items, total: data.total, size: 20 };

@@ -89,3 +89,32 @@ async def join(
         invitor=invitor,
         at=at,
     )
+
+
+async def run_report_jobs(deps: Deps) -> int:
+    """Run the data-table jobs the pages queued, as the worker would; how many ran."""
+    from handlers.leaderboard import results
+    from tests.support import FakeQueue
+
+    assert isinstance(deps.queue, FakeQueue)
+    jobs = [args for name, args, *_ in deps.queue.jobs if name == results.JOB]
+    deps.queue.jobs = [j for j in deps.queue.jobs if j[0] != results.JOB]
+    for args in jobs:
+        await results.leaderboard_report({"deps": deps}, *args)
+    return len(jobs)
+
+
+async def data_page(client: Any, path: str) -> Any:
+    """A data page's response once the worker computed its table: the first answer says it is
+    computing (and queues the job), the job runs, the page asks again for that version."""
+    from bot.web_keys import DEPS_KEY
+
+    deps = client.app[DEPS_KEY]
+    resp = await client.get(path)
+    assert resp.status == 200, await resp.text()
+    body = await resp.json()
+    if not body.get("computing"):
+        return resp
+    assert await run_report_jobs(deps) == 1
+    sep = "&" if "?" in path else "?"
+    return await client.get(f"{path}{sep}version={body['version']}")

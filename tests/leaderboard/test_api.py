@@ -15,7 +15,7 @@ from storage.core import ConsoleRole
 from storage.facts import Customer
 from storage.leaderboard import Activity
 from tests.auth.support import csrf, sign_in
-from tests.leaderboard.conftest import T0, Clock, add, make_activity
+from tests.leaderboard.conftest import T0, Clock, add, data_page, make_activity
 
 URL = "/api/leaderboard/activities"
 
@@ -125,10 +125,12 @@ async def test_member_table_and_excel_have_the_same_columns(
     await add("alice", "c2", 3)
     await add("alice", "c2", 4, kind="end", reason="deleted_by_customer")
     await sign_in(client, deps, "admin")
-    data = await (await client.get(f"{URL}/{activity.id}/data/members")).json()
+    data = await (await data_page(client, f"{URL}/{activity.id}/data/members")).json()
     assert data["headers"] == ["排名", "成员", "总客户数", "邀请客户数", "流失客户数", "净增客户数"]
     assert data["rows"][0][1:] == ["Alice", 0, 2, 1, 1]
-    resp = await client.get(f"{URL}/{activity.id}/data/members?format=xlsx")
+    resp = await client.get(
+        f"{URL}/{activity.id}/data/members?format=xlsx&version={data['version']}"
+    )
     sheet = load_workbook(io.BytesIO(await resp.read())).active
     rows = [list(r) for r in sheet.iter_rows(values_only=True)]
     assert rows[0] == data["headers"] and rows[1:] == data["rows"]

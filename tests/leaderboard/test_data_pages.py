@@ -18,7 +18,7 @@ from storage.core import ConsoleRole
 from storage.facts import Customer, CustomerGroup, FollowRelation, GroupMember
 from storage.facts import GroupMembershipEvent as G
 from tests.auth.support import sign_in
-from tests.leaderboard.conftest import T0, add, join, make_activity
+from tests.leaderboard.conftest import T0, add, data_page, join, make_activity
 
 URL = "/api/leaderboard/activities"
 
@@ -29,13 +29,16 @@ async def admin(corp: None) -> None:
 
 
 async def _table(client: TestClient, activity_id: int, kind: str) -> dict[str, Any]:
-    resp = await client.get(f"{URL}/{activity_id}/data/{kind}")
+    resp = await data_page(client, f"{URL}/{activity_id}/data/{kind}")
     assert resp.status == 200, await resp.text()
     return await resp.json()  # type: ignore[no-any-return]
 
 
 async def _excel(client: TestClient, activity_id: int, kind: str) -> list[list[Any]]:
-    resp = await client.get(f"{URL}/{activity_id}/data/{kind}?format=xlsx")
+    query = "?format=xlsx"
+    if kind != "customers":  # the export of the table the page shows
+        query += f"&version={(await _table(client, activity_id, kind))['version']}"
+    resp = await client.get(f"{URL}/{activity_id}/data/{kind}{query}")
     assert resp.status == 200
     sheet = load_workbook(io.BytesIO(await resp.read())).active
     return [list(r) for r in sheet.iter_rows(values_only=True)]

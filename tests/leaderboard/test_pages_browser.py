@@ -78,7 +78,14 @@ async def test_console_data_page_and_form(
             page.set_default_timeout(8000)
             await page.goto(f"{stack.app_url}/admin#f//static/leaderboard/admin.js")
             await page.get_by_role("button", name="数据").first.click()
+            # the worker computes the tables: the page says so until they are there
+            computing = page.locator(".lb-computing", has_text="数据计算中")
+            await page.locator("#lb-top10 .lb-computing").wait_for()  # both jobs queued
+            await computing.nth(1).wait_for()
+            await page.screenshot(path="/tmp/lb_admin_computing.png", full_page=True)
+            await stack.run_jobs()
             await page.locator("#lb-top10 canvas").wait_for()
+            await computing.first.wait_for(state="detached")
             rows = page.locator(".ui-table tbody tr")
             await rows.nth(2).wait_for()
             assert (await rows.first.inner_text()).split("\t")[:2] == ["1", "王伟"]
@@ -88,6 +95,12 @@ async def test_console_data_page_and_form(
             async with page.expect_download() as download:
                 await page.get_by_role("button", name="导出 Excel").click()
             assert (await download.value).suggested_filename.endswith(".xlsx")
+
+            # 按日期 waits for its own table, then shows it
+            await page.get_by_role("button", name="按日期").click()
+            await page.locator(".lb-computing").wait_for()
+            await stack.run_jobs()
+            await page.locator("#lb-dates-chart canvas").wait_for()
 
             await page.get_by_role("button", name="按客户").click()
             await page.get_by_text("客户丁").wait_for()

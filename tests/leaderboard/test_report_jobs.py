@@ -125,3 +125,26 @@ async def test_the_closing_chart_is_drawn_from_the_stored_top10(
     sig = deps.signer.mac("lb.chart", str(activity.id))
     resp = await client.get(f"/api/leaderboard/chart/{activity.id}.png?sig={sig}")
     assert resp.status == 200 and resp.content_type == "image/png"
+
+
+async def test_the_worker_recomputes_at_the_lowest_priority(
+    deps: Deps, corp: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The data-table job and the rebuild after an edit both read inside lowest_priority()."""
+    from handlers.leaderboard.rebuild import leaderboard_rebuild
+
+    activity = await make_activity()
+    await set_members(activity.id, ["alice"], [])
+    seen: list[bool] = []
+    original = counting.recompute
+
+    async def watched(activity_: object) -> object:
+        seen.append(storage_sql._at_lowest.get())
+        return await original(activity_)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(counting, "recompute", watched)
+    at_version = await results.version(activity)
+    await results.leaderboard_report({"deps": deps}, activity.id, "top10", at_version, deps.now())
+    await leaderboard_rebuild({"deps": deps}, activity.id, False)
+    assert seen == [True, True]
+    assert await counting.recompute(activity) and seen[-1] is False  # pages' reads elsewhere

@@ -249,7 +249,8 @@ def main() -> None:  # noqa: RET503
         runs = [warm_app, *full, once]
         sent = sum(int(r["sent_distinct"]) for r in runs)
         answered = sum(int(r["answered_distinct"]) for r in runs)
-        drain_report(env, sent, answered, full[best]["rps"], once["rps"])
+        numbers = 2000 + (len(args.c) + 1) * events  # every event's customer, in the sandbox
+        drain_report(env, sent, answered, full[best]["rps"], once["rps"], numbers)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -67,9 +68,9 @@ async def _start_sandbox(events: int) -> tuple[web.AppRunner, str]:
     return runner, f"http://127.0.0.1:{port}"
 
 
-async def _drain(env: dict[str, str], distinct: int) -> dict[str, Any]:
+async def _drain(env: dict[str, str], customers: int) -> dict[str, Any]:
     ctx = await init_db(env["SCRMBOT_DATABASE__URL"], create_schema=False)
-    runner, sandbox = await _start_sandbox(distinct)
+    runner, sandbox = await _start_sandbox(customers)
     stored = await InboxEvent.all().count()
     # The worker's own capacity: WeCom's per-API rate (our bucket: 5,000 a minute after a burst
     # of 2,500) would pace the customer reads of a longer burst whatever the worker does.
@@ -81,6 +82,7 @@ async def _drain(env: dict[str, str], distinct: int) -> dict[str, Any]:
     # BENCH_DRAIN_PROFILE=<file>: the worker runs under cProfile, its stats written there
     profile = os.environ.get("BENCH_DRAIN_PROFILE")
     prefix = ["-m", "cProfile", "-o", profile] if profile else []
+    started = datetime.now(UTC)
     proc = subprocess.Popen(  # noqa: ASYNC220 — the worker runs for the whole drain
         [sys.executable, *prefix, "-m", "bot.cli", "worker"], env=worker_env
     )
@@ -120,25 +122,34 @@ async def _drain(env: dict[str, str], distinct: int) -> dict[str, Any]:
         "rows_rate": stored / rows_seconds,
         "rate": stored / seconds,
         "cpu_ms": cpu / stored * 1000,
+        # The worker's CPU over its wall time from its start to the last event delivered.
+        "busy": cpu / max((last - started).total_seconds(), 1e-3),
         "left": failed,
     }
 
 
 def drain_report(
-    env: dict[str, str], sent: int, answered: int, acked: float, acked_once: float
+    env: dict[str, str],
+    sent: int,
+    answered: int,
+    acked: float,
+    acked_once: float,
+    customers: int = 0,
 ) -> None:
     """`sent`/`answered`: distinct events sent / answered 200 (wrk stops with requests in
     flight); `acked`: the web process's best callbacks/s (every event delivered 3 times);
     `acked_once`: its events/s when each is delivered once (the goal's figure: re-deliveries
-    cost the worker nothing, the inbox keeps one row per event)."""
+    cost the worker nothing, the inbox keeps one row per event); `customers`: the events'
+    customers are numbered below this (the sandbox WeCom knows each of them)."""
     os.environ.update(env)
-    r = asyncio.run(_drain(env, sent))
+    r = asyncio.run(_drain(env, max(customers, sent)))
     print(
         f"inbox rows: {r['stored']} for {answered} distinct events acknowledged and {sent} sent "
         f"(acknowledged but lost: {max(0, answered - r['stored'])}; left unprocessed: {r['left']})"
     )
     print(
-        f"one worker drained {r['rate']:.0f} events/s (CPU {r['cpu_ms']:.2f} ms/event, with "
+        f"one worker drained {r['rate']:.0f} events/s (CPU {r['cpu_ms']:.2f} ms/event, "
+        f"{r['busy']:.0%} of one core from its start to the end, with "
         f"every feature's handlers, the sandbox WeCom and the delivery of the "
         f"{r['events']} domain events they published; the inbox rows alone "
         f"{r['rows_rate']:.0f}/s)\none web process acknowledged {acked_once:.0f} events/s "

@@ -34,3 +34,9 @@ async def memoized(key: Hashable, fetch: Callable[[], Awaitable[T]]) -> T:
         memo[key] = await fetch()
     value: T = memo[key]
     return value
+
+
+def remembered(key: Hashable) -> bool:
+    """True when this batch already holds an answer for `key`."""
+    memo = _MEMO.get()
+    return memo is not None and key in memo

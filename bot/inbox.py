@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 
 from bot import conversation, welcome
 from bot.batch_memo import batch_scope
@@ -177,6 +178,69 @@ async def process_rows(deps: Deps, row_ids: list[int]) -> set[int]:
     return set(done)
 
 
+# KEYS: one claim per inbox row; ARGV: owner token, lease (ms). 1 where this call took the
+# claim (or already held it), 0 where another worker holds it.
+_CLAIM_LUA = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('SET', key, ARGV[1], 'NX', 'PX', ARGV[2]) then
+    out[i] = 1
+  elseif redis.call('GET', key) == ARGV[1] then
+    out[i] = 1
+  else
+    out[i] = 0
+  end
+end
+return out
+"""
+_RELEASE_LUA = """
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then redis.call('DEL', key) end
+end
+return 0
+"""
+CLAIM_LEASE_MS = 120_000
+
+
+async def pending_after(after: int, limit: int, own: list[int]) -> list[tuple[int, str]]:
+    """The rows of `own` and the pending rows past `after` (rows whose jobs are still queued
+    when the worker is behind), oldest first, as (id, key): one read."""
+    rows = InboxEvent.filter(Q(id__in=own) | Q(status=InboxStatus.PENDING, id__gt=after))
+    found = {
+        int(str(i)): str(k)
+        for i, k in await rows.order_by("id").limit(limit).values_list("id", "key")
+    }
+    if missing := set(own) - set(found):  # own rows past the limit
+        late = InboxEvent.filter(id__in=missing).values_list("id", "key")
+        found |= {int(str(i)): str(k) for i, k in await late}
+    return sorted(found.items())
+
+
+async def claim_rows(deps: Deps, owner: str, rows: list[tuple[int, str]]) -> set[int]:
+    """The rows (id, key) this worker may take: a short lease per row in Redis (named by the
+    row's id and content key, so a new database's rows are not mistaken), so two workers pulling ahead do not process the same
+    rows twice. Only an economy: a row processed twice is still recorded once (every write
+    has its unique key), and every row keeps its own job whatever happens to the lease (Redis
+    may be lost)."""
+    if not rows:
+        return set()
+    script = deps.redis.register_script(_CLAIM_LUA)
+    taken = await script(keys=_claim_keys(rows), args=[owner, CLAIM_LEASE_MS])
+    return {i for (i, _), ok in zip(rows, taken, strict=True) if int(ok)}
+
+
+async def release_rows(deps: Deps, owner: str, rows: list[tuple[int, str]]) -> None:
+    """Give back the leases of `claim_rows` once the set is processed (a lost release only
+    leaves them to expire)."""
+    if rows:
+        script = deps.redis.register_script(_RELEASE_LUA)
+        await script(keys=_claim_keys(rows), args=[owner])
+
+
+def _claim_keys(rows: list[tuple[int, str]]) -> list[str]:
+    return [f"scrmbot:inbox:claim:{i}:{key[:24]}" for i, key in rows]
+
+
 Item = tuple[InboxEvent, Event | None]
 
 
@@ -213,20 +277,8 @@ async def _process_segment(
         and welcome.is_add(event)
         and WELCOME_RUN not in runs[row.id]
     ]
-    if adds:  # the web's lane almost always decided already: one read tells which
-        decided = await welcome.decided([e for _, e in adds if isinstance(e, ExternalContactEvent)])
-        welcomed = []
-        for row, event in adds:
-            assert isinstance(event, ExternalContactEvent)
-            try:
-                if welcome.welcome_key(event) not in decided:
-                    await welcome.arbitrate(deps, event)
-            except Exception as exc:
-                log.exception("inbox row %s: %s failed", row.id, WELCOME_RUN)
-                errors[row.id].append(f"{WELCOME_RUN}: {type(exc).__name__}: {exc}")
-                continue
-            welcomed.append(row.id)
-        await record_runs(welcomed, WELCOME_RUN, deps.now())
+    if adds:
+        await _welcome_safety_net(deps, adds, errors)
     for route in routes:
         todo = [(r, e) for r, e in items if e is not None and route.name not in runs[r.id]]
         events = [e for _, e in todo if e is not None]
@@ -243,6 +295,33 @@ async def _process_segment(
         if await _finish_row(deps, row, errors[row.id]) is InboxStatus.DONE:
             done.append(row.id)
     return done
+
+
+async def _welcome_safety_net(
+    deps: Deps, adds: list[tuple[InboxEvent, ExternalContactEvent]], errors: dict[int, list[str]]
+) -> None:
+    """The web's lane almost always decided already: one read tells which; the others are
+    decided together (`welcome.arbitrate_many`: one claim INSERT for them all), and one by
+    one only if that fails, so a failing add holds up no other."""
+    events = {row.id: e for row, e in adds}
+    decided = await welcome.decided(list(events.values()))
+    todo = [(row, e) for row, e in adds if welcome.welcome_key(events[row.id]) not in decided]
+    welcomed = [row.id for row, _ in adds if welcome.welcome_key(events[row.id]) in decided]
+    try:
+        if todo:
+            await welcome.arbitrate_many(deps, [events[row.id] for row, _ in todo])
+        welcomed += [row.id for row, _ in todo]
+    except Exception:
+        log.exception("inbox rows %s: %s failed together", [r.id for r, _ in todo], WELCOME_RUN)
+        for row, _ in todo:
+            try:
+                await welcome.arbitrate(deps, events[row.id])
+            except Exception as exc:
+                log.exception("inbox row %s: %s failed", row.id, WELCOME_RUN)
+                errors[row.id].append(f"{WELCOME_RUN}: {type(exc).__name__}: {exc}")
+                continue
+            welcomed.append(row.id)
+    await record_runs(welcomed, WELCOME_RUN, deps.now())
 
 
 async def record_runs(row_ids: list[int], handler: str, now: datetime) -> None:

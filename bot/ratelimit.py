@@ -14,11 +14,13 @@ from redis.asyncio import Redis
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[Any]]
 
-# KEYS[1] bucket; ARGV: capacity, tokens per ms, now (ms). Returns 0 (taken) or ms to wait.
+# KEYS[1] bucket; ARGV: capacity, tokens per ms, now (ms), tokens wanted (n >= 1). Takes as
+# many whole tokens as the bucket holds, up to n; returns {taken, ms until the next one is due}.
 _BUCKET_LUA = """
 local cap = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
 local now = tonumber(ARGV[3])
+local want = tonumber(ARGV[4])
 local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
 local tokens = tonumber(b[1])
 local ts = tonumber(b[2])
@@ -27,15 +29,16 @@ if now > ts then
   tokens = math.min(cap, tokens + (now - ts) * rate)
   ts = now
 end
+local taken = math.min(want, math.floor(tokens))
+if taken < 0 then taken = 0 end
+tokens = tokens - taken
 local wait = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-else
+if taken < want then
   wait = math.ceil((1 - tokens) / rate)
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(ts))
 redis.call('PEXPIRE', KEYS[1], math.ceil(cap / rate) + 60000)
-return wait
+return {taken, wait}
 """
 
 # KEYS: one sorted set per member; ARGV: now (ms), window (ms), limit, unique entry id.
@@ -87,11 +90,18 @@ class TokenBucket:
 
     async def try_take(self, key: str) -> float:
         """Take one token if there is one; return 0.0, or the seconds until one is due."""
+        taken, wait = await self.take(key, 1)
+        return 0.0 if taken else wait
+
+    async def take(self, key: str, wanted: int) -> tuple[int, float]:
+        """Take up to `wanted` tokens in one round trip: (tokens taken, seconds until the next
+        one is due when fewer were taken, else 0.0)."""
         now_ms = int(self.clock() * 1000)
-        wait = await self._script(
-            keys=[f"{self.prefix}:{key}"], args=[self.capacity, self.rate_per_ms, now_ms]
+        taken, wait = await self._script(
+            keys=[f"{self.prefix}:{key}"],
+            args=[self.capacity, self.rate_per_ms, now_ms, max(1, wanted)],
         )
-        return int(wait) / 1000
+        return int(taken), int(wait) / 1000
 
     async def acquire(self, key: str) -> None:
         """Wait until a token is taken. Polling is capped so a stale estimate costs little."""

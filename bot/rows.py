@@ -76,3 +76,44 @@ async def insert_new(
         )
         sql = head + ",".join(f"({m})" for m in marks) + " ON CONFLICT DO NOTHING"
         await conn.execute_query(sql, values)
+
+
+async def upsert_rows(
+    model: type[Model],
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    conflict: Sequence[str],
+    update: Sequence[str],
+    chunk: int = 1000,
+) -> None:
+    """Multi-row `INSERT … ON CONFLICT (conflict) DO UPDATE SET` each of `update` to the new
+    row's value (`DO NOTHING` when `update` is empty), `chunk` rows a statement: the upserts
+    of `bulk_create(on_conflict=…)` without a model instance per row. Values are converted
+    by their fields as in `insert_new`; the rows must not repeat a conflict key."""
+    if not rows:
+        return
+    conn = connections.get("default")
+    pg = conn.capabilities.dialect == "postgres"
+    meta = model._meta
+    by_column = {
+        column: meta.fields_map[name] for name, column in meta.fields_db_projection.items()
+    }
+    convert = [by_column[c].to_db_value for c in columns]
+    quoted = {c: f'"{c}"' for c in (*columns, *conflict, *update)}
+    head = f'INSERT INTO "{meta.db_table}" ({",".join(quoted[c] for c in columns)}) VALUES '
+    target = f" ON CONFLICT ({','.join(quoted[c] for c in conflict)}) "
+    action = (
+        "DO UPDATE SET " + ",".join(f"{quoted[c]}=excluded.{quoted[c]}" for c in update)
+        if update
+        else "DO NOTHING"
+    )
+    width = len(columns)
+    for start in range(0, len(rows), chunk):
+        part = rows[start : start + chunk]
+        values = [_db_value(f, v, model) for row in part for f, v in zip(convert, row, strict=True)]
+        marks = (
+            (",".join(f"${n * width + c + 1}" for c in range(width)) for n in range(len(part)))
+            if pg
+            else (",".join("?" * width) for _ in part)
+        )
+        await conn.execute_query(head + ",".join(f"({m})" for m in marks) + target + action, values)

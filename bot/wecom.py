@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 SecretName = Literal["app", "contact"]
 FormFactory = Callable[[], aiohttp.FormData]
 LOCAL_TOKEN_SECONDS = 5.0  # far under a token's life (the shared cache keeps its own margin)
+RESERVED_SECONDS = 2.0  # rate tokens taken ahead for a set of calls are used this soon or lost
 MAX_TOUSER = 1000  # message/send accepts at most 1000 userids per call
 _TOKEN_IN_TEXT = re.compile(r"(access_token|corpsecret)=[^&\s'\")]+")
 
@@ -64,6 +65,7 @@ class WeComClient(WeComEndpoints):
         prefix = f"scrmbot:wecom:{self.cfg.corp_id}"
         self.cache = SharedCache(redis, lock_seconds=max(5.0, 2 * self.cfg.timeout))
         self._tokens: dict[str, tuple[str, float]] = {}  # secret -> (token, good until)
+        self._reserved: dict[str, tuple[int, float]] = {}  # path -> (rate tokens, good until)
         self.bucket = TokenBucket(
             redis, f"{prefix}:bucket", self.cfg.rate_per_minute, clock=clock, sleep=sleep
         )
@@ -123,6 +125,30 @@ class WeComClient(WeComEndpoints):
         return await self._ticket("agent", "/cgi-bin/ticket/get", {"type": "agent_config"})
 
     # --- calls ---------------------------------------------------------------------------
+
+    async def reserve(self, path: str, calls: int) -> int:
+        """Take the rate tokens of `calls` coming calls to `path` in one round trip to the
+        shared bucket (as many as it holds now; the others wait for theirs one by one).
+        Tokens not used within a few seconds are dropped: they count against the rate all
+        the same, so a reservation never lets more calls through. Returns the tokens taken."""
+        if calls <= 0:
+            return 0
+        taken, _ = await self.bucket.take(path, calls)
+        if taken:
+            held, until = self._reserved.get(path, (0, 0.0))
+            held = held if until > time.monotonic() else 0
+            self._reserved[path] = (held + taken, time.monotonic() + RESERVED_SECONDS)
+        return taken
+
+    async def _rate_token(self, path: str) -> None:
+        held, until = self._reserved.get(path, (0, 0.0))
+        if held > 0 and until > time.monotonic():
+            if held == 1:
+                del self._reserved[path]
+            else:
+                self._reserved[path] = (held - 1, until)
+            return
+        await self.bucket.acquire(path)
 
     async def call(
         self,
@@ -201,7 +227,7 @@ class WeComClient(WeComEndpoints):
         json: dict[str, Any] | None,
         form: FormFactory | None,
     ) -> dict[str, Any]:
-        await self.bucket.acquire(path)
+        await self._rate_token(path)
         url = self.cfg.api_base + path
         data = form() if form is not None else None
         try:

@@ -12,6 +12,7 @@ from bot.wecom_errors import WeComError
 CONTACT = "contact"
 ACQUISITION = "/cgi-bin/externalcontact/customer_acquisition"
 NOT_A_CUSTOMER = 84061
+EXTERNAL_CONTACT_GET = "/cgi-bin/externalcontact/get"
 
 
 class WeComEndpoints:
@@ -27,6 +28,11 @@ class WeComEndpoints:
         secret: str = "app",
     ) -> dict[str, Any]:
         raise NotImplementedError
+
+    async def reserve(self, path: str, calls: int) -> int:
+        """Take the rate tokens of `calls` coming calls to `path` at once, where the client
+        paces its calls (see `WeComClient.reserve`); returns the tokens taken."""
+        return 0
 
     # --- directory (app secret: its visible range) ---------------------------------------
 
@@ -44,17 +50,19 @@ class WeComEndpoints:
 
     # --- customers -------------------------------------------------------------------------
 
+    async def reserve_external_contacts(self, customers: int) -> int:
+        """The rate tokens of `customers` reads of `get_external_contact`, in one go."""
+        return await self.reserve(EXTERNAL_CONTACT_GET, customers)
+
     async def get_external_contact(self, external_userid: str) -> dict[str, Any]:
         """external_contact plus every follow_user page (a customer can follow hundreds of
         members; WeCom pages them with next_cursor)."""
         params = {"external_userid": external_userid}
-        body = await self.call("GET", "/cgi-bin/externalcontact/get", params=params, secret=CONTACT)
+        body = await self.call("GET", EXTERNAL_CONTACT_GET, params=params, secret=CONTACT)
         follow = list(body.get("follow_user", []))
         while cursor := body.get("next_cursor"):
             page = {**params, "cursor": cursor}
-            body = await self.call(
-                "GET", "/cgi-bin/externalcontact/get", params=page, secret=CONTACT
-            )
+            body = await self.call("GET", EXTERNAL_CONTACT_GET, params=page, secret=CONTACT)
             follow.extend(body.get("follow_user", []))
         return {"external_contact": body.get("external_contact", {}), "follow_user": follow}
 

@@ -11,11 +11,12 @@ timeout.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
-from functools import partial
 from typing import Any
 
 from arq import cron
@@ -39,17 +40,61 @@ async def process_inbox(ctx: dict[str, Any], row_id: int) -> str | None:
 
 async def process_inbox_batch(ctx: dict[str, Any], row_ids: list[int]) -> int:
     """Rows stored together are processed together (see `inbox.process_batch`); the batches
-    whose jobs start while one is being processed are joined into the next, so a burst is
-    handled in large sets however small the web's commits were. Returns this job's rows done."""
-    drain: GroupCommit[list[int], int] | None = ctx.get(DRAIN_KEY)
+    whose jobs start while one is being processed are joined into the next, and when the
+    worker is behind each set is topped up with the rows still pending after them (their own
+    jobs then find them done), so a burst is handled in sets of hundreds however small the
+    web's commits were. Returns this job's rows done."""
+    drain: InboxDrain | None = ctx.get(DRAIN_KEY)
     if drain is None:
-        drain = ctx[DRAIN_KEY] = GroupCommit(partial(_process_batches, ctx["deps"]), max_batch=64)
+        drain = ctx[DRAIN_KEY] = InboxDrain(ctx["deps"])
     return await drain.submit(row_ids)
 
 
-async def _process_batches(deps: Deps, batches: list[list[int]]) -> list[int]:
-    done = await inbox.process_rows(deps, [row_id for batch in batches for row_id in batch])
-    return [sum(row_id in done for row_id in batch) for batch in batches]
+class InboxDrain:
+    """One set of inbox rows at a time per worker: the queued batches' rows, topped up with
+    pending rows past the last set up to `SET_ROWS`, each row leased in Redis for the set so
+    that two workers never process the same row at once."""
+
+    SET_ROWS = 500
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.owner = uuid.uuid4().hex
+        self.after = 0  # pending rows past this id were not pulled yet by this worker
+        self._group: GroupCommit[list[int], int] = GroupCommit(self._process, max_batch=64)
+
+    async def submit(self, row_ids: list[int]) -> int:
+        return await self._group.submit(row_ids)
+
+    async def _process(self, batches: list[list[int]]) -> list[int]:
+        own = list(dict.fromkeys(row_id for batch in batches for row_id in batch))
+        rows, claimed = await self._claim(own)
+        try:
+            done = await inbox.process_rows(self.deps, rows)
+        finally:
+            with contextlib.suppress(Exception):  # the leases expire on their own
+                await inbox.release_rows(self.deps, self.owner, claimed)
+        return [sum(row_id in done for row_id in batch) for batch in batches]
+
+    async def _claim(self, own: list[int]) -> tuple[list[int], list[tuple[int, str]]]:
+        """The set's rows: the jobs' own and the pending rows after them, less those another
+        worker's set holds (it is processing them now: an own row left to it stays pending
+        for the requeue cron if that worker dies); and the leases taken."""
+        room = max(0, self.SET_ROWS - len(own))
+        try:
+            after = max(self.after, min(own, default=0) - 1)
+            mine = set(own)
+            rows = await inbox.pending_after(after, room + len(own), own)
+            candidates = [i for i, _ in rows if i not in mine][:room]
+            rows = [r for r in rows if r[0] in mine or r[0] in candidates]
+            taken = await inbox.claim_rows(self.deps, self.owner, rows)
+        except Exception:  # Redis away: the set goes with its own rows, as arq gave them
+            log.exception("inbox: claiming the set's rows failed")
+            return own, []
+        if candidates:
+            self.after = max(self.after, candidates[-1])
+        held = [r for r in rows if r[0] in taken]
+        return [i for i, _ in held], held
 
 
 async def requeue_stranded(ctx: dict[str, Any]) -> int:

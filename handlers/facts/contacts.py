@@ -7,7 +7,7 @@ import logging
 from functools import partial
 from typing import Any
 
-from bot.batch_memo import memoized
+from bot.batch_memo import memoized, remembered
 from bot.deps import Deps
 from bot.domain_events import TagsMarked, publish
 from bot.events import ExternalContactEvent
@@ -29,7 +29,7 @@ from storage.facts import FollowEndReason
 
 log = logging.getLogger(__name__)
 ADD_SLICE = 500  # adds recorded together (statement parameters stay far under the limits)
-WECOM_READS = 8  # customer reads in flight at once
+WECOM_READS = 32  # customer reads in flight at once
 # 84061: no relation any more; 40096: unknown external_userid. The fact stands on the callback.
 GONE_ERRCODES = frozenset({84061, 40096})
 
@@ -37,7 +37,11 @@ GONE_ERRCODES = frozenset({84061, 40096})
 async def _fetch(deps: Deps, ext: str) -> dict[str, Any]:
     """WeCom's customer and follow list, read once per customer per inbox batch (for adds:
     they only take the customer's details and the follow's add_way/state/remark)."""
-    return await memoized(("facts.external_contact", ext), partial(_read, deps, ext))
+    return await memoized(_memo_key(ext), partial(_read, deps, ext))
+
+
+def _memo_key(ext: str) -> tuple[str, str]:
+    return ("facts.external_contact", ext)
 
 
 async def _read(deps: Deps, ext: str) -> dict[str, Any]:
@@ -87,6 +91,8 @@ async def _added(deps: Deps, events: list[ExternalContactEvent]) -> None:
 async def _added_slice(deps: Deps, events: list[ExternalContactEvent]) -> None:
     exts = list(dict.fromkeys(e.external_user_id for e in events))
     gate = asyncio.Semaphore(WECOM_READS)
+    # The set's rate tokens in one round trip to the shared bucket, not one per read.
+    await deps.wecom.reserve_external_contacts(sum(not remembered(_memo_key(x)) for x in exts))
 
     async def read(ext: str) -> dict[str, Any]:
         async with gate:

@@ -7,7 +7,7 @@ import contextlib
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from tortoise import connections
@@ -15,7 +15,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
 from bot.domain_events import FollowAdded, FollowEnded, TagsMarked, publish, publish_many
-from bot.rows import insert_new
+from bot.rows import insert_new, upsert_rows
 from handlers.facts.base import from_ts, ts
 from storage.facts import (
     CorpTag,
@@ -94,21 +94,46 @@ async def upsert_customer(info: dict[str, Any]) -> Customer | None:
     return customer
 
 
-async def upsert_customers(infos: list[dict[str, Any]]) -> None:
+CUSTOMER_COLUMNS = (
+    "external_userid",
+    "name",
+    "avatar",
+    "type",
+    "gender",
+    "unionid",
+    "corp_name",
+    "first_added_at",
+    "first_added_by",
+    "updated_at",
+)
+
+
+async def upsert_customers(infos: list[dict[str, Any]], now: datetime | None = None) -> None:
     """`upsert_customer` for many customers (distinct ids): one statement per set of fields
-    WeCom gave."""
-    groups: defaultdict[tuple[str, ...], list[Customer]] = defaultdict(list)
+    WeCom gave, written as plain rows (no model instance per customer)."""
+    groups: defaultdict[tuple[str, ...], list[tuple[Any, ...]]] = defaultdict(list)
+    at = now or datetime.now(UTC)
+    defaults = {"name": "", "avatar": "", "type": 1, "gender": 0, "unionid": "", "corp_name": ""}
     for info in infos:
         if ext := str(info.get("external_userid") or ""):
             values = customer_values(info)
-            groups[tuple(sorted(values))].append(Customer(external_userid=ext, **values))
-    for fields, customers in groups.items():
-        if fields:
-            await Customer.bulk_create(
-                customers, on_conflict=["external_userid"], update_fields=list(fields)
+            row = {**defaults, **values}
+            groups[tuple(sorted(values))].append(
+                (
+                    ext,
+                    row["name"],
+                    row["avatar"],
+                    row["type"],
+                    row["gender"],
+                    row["unionid"],
+                    row["corp_name"],
+                    None,
+                    "",
+                    at,
+                )
             )
-        else:
-            await Customer.bulk_create(customers, ignore_conflicts=True)
+    for fields, rows in groups.items():
+        await upsert_rows(Customer, CUSTOMER_COLUMNS, rows, ("external_userid",), fields)
 
 
 async def _insert(key: str, **values: Any) -> FollowEvent:
@@ -218,6 +243,19 @@ async def record_adds(deps: Deps, adds: list[NewAdd]) -> None:
                 await update_follow_details(a.userid, a.external_userid, a.follow)
 
 
+FACT_COLUMNS = (
+    "key",
+    "userid",
+    "external_userid",
+    "kind",
+    "at",
+    "add_way",
+    "state",
+    "end_reason",
+    "source",
+)
+
+
 async def _record_distinct_adds(deps: Deps, adds: list[NewAdd]) -> None:
     if not adds:
         return
@@ -226,27 +264,17 @@ async def _record_distinct_adds(deps: Deps, adds: list[NewAdd]) -> None:
     for e in await FollowEvent.filter(external_userid__in=exts).order_by("at", "id"):
         known[(e.userid, e.external_userid)].append(e)
     facts: dict[str, FollowEvent] = {}
-    new = []
+    new: list[tuple[Any, ...]] = []
     for a in adds:
         synced = _synced_episode(known[(a.userid, a.external_userid)], a.at)
         if synced is not None:
             facts[a.key] = synced
         else:
-            new.append(
-                FollowEvent(
-                    key=a.key,
-                    userid=a.userid,
-                    external_userid=a.external_userid,
-                    kind="add",
-                    at=a.at,
-                    add_way=a.add_way,
-                    state=a.state[:64],
-                    source=FactSource.CALLBACK,
-                )
-            )
+            row = (a.key, a.userid, a.external_userid, "add", a.at, a.add_way, a.state[:64])
+            new.append((*row, "", str(FactSource.CALLBACK)))
     if new:  # a re-delivered add finds its stored fact
-        await FollowEvent.bulk_create(new, ignore_conflicts=True)
-        facts |= {e.key: e for e in await FollowEvent.filter(key__in=[f.key for f in new])}
+        await insert_new(FollowEvent, FACT_COLUMNS, new)
+        facts |= {e.key: e for e in await FollowEvent.filter(key__in=[f[0] for f in new])}
     for a in adds:
         fact, events = facts[a.key], known[(a.userid, a.external_userid)]
         if all(e.id != fact.id for e in events):
@@ -353,31 +381,52 @@ def _relation_values(events: list[FollowEvent]) -> dict[str, Any] | None:
     }
 
 
+RELATION_COLUMNS = (
+    "userid",
+    "external_userid",
+    "added_at",
+    "add_way",
+    "state",
+    "source",
+    "active",
+    "ended_at",
+    "end_reason",
+    "remark",
+    "description",
+)
+
+
 async def rebuild_relations(
     events: dict[tuple[str, str], list[FollowEvent]],
     follows: dict[tuple[str, str], dict[str, Any]],
 ) -> None:
     """`rebuild_relation` for many pairs, with the remark and description of those whose
-    follow entry WeCom gave: one upsert per kind."""
-    plain: list[tuple[FollowRelation, list[str]]] = []
-    detailed: list[tuple[FollowRelation, list[str]]] = []
+    follow entry WeCom gave: one upsert per kind, written as plain rows."""
+    plain: list[tuple[Any, ...]] = []
+    detailed: list[tuple[Any, ...]] = []
     for (userid, ext), pair_events_ in events.items():
         values = _relation_values(pair_events_)
         if values is None:
             continue
         follow = follows.get((userid, ext))
-        if follow is not None:
-            values["remark"] = str(follow.get("remark") or "")[:128]
-            values["description"] = str(follow.get("description") or "")[:512]
-        relation = FollowRelation(userid=userid, external_userid=ext, **values)
-        (detailed if follow is not None else plain).append((relation, list(values)))
-    for group in (plain, detailed):
-        if group:
-            await FollowRelation.bulk_create(
-                [r for r, _ in group],
-                on_conflict=["userid", "external_userid"],
-                update_fields=group[0][1],
-            )
+        row = (
+            userid,
+            ext,
+            values["added_at"],
+            values["add_way"],
+            values["state"],
+            str(values["source"]),
+            values["active"],
+            values["ended_at"],
+            str(values["end_reason"]),
+            str((follow or {}).get("remark") or "")[:128],
+            str((follow or {}).get("description") or "")[:512],
+        )
+        (detailed if follow is not None else plain).append(row)
+    conflict = ("userid", "external_userid")
+    derived = RELATION_COLUMNS[2:9]
+    await upsert_rows(FollowRelation, RELATION_COLUMNS, plain, conflict, derived)
+    await upsert_rows(FollowRelation, RELATION_COLUMNS, detailed, conflict, RELATION_COLUMNS[2:])
 
 
 async def set_many_follow_tags(wanted: dict[tuple[str, str], tuple[list[str], datetime]]) -> None:
@@ -388,18 +437,14 @@ async def set_many_follow_tags(wanted: dict[tuple[str, str], tuple[list[str], da
     rows = FollowTag.filter(external_userid__in={ext for _, ext in wanted})
     for userid, ext, tag_id in await rows.values_list("userid", "external_userid", "tag_id"):
         current[(str(userid), str(ext))].add(str(tag_id))
-    new = []
+    new: list[tuple[str, str, str, datetime]] = []
     for (userid, ext), (tag_ids, at) in wanted.items():
         keep = {t for t in tag_ids if t}
         have = current[(userid, ext)]
         if stale := have - keep:
             await FollowTag.filter(userid=userid, external_userid=ext, tag_id__in=stale).delete()
-        new += [
-            FollowTag(userid=userid, external_userid=ext, tag_id=t, added_at=at)
-            for t in sorted(keep - have)
-        ]
-    if new:
-        await FollowTag.bulk_create(new, ignore_conflicts=True)
+        new += [(userid, ext, t, at) for t in sorted(keep - have)]
+    await insert_new(FollowTag, ("userid", "external_userid", "tag_id", "added_at"), new)
 
 
 async def pair_events(userid: str, ext: str) -> list[FollowEvent]:

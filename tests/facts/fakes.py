@@ -30,6 +30,9 @@ class FakeWeCom:
         self.marked: list[tuple[str, str, list[str], list[str]]] = []
         self.calls: list[str] = []
 
+    async def reserve_external_contacts(self, customers: int) -> int:
+        return 0
+
     async def get_external_contact(self, external_userid: str) -> dict[str, Any]:
         self.calls.append("get_external_contact")
         if external_userid not in self.contacts:

@@ -17,7 +17,7 @@ from bot.inbox_batch import InboxBatcher
 from bot.router import Router
 from bot.runtime import Runtime
 from bot.settings import Settings
-from jobs.worker import build_worker, process_inbox_batch
+from jobs.worker import InboxDrain, build_worker, process_inbox_batch
 from storage.core import HandlerRun, InboxEvent, InboxStatus
 
 
@@ -246,15 +246,47 @@ async def test_batch_jobs_starting_together_are_handled_as_one_set(settings: Set
     entered = asyncio.Event()
     async with Runtime(settings, routers=[_batch_router(calls, entered=entered)]) as rt:
         batcher = InboxBatcher(rt.deps)
-        ids = [await _store(batcher, f"wm{n}") for n in range(6)]  # six commits
+        ids = [await _store(batcher, f"wm{n}") for n in range(4)]  # four commits
         ctx: dict[str, Any] = {"deps": rt.deps}
         # Jobs starting together (arq starts up to max_jobs at once) are handled as one set,
         # each job still answered with its own rows; the ones that start while a set runs
         # join the next.
-        jobs = [process_inbox_batch(ctx, [i]) for i in ids[:4]]
-        first = asyncio.gather(*jobs)
+        first = asyncio.gather(*(process_inbox_batch(ctx, [i]) for i in ids[:2]))
         await entered.wait()
-        later = asyncio.gather(*(process_inbox_batch(ctx, [i]) for i in ids[4:]))
-        assert await first == [1] * 4 and await later == [1] * 2
+        late = [await _store(batcher, f"wm{n}") for n in range(4, 6)]
+        later = asyncio.gather(*(process_inbox_batch(ctx, [i]) for i in [*ids[2:], *late]))
+        # The first set also took the rows still pending behind it (their jobs were queued,
+        # and find them done): one set for the rows stored before it started, one for the
+        # rows stored during it.
+        assert await first == [1] * 2 and await later == [0, 0, 1, 1]
         assert calls == [["wm0", "wm1", "wm2", "wm3"], ["wm4", "wm5"]]
         assert await InboxEvent.filter(status=InboxStatus.DONE).count() == 6
+
+
+async def test_a_set_takes_the_pending_rows_behind_it_and_two_workers_split_them(
+    settings: Settings,
+) -> None:
+    calls: list[list[str]] = []
+    async with Runtime(settings, routers=[_batch_router(calls)]) as rt:
+        batcher = InboxBatcher(rt.deps)
+        ids = [await _store(batcher, f"wm{n}") for n in range(8)]
+        one: dict[str, Any] = {"deps": rt.deps}
+        other: dict[str, Any] = {"deps": rt.deps}  # a second worker process
+        InboxDrain.SET_ROWS, saved = 3, InboxDrain.SET_ROWS
+        try:
+            # A worker behind: its job's row and the pending rows after it, up to the set size.
+            assert await process_inbox_batch(one, [ids[0]]) == 1
+            assert calls == [["wm0", "wm1", "wm2"]]
+            # The rows it pulled are claimed: another worker pulls the ones after them.
+            assert await process_inbox_batch(other, [ids[3]]) == 1
+            assert calls[-1] == ["wm3", "wm4", "wm5"]
+            # A job whose rows were taken by a set finds them done; its set still takes the
+            # pending rows after the last ones this worker pulled.
+            assert await process_inbox_batch(other, [ids[1]]) == 0
+            assert calls[-1] == ["wm6", "wm7"]
+            assert await process_inbox_batch(one, [ids[6]]) == 0
+        finally:
+            InboxDrain.SET_ROWS = saved
+        assert len(calls) == 3
+        assert await InboxEvent.filter(status=InboxStatus.DONE).count() == 8
+        assert await HandlerRun.all().count() == 8

@@ -17,7 +17,7 @@ from bot.router import Router
 from bot.settings import Settings
 from handlers.facts.base import from_ts
 from handlers.facts.store import record_add, record_end
-from storage.core import DomainEventRow, InboxEvent, InboxStatus
+from storage.core import DomainEventRow, HandlerRun, InboxEvent, InboxStatus, WelcomeLog
 from storage.facts import (
     Customer,
     FactSource,
@@ -205,3 +205,61 @@ async def test_a_batch_of_adds_costs_the_same_statements_whatever_its_size(
     assert sorted(heard) == sorted(
         [f"wmS{n}" for n in range(5)] + [f"wmS{n}" for n in range(100, 140)]
     )
+
+
+async def _store_adds(deps: Deps, wecom: FakeWeCom, exts: list[str]) -> list[int]:
+    """Inbox rows for adds no welcome lane decided (the web process went down after storing
+    them)."""
+    ids = []
+    for n, ext in enumerate(exts):
+        wecom.contacts[ext] = {"external_userid": ext, "name": ext, "type": 1}
+        wecom.follows[ext] = [{"userid": "alice", "createtime": T0, "add_way": 1}]
+        event = contact_event("add_external_contact", "alice", ext, T0 + n)
+        xml = "".join(f"<{k}>{v}</{k}>" for k, v in event.raw.items())
+        row, _ = await inbox.store(f"<xml>{xml}</xml>", event, deps.now())
+        ids.append(row.id)
+    return ids
+
+
+async def test_the_worker_decides_a_sets_undecided_welcomes_together(
+    db: None, settings: Settings, redis: Redis, wecom: FakeWeCom, monkeypatch: Any
+) -> None:
+    deps = make_deps(settings, redis, wecom)
+    groups: list[int] = []
+    arbitrate_many = welcome.arbitrate_many
+
+    async def recording(deps: Deps, events: list[ExternalContactEvent]) -> list[bool]:
+        groups.append(len(events))
+        return await arbitrate_many(deps, events)
+
+    monkeypatch.setattr(welcome, "arbitrate_many", recording)
+    ids = await _store_adds(deps, wecom, [f"wmW{n}" for n in range(4)])
+    assert await inbox.process_batch(deps, ids) == 4
+    assert groups == [4]
+    assert await WelcomeLog.all().count() == 4
+    runs = await HandlerRun.filter(handler=inbox.WELCOME_RUN).count()
+    assert runs == 4
+
+
+async def test_a_set_whose_welcomes_fail_together_decides_them_one_by_one(
+    db: None, settings: Settings, redis: Redis, wecom: FakeWeCom, monkeypatch: Any
+) -> None:
+    deps = make_deps(settings, redis, wecom)
+    arbitrate_many = welcome.arbitrate_many
+
+    async def failing(deps: Deps, events: list[ExternalContactEvent]) -> list[bool]:
+        if len(events) > 1 or events[0].external_user_id == "wmF2":
+            raise RuntimeError("the claim failed")
+        return await arbitrate_many(deps, events)
+
+    monkeypatch.setattr(welcome, "arbitrate_many", failing)
+    ids = await _store_adds(deps, wecom, [f"wmF{n}" for n in range(4)])
+    # Every add's facts are recorded; only the add whose welcome fails alone is retried.
+    assert await inbox.process_batch(deps, ids) == 3
+    statuses = await InboxEvent.filter(id__in=ids).order_by("id").values_list("status", flat=True)
+    assert list(statuses) == [InboxStatus.DONE] * 2 + [InboxStatus.FAILED, InboxStatus.DONE]
+    assert await WelcomeLog.all().count() == 3
+    assert await FollowRelation.filter(active=True).count() == 4
+    monkeypatch.setattr(welcome, "arbitrate_many", arbitrate_many)
+    assert await inbox.process(deps, ids[2]) is InboxStatus.DONE
+    assert await WelcomeLog.all().count() == 4

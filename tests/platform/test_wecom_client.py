@@ -405,6 +405,41 @@ async def test_token_bucket_holds_a_burst_back(fake: FakeWeCom, make_client: Mak
     assert fake.hits[USER_GET] == 8
 
 
+async def test_token_bucket_gives_many_tokens_in_one_take_up_to_what_it_holds(
+    redis: Redis,
+) -> None:
+    t = FakeTime(advance=False)
+    bucket = TokenBucket(redis, "t:many", 10, clock=t.clock)  # 5 burst, 1 per 6 s
+    assert await bucket.take("/p", 3) == (3, 0.0)
+    taken, wait = await bucket.take("/p", 4)  # only two left
+    assert taken == 2 and 5.9 <= wait <= 6.1
+    assert (await bucket.take("/p", 1))[0] == 0
+
+
+async def test_a_reservation_takes_a_sets_rate_tokens_in_one_round_trip(
+    fake: FakeWeCom, make_client: MakeClient
+) -> None:
+    t = FakeTime(advance=False)
+    client = make_client(time=t, rate_per_minute=10)  # 5 burst
+    await client.access_token()  # gettoken has a bucket of its own
+    assert await client.reserve(USER_GET, 3) == 3
+    takes = 0
+    take = client.bucket.take
+
+    async def counting(key: str, wanted: int) -> tuple[int, float]:
+        nonlocal takes
+        takes += 1
+        return await take(key, wanted)
+
+    client.bucket.take = counting  # type: ignore[method-assign]
+    await asyncio.gather(*(client.get_user(f"u{i}") for i in range(3)))
+    assert takes == 0  # the three calls used the reserved tokens
+    # The reservation counted against the shared rate: two tokens are left, then none.
+    await asyncio.gather(*(client.get_user(f"v{i}") for i in range(2)))
+    assert takes == 2 and fake.hits[USER_GET] == 5
+    assert await client.reserve(USER_GET, 3) == 0
+
+
 def card_msg(n: int) -> dict[str, Any]:
     return {"msgtype": "text", "text": {"content": f"第{n}条"}}
 

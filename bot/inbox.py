@@ -158,6 +158,8 @@ async def process_rows(deps: Deps, row_ids: list[int]) -> set[int]:
     """`process_batch`, returning the ids of the rows done."""
     rows = await InboxEvent.filter(id__in=row_ids).order_by("id")
     rows = [r for r in rows if r.status not in (InboxStatus.DONE, InboxStatus.DEAD)]
+    if not rows:
+        return set()
     runs: dict[int, set[str]] = {r.id: set() for r in rows}
     ledger = HandlerRun.filter(inbox_id__in=list(runs)).values_list("inbox_id", "handler")
     for inbox_id, handler in await ledger:
@@ -203,17 +205,15 @@ CLAIM_LEASE_MS = 120_000
 
 
 async def pending_after(after: int, limit: int, own: list[int]) -> list[tuple[int, str]]:
-    """The rows of `own` and the pending rows past `after` (rows whose jobs are still queued
-    when the worker is behind), oldest first, as (id, key): one read."""
+    """The rows of `own` still to process and the pending rows past `after` (rows whose jobs
+    are still queued when the worker is behind), oldest first, as (id, key): one read."""
     rows = InboxEvent.filter(Q(id__in=own) | Q(status=InboxStatus.PENDING, id__gt=after))
-    found = {
-        int(str(i)): str(k)
-        for i, k in await rows.order_by("id").limit(limit).values_list("id", "key")
-    }
-    if missing := set(own) - set(found):  # own rows past the limit
-        late = InboxEvent.filter(id__in=missing).values_list("id", "key")
-        found |= {int(str(i)): str(k) for i, k in await late}
-    return sorted(found.items())
+    columns = ("id", "key", "status")
+    found = await rows.order_by("id").limit(limit).values_list(*columns)
+    if missing := set(own) - {int(str(row[0])) for row in found}:  # own rows past the limit
+        found = [*found, *await InboxEvent.filter(id__in=missing).values_list(*columns)]
+    closed = (InboxStatus.DONE, InboxStatus.DEAD)
+    return sorted((int(str(i)), str(k)) for i, k, status in found if status not in closed)
 
 
 async def claim_rows(deps: Deps, owner: str, rows: list[tuple[int, str]]) -> set[int]:

@@ -69,6 +69,8 @@ class InboxDrain:
     async def _process(self, batches: list[list[int]]) -> list[int]:
         own = list(dict.fromkeys(row_id for batch in batches for row_id in batch))
         rows, claimed = await self._claim(own)
+        if not rows:  # every row was done already (a set before took them)
+            return [0] * len(batches)
         try:
             done = await inbox.process_rows(self.deps, rows)
         finally:

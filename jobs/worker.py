@@ -11,6 +11,7 @@ timeout.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import logging
@@ -25,7 +26,6 @@ from arq.worker import Function, Worker, func
 
 from bot import contact_ways, event_delivery, inbox, retention, schedule
 from bot.deps import Deps
-from bot.group_commit import GroupCommit
 from bot.metrics import JOB_FAILURES, JOB_SECONDS
 from bot.runtime import Runtime
 
@@ -51,34 +51,72 @@ async def process_inbox_batch(ctx: dict[str, Any], row_ids: list[int]) -> int:
 
 
 class InboxDrain:
-    """One set of inbox rows at a time per worker: the queued batches' rows, topped up with
-    pending rows past the last set up to `SET_ROWS`, each row leased in Redis for the set so
-    that two workers never process the same row at once."""
+    """Sets of inbox rows, two at a time per worker (one's WeCom reads overlap the other's
+    writes): the queued batches' rows, topped up with pending rows past the last set up to
+    `SET_ROWS`, each row leased in Redis for its set so that two sets (of this worker or
+    another) never process the same row at once."""
 
     SET_ROWS = 500
+    IN_FLIGHT = 2
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
         self.owner = uuid.uuid4().hex
         self.after = 0  # pending rows past this id were not pulled yet by this worker
-        self._group: GroupCommit[list[int], int] = GroupCommit(self._process, max_batch=64)
+        self._sets = 0
+        self._running = 0
+        self._waiting: list[tuple[list[int], asyncio.Future[int]]] = []
+        self._claiming = asyncio.Lock()  # one set's claim at a time: they share the cursor
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def submit(self, row_ids: list[int]) -> int:
-        return await self._group.submit(row_ids)
+        """This job's rows processed in a set (the jobs starting in the same tick, and those
+        starting while the sets in flight run, share the next); its rows done."""
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiting.append((row_ids, future))
+        self._start()
+        return await future
+
+    def _start(self) -> None:
+        if self._running < self.IN_FLIGHT and self._waiting:
+            self._running += 1
+            task = asyncio.create_task(self._run())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run(self) -> None:
+        await asyncio.sleep(0)  # the jobs started in this tick join
+        batch, self._waiting = self._waiting, []
+        try:
+            if batch:
+                results = await self._process([row_ids for row_ids, _ in batch])
+                for (_, future), result in zip(batch, results, strict=True):
+                    if not future.done():
+                        future.set_result(result)
+        except Exception as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+        finally:
+            self._running -= 1
+            self._start()
 
     async def _process(self, batches: list[list[int]]) -> list[int]:
         own = list(dict.fromkeys(row_id for batch in batches for row_id in batch))
-        rows, claimed = await self._claim(own)
-        if not rows:  # every row was done already (a set before took them)
+        self._sets += 1
+        owner = f"{self.owner}:{self._sets}"
+        async with self._claiming:
+            rows, claimed = await self._claim(owner, own)
+        if not rows:  # every row was done already, or is in another set now
             return [0] * len(batches)
         try:
             done = await inbox.process_rows(self.deps, rows)
         finally:
             with contextlib.suppress(Exception):  # the leases expire on their own
-                await inbox.release_rows(self.deps, self.owner, claimed)
+                await inbox.release_rows(self.deps, owner, claimed)
         return [sum(row_id in done for row_id in batch) for batch in batches]
 
-    async def _claim(self, own: list[int]) -> tuple[list[int], list[tuple[int, str]]]:
+    async def _claim(self, owner: str, own: list[int]) -> tuple[list[int], list[tuple[int, str]]]:
         """The set's rows: the jobs' own and the pending rows after them, less those another
         worker's set holds (it is processing them now: an own row left to it stays pending
         for the requeue cron if that worker dies); and the leases taken."""
@@ -89,7 +127,7 @@ class InboxDrain:
             rows = await inbox.pending_after(after, room + len(own), own)
             candidates = [i for i, _ in rows if i not in mine][:room]
             rows = [r for r in rows if r[0] in mine or r[0] in candidates]
-            taken = await inbox.claim_rows(self.deps, self.owner, rows)
+            taken = await inbox.claim_rows(self.deps, owner, rows)
         except Exception:  # Redis away: the set goes with its own rows, as arq gave them
             log.exception("inbox: claiming the set's rows failed")
             return own, []

@@ -250,7 +250,7 @@ async def test_batch_jobs_starting_together_are_handled_as_one_set(settings: Set
         ctx: dict[str, Any] = {"deps": rt.deps}
         # Jobs starting together (arq starts up to max_jobs at once) are handled as one set,
         # each job still answered with its own rows; the ones that start while a set runs
-        # join the next.
+        # make a second set in flight beside it, with the rows the first did not take.
         first = asyncio.gather(*(process_inbox_batch(ctx, [i]) for i in ids[:2]))
         await entered.wait()
         late = [await _store(batcher, f"wm{n}") for n in range(4, 6)]

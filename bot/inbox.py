@@ -363,18 +363,41 @@ async def _finish_row(deps: Deps, row: InboxEvent, errors: list[str]) -> InboxSt
     return InboxStatus.DEAD if dead else InboxStatus.FAILED
 
 
+BATCH_JOB = "process_inbox_batch"
+REQUEUE_BATCH = 100  # pending rows per requeued batch job
+
+
 async def requeue_stranded(deps: Deps) -> int:
-    """Cron: rows pending too long (Redis was down, a worker died) or failed and due again."""
+    """Cron: rows pending too long (Redis was down, a worker died, or the workers are behind)
+    or failed and due again. Pending rows go back as batch jobs of up to `REQUEUE_BATCH` rows,
+    so they are processed set-wise as they first were (never one by one while the workers are
+    behind); a failed row as its own job, with its attempts."""
     now = deps.now()
     stale = now - timedelta(seconds=deps.settings.inbox.stranded_after_seconds)
     pending = InboxEvent.filter(status=InboxStatus.PENDING, received_at__lte=stale)
-    due = InboxEvent.filter(status=InboxStatus.FAILED, next_attempt_at__lte=now)
+    rows = await pending.order_by("id").limit(1000).values_list("id", "key")
     count = 0
-    for query in (pending, due):
-        for row in await query.order_by("id").limit(1000):
-            count += await enqueue(deps, row)
+    for start in range(0, len(rows), REQUEUE_BATCH):
+        chunk = [(int(str(i)), str(k)) for i, k in rows[start : start + REQUEUE_BATCH]]
+        count += len(chunk) if await _enqueue_requeued(deps, chunk) else 0
+    due = InboxEvent.filter(status=InboxStatus.FAILED, next_attempt_at__lte=now)
+    for row in await due.order_by("id").limit(1000):
+        count += await enqueue(deps, row)
     await update_gauges(now)
     return count
+
+
+async def _enqueue_requeued(deps: Deps, rows: list[tuple[int, str]]) -> bool:
+    """One batch job for these pending rows, named by them: while an earlier requeue's job for
+    the same rows is queued or running (or its result kept), arq refuses the copy."""
+    digest = hashlib.sha256("".join(key for _, key in rows).encode()).hexdigest()[:32]
+    try:
+        return await deps.queue.enqueue(
+            BATCH_JOB, [i for i, _ in rows], job_id=f"inbox-requeue:{digest}"
+        )
+    except Exception as exc:
+        log.warning("requeue of %d inbox rows failed (%s); the next run retries", len(rows), exc)
+        return False
 
 
 async def update_gauges(now: datetime) -> None:

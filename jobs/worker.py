@@ -120,13 +120,14 @@ class InboxDrain:
         """The set's rows: the jobs' own and the pending rows after them, less those another
         worker's set holds (it is processing them now: an own row left to it stays pending
         for the requeue cron if that worker dies); and the leases taken."""
-        room = max(0, self.SET_ROWS - len(own))
         try:
             after = max(self.after, min(own, default=0) - 1)
             mine = set(own)
-            rows = await inbox.pending_after(after, room + len(own), own)
+            rows = await inbox.pending_after(after, self.SET_ROWS + len(own), own)
+            room = max(0, self.SET_ROWS - sum(i in mine for i, _ in rows))
             candidates = [i for i, _ in rows if i not in mine][:room]
-            rows = [r for r in rows if r[0] in mine or r[0] in candidates]
+            wanted = mine | set(candidates)
+            rows = [r for r in rows if r[0] in wanted]
             taken = await inbox.claim_rows(self.deps, owner, rows)
         except Exception:  # Redis away: the set goes with its own rows, as arq gave them
             log.exception("inbox: claiming the set's rows failed")

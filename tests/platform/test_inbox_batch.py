@@ -290,3 +290,28 @@ async def test_a_set_takes_the_pending_rows_behind_it_and_two_workers_split_them
         assert len(calls) == 3
         assert await InboxEvent.filter(status=InboxStatus.DONE).count() == 8
         assert await HandlerRun.all().count() == 8
+
+
+async def test_stranded_pending_rows_are_requeued_as_batch_jobs(settings: Settings) -> None:
+    calls: list[list[str]] = []
+    settings = settings.model_copy(
+        update={"inbox": settings.inbox.model_copy(update={"stranded_after_seconds": 0.001})}
+    )
+    async with Runtime(settings, routers=[_batch_router(calls)]) as rt:
+        batcher = InboxBatcher(rt.deps)
+        ids = [await _store(batcher, f"wr{n}") for n in range(inbox.REQUEUE_BATCH + 5)]
+        await rt.redis.flushdb()  # their jobs were lost with Redis
+        await asyncio.sleep(0.01)
+        assert await inbox.requeue_stranded(rt.deps) == len(ids)
+        # A second run while those jobs are queued adds none.
+        assert await inbox.requeue_stranded(rt.deps) == 0
+        queued = await rt.redis.zrange("arq:queue", 0, -1)
+        assert len(queued) == 2 and all(j.startswith(b"inbox-requeue:") for j in queued)
+        worker = build_worker(rt, burst=True, handle_signals=False)
+        try:
+            await worker.main()
+        finally:
+            await worker.close()
+        # Processed set-wise, not one by one.
+        assert len(calls) <= 2 and sum(len(c) for c in calls) == len(ids)
+        assert await InboxEvent.filter(status=InboxStatus.DONE).count() == len(ids)

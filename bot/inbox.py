@@ -207,13 +207,16 @@ CLAIM_LEASE_MS = 120_000
 async def pending_after(after: int, limit: int, own: list[int]) -> list[tuple[int, str]]:
     """The rows of `own` still to process and the pending rows past `after` (rows whose jobs
     are still queued when the worker is behind), oldest first, as (id, key): one read."""
-    rows = InboxEvent.filter(Q(id__in=own) | Q(status=InboxStatus.PENDING, id__gt=after))
-    columns = ("id", "key", "status")
-    found = await rows.order_by("id").limit(limit).values_list(*columns)
-    if missing := set(own) - {int(str(row[0])) for row in found}:  # own rows past the limit
-        found = [*found, *await InboxEvent.filter(id__in=missing).values_list(*columns)]
-    closed = (InboxStatus.DONE, InboxStatus.DEAD)
-    return sorted((int(str(i)), str(k)) for i, k, status in found if status not in closed)
+    open_own = Q(id__in=own, status__in=[InboxStatus.PENDING, InboxStatus.FAILED])
+    rows = InboxEvent.filter(open_own | Q(status=InboxStatus.PENDING, id__gt=after))
+    found = await rows.order_by("id").limit(limit).values_list("id", "key")
+    missing = set(own) - {int(str(row[0])) for row in found}
+    if missing and len(found) >= limit:  # own rows past the limit
+        found = [
+            *found,
+            *await InboxEvent.filter(open_own & Q(id__in=missing)).values_list("id", "key"),
+        ]
+    return sorted({int(str(i)): str(k) for i, k in found}.items())
 
 
 async def claim_rows(deps: Deps, owner: str, rows: list[tuple[int, str]]) -> set[int]:

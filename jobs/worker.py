@@ -45,7 +45,7 @@ async def process_inbox_batch(ctx: dict[str, Any], row_ids: list[int]) -> int:
     jobs then find them done), so a burst is handled in sets of hundreds however small the
     web's commits were. Returns this job's rows done."""
     drain: InboxDrain | None = ctx.get(DRAIN_KEY)
-    if drain is None:
+    if drain is None:  # arq gives each job a copy of the worker's ctx: `build_worker` sets it
         drain = ctx[DRAIN_KEY] = InboxDrain(ctx["deps"])
     return await drain.submit(row_ids)
 
@@ -249,7 +249,8 @@ def build_worker(rt: Runtime, *, burst: bool = False, handle_signals: bool = Tru
         functions=[*functions, *(timed(f) for f in dispatcher.jobs)],
         cron_jobs=[*CORE_CRONS, *dispatcher.crons],
         redis_pool=rt.pool,
-        ctx={"deps": rt.deps},
+        # One drain for all the worker's jobs (each job gets a shallow copy of this ctx).
+        ctx={"deps": rt.deps, DRAIN_KEY: InboxDrain(rt.deps)},
         burst=burst,
         poll_delay=0.05 if burst else 0.5,
         handle_signals=handle_signals,

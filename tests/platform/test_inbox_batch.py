@@ -315,3 +315,30 @@ async def test_stranded_pending_rows_are_requeued_as_batch_jobs(settings: Settin
         # Processed set-wise, not one by one.
         assert len(calls) <= 2 and sum(len(c) for c in calls) == len(ids)
         assert await InboxEvent.filter(status=InboxStatus.DONE).count() == len(ids)
+
+
+async def test_the_jobs_of_one_worker_share_its_drain(settings: Settings) -> None:
+    calls: list[list[str]] = []
+    async with Runtime(settings, routers=[_batch_router(calls)]) as rt:
+        batcher = InboxBatcher(rt.deps)
+        for n in range(6):  # six commits, six jobs
+            await _store(batcher, f"wj{n}")
+        worker = build_worker(rt, burst=True, handle_signals=False)
+        drains: set[int] = set()
+        submit = InboxDrain.submit
+
+        async def recording(self: InboxDrain, row_ids: list[int]) -> int:
+            drains.add(id(self))
+            return await submit(self, row_ids)
+
+        InboxDrain.submit = recording  # type: ignore[method-assign]
+        try:
+            await worker.main()
+        finally:
+            InboxDrain.submit = submit  # type: ignore[method-assign]
+            await worker.close()
+        # arq hands each job a copy of the worker's ctx: the drain (its sets, its cursor and
+        # leases) must still be the worker's one.
+        assert len(drains) == 1
+        assert sorted(sum(calls, [])) == [f"wj{n}" for n in range(6)]
+        assert await InboxEvent.filter(status=InboxStatus.DONE).count() == 6

@@ -300,6 +300,7 @@ async def test_stranded_pending_rows_are_requeued_as_batch_jobs(settings: Settin
     async with Runtime(settings, routers=[_batch_router(calls)]) as rt:
         batcher = InboxBatcher(rt.deps)
         ids = [await _store(batcher, f"wr{n}") for n in range(inbox.REQUEUE_BATCH + 5)]
+        await batcher.settled()
         await rt.redis.flushdb()  # their jobs were lost with Redis
         await asyncio.sleep(0.01)
         assert await inbox.requeue_stranded(rt.deps) == len(ids)
@@ -323,6 +324,7 @@ async def test_the_jobs_of_one_worker_share_its_drain(settings: Settings) -> Non
         batcher = InboxBatcher(rt.deps)
         for n in range(6):  # six commits, six jobs
             await _store(batcher, f"wj{n}")
+        await batcher.settled()
         worker = build_worker(rt, burst=True, handle_signals=False)
         drains: set[int] = set()
         submit = InboxDrain.submit

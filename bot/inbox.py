@@ -40,6 +40,7 @@ BUTTON_RUN = "core.button"
 TEXT_RUN = "core.text"
 WELCOME_RUN = "core.welcome"
 PROCESS_JOB = "process_inbox"
+BATCH_JOB = "process_inbox_batch"  # rows stored together, or requeued together
 
 
 def inbox_key(xml: str) -> str:
@@ -257,8 +258,8 @@ async def pending_after(after: int, limit: int, own: list[int]) -> list[tuple[in
 
 async def claim_rows(deps: Deps, owner: str, rows: list[tuple[int, str]]) -> set[int]:
     """The rows (id, key) this worker may take: a short lease per row in Redis (named by the
-    row's id and content key, so a new database's rows are not mistaken), so two workers pulling ahead do not process the same
-    rows twice. Only an economy: a row processed twice is still recorded once (every write
+    row's id and content key, so a new database's rows are not mistaken), so two workers
+    pulling ahead do not process the same rows twice. Only an economy: a row processed twice is still recorded once (every write
     has its unique key), and every row keeps its own job whatever happens to the lease (Redis
     may be lost)."""
     if not rows:
@@ -402,7 +403,6 @@ async def _finish_row(deps: Deps, row: InboxEvent, errors: list[str]) -> InboxSt
     return InboxStatus.DEAD if dead else InboxStatus.FAILED
 
 
-BATCH_JOB = "process_inbox_batch"
 REQUEUE_BATCH = 100  # pending rows per requeued batch job
 
 

@@ -13,10 +13,11 @@ from tortoise import connections
 
 from bot.deps import Deps
 from bot.group_commit import GroupCommit
+from bot.inbox import BATCH_JOB
+from bot.rows import placeholders
 from storage.core import InboxEvent
 
 log = logging.getLogger(__name__)
-BATCH_JOB = "process_inbox_batch"
 REMEMBERED_KEYS = 20_000  # recently committed keys, for WeCom's re-deliveries (~2 MB)
 COLUMNS = ("key", "kind", "xml", "received_at", "next_attempt_at", "status", "attempts", "replied")
 
@@ -72,15 +73,6 @@ class InboxBatcher:
             await enqueue_batch(self.deps, [row_id for row_id, _ in new], batch_job_id(new))
 
 
-def _placeholders(dialect: str, rows: int, cols: int) -> str:
-    if dialect == "postgres":
-        return ",".join(
-            "(" + ",".join(f"${r * cols + c + 1}" for c in range(cols)) + ")" for r in range(rows)
-        )
-    one = "(" + ",".join("?" * cols) + ")"
-    return ",".join([one] * rows)
-
-
 async def insert_rows(items: list[InboxItem], now: datetime) -> dict[str, int]:
     """The ids of the rows this call inserted, by key (the other keys were already stored).
     One statement, even when the batch holds re-deliveries."""
@@ -92,7 +84,7 @@ async def insert_rows(items: list[InboxItem], now: datetime) -> dict[str, int]:
         values += [item.key, item.kind, item.xml, when, when, "pending", 0, False]
     sql = (
         f"INSERT INTO {InboxEvent._meta.db_table} ({','.join(COLUMNS)}) VALUES "
-        f"{_placeholders(conn.capabilities.dialect, len(unique), len(COLUMNS))} "
+        f"{placeholders(conn.capabilities.dialect, len(unique), len(COLUMNS))} "
         "ON CONFLICT (key) DO NOTHING RETURNING id, key"
     )
     # One statement is its own transaction: no BEGIN/COMMIT round trips on the hot path.

@@ -55,27 +55,16 @@ async def insert_new(
     """Multi-row `INSERT … ON CONFLICT DO NOTHING` of plain value tuples (`columns`: the
     table's column names; values converted by their fields as in `insert_rows`), `chunk`
     rows a statement: a ledger's rows written without a model instance each."""
-    if not rows:
-        return
-    conn = connections.get("default")
-    pg = conn.capabilities.dialect == "postgres"
-    meta = model._meta
-    by_column = {
-        column: meta.fields_map[name] for name, column in meta.fields_db_projection.items()
-    }
-    convert = [by_column[c].to_db_value for c in columns]
-    head = f"INSERT INTO {model._meta.db_table} ({','.join(columns)}) VALUES "
-    for start in range(0, len(rows), chunk):
-        part = rows[start : start + chunk]
-        values = [_db_value(f, v, model) for row in part for f, v in zip(convert, row, strict=True)]
-        width = len(columns)
-        marks = (
-            (",".join(f"${n * width + c + 1}" for c in range(width)) for n in range(len(part)))
-            if pg
-            else (",".join("?" * width) for _ in part)
+    await upsert_rows(model, columns, rows, conflict=(), update=(), chunk=chunk)
+
+
+def placeholders(dialect: str, rows: int, width: int) -> str:
+    """`(?,?),(?,?)…` (`($1,$2),($3,$4)…` on PostgreSQL) for a multi-row VALUES."""
+    if dialect == "postgres":
+        return ",".join(
+            "(" + ",".join(f"${n * width + c + 1}" for c in range(width)) + ")" for n in range(rows)
         )
-        sql = head + ",".join(f"({m})" for m in marks) + " ON CONFLICT DO NOTHING"
-        await conn.execute_query(sql, values)
+    return ",".join(["(" + ",".join("?" * width) + ")"] * rows)
 
 
 async def upsert_rows(
@@ -87,13 +76,13 @@ async def upsert_rows(
     chunk: int = 1000,
 ) -> None:
     """Multi-row `INSERT … ON CONFLICT (conflict) DO UPDATE SET` each of `update` to the new
-    row's value (`DO NOTHING` when `update` is empty), `chunk` rows a statement: the upserts
-    of `bulk_create(on_conflict=…)` without a model instance per row. Values are converted
-    by their fields as in `insert_new`; the rows must not repeat a conflict key."""
+    row's value (`DO NOTHING` when `update` is empty; on any unique key when `conflict` is
+    empty too), `chunk` rows a statement: the upserts of `bulk_create(on_conflict=…)` without
+    a model instance per row. Values are converted by their fields as in `insert_rows`; the
+    rows must not repeat a conflict key."""
     if not rows:
         return
     conn = connections.get("default")
-    pg = conn.capabilities.dialect == "postgres"
     meta = model._meta
     by_column = {
         column: meta.fields_map[name] for name, column in meta.fields_db_projection.items()
@@ -101,19 +90,16 @@ async def upsert_rows(
     convert = [by_column[c].to_db_value for c in columns]
     quoted = {c: f'"{c}"' for c in (*columns, *conflict, *update)}
     head = f'INSERT INTO "{meta.db_table}" ({",".join(quoted[c] for c in columns)}) VALUES '
-    target = f" ON CONFLICT ({','.join(quoted[c] for c in conflict)}) "
+    target = (
+        f" ON CONFLICT ({','.join(quoted[c] for c in conflict)}) " if conflict else " ON CONFLICT "
+    )
     action = (
         "DO UPDATE SET " + ",".join(f"{quoted[c]}=excluded.{quoted[c]}" for c in update)
         if update
         else "DO NOTHING"
     )
-    width = len(columns)
     for start in range(0, len(rows), chunk):
         part = rows[start : start + chunk]
         values = [_db_value(f, v, model) for row in part for f, v in zip(convert, row, strict=True)]
-        marks = (
-            (",".join(f"${n * width + c + 1}" for c in range(width)) for n in range(len(part)))
-            if pg
-            else (",".join("?" * width) for _ in part)
-        )
-        await conn.execute_query(head + ",".join(f"({m})" for m in marks) + target + action, values)
+        marks = placeholders(conn.capabilities.dialect, len(part), len(columns))
+        await conn.execute_query(head + marks + target + action, values)

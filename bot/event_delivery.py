@@ -171,9 +171,10 @@ async def _deliver_joined(deps: Deps, jobs: list[list[int]]) -> list[int | Excep
 async def _deliver_set(deps: Deps, event_ids: list[int]) -> list[int]:
     """One set, in publish order: its rows, the earlier open events of their subjects and the
     ledger of both read in one statement, a batch subscriber (`router.listen_batch`) called
-    once with all its events, the deliveries recorded in one INSERT and the events marked done
-    in one UPDATE. A failing subscriber is retried alone, as with `process`. Returns the
-    events done."""
+    once with all its events and the events marked done in one UPDATE. The ledger gets rows
+    only for the events left open (waiting, or a subscriber failed): a done event's
+    subscribers all had it, and nothing asks again. A failing subscriber is retried alone, as
+    with `process`. Returns the events done."""
     rows, queue, had = await _read_set(event_ids)
     if not rows:
         return []
@@ -201,7 +202,9 @@ async def _deliver_set(deps: Deps, event_ids: list[int]) -> list[int]:
             await _wait(deps, row)
         else:
             done.append(row.id)
-    await insert_new(EventDelivery, ("event_id", "subscriber", "delivered_at"), job.delivered)
+    finished = set(done)
+    still_open = [row for row in job.delivered if row[0] not in finished]
+    await insert_new(EventDelivery, ("event_id", "subscriber", "delivered_at"), still_open)
     if done:
         await _mark_done(deps, done)
     return done
@@ -211,39 +214,19 @@ async def _read_set(
     event_ids: list[int],
 ) -> tuple[list[StoredEvent], dict[str, list[tuple[int, str]]], defaultdict[int, set[str]]]:
     """The set's open rows (in id order), the open events of their subjects (earlier ones
-    included, by subject) and the subscribers that already had each: one statement."""
+    included, by subject) and the subscribers that already had each: one statement. The set's
+    own rows are found by primary key and their status checked here, and their subjects' open
+    events through the partial index of open events (`idx_domain_event_open_subject`), so the
+    plan does not hang on how many events the status index holds."""
     conn = connections.get("default")
-    pg = conn.capabilities.dialect == "postgres"
-    ids = sorted(set(event_ids))
-    values: list[object] = []
-
-    def marks(items: list[int]) -> str:
-        first = len(values)
-        values.extend(items)
-        return ",".join(f"${first + n + 1}" if pg else "?" for n in range(len(items)))
-
-    table, ledger = DomainEventRow._meta.db_table, EventDelivery._meta.db_table
-    is_open = f"IN ('{EventStatus.PENDING.value}','{EventStatus.FAILED.value}')"
-    mine = marks(ids)
-    theirs = marks(ids)
-    others = marks(ids)
-    last = marks([ids[-1]])
-    sql = (
-        f"SELECT e.id, e.key, e.kind, e.subject, e.attempts, e.payload, d.subscriber, 1 AS mine "
-        f"FROM {table} e LEFT JOIN {ledger} d ON d.event_id = e.id "
-        f"WHERE e.id IN ({mine}) AND e.status {is_open} "
-        f"UNION ALL "
-        f"SELECT e.id, NULL, e.kind, e.subject, 0, NULL, d.subscriber, 0 "
-        f"FROM {table} e LEFT JOIN {ledger} d ON d.event_id = e.id "
-        f"WHERE e.subject IN (SELECT s.subject FROM {table} s WHERE s.id IN ({theirs}) "
-        f"AND s.subject <> '' AND s.status {is_open}) "
-        f"AND e.status {is_open} AND e.id NOT IN ({others}) AND e.id < {last}"
-    )
+    sql, values = read_statement(conn.capabilities.dialect, event_ids)
     to_payload = DomainEventRow._meta.fields_map["payload"].to_python_value
     rows: dict[int, StoredEvent] = {}
     open_events: dict[int, tuple[str, str]] = {}  # every open event read: (subject, kind)
     had: defaultdict[int, set[str]] = defaultdict(set)
     for r in await conn.execute_query_dict(sql, values):
+        if r["status"] not in _OPEN_VALUES:
+            continue
         event_id = int(r["id"])
         if r["subscriber"] is not None:
             had[event_id].add(str(r["subscriber"]))
@@ -268,18 +251,48 @@ async def _read_set(
     return [rows[i] for i in sorted(rows)], queue, had
 
 
+def read_statement(dialect: str, event_ids: list[int]) -> tuple[str, list[object]]:
+    """`_read_set`'s statement and its values (one array on PostgreSQL)."""
+    ids = sorted(set(event_ids))
+    if dialect == "postgres":
+        mine = "= ANY($1::bigint[])"
+        others, last = "<> ALL($1::bigint[])", "$2"
+        values: list[object] = [ids, ids[-1]]
+    else:
+        listed = ",".join("?" * len(ids))
+        mine, others, last = f"IN ({listed})", f"NOT IN ({listed})", "?"
+        values = [*ids, *ids, *ids, ids[-1]]
+    table, ledger = DomainEventRow._meta.db_table, EventDelivery._meta.db_table
+    is_open = f"IN ('{EventStatus.PENDING.value}','{EventStatus.FAILED.value}')"
+    sql = (
+        f"SELECT e.id, e.key, e.kind, e.subject, e.attempts, e.payload, e.status, d.subscriber, "
+        f"1 AS mine FROM {table} e LEFT JOIN {ledger} d ON d.event_id = e.id "
+        f"WHERE e.id {mine} "
+        f"UNION ALL "
+        f"SELECT e.id, NULL, e.kind, e.subject, 0, NULL, e.status, d.subscriber, 0 "
+        f"FROM (SELECT DISTINCT subject FROM {table} WHERE id {mine} AND subject <> '') s "
+        f"CROSS JOIN {table} e LEFT JOIN {ledger} d ON d.event_id = e.id "
+        f"WHERE e.subject = s.subject AND e.status {is_open} AND e.id {others} AND e.id < {last}"
+    )
+    return sql, values
+
+
+_OPEN_VALUES = frozenset(s.value for s in OPEN)
+
+
 async def _mark_done(deps: Deps, event_ids: list[int]) -> None:
     """The delivered events: one UPDATE, without building the query per call."""
     conn = connections.get("default")
-    pg = conn.capabilities.dialect == "postgres"
     now = DomainEventRow._meta.fields_map["done_at"].to_db_value(deps.now(), DomainEventRow)
-    marks = ",".join(f"${n + 3}" if pg else "?" for n in range(len(event_ids)))
-    first = ("$1", "$2") if pg else ("?", "?")
-    sql = (
-        f"UPDATE {DomainEventRow._meta.db_table} SET status = {first[0]}, done_at = {first[1]}, "
-        f"last_error = NULL WHERE id IN ({marks})"
-    )
-    await conn.execute_query(sql, [EventStatus.DONE.value, now, *event_ids])
+    head = f"UPDATE {DomainEventRow._meta.db_table} SET status = "
+    if conn.capabilities.dialect == "postgres":
+        sql = f"{head}$1, done_at = $2, last_error = NULL WHERE id = ANY($3::bigint[])"
+        values: list[object] = [EventStatus.DONE.value, now, event_ids]
+    else:
+        marks = ",".join("?" * len(event_ids))
+        sql = f"{head}?, done_at = ?, last_error = NULL WHERE id IN ({marks})"
+        values = [EventStatus.DONE.value, now, *event_ids]
+    await conn.execute_query(sql, values)
 
 
 def _feature(sub: Subscription) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
+from tortoise import connections
 
 from bot import event_delivery
 from bot.deps import Deps
@@ -242,9 +243,9 @@ async def test_delivering_many_costs_the_same_statements_whatever_their_number(
     deps: Deps, probe: Probe
 ) -> None:
     small, large = await _deliver_counted(deps, 3, 0), await _deliver_counted(deps, 30, 100)
-    assert small == large <= 3, (small, large)  # one read, one ledger INSERT, one UPDATE
+    assert small == large <= 2, (small, large)  # one read, one UPDATE
     assert len(probe.got) == 2 * 33
-    assert await EventDelivery.all().count() == 2 * 33
+    assert await EventDelivery.all().count() == 0  # a done event needs no ledger
 
 
 class BatchProbe:
@@ -283,7 +284,6 @@ async def test_a_batch_subscriber_gets_the_jobs_events_in_one_call(
     ids = await publish_many(deps, [(added(f"wm{n}"), f"k{n}") for n in range(5)])
     assert await event_delivery.process_many(deps, ids) == 5
     assert probe.calls == [[("added", f"wm{n}") for n in range(5)]]
-    assert await EventDelivery.filter(subscriber="batched.on_added").count() == 5
     assert await event_delivery.process_many(deps, ids) == 0  # a replayed job: no call
     one = await publish(deps, added("wm9"), key="k9")
     assert await event_delivery.process(deps, one.id) is EventStatus.DONE  # a list of one
@@ -337,6 +337,40 @@ async def test_a_failing_batch_is_delivered_event_by_event(
     assert probe.calls[2:] == [[("added", "wm2")], [("ended", "wm2")]]
 
 
+async def test_a_set_keeps_ledger_rows_only_for_the_events_it_leaves_open(
+    deps: Deps, probe: Probe
+) -> None:
+    """A done event's subscribers all had it: the set writes no ledger row for it. An event
+    left open keeps the subscribers that finished, so its retry runs only the missing one."""
+    probe.fail["on_added"] = 1
+    ids = await publish_many(deps, [(added(f"wm{n}"), f"k{n}") for n in range(3)])
+    assert await event_delivery.process_many(deps, ids) == 2
+    ledger = await EventDelivery.all().values_list("event_id", "subscriber")
+    assert ledger == [(ids[0], "probe.audit")]
+    assert await event_delivery.process(deps, ids[0]) is EventStatus.DONE
+    assert probe.got.count(("audit", "added", "wm0")) == 1
+
+
+async def test_the_set_read_finds_a_subjects_open_events_by_their_partial_index(
+    deps: Deps,
+) -> None:
+    """The subjects' earlier open events are looked up in the partial index of open events,
+    not through the status index (whose open entries the planner misjudged on PostgreSQL:
+    130-260 ms a set of 500)."""
+    await publish_many(deps, [(added(f"wm{n}"), f"k{n}") for n in range(3)])
+    conn = connections.get("default")
+    dialect = conn.capabilities.dialect
+    sql, values = event_delivery.read_statement(dialect, [1, 2, 3])
+    if dialect == "postgres":
+        rows = await conn.execute_query_dict("EXPLAIN " + sql, values)
+        plan = "\n".join(str(r["QUERY PLAN"]) for r in rows)
+    else:
+        rows = await conn.execute_query_dict("EXPLAIN QUERY PLAN " + sql, values)
+        plan = "\n".join(str(r["detail"]) for r in rows)
+    assert "idx_domain_event_open_subject" in plan, plan
+    assert "idx_domain_even_status" not in plan, plan
+
+
 async def test_ledger_rows_inserted_without_models_keep_the_rows_already_there(
     deps: Deps,
 ) -> None:
@@ -369,7 +403,6 @@ async def test_delivery_jobs_running_at_once_are_joined_into_one_set(
     )
     assert counts == [2, 3]
     assert probe.calls == [[("added", f"wm{n}") for n in range(5)]]
-    assert await EventDelivery.filter(subscriber="batched.on_added").count() == 5
 
 
 async def test_a_set_failing_as_a_whole_is_delivered_one_event_at_a_time(
@@ -416,15 +449,16 @@ async def test_a_set_failing_as_a_whole_is_delivered_one_event_at_a_time(
 async def test_two_workers_delivering_the_same_events_record_each_delivery_once(
     deps: Deps, probe: Probe
 ) -> None:
-    """Two processes (their own joined sets) on the same job: every event done, one ledger row
-    per subscriber and event (the ledger's unique key; subscribers are idempotent)."""
+    """Two processes (their own joined sets) on the same job: every event done, at most one
+    ledger row per subscriber and event (the ledger's unique key; subscribers are
+    idempotent)."""
     ids = await publish_many(deps, [(added(f"wm{n}"), f"k{n}") for n in range(4)])
     other = fake_deps(deps.settings, deps.redis, [probe.router], object(), clock=deps.clock)
     counts = await asyncio.gather(
         event_delivery.process_many(deps, ids), event_delivery.process_many(other, ids)
     )
     assert sum(counts) >= 4
-    assert await EventDelivery.all().count() == 2 * 4
+    assert await EventDelivery.all().count() <= 2 * 4
     assert set(await DomainEventRow.filter(id__in=ids).values_list("status", flat=True)) == {
         EventStatus.DONE
     }

@@ -58,6 +58,7 @@ class Dispatcher(TalkDispatch):
         self._buttons: list[ButtonRoute] = []
         self._join_talk(routers)
         self._lookups: dict[str, Callable[..., Awaitable[Any]]] = {}
+        self._subscribed: tuple[int, dict[str | None, list[Subscription]]] = (-1, {})
         seen: set[str] = set()
         for router in routers:
             if router.name in seen:
@@ -169,13 +170,19 @@ class Dispatcher(TalkDispatch):
         return [(r.name, t) for r in self.routers for t in r.tiles]
 
     def subscribers(self, kind: str | None = None) -> list[Subscription]:
-        """Every subscription (of one event kind when given), in router order."""
-        return [
-            s
-            for router in self.routers
-            for s in router.subscriptions
-            if kind is None or s.kind == kind
-        ]
+        """Every subscription (of one event kind when given), in router order (kept per kind
+        until a router gains a subscription: delivery asks once per event)."""
+        count = sum(len(router.subscriptions) for router in self.routers)
+        if count != self._subscribed[0]:
+            self._subscribed = (count, {})
+        if (found := self._subscribed[1].get(kind)) is None:
+            found = self._subscribed[1][kind] = [
+                s
+                for router in self.routers
+                for s in router.subscriptions
+                if kind is None or s.kind == kind
+            ]
+        return list(found)
 
     def lookup(self, name: str) -> Callable[..., Awaitable[Any]] | None:
         """The function a feature registered under `name` with `router.lookup(name)`."""

@@ -13,9 +13,11 @@ after `inbox.max_attempts`, and listed for admins; a subscriber sees the events 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Literal
@@ -177,6 +179,22 @@ class StoredEvent:
     payload: dict[str, Any]
 
 
+_HELD: ContextVar[list[int] | None] = ContextVar("domain_events_held", default=None)
+
+
+@contextlib.contextmanager
+def held_for_caller() -> Iterator[list[int]]:
+    """Events published inside get no delivery job: their ids gather in the list, for the
+    caller to deliver (`event_delivery.process_many`) once its work is done. A worker that
+    dies first leaves them pending for the requeue cron, as a lost enqueue would."""
+    held: list[int] = []
+    token = _HELD.set(held)
+    try:
+        yield held
+    finally:
+        _HELD.reset(token)
+
+
 def job_id(row: DomainEventRow | StoredEvent) -> str:
     digest = hashlib.sha256(row.key.encode()).hexdigest()[:24]
     return f"event:{digest}:{row.attempts}"
@@ -213,7 +231,10 @@ async def publish(deps: Deps, event: DomainEvent, *, key: str) -> DomainEventRow
     except IntegrityError:
         return await DomainEventRow.get(key=stored)  # already published: nothing new
     if subscribed:
-        await enqueue(deps, row)
+        if (held := _HELD.get()) is not None:
+            held.append(row.id)
+        else:
+            await enqueue(deps, row)
     return row
 
 
@@ -241,19 +262,30 @@ async def publish_many(deps: Deps, items: Sequence[tuple[DomainEvent, str]]) -> 
     conn = connections.get("default")
     fields = DomainEventRow._meta.fields_map
     now = fields["published_at"].to_db_value(deps.now(), DomainEventRow)
-    pg = conn.capabilities.dialect == "postgres"
-    values: list[object] = []
-    rows = []
-    for n, (stored, event) in enumerate(unique.items()):
-        payload = fields["payload"].to_db_value(event.model_dump(mode="json"), DomainEventRow)
-        values += [stored, event.kind, event.subject()[:191], payload, now, now, "pending", 0]
-        first = n * len(COLUMNS)
-        marks = [f"${first + c + 1}" if pg else "?" for c in range(len(COLUMNS))]
-        rows.append("(" + ",".join(marks) + ")")
-    sql = (
-        f"INSERT INTO {DomainEventRow._meta.db_table} ({','.join(COLUMNS)}) VALUES "
-        f"{','.join(rows)} ON CONFLICT (key) DO NOTHING RETURNING id, kind"
-    )
+    to_json = fields["payload"].to_db_value
+    keys, kinds, subjects, payloads = [], [], [], []
+    for stored, event in unique.items():
+        keys.append(stored)
+        kinds.append(event.kind)
+        subjects.append(event.subject()[:191])
+        payloads.append(to_json(event.model_dump(mode="json"), DomainEventRow))
+    table = DomainEventRow._meta.db_table
+    if conn.capabilities.dialect == "postgres":  # one statement text, prepared once
+        sql = (
+            f"INSERT INTO {table} ({','.join(COLUMNS)}) SELECT k, c, s, p, $5, $5, 'pending', 0 "
+            f"FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::jsonb[]) "
+            f"AS t(k, c, s, p) ON CONFLICT (key) DO NOTHING RETURNING id, kind"
+        )
+        values: list[object] = [keys, kinds, subjects, payloads, now]
+    else:
+        row = "(" + ",".join("?" * len(COLUMNS)) + ")"
+        sql = (
+            f"INSERT INTO {table} ({','.join(COLUMNS)}) VALUES {','.join([row] * len(keys))} "
+            f"ON CONFLICT (key) DO NOTHING RETURNING id, kind"
+        )
+        values = []
+        for item in zip(keys, kinds, subjects, payloads, strict=True):
+            values += [*item, now, now, "pending", 0]
     inserted = sorted(
         (int(r["id"]), str(r["kind"])) for r in await conn.execute_query_dict(sql, values)
     )
@@ -262,7 +294,9 @@ async def publish_many(deps: Deps, items: Sequence[tuple[DomainEvent, str]]) -> 
         await DomainEventRow.filter(id__in=nobody).update(
             status=EventStatus.DONE, done_at=deps.now()
         )
-    if wanted:
+    if wanted and (held := _HELD.get()) is not None:
+        held.extend(wanted)
+    elif wanted:
         digest = hashlib.sha256("".join(sorted(unique)).encode()).hexdigest()[:32]
         try:
             await deps.queue.enqueue(DELIVER_MANY_JOB, wanted, job_id=f"events:{digest}")

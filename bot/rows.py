@@ -3,7 +3,9 @@ tortoise model's construction costs more than the INSERT itself (tens of microse
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from tortoise import connections
@@ -40,8 +42,11 @@ def insert_statement(
 
 def _db_value(convert: Any, value: Any, model: type[Model]) -> Any:
     # Plain values the caller generated pass as they are (the field's validators cost more
-    # than the insert); anything else (datetimes, enums, JSON) through the field.
+    # than the insert), and so do aware datetimes (which a datetime field returns as given);
+    # anything else (naive datetimes, enums, JSON) through the field.
     if value is None or type(value) in _PLAIN:
+        return value
+    if type(value) is datetime and value.tzinfo is not None:
         return value
     return convert(value, model)
 
@@ -58,6 +63,7 @@ async def insert_new(
     await upsert_rows(model, columns, rows, conflict=(), update=(), chunk=chunk)
 
 
+@functools.lru_cache(maxsize=256)
 def placeholders(dialect: str, rows: int, width: int) -> str:
     """`(?,?),(?,?)…` (`($1,$2),($3,$4)…` on PostgreSQL) for a multi-row VALUES."""
     if dialect == "postgres":
@@ -89,7 +95,7 @@ async def upsert_rows(
     }
     convert = [by_column[c].to_db_value for c in columns]
     quoted = {c: f'"{c}"' for c in (*columns, *conflict, *update)}
-    head = f'INSERT INTO "{meta.db_table}" ({",".join(quoted[c] for c in columns)}) VALUES '
+    head = f'INSERT INTO "{meta.db_table}" ({",".join(quoted[c] for c in columns)}) '
     target = (
         f" ON CONFLICT ({','.join(quoted[c] for c in conflict)}) " if conflict else " ON CONFLICT "
     )
@@ -98,8 +104,19 @@ async def upsert_rows(
         if update
         else "DO NOTHING"
     )
+    pg = conn.capabilities.dialect == "postgres"
+    if pg:  # one array a column: the same statement (prepared once) whatever the row count
+        types = [by_column[c].get_for_dialect("postgres", "SQL_TYPE") for c in columns]
+        arrays = ",".join(f"${n + 1}::{t}[]" for n, t in enumerate(types))
+        sql = f"{head}SELECT * FROM unnest({arrays}){target}{action}"
     for start in range(0, len(rows), chunk):
         part = rows[start : start + chunk]
+        if pg:
+            values: list[Any] = [
+                [_db_value(f, row[n], model) for row in part] for n, f in enumerate(convert)
+            ]
+            await conn.execute_query(sql, values)
+            continue
         values = [_db_value(f, v, model) for row in part for f, v in zip(convert, row, strict=True)]
         marks = placeholders(conn.capabilities.dialect, len(part), len(columns))
-        await conn.execute_query(head + marks + target + action, values)
+        await conn.execute_query(head + "VALUES " + marks + target + action, values)

@@ -24,7 +24,7 @@ from arq import cron
 from arq.constants import in_progress_key_prefix
 from arq.worker import Function, Worker, func
 
-from bot import contact_ways, event_delivery, inbox, retention, schedule
+from bot import contact_ways, domain_events, event_delivery, inbox, retention, schedule
 from bot.deps import Deps
 from bot.metrics import JOB_FAILURES, JOB_SECONDS
 from bot.runtime import Runtime
@@ -57,7 +57,7 @@ class InboxDrain:
     another) never process the same row at once."""
 
     SET_ROWS = 500
-    IN_FLIGHT = 2
+    IN_FLIGHT = 3
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
@@ -110,11 +110,23 @@ class InboxDrain:
         if not rows:  # every row was done already, or is in another set now
             return [0] * len(batches)
         try:
-            done = await inbox.process_rows(self.deps, rows)
+            with domain_events.held_for_caller() as published:
+                done = await inbox.process_rows(self.deps, rows)
         finally:
             with contextlib.suppress(Exception):  # the leases expire on their own
                 await inbox.release_rows(self.deps, owner, claimed)
+        await self._deliver(published)
         return [sum(row_id in done for row_id in batch) for batch in batches]
+
+    async def _deliver(self, event_ids: list[int]) -> None:
+        """The domain events the set published, delivered at once by this worker: a job of
+        theirs would wait behind every inbox job queued before it (all of a burst's)."""
+        if not event_ids:
+            return
+        try:
+            await event_delivery.process_many(self.deps, event_ids)
+        except Exception:  # left pending (or failed, with their retry): the requeue cron's
+            log.exception("inbox: delivering the set's %d domain events failed", len(event_ids))
 
     async def _claim(self, owner: str, own: list[int]) -> tuple[list[int], list[tuple[int, str]]]:
         """The set's rows: the jobs' own and the pending rows after them, less those another

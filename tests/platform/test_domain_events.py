@@ -214,12 +214,18 @@ async def test_an_earlier_open_event_outside_the_job_holds_its_subject_back(
 
 
 class _Statements(logging.Handler):
+    """The statements the database client logs (their text: the first argument)."""
+
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
-        self.count = 0
+        self.texts: list[str] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.texts)
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.count += 1
+        self.texts.append(str(record.args[0]) if record.args else record.getMessage())
 
 
 async def _deliver_counted(deps: Deps, count: int, first: int) -> int:
@@ -390,6 +396,39 @@ async def test_ledger_rows_inserted_without_models_keep_the_rows_already_there(
     assert [d.delivered_at for d in stored] == [T0] + [later] * 5
 
 
+async def test_bulk_writes_keep_one_statement_text_whatever_their_row_count(
+    deps: Deps,
+) -> None:
+    """On PostgreSQL the worker's bulk writes (`upsert_rows`, `publish_many`) send one array a
+    column, so the driver prepares each statement once instead of once per row count (a
+    prepare is a round trip and a parse on the server)."""
+    from bot.rows import insert_new
+
+    conn = connections.get("default")
+    if conn.capabilities.dialect != "postgres":
+        pytest.skip("SQLite has no arrays: its statements list their rows")
+    statements = _Statements()
+    db_log = logging.getLogger("tortoise.db_client")
+    level = db_log.level
+    db_log.setLevel(logging.DEBUG)
+    db_log.addHandler(statements)
+    try:
+        for first, count in ((0, 2), (10, 7)):
+            keys = [(added(f"wm{n}"), f"k{n}") for n in range(first, first + count)]
+            ids = await publish_many(deps, keys)
+            await insert_new(
+                EventDelivery,
+                ("event_id", "subscriber", "delivered_at"),
+                [(i, "probe.audit", T0) for i in ids],
+            )
+    finally:
+        db_log.removeHandler(statements)
+        db_log.setLevel(level)
+    inserts = [t for t in statements.texts if t.startswith("INSERT")]
+    assert len(inserts) == 4 and len(set(inserts)) == 2, inserts
+    assert await EventDelivery.all().count() == 9
+
+
 async def test_delivery_jobs_running_at_once_are_joined_into_one_set(
     batched: tuple[Deps, BatchProbe],
 ) -> None:
@@ -477,3 +516,22 @@ def test_every_subscriber_of_what_an_add_publishes_takes_a_set_at_once() -> None
     ]
     assert len(subs) >= 7
     assert [s.name for s in subs if not s.batch] == []
+
+
+def test_a_subscription_registered_later_is_found() -> None:
+    """The dispatcher keeps its subscribers per kind, and starts over when a router gains one."""
+    from bot.dispatcher import Dispatcher
+
+    router = Router("late")
+
+    @router.listen(FollowAdded)
+    async def first(deps: Deps, event: FollowAdded) -> None: ...
+
+    dispatcher = Dispatcher([router])
+    assert [s.name for s in dispatcher.subscribers("FollowAdded")] == ["late.first"]
+
+    @router.listen(FollowAdded)
+    async def second(deps: Deps, event: FollowAdded) -> None: ...
+
+    assert [s.name for s in dispatcher.subscribers("FollowAdded")] == ["late.first", "late.second"]
+    assert [s.name for s in dispatcher.subscribers()] == ["late.first", "late.second"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,6 +12,8 @@ from redis.asyncio.connection import AbstractConnection
 from tortoise import connections
 
 from bot import inbox
+from bot.deps import Deps
+from bot.domain_events import DELIVER_MANY_JOB, FollowAdded, publish_many
 from bot.events import Event
 from bot.inbox import inbox_key
 from bot.inbox_batch import InboxBatcher
@@ -18,7 +21,7 @@ from bot.router import Router
 from bot.runtime import Runtime
 from bot.settings import Settings
 from jobs.worker import InboxDrain, build_worker, process_inbox_batch
-from storage.core import HandlerRun, InboxEvent, InboxStatus
+from storage.core import DomainEventRow, EventStatus, HandlerRun, InboxEvent, InboxStatus
 
 
 def _xml(ext: str) -> str:
@@ -344,3 +347,40 @@ async def test_the_jobs_of_one_worker_share_its_drain(settings: Settings) -> Non
         assert len(drains) == 1
         assert sorted(sum(calls, [])) == [f"wj{n}" for n in range(6)]
         assert await InboxEvent.filter(status=InboxStatus.DONE).count() == 6
+
+
+async def test_a_set_delivers_the_domain_events_it_published_without_a_job(
+    settings: Settings,
+) -> None:
+    """The events a set's handlers publish are delivered by the worker right after the set: a
+    delivery job would wait behind every inbox job queued before it (a whole burst's)."""
+    got: list[str] = []
+    router = Router("probe")
+
+    @router.event_batch("probe")
+    async def on_probes(deps: Deps, events: list[Event]) -> None:
+        at = datetime(2025, 3, 1, tzinfo=UTC)
+        await publish_many(
+            deps,
+            [
+                (FollowAdded(userid="alice", external_userid=ext, at=at), ext)
+                for ext in (str(e.raw.get("ExternalUserID")) for e in events)
+            ],
+        )
+
+    @router.listen_batch(FollowAdded)
+    async def on_added(deps: Deps, events: list[FollowAdded]) -> None:
+        got.extend(e.external_userid for e in events)
+
+    async with Runtime(settings, routers=[router]) as rt:
+        await rt.deps.redis.flushdb()
+        batcher = InboxBatcher(rt.deps)
+        ids = [await _store(batcher, f"wm{n}") for n in range(3)]
+        await batcher.settled()
+        ctx: dict[str, Any] = {"deps": rt.deps}
+        assert await process_inbox_batch(ctx, [i for i in ids if i is not None]) == 3
+        assert got == ["wm0", "wm1", "wm2"]
+        statuses = await DomainEventRow.all().values_list("status", flat=True)
+        assert list(statuses) == [EventStatus.DONE] * 3
+        queued = {job.function for job in await rt.pool.queued_jobs()}
+        assert DELIVER_MANY_JOB not in queued, queued

@@ -21,7 +21,7 @@ import arq
 from tortoise.exceptions import IntegrityError
 
 from bot.deps import Deps
-from bot.domain_events import GroupJoined, GroupQuit, publish
+from bot.domain_events import GroupJoined, GroupQuit, publish_many
 from bot.events import ExternalChatEvent
 from bot.wecom_errors import WeComError
 from handlers.facts.base import event_id, from_ts, ts
@@ -183,26 +183,27 @@ async def _save_group(info: dict[str, Any]) -> CustomerGroup:
 
 
 async def _notify_new(deps: Deps, chat_id: str) -> None:
-    """Publish every fact not yet told, in WeCom's order (a join before its quit); a failure
-    leaves the fact untold so the retried job publishes it again (publishing is idempotent)."""
+    """Publish every fact not yet told, in WeCom's order (a join before its quit), in one
+    INSERT; a failure leaves them untold so the retried job publishes them again (publishing
+    is idempotent)."""
     facts = GroupMembershipEvent.filter(chat_id=chat_id, notified=False).order_by("at", "id")
-    for fact in await facts:
-        await publish_membership(deps, fact)
-        await GroupMembershipEvent.filter(id=fact.id).update(notified=True)
+    untold = list(await facts)
+    if untold:
+        await publish_many(deps, [membership_event(fact) for fact in untold])
+        await GroupMembershipEvent.filter(id__in=[f.id for f in untold]).update(notified=True)
 
 
-async def publish_membership(deps: Deps, fact: GroupMembershipEvent) -> None:
-    # Keyed by the fact's row, not its key: an adopted orphan quit is the same quit.
-    key = f"{fact.kind}:{fact.id}"
+def membership_event(fact: GroupMembershipEvent) -> tuple[GroupJoined | GroupQuit, str]:
+    """The fact's domain event and its key: the fact's row, not its key (an adopted orphan
+    quit is the same quit)."""
     who = {"chat_id": fact.chat_id, "member_id": fact.member_id}
+    key = f"{fact.kind}:{fact.id}"
     if fact.kind == "join":
         joined = GroupJoined(
             **who, member_type=fact.member_type, at=fact.at, scene=fact.scene, invitor=fact.invitor
         )
-        await publish(deps, joined, key=key)
-    else:
-        quit_ = GroupQuit(**who, member_type=fact.member_type, at=fact.at, scene=fact.scene)
-        await publish(deps, quit_, key=key)
+        return joined, key
+    return GroupQuit(**who, member_type=fact.member_type, at=fact.at, scene=fact.scene), key
 
 
 def join_scene(member_scene: Any) -> int:

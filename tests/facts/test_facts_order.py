@@ -175,12 +175,16 @@ async def test_after_a_redis_loss_a_quit_never_overtakes_its_join(
 
 
 class _Statements(logging.Handler):
-    def __init__(self) -> None:
+    """Counts the statements the database client logs (those starting with `prefix`)."""
+
+    def __init__(self, prefix: str = "") -> None:
         super().__init__(logging.DEBUG)
+        self.prefix = prefix
         self.count = 0
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.count += 1
+        text = str(record.args[0]) if record.args else record.getMessage()
+        self.count += text.replace('"', "").startswith(self.prefix)
 
 
 async def test_an_add_costs_a_bounded_number_of_statements(deps: Deps, wecom: FakeWeCom) -> None:
@@ -235,3 +239,33 @@ async def test_one_wecom_read_per_customer_per_batch(deps: Deps, wecom: FakeWeCo
     assert wecom.calls.count("get_external_contact") == 1
     assert await InboxEvent.filter(status=InboxStatus.DONE).count() == 2
     assert await FollowRelation.filter(external_userid=EXT, active=True).count() == 2
+
+
+async def test_a_groups_new_facts_are_published_in_one_statement(
+    settings: Settings, db: None, wecom: FakeWeCom, redis: Redis
+) -> None:
+    """Five customers joining at once: their facts are published together, in WeCom's order
+    (one INSERT of the events, not one each), and each subscriber hears every join once."""
+    heard: list[str] = []
+    probe = Router("probe")
+
+    @probe.listen(GroupJoined)
+    async def joined(d: Deps, event: GroupJoined) -> None:
+        heard.append(event.member_id)
+
+    deps = make_deps(settings, redis, wecom, extra=[probe])
+    exts = [f"wmJoin{n}" for n in range(5)]
+    members = [{**MEMBER, "userid": ext, "join_time": T0 + n} for n, ext in enumerate(exts)]
+    wecom.groups[CHAT] = _group(members)
+    inserts = _Statements(prefix="INSERT INTO domain_event")
+    db_log = logging.getLogger("tortoise.db_client")
+    level = db_log.level
+    db_log.setLevel(logging.DEBUG)
+    db_log.addHandler(inserts)
+    try:
+        await deliver(deps, chat_event(CHAT, "add_member", exts, T0 + 5, JoinScene="0"))
+    finally:
+        db_log.removeHandler(inserts)
+        db_log.setLevel(level)
+    assert inserts.count == 1, inserts.count
+    assert heard == exts

@@ -46,13 +46,16 @@ def settings_key(activity: Activity) -> str:
 
 
 async def version(activity: Activity) -> str:
-    """Changes whenever a fact, a participant or a setting that feeds the tables changes."""
+    """Changes whenever a fact, a participant or a setting that feeds the tables changes.
+    Read apart from the write connection (on SQLite): counting the active relations walks an
+    index of every relation (36-57 ms at 800,000), and a page asks every 2 s."""
     found = await sql.fetch(
         "SELECT (SELECT MAX(id) FROM follow_event), (SELECT MAX(id) FROM group_membership_event),"
         " (SELECT COUNT(*) FROM follow_relation WHERE active = ?),"
         " (SELECT COUNT(*) FROM lb_participant WHERE activity_id = ?),"
         " (SELECT MAX(id) FROM lb_participant WHERE activity_id = ?)",
         [True, activity.id, activity.id],
+        report=True,
     )
     data = hashlib.sha1(repr(found[0]).encode()).hexdigest()[:16]
     return f"{settings_key(activity)}{data}"

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -140,3 +142,37 @@ def fake_deps(
         templates=jinja2.Environment(autoescape=True),
         clock=clock,
     )
+
+
+class Statements(logging.Handler):
+    """The statements the database client logs (their text), those starting with `prefix`
+    (quotes ignored, case-insensitive)."""
+
+    def __init__(self, prefix: str = "") -> None:
+        super().__init__(logging.DEBUG)
+        self.prefix = prefix.upper()
+        self.texts: list[str] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.texts)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = str(record.args[0]) if record.args else record.getMessage()
+        if text.replace('"', "").lstrip().upper().startswith(self.prefix):
+            self.texts.append(text)
+
+
+@contextlib.contextmanager
+def logged_statements(prefix: str = "") -> Iterator[Statements]:
+    """Count the statements run inside (see `Statements`)."""
+    statements = Statements(prefix)
+    db_log = logging.getLogger("tortoise.db_client")
+    level = db_log.level
+    db_log.setLevel(logging.DEBUG)
+    db_log.addHandler(statements)
+    try:
+        yield statements
+    finally:
+        db_log.removeHandler(statements)
+        db_log.setLevel(level)

@@ -4,7 +4,6 @@ the batch."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from redis.asyncio import Redis
@@ -27,6 +26,7 @@ from storage.facts import (
     TimelineEntry,
 )
 from tests.facts.fakes import T0, FakeWeCom, contact_event, make_deps, run_jobs
+from tests.support import logged_statements
 
 TABLES = (Customer, FollowEvent, FollowRelation, FollowTag, TimelineEntry, DomainEventRow)
 
@@ -141,15 +141,6 @@ async def test_a_batch_of_adds_gives_what_one_by_one_gives(deps: Deps, wecom: Fa
     assert await DomainEventRow.filter(kind="FollowAdded").count() == 11
 
 
-class _Statements(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.count = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.count += 1
-
-
 async def _process(deps: Deps, wecom: FakeWeCom, first: int, count: int) -> int:
     """Store `count` adds of new customers as inbox rows (the web's welcome lane deciding
     each, as it does when it stores them), process them as one batch; the statements that
@@ -165,16 +156,8 @@ async def _process(deps: Deps, wecom: FakeWeCom, first: int, count: int) -> int:
         assert isinstance(event, ExternalContactEvent)
         await welcome.arbitrate(deps, event)
         ids.append(row.id)
-    statements = _Statements()
-    db_log = logging.getLogger("tortoise.db_client")
-    level = db_log.level
-    db_log.setLevel(logging.DEBUG)
-    db_log.addHandler(statements)
-    try:
+    with logged_statements() as statements:
         assert await inbox.process_batch(deps, ids) == count
-    finally:
-        db_log.removeHandler(statements)
-        db_log.setLevel(level)
     return statements.count
 
 

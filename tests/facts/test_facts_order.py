@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 from redis.asyncio import Redis
 
@@ -32,6 +30,7 @@ from tests.facts.fakes import (
     make_deps,
     run_jobs,
 )
+from tests.support import logged_statements
 
 EXT = "wmOrder1"
 CHAT = "wrOrderChat"
@@ -174,34 +173,13 @@ async def test_after_a_redis_loss_a_quit_never_overtakes_its_join(
     assert heard == ["join", "quit"]
 
 
-class _Statements(logging.Handler):
-    """Counts the statements the database client logs (those starting with `prefix`)."""
-
-    def __init__(self, prefix: str = "") -> None:
-        super().__init__(logging.DEBUG)
-        self.prefix = prefix
-        self.count = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        text = str(record.args[0]) if record.args else record.getMessage()
-        self.count += text.replace('"', "").startswith(self.prefix)
-
-
 async def test_an_add_costs_a_bounded_number_of_statements(deps: Deps, wecom: FakeWeCom) -> None:
     """The pair's facts are read once; the customer, the first add and the relation are
     each one upsert or conditional update (no read-then-write)."""
     wecom.contacts[EXT] = {"external_userid": EXT, "name": "张三", "type": 1}
     wecom.follows[EXT] = [{"userid": "alice", "createtime": T0, "add_way": 1}]
-    statements = _Statements()
-    db_log = logging.getLogger("tortoise.db_client")
-    level = db_log.level
-    db_log.setLevel(logging.DEBUG)
-    db_log.addHandler(statements)
-    try:
+    with logged_statements() as statements:
         await deliver(deps, contact_event("add_external_contact", "alice", EXT, T0))
-    finally:
-        db_log.removeHandler(statements)
-        db_log.setLevel(level)
     assert await FollowRelation.filter(userid="alice", external_userid=EXT, active=True).exists()
     assert (await Customer.get(external_userid=EXT)).first_added_by == "alice"
     assert statements.count <= 11, statements.count
@@ -257,15 +235,7 @@ async def test_a_groups_new_facts_are_published_in_one_statement(
     exts = [f"wmJoin{n}" for n in range(5)]
     members = [{**MEMBER, "userid": ext, "join_time": T0 + n} for n, ext in enumerate(exts)]
     wecom.groups[CHAT] = _group(members)
-    inserts = _Statements(prefix="INSERT INTO domain_event")
-    db_log = logging.getLogger("tortoise.db_client")
-    level = db_log.level
-    db_log.setLevel(logging.DEBUG)
-    db_log.addHandler(inserts)
-    try:
+    with logged_statements("INSERT INTO domain_event") as inserts:
         await deliver(deps, chat_event(CHAT, "add_member", exts, T0 + 5, JoinScene="0"))
-    finally:
-        db_log.removeHandler(inserts)
-        db_log.setLevel(level)
     assert inserts.count == 1, inserts.count
     assert heard == exts

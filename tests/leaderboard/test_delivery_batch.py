@@ -4,8 +4,6 @@ activity needs a recount."""
 
 from __future__ import annotations
 
-import logging
-
 from redis.asyncio import Redis
 
 from bot import event_delivery
@@ -15,16 +13,7 @@ from handlers.leaderboard import router as leaderboard
 from handlers.radar.router import router as radar
 from storage.core import DomainEventRow, EventStatus
 from tests.leaderboard.conftest import T0, FakeWeCom
-from tests.support import Clock, fake_deps
-
-
-class _Statements(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.count = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.count += 1
+from tests.support import Clock, fake_deps, logged_statements
 
 
 async def test_a_delivery_job_reads_the_activities_and_pending_visitors_once(
@@ -38,16 +27,8 @@ async def test_a_delivery_job_reads_the_activities_and_pending_visitors_once(
             for n in range(first, first + many)
         ]
         ids = await publish_many(deps, added)
-        statements = _Statements()
-        db_log = logging.getLogger("tortoise.db_client")
-        level = db_log.level
-        db_log.setLevel(logging.DEBUG)
-        db_log.addHandler(statements)
-        try:
+        with logged_statements() as statements:
             assert await event_delivery.process_many(deps, ids) == many
-        finally:
-            db_log.removeHandler(statements)
-            db_log.setLevel(level)
         counts.append(statements.count)
     assert counts[0] == counts[1], counts
     subscribers = {s.name for s in deps.dispatcher.subscribers("FollowAdded")}

@@ -5,7 +5,6 @@ stranded events found by the cron."""
 from __future__ import annotations
 
 import asyncio
-import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from bot.router import Router
 from bot.settings import Settings
 from storage.core import DomainEventRow, EventDelivery, EventStatus
 from tests.conftest import make_settings
-from tests.support import Clock, FakeQueue, fake_deps
+from tests.support import Clock, FakeQueue, fake_deps, logged_statements
 
 T0 = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
 
@@ -213,35 +212,12 @@ async def test_an_earlier_open_event_outside_the_job_holds_its_subject_back(
     assert await event_delivery.process_many(deps, ids) == 1
 
 
-class _Statements(logging.Handler):
-    """The statements the database client logs (their text: the first argument)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.texts: list[str] = []
-
-    @property
-    def count(self) -> int:
-        return len(self.texts)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.texts.append(str(record.args[0]) if record.args else record.getMessage())
-
-
 async def _deliver_counted(deps: Deps, count: int, first: int) -> int:
     ids = await publish_many(
         deps, [(added(f"wm{n}"), f"k{n}") for n in range(first, first + count)]
     )
-    statements = _Statements()
-    db_log = logging.getLogger("tortoise.db_client")
-    level = db_log.level
-    db_log.setLevel(logging.DEBUG)
-    db_log.addHandler(statements)
-    try:
+    with logged_statements() as statements:
         assert await event_delivery.process_many(deps, ids) == count
-    finally:
-        db_log.removeHandler(statements)
-        db_log.setLevel(level)
     return statements.count
 
 
@@ -407,12 +383,7 @@ async def test_bulk_writes_keep_one_statement_text_whatever_their_row_count(
     conn = connections.get("default")
     if conn.capabilities.dialect != "postgres":
         pytest.skip("SQLite has no arrays: its statements list their rows")
-    statements = _Statements()
-    db_log = logging.getLogger("tortoise.db_client")
-    level = db_log.level
-    db_log.setLevel(logging.DEBUG)
-    db_log.addHandler(statements)
-    try:
+    with logged_statements() as statements:
         for first, count in ((0, 2), (10, 7)):
             keys = [(added(f"wm{n}"), f"k{n}") for n in range(first, first + count)]
             ids = await publish_many(deps, keys)
@@ -421,9 +392,6 @@ async def test_bulk_writes_keep_one_statement_text_whatever_their_row_count(
                 ("event_id", "subscriber", "delivered_at"),
                 [(i, "probe.audit", T0) for i in ids],
             )
-    finally:
-        db_log.removeHandler(statements)
-        db_log.setLevel(level)
     inserts = [t for t in statements.texts if t.startswith("INSERT")]
     assert len(inserts) == 4 and len(set(inserts)) == 2, inserts
     assert await EventDelivery.all().count() == 9

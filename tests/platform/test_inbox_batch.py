@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +21,7 @@ from bot.runtime import Runtime
 from bot.settings import Settings
 from jobs.worker import InboxDrain, build_worker, process_inbox_batch
 from storage.core import DomainEventRow, EventStatus, HandlerRun, InboxEvent, InboxStatus
+from tests.support import logged_statements
 
 
 def _xml(ext: str) -> str:
@@ -59,31 +59,14 @@ async def test_a_batch_led_by_a_redelivery_still_gets_its_new_rows_processed(
         assert list(statuses) == [InboxStatus.DONE, InboxStatus.DONE]
 
 
-class _Statements(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.count = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.count += 1
-
-
 async def test_a_batch_is_read_and_marked_done_set_wise(settings: Settings) -> None:
     """Twenty rows without handlers: a constant number of statements, not a few per row."""
     async with Runtime(settings, routers=[]) as rt:
         batcher = InboxBatcher(rt.deps)
         stored = await asyncio.gather(*(_store(batcher, f"wm{n}") for n in range(20)))
         ids = [row_id for row_id in stored if row_id is not None]
-        statements = _Statements()
-        db_log = logging.getLogger("tortoise.db_client")
-        level = db_log.level
-        db_log.setLevel(logging.DEBUG)
-        db_log.addHandler(statements)
-        try:
+        with logged_statements() as statements:
             assert await inbox.process_batch(rt.deps, ids) == 20
-        finally:
-            db_log.removeHandler(statements)
-            db_log.setLevel(level)
         assert statements.count <= 4
         assert await InboxEvent.filter(status=InboxStatus.DONE).count() == 20
 
@@ -108,13 +91,8 @@ async def test_a_batch_of_redeliveries_is_one_statement_and_one_redis_round_trip
             await real_send(self, *args, **kwargs)
 
         monkeypatch.setattr(AbstractConnection, "send_packed_command", counting_send)
-        statements = _Statements()
-        db_log = logging.getLogger("tortoise.db_client")
-        level = db_log.level
-        db_log.setLevel(logging.DEBUG)
-        db_log.addHandler(statements)
         other = InboxBatcher(rt.deps)  # another process: it did not store the first four
-        try:
+        with logged_statements() as statements:
             # Three re-deliveries and two new events arriving together: one commit.
             again = await asyncio.gather(
                 *(_store(other, f"wm{n}") for n in (0, 1, 2)),
@@ -122,9 +100,6 @@ async def test_a_batch_of_redeliveries_is_one_statement_and_one_redis_round_trip
                 _store(other, "wmNew2"),
             )
             await other.settled()
-        finally:
-            db_log.removeHandler(statements)
-            db_log.setLevel(level)
         assert again[:3] == [None, None, None] and None not in again[3:]
         assert statements.count == 1
         assert sends == 1
@@ -173,17 +148,9 @@ async def test_a_redelivery_of_an_event_this_process_stored_costs_no_statement(
         first = await _store(batcher, "wmOnce")
         assert first is not None
         await batcher.settled()
-        statements = _Statements()
-        db_log = logging.getLogger("tortoise.db_client")
-        level = db_log.level
-        db_log.setLevel(logging.DEBUG)
-        db_log.addHandler(statements)
-        try:
+        with logged_statements() as statements:
             assert await _store(batcher, "wmOnce") is None
             assert await _store(batcher, "wmOnce") is None
-        finally:
-            db_log.removeHandler(statements)
-            db_log.setLevel(level)
         assert statements.count == 0
         assert [job.args[0] for job in await rt.pool.queued_jobs()] == [[first]]
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from pathlib import Path
 
 from bot.embedded_redis import EmbeddedRedis
@@ -17,6 +16,7 @@ from handlers.welcome import router as welcome_router
 from storage.core import WelcomeLog
 from storage.welcome import DefaultWelcome
 from tests.harness import Stack, running_stack
+from tests.support import logged_statements
 
 SEND = "/cgi-bin/externalcontact/send_welcome_msg"
 
@@ -154,29 +154,12 @@ async def test_an_add_no_provider_welcomes_is_decided_in_one_statement(
             }
         )
         assert isinstance(event, ExternalContactEvent)
-        statements = _Statements()
-        db_log = logging.getLogger("tortoise.db_client")
-        level = db_log.level
-        db_log.setLevel(logging.DEBUG)
-        db_log.addHandler(statements)
-        try:
+        with logged_statements() as statements:
             row = await arbitrate(s.deps, event)
             again = await arbitrate(s.deps, event)
-        finally:
-            db_log.removeHandler(statements)
-            db_log.setLevel(level)
         assert row and not again
         assert statements.count == 2  # one INSERT each run
         stored = await WelcomeLog.get(external_userid="wmNoProvider")
         assert (stored.status, stored.reason, stored.provider) == ("not_sent", "no_provider", "")
         assert stored.decided_at is not None
         assert s.corp.inbox("lina") == []
-
-
-class _Statements(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.count = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.count += 1

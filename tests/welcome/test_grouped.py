@@ -5,11 +5,9 @@ processes' lanes at once, or its send fails."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
-import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from bot.deps import ProcessState
@@ -20,6 +18,7 @@ from bot.sandbox.corp import Corp
 from bot.welcome import Welcome, WelcomeLane, arbitrate_many
 from storage.core import WelcomeLog
 from tests.harness import Stack, running_stack
+from tests.support import Statements, logged_statements
 
 SEND = "/cgi-bin/externalcontact/send_welcome_msg"
 
@@ -63,28 +62,8 @@ def add_event(s: Stack, n: int, state: str) -> ExternalContactEvent:
     return event
 
 
-class _Inserts(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.count = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.getMessage().startswith("INSERT INTO welcome_log"):
-            self.count += 1
-
-
-@contextmanager
-def counting_inserts() -> Iterator[_Inserts]:
-    inserts = _Inserts()
-    db_log = logging.getLogger("tortoise.db_client")
-    level = db_log.level
-    db_log.setLevel(logging.DEBUG)
-    db_log.addHandler(inserts)
-    try:
-        yield inserts
-    finally:
-        db_log.removeHandler(inserts)
-        db_log.setLevel(level)
+def counting_inserts() -> contextlib.AbstractContextManager[Statements]:
+    return logged_statements("INSERT INTO welcome_log")
 
 
 def welcomed(s: Stack) -> list[str]:
@@ -171,25 +150,7 @@ async def test_an_add_reads_no_setting_once_the_default_is_cached(
     ) as s:
         await DefaultWelcome.create(id=1, enabled=True, text="默认欢迎语")
         await arbitrate_many(s.deps, [add_event(s, 1, "")])
-        reads = _Selects()
-        db_log = logging.getLogger("tortoise.db_client")
-        level = db_log.level
-        db_log.setLevel(logging.DEBUG)
-        db_log.addHandler(reads)
-        try:
+        with logged_statements("SELECT") as reads:
             await arbitrate_many(s.deps, [add_event(s, 2, ""), add_event(s, 3, "")])
-        finally:
-            db_log.removeHandler(reads)
-            db_log.setLevel(level)
         assert reads.count == 0
         assert len(s.corp.welcome_messages) == 3
-
-
-class _Selects(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.count = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.getMessage().lstrip().upper().startswith("SELECT"):
-            self.count += 1

@@ -252,8 +252,9 @@ COLUMNS = (
 
 async def publish_many(deps: Deps, items: Sequence[tuple[DomainEvent, str]]) -> list[int]:
     """`publish` for many events (event, key): one INSERT … ON CONFLICT DO NOTHING and one
-    job delivering the new ones in order; keys already published are left alone. Returns the
-    ids of the events this call stored."""
+    job delivering the new ones in order (inside `held_for_caller`, their ids for the caller
+    instead); keys already published are left alone. Returns the ids of the events this call
+    stored."""
     unique: dict[str, DomainEvent] = {}
     for event, key in items:
         unique.setdefault(event_key(event.kind, key), event)

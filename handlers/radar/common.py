@@ -3,9 +3,11 @@ caches the public landing page reads on every open, and the live channel name.""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 from urllib.parse import quote
@@ -95,6 +97,29 @@ class _TTLCache:
     def __init__(self, ttl: float, size: int = 10_000) -> None:
         self.ttl, self.size = ttl, size
         self._data: OrderedDict[Any, tuple[float, Any]] = OrderedDict()
+        self._loading: dict[Any, asyncio.Future[Any]] = {}
+
+    async def load(self, key: Any, fetch: Callable[[], Awaitable[Any]]) -> Any:
+        """The cached value, or else one `fetch` shared by every caller that misses the key
+        while it runs: when a popular link's entry expires, the requests in flight wait for
+        one query instead of each running its own. None (not found) is not cached."""
+        found = self.get(key)
+        if found is not None:
+            return found
+        pending = self._loading.get(key)
+        if pending is None:
+            pending = self._loading[key] = asyncio.ensure_future(self._fetch(key, fetch))
+        # shielded: a caller that goes away (a closed connection) does not cancel the others'
+        return await asyncio.shield(pending)
+
+    async def _fetch(self, key: Any, fetch: Callable[[], Awaitable[Any]]) -> Any:
+        try:
+            value = await fetch()
+            if value is not None:
+                self.put(key, value)
+            return value
+        finally:
+            del self._loading[key]
 
     def get(self, key: Any) -> Any:
         hit = self._data.get(key)
@@ -123,25 +148,19 @@ def cached_share(token: str) -> ShareInfo | None:
 
 
 async def share_by_token(token: str) -> ShareInfo | None:
-    cached: ShareInfo | None = _shares.get(token)
-    if cached is not None:
-        return cached
-    row = await Share.get_or_none(token=token)
-    if row is None:
-        return None
-    info = ShareInfo(row.id, row.radar_id, row.userid, row.external_userid, row.chat_id)  # type: ignore[attr-defined]
-    _shares.put(token, info)
-    return info
+    async def fetch() -> ShareInfo | None:
+        row = await Share.get_or_none(token=token)
+        if row is None:
+            return None
+        return ShareInfo(row.id, row.radar_id, row.userid, row.external_userid, row.chat_id)  # type: ignore[attr-defined]
+
+    found: ShareInfo | None = await _shares.load(token, fetch)
+    return found
 
 
 async def radar_cached(radar_id: int) -> Radar | None:
-    cached: Radar | None = _radars.get(radar_id)
-    if cached is not None:
-        return cached
-    row = await Radar.get_or_none(id=radar_id)
-    if row is not None:
-        _radars.put(radar_id, row)
-    return row
+    found: Radar | None = await _radars.load(radar_id, lambda: Radar.get_or_none(id=radar_id))
+    return found
 
 
 def forget_radar(radar_id: int) -> None:

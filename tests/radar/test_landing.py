@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -11,13 +12,13 @@ from aiohttp.test_utils import TestClient
 
 from bot.deps import Deps
 from handlers.radar import RadarSettings
-from handlers.radar.common import SHARE_PURPOSE
+from handlers.radar.common import SHARE_PURPOSE, clear_caches, radar_cached, share_by_token
 from handlers.radar.followup import finalize
 from storage.contact_ways import ContactWay
 from storage.radar import Visit
 from storage.visitors import Visitor
 from tests.radar.support import first_page_src, make_radar, make_share, open_link, page_config
-from tests.support import Clock
+from tests.support import Clock, logged_statements
 
 
 async def test_random_and_forged_tokens_are_404(client: TestClient, deps: Deps, corp: None) -> None:
@@ -356,3 +357,20 @@ async def test_undrawable_older_pdf_has_no_first_page_image(
     assert (await client.get(src)).status == 404
     assert (await client.get(src)).status == 404
     assert tries == [name]
+
+
+async def test_an_expired_radar_is_read_once_by_the_opens_in_flight(deps: Deps, corp: None) -> None:
+    """A popular link's cache entry expires under load: the opens that miss it together wait
+    for one query rather than each running its own."""
+    radar = await make_radar(deps)
+    share = await make_share(deps, radar)
+    clear_caches()
+    with logged_statements("SELECT") as statements:
+        shares = await asyncio.gather(*(share_by_token(share.token) for _ in range(10)))
+        radars = await asyncio.gather(*(radar_cached(radar.id) for _ in range(10)))
+    assert {s.id for s in shares if s} == {share.id} and len(shares) == 10
+    assert {r.id for r in radars if r} == {radar.id} and len(radars) == 10
+    assert len([t for t in statements.texts if 'FROM "radar_share"' in t]) == 1, statements.texts
+    assert len([t for t in statements.texts if 'FROM "radar" ' in t]) == 1, statements.texts
+    missing = await asyncio.gather(*(radar_cached(radar.id + 99) for _ in range(3)))
+    assert missing == [None, None, None]  # not found is not cached: the next open asks again

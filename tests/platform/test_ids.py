@@ -3,6 +3,7 @@ ids made in the same millisecond still differ."""
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -25,3 +26,25 @@ def test_ids_of_one_millisecond_differ(monkeypatch: pytest.MonkeyPatch) -> None:
     made = {ids.ordered_id() for _ in range(1000)}
     assert len(made) == 1000
     assert len({one[:8] for one in made}) == 1  # same time, same prefix; the rest random
+
+
+def test_a_forked_child_does_not_repeat_its_parents_ids() -> None:
+    """The random part is read from os.urandom a page at a time: a child forked with part of a
+    page left must not make the ids its parent goes on to make."""
+    ids.ordered_id()  # the parent holds a page it has only begun
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids' random parts, then gone
+        os.close(read)
+        os.write(write, "\n".join(one[8:] for one in _ids(100)).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child = set(pipe.read().split("\n"))
+    os.waitpid(pid, 0)
+    parent = {one[8:] for one in _ids(100)}
+    assert len(child) == 100 and not child & parent
+
+
+def _ids(n: int) -> list[str]:
+    return [ids.ordered_id() for _ in range(n)]

@@ -82,11 +82,13 @@ def serve_app(port: int) -> None:
     from aiohttp import web
 
     from bot.logs import setup_logging
-    from bot.web import create_app
+    from bot.web import create_app, settled
 
     settings = load_settings(overrides={"server": {"port": port}})
     setup_logging("WARNING", False)
-    web.run_app(create_app(settings), host="127.0.0.1", port=port, print=None, access_log=None)
+    app = create_app(settings)
+    app.on_startup.append(settled)  # as `scrmbot serve` does
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
 def event_xml(corp: str, n: int, now: int) -> str:

@@ -40,7 +40,7 @@ from bot.deps import Deps  # noqa: E402
 from bot.dispatcher import Dispatcher  # noqa: E402
 from bot.embedded_redis import EmbeddedRedis  # noqa: E402
 from bot.http import wrap_view  # noqa: E402
-from bot.lifecycle import feature_lifecycle  # noqa: E402
+from bot.lifecycle import feature_lifecycle, settle_heap  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from bot.signing import Signer  # noqa: E402
 from bot.web_keys import DEPS_KEY  # noqa: E402
@@ -148,6 +148,7 @@ async def _serve(deps: Deps, rounds: int) -> None:
         ]
         for r in range(rounds)
     ]
+    settle_heap()  # as `scrmbot serve` does
     info = {"app": ports[0], "bare": ports[1], "token": share.token, "beats": beats}
     print(json.dumps(info), flush=True)
     stop = asyncio.Event()

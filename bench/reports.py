@@ -200,7 +200,7 @@ def serve(port: int) -> None:
     from aiohttp import web
 
     from bot.logs import setup_logging
-    from bot.web import create_app
+    from bot.web import create_app, settled
 
     _route_report_jobs()
     settings = load_settings(overrides={"server": {"port": port}})
@@ -208,6 +208,7 @@ def serve(port: int) -> None:
     app = create_app(settings)
     if os.environ.get("BENCH_PROBE"):
         app.cleanup_ctx.append(probe(Path(os.environ["BENCH_PROBE"])))
+    app.on_startup.append(settled)  # as `scrmbot serve` does
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 

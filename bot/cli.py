@@ -56,9 +56,10 @@ async def _until_signalled() -> None:
 async def _serve(settings: Settings) -> None:
     from aiohttp import web
 
-    from bot.web import create_app
+    from bot.web import create_app, settled
 
     app = create_app(settings, migrate=False)
+    app.on_startup.append(settled)
     runner = web.AppRunner(app, shutdown_timeout=settings.server.shutdown_timeout)
     await runner.setup()
     await web.TCPSite(runner, settings.server.host, settings.server.port).start()

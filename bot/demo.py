@@ -8,6 +8,7 @@ import logging
 from aiohttp import web
 
 from bot.conversation import publish_menu
+from bot.lifecycle import settle_heap
 from bot.runtime import Runtime
 from bot.settings import Settings
 
@@ -84,6 +85,7 @@ async def run_demo(settings: Settings, port: int, sandbox_port: int = 0) -> None
         worker = build_worker(rt, handle_signals=False)
         worker_task = asyncio.create_task(worker.async_run())
         await seed_features(rt)
+        settle_heap()
         print_urls(settings, sandbox_port)
         try:
             await _until_signalled()

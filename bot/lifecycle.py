@@ -6,6 +6,7 @@ cleanup hooks and resource exits run last, in reverse, only for what started."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -47,3 +48,17 @@ async def _quietly(name: str, what: str, hook: object, deps: Deps) -> None:
         await hook(deps)  # type: ignore[operator]
     except Exception:
         log.exception("%s hook of %s failed", what, name)
+
+
+def settle_heap() -> int:
+    """Once a process has started: collect the start-up garbage, then move every object alive
+    now (modules, classes, routes, templates, the ORM's models: 130-230 thousand) out of the
+    collector's reach, and return how many. A full collection otherwise walks them all, in the
+    event loop: measured 300-370 ms of CPU under load, each one a p99 stall for every request
+    in flight; after, 60 ms. Objects that live for the whole process are all the collector
+    loses; what requests make is collected as before."""
+    gc.collect()
+    gc.freeze()
+    frozen = gc.get_freeze_count()
+    log.info("started: %d objects moved out of the garbage collector's reach", frozen)
+    return frozen

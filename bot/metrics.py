@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hmac
 import ipaddress
 
@@ -40,6 +41,13 @@ CONTACT_WAYS = Gauge(
     "Live API-made contact ways and join ways (WeCom's quota is 500,000)",
     registry=REGISTRY,
 )
+
+GC_FROZEN = Gauge(
+    "scrmbot_gc_frozen_objects",
+    "Objects moved out of the garbage collector's reach once the process started",
+    registry=REGISTRY,
+)
+GC_FROZEN.set_function(gc.get_freeze_count)
 
 
 _FORWARDED = ("X-Forwarded-For", "X-Real-IP", "Forwarded")

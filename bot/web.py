@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from bot import callback, headers
 from bot.crypto import WeComCrypto
 from bot.deps import utcnow
+from bot.lifecycle import settle_heap
 from bot.logs import request_id
 from bot.metrics import REGISTRY, refused, scrape_allowed
 from bot.router import Router
@@ -107,6 +108,12 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(
         body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
     )
+
+
+async def settled(app: web.Application) -> None:
+    """Appended last to `on_startup` by the processes that serve (not by tests' apps, whose
+    objects come and go): see `settle_heap`."""
+    settle_heap()
 
 
 def create_app(

@@ -19,6 +19,7 @@ from arq.worker import Worker
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from bot.lifecycle import settle_heap
 from bot.runtime import Runtime
 from bot.settings import Settings
 from jobs.health import WorkerHealth
@@ -84,7 +85,9 @@ class WorkerProcess:
             async with self.runtime() as rt:
                 if rt is not None:
                     self.health.runtime = rt
-                    await self._serve(rt, build_worker(rt, handle_signals=False))
+                    worker = build_worker(rt, handle_signals=False)
+                    settle_heap()
+                    await self._serve(rt, worker)
         finally:
             await self.health.stop()
 

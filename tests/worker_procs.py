@@ -105,13 +105,13 @@ def worker_env(data_dir: Path, db_url: str, redis_url: str, api_base: str, **ext
 
 
 class WorkerProc:
-    """`python -m bot.cli worker` with its log in a file."""
+    """`python -m bot.cli worker` (or another command) with its log in a file."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, command: str = "worker") -> None:
         self.log_path = log_path
         self._log = log_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "worker"],
+            [sys.executable, "-m", "bot.cli", command],
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -127,7 +127,7 @@ class WorkerProc:
         self.proc.send_signal(sig)
 
     async def wait(self, limit: float = 60.0) -> int:
-        await until(lambda: not self.alive(), "the worker to exit", limit)
+        await until(lambda: not self.alive(), "the process to exit", limit)
         return int(self.proc.returncode)
 
     def stop(self) -> None:

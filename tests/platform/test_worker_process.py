@@ -1,5 +1,6 @@
 """`scrmbot worker` as a process: it rides out Redis outages, drains on SIGTERM, and a job
-stranded on a killed worker is picked up by another within the lease."""
+stranded on a killed worker is picked up by another within the lease. It and `scrmbot serve`
+settle their heaps once started."""
 
 from __future__ import annotations
 
@@ -31,6 +32,12 @@ class Env:
     def worker(self, name: str, **extra: object) -> WorkerProc:
         env = worker_env(self.tmp / name, self.db_url, self.redis.url, self.api_base, **extra)
         return WorkerProc(env, self.tmp / f"{name}.log")
+
+    def serve(self, name: str, port: int) -> WorkerProc:
+        env = worker_env(
+            self.tmp / name, self.db_url, self.redis.url, self.api_base, server__port=port
+        )
+        return WorkerProc(env, self.tmp / f"{name}.log", command="serve")
 
 
 @pytest.fixture
@@ -92,6 +99,37 @@ async def test_rides_out_a_redis_outage_and_drains_on_sigterm(env: Env) -> None:
             assert await is_done(inflight)
             assert "Traceback" not in worker.log()
     finally:
+        worker.stop()
+
+
+async def frozen_objects(port: int) -> float:
+    """`scrmbot_gc_frozen_objects` from a process's /metrics (0 until it answers)."""
+    try:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{port}/metrics") as resp,
+        ):
+            text = await resp.text()
+    except aiohttp.ClientError:
+        return 0
+    found = re.search(r"^scrmbot_gc_frozen_objects (\S+)$", text, re.M)
+    return float(found.group(1)) if found else 0
+
+
+async def test_started_processes_move_their_start_up_objects_out_of_the_collectors_reach(
+    env: Env,
+) -> None:
+    """A full collection walks every object alive; the start-up ones (modules, routes, models)
+    live as long as the process, and walking them stalled every request in flight."""
+    web_port, health = free_port(), free_port()
+    web = env.serve("web", web_port)
+    worker = env.worker("w1", worker__health_port=health)
+    try:
+        for name, port in (("web", web_port), ("worker", health)):
+            await until(lambda p=port: _status_is(p, 200), f"the {name} process to be ready")
+            assert await frozen_objects(port) > 50_000, name
+    finally:
+        web.stop()
         worker.stop()
 
 

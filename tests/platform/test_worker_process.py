@@ -29,15 +29,9 @@ class Env:
     wecom: FakeWeCom
     api_base: str
 
-    def worker(self, name: str, **extra: object) -> WorkerProc:
+    def worker(self, name: str, command: str = "worker", **extra: object) -> WorkerProc:
         env = worker_env(self.tmp / name, self.db_url, self.redis.url, self.api_base, **extra)
-        return WorkerProc(env, self.tmp / f"{name}.log")
-
-    def serve(self, name: str, port: int) -> WorkerProc:
-        env = worker_env(
-            self.tmp / name, self.db_url, self.redis.url, self.api_base, server__port=port
-        )
-        return WorkerProc(env, self.tmp / f"{name}.log", command="serve")
+        return WorkerProc(env, self.tmp / f"{name}.log", command)
 
 
 @pytest.fixture
@@ -122,7 +116,7 @@ async def test_started_processes_move_their_start_up_objects_out_of_the_collecto
     """A full collection walks every object alive; the start-up ones (modules, routes, models)
     live as long as the process, and walking them stalled every request in flight."""
     web_port, health = free_port(), free_port()
-    web = env.serve("web", web_port)
+    web = env.worker("web", command="serve", server__port=web_port)
     worker = env.worker("w1", worker__health_port=health)
     try:
         for name, port in (("web", web_port), ("worker", health)):

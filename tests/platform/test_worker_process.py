@@ -49,15 +49,21 @@ async def env(tmp_path: Path, db_url: str) -> AsyncIterator[Env]:
         redis.stop()
 
 
-async def ready(port: int) -> int:
+async def get(port: int, path: str) -> tuple[int, str]:
+    """(status, body) of a GET on this machine; (0, "") while nothing answers."""
     try:
         async with (
             aiohttp.ClientSession() as session,
-            session.get(f"http://127.0.0.1:{port}/readyz") as resp,
+            session.get(f"http://127.0.0.1:{port}{path}") as resp,
         ):
-            return resp.status
+            return resp.status, await resp.text()
     except aiohttp.ClientError:
-        return 0
+        return 0, ""
+
+
+async def ready(port: int) -> int:
+    status, _ = await get(port, "/readyz")
+    return status
 
 
 async def test_rides_out_a_redis_outage_and_drains_on_sigterm(env: Env) -> None:
@@ -98,14 +104,7 @@ async def test_rides_out_a_redis_outage_and_drains_on_sigterm(env: Env) -> None:
 
 async def frozen_objects(port: int) -> float:
     """`scrmbot_gc_frozen_objects` from a process's /metrics (0 until it answers)."""
-    try:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.get(f"http://127.0.0.1:{port}/metrics") as resp,
-        ):
-            text = await resp.text()
-    except aiohttp.ClientError:
-        return 0
+    _, text = await get(port, "/metrics")
     found = re.search(r"^scrmbot_gc_frozen_objects (\S+)$", text, re.M)
     return float(found.group(1)) if found else 0
 

@@ -109,6 +109,23 @@ async def test_beats_give_duration_and_progress(
     assert visit.finalized
 
 
+async def test_a_beat_answers_404_for_a_forged_link_and_400_for_another_links_key(
+    client: TestClient, deps: Deps, corp: None
+) -> None:
+    radar = await make_radar(deps)
+    share, other = await make_share(deps, radar), await make_share(deps, radar)
+    _, html = await open_link(client, f"/r/{share.token}")
+    cfg = page_config(html)
+    body = f'{{"k":"{cfg["key"]}","t":1}}'
+    rid, _, mac = share.token.partition(".")
+    forged = rid + "." + mac[:-1] + ("A" if mac[-1] != "A" else "B")
+    assert (await client.post(f"/r/{forged}/beat", data=body)).status == 404
+    assert (await client.post("/r/abc/beat", data=body)).status == 404
+    assert (await client.post(f"/r/{other.token}/beat", data=body)).status == 400
+    assert (await client.post(cfg["beat"], data=body)).status == 204
+    assert cfg["beat"] == f"/r/{share.token}/beat"
+
+
 async def test_beats_are_rate_limited(client: TestClient, deps: Deps, corp: None) -> None:
     radar = await make_radar(deps)
     share = await make_share(deps, radar)

@@ -51,13 +51,15 @@ async def process_inbox_batch(ctx: dict[str, Any], row_ids: list[int]) -> int:
 
 
 class InboxDrain:
-    """Sets of inbox rows, two at a time per worker (one's WeCom reads overlap the other's
-    writes): the queued batches' rows, topped up with pending rows past the last set up to
-    `SET_ROWS`, each row leased in Redis for its set so that two sets (of this worker or
-    another) never process the same row at once."""
+    """Sets of inbox rows, up to `IN_FLIGHT` at a time per worker (one's WeCom reads and
+    database round trips overlap the others' work): the queued batches' rows, topped up with
+    pending rows past the last set up to `SET_ROWS`, each row leased in Redis for its set so
+    that two sets (of this worker or another) never process the same row at once."""
 
     SET_ROWS = 500
-    IN_FLIGHT = 3
+    # bench.callbacks' drain: 3 sets in flight left the worker waiting a third of the time
+    # (2,060 events/s on SQLite, 2,190 on PostgreSQL); 12 keep it busy (2,600 and 2,630-2,760).
+    IN_FLIGHT = 12
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps

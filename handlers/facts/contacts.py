@@ -90,15 +90,16 @@ async def _added(deps: Deps, events: list[ExternalContactEvent]) -> None:
 
 async def _added_slice(deps: Deps, events: list[ExternalContactEvent]) -> None:
     exts = list(dict.fromkeys(e.external_user_id for e in events))
-    gate = asyncio.Semaphore(WECOM_READS)
     # The set's rate tokens in one round trip to the shared bucket, not one per read.
     await deps.wecom.reserve_external_contacts(sum(not remembered(_memo_key(x)) for x in exts))
+    data: dict[str, dict[str, Any]] = {}
+    todo = iter(exts)
 
-    async def read(ext: str) -> dict[str, Any]:
-        async with gate:
-            return await _fetch(deps, ext)
+    async def reader() -> None:  # a few readers share the set: not a task per customer
+        for ext in todo:
+            data[ext] = await _fetch(deps, ext)
 
-    data = dict(zip(exts, await asyncio.gather(*(read(x) for x in exts)), strict=True))
+    await asyncio.gather(*(reader() for _ in range(min(WECOM_READS, len(exts)))))
     await upsert_customers(
         [data[x].get("external_contact") or {"external_userid": x} for x in exts]
     )

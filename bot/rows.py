@@ -6,11 +6,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
+
+M = TypeVar("M", bound=Model)
 
 
 async def insert_rows(
@@ -63,6 +65,15 @@ async def insert_new(
     await upsert_rows(model, columns, rows, conflict=(), update=(), chunk=chunk)
 
 
+async def insert_new_returning(
+    model: type[M], columns: Sequence[str], rows: Sequence[Sequence[Any]], chunk: int = 1000
+) -> list[M]:
+    """`insert_new`, returning the rows it inserted as model instances (not those a unique key
+    kept out): no second read for the ids of rows just written."""
+    found = await upsert_rows(model, columns, rows, (), (), chunk=chunk, returning=True)
+    return [model._init_from_db(**row) for row in found]
+
+
 @functools.lru_cache(maxsize=256)
 def placeholders(dialect: str, rows: int, width: int) -> str:
     """`(?,?),(?,?)…` (`($1,$2),($3,$4)…` on PostgreSQL) for a multi-row VALUES."""
@@ -80,14 +91,17 @@ async def upsert_rows(
     conflict: Sequence[str],
     update: Sequence[str],
     chunk: int = 1000,
-) -> None:
+    returning: bool = False,
+) -> list[dict[str, Any]]:
     """Multi-row `INSERT … ON CONFLICT (conflict) DO UPDATE SET` each of `update` to the new
     row's value (`DO NOTHING` when `update` is empty; on any unique key when `conflict` is
     empty too), `chunk` rows a statement: the upserts of `bulk_create(on_conflict=…)` without
     a model instance per row. Values are converted by their fields as in `insert_rows`; the
-    rows must not repeat a conflict key."""
+    rows must not repeat a conflict key. With `returning`, the rows written (every column, as
+    the database gives them); else []."""
+    written: list[dict[str, Any]] = []
     if not rows:
-        return
+        return written
     conn = connections.get("default")
     meta = model._meta
     by_column = {
@@ -103,7 +117,7 @@ async def upsert_rows(
         "DO UPDATE SET " + ",".join(f"{quoted[c]}=excluded.{quoted[c]}" for c in update)
         if update
         else "DO NOTHING"
-    )
+    ) + (" RETURNING *" if returning else "")
     pg = conn.capabilities.dialect == "postgres"
     if pg:  # one array a column: the same statement (prepared once) whatever the row count
         types = [by_column[c].get_for_dialect("postgres", "SQL_TYPE") for c in columns]
@@ -115,8 +129,15 @@ async def upsert_rows(
             values: list[Any] = [
                 [_db_value(f, row[n], model) for row in part] for n, f in enumerate(convert)
             ]
-            await conn.execute_query(sql, values)
-            continue
-        values = [_db_value(f, v, model) for row in part for f, v in zip(convert, row, strict=True)]
-        marks = placeholders(conn.capabilities.dialect, len(part), len(columns))
-        await conn.execute_query(head + "VALUES " + marks + target + action, values)
+            statement = sql
+        else:
+            values = [
+                _db_value(f, v, model) for row in part for f, v in zip(convert, row, strict=True)
+            ]
+            marks = placeholders(conn.capabilities.dialect, len(part), len(columns))
+            statement = head + "VALUES " + marks + target + action
+        if returning:  # execute_query drops what an INSERT returns on PostgreSQL
+            written += await conn.execute_query_dict(statement, values)
+        else:
+            await conn.execute_query(statement, values)
+    return written

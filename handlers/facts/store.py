@@ -15,7 +15,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
 from bot.domain_events import FollowAdded, FollowEnded, TagsMarked, publish, publish_many
-from bot.rows import insert_new, upsert_rows
+from bot.rows import insert_new, insert_new_returning, upsert_rows
 from handlers.facts.base import from_ts, ts
 from storage.facts import (
     CorpTag,
@@ -273,8 +273,9 @@ async def _record_distinct_adds(deps: Deps, adds: list[NewAdd]) -> None:
             row = (a.key, a.userid, a.external_userid, "add", a.at, a.add_way, a.state[:64])
             new.append((*row, "", str(FactSource.CALLBACK)))
     if new:  # a re-delivered add finds its stored fact
-        await insert_new(FollowEvent, FACT_COLUMNS, new)
-        facts |= {e.key: e for e in await FollowEvent.filter(key__in=[f[0] for f in new])}
+        facts |= {e.key: e for e in await insert_new_returning(FollowEvent, FACT_COLUMNS, new)}
+        if kept_out := [f[0] for f in new if f[0] not in facts]:  # stored meanwhile
+            facts |= {e.key: e for e in await FollowEvent.filter(key__in=kept_out)}
     for a in adds:
         fact, events = facts[a.key], known[(a.userid, a.external_userid)]
         if all(e.id != fact.id for e in events):

@@ -246,3 +246,27 @@ async def test_a_set_whose_welcomes_fail_together_decides_them_one_by_one(
     monkeypatch.setattr(welcome, "arbitrate_many", arbitrate_many)
     assert await inbox.process(deps, ids[2]) is InboxStatus.DONE
     assert await WelcomeLog.all().count() == 4
+
+
+async def test_facts_inserted_with_returning_are_the_models_a_read_gives(deps: Deps) -> None:
+    """`insert_new_returning`: over several statements, only the rows it wrote come back (a
+    key stored before is kept out and not returned), each the model a SELECT would build."""
+    from bot.rows import insert_new_returning
+    from handlers.facts.store import FACT_COLUMNS
+
+    await record_add(deps, userid="alice", external_userid="wm0", at=T0, key="add:0")
+    rows = [
+        (f"add:{n}", "alice", f"wm{n}", "add", from_ts(1_700_000_000 + n), n, "s", "", "sync")
+        for n in range(5)
+    ]
+    written = await insert_new_returning(FollowEvent, FACT_COLUMNS, rows, chunk=2)
+    assert [e.key for e in written] == [f"add:{n}" for n in range(1, 5)]
+    for fact in written:
+        stored = await FollowEvent.get(key=fact.key)
+        assert (fact.id, fact.at, fact.add_way, fact.source) == (
+            stored.id,
+            stored.at,
+            stored.add_way,
+            stored.source,
+        )
+    assert written[0].at == from_ts(1_700_000_001) and written[0].at.tzinfo is not None

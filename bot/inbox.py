@@ -13,6 +13,7 @@ import logging
 import random
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -99,13 +100,38 @@ async def store(xml: str, event: Event, now: datetime) -> tuple[InboxEvent, bool
     return row, True
 
 
-def job_id(row: InboxEvent) -> str:
+@dataclass(slots=True)
+class StoredRow:
+    """What processing needs of an inbox row, read as plain values (no model instance: a
+    worker's set is hundreds of rows)."""
+
+    id: int
+    key: str
+    xml: str
+    attempts: int
+    replied: bool
+
+
+STORED_FIELDS = ("id", "key", "xml", "attempts", "replied")
+CLOSED = (InboxStatus.DONE, InboxStatus.DEAD)
+
+
+async def open_rows(row_ids: list[int]) -> list[StoredRow]:
+    """The rows of `row_ids` still to process (neither done nor dead), in id order."""
+    found = InboxEvent.filter(id__in=row_ids, status__not_in=CLOSED).order_by("id")
+    return [
+        StoredRow(int(i), str(k), str(x), int(a), bool(r))
+        for i, k, x, a, r in await found.values_list(*STORED_FIELDS)
+    ]
+
+
+def job_id(row: InboxEvent | StoredRow) -> str:
     # The content key (not the row id, which a new database reuses) plus the attempt number:
     # arq refuses an id it still holds a result for.
     return f"inbox:{row.key[:24]}:{row.attempts}"
 
 
-async def enqueue(deps: Deps, row: InboxEvent, defer_by: float | None = None) -> bool:
+async def enqueue(deps: Deps, row: InboxEvent | StoredRow, defer_by: float | None = None) -> bool:
     """Best effort: when Redis is down the row stays pending and the cron picks it up."""
     try:
         await deps.queue.enqueue(PROCESS_JOB, row.id, job_id=job_id(row), defer_by=defer_by)
@@ -128,7 +154,7 @@ async def press(deps: Deps, row_id: int, event: TemplateCardEvent) -> CardReply 
     return await deps.dispatcher.dispatch_button(deps, event)
 
 
-async def _run_button(deps: Deps, row: InboxEvent, event: TemplateCardEvent) -> None:
+async def _run_button(deps: Deps, row: StoredRow, event: TemplateCardEvent) -> None:
     """The slow path of a card click: the handler's update goes out via the API, once."""
     reply = await press(deps, row.id, event)
     if reply is not None and event.response_code and not row.replied:
@@ -137,7 +163,7 @@ async def _run_button(deps: Deps, row: InboxEvent, event: TemplateCardEvent) -> 
         await InboxEvent.filter(id=row.id).update(replied=True)
 
 
-async def _run_all(deps: Deps, row: InboxEvent, event: Event, done: set[str]) -> list[str]:
+async def _run_all(deps: Deps, row: StoredRow, event: Event, done: set[str]) -> list[str]:
     errors: list[str] = []
     specials: list[tuple[str, Callable[[], Awaitable[object]]]] = []
     if isinstance(event, TemplateCardEvent):
@@ -171,9 +197,11 @@ def backoff(deps: Deps, attempts: int) -> float:
 
 async def process(deps: Deps, row_id: int) -> InboxStatus | None:
     """Run the handlers of one inbox row; safe to call twice (arq may run a job twice)."""
-    row = await InboxEvent.get_or_none(id=row_id)
-    if row is None or row.status in (InboxStatus.DONE, InboxStatus.DEAD):
-        return row.status if row else None
+    found = await open_rows([row_id])
+    if not found:  # done or dead already (or gone)
+        closed = await InboxEvent.get_or_none(id=row_id)
+        return closed.status if closed else None
+    row = found[0]
     ledger = await HandlerRun.filter(inbox_id=row.id).values_list("handler", flat=True)
     status = await _process_row(deps, row, {str(h) for h in ledger})
     if status is InboxStatus.DONE:
@@ -193,8 +221,7 @@ async def process_batch(deps: Deps, row_ids: list[int]) -> int:
 
 async def process_rows(deps: Deps, row_ids: list[int]) -> set[int]:
     """`process_batch`, returning the ids of the rows done."""
-    rows = await InboxEvent.filter(id__in=row_ids).order_by("id")
-    rows = [r for r in rows if r.status not in (InboxStatus.DONE, InboxStatus.DEAD)]
+    rows = await open_rows(row_ids)
     if not rows:
         return set()
     runs: dict[int, set[str]] = {r.id: set() for r in rows}
@@ -281,11 +308,11 @@ def _claim_keys(rows: list[tuple[int, str]]) -> list[str]:
     return [f"scrmbot:inbox:claim:{i}:{key[:24]}" for i, key in rows]
 
 
-Item = tuple[InboxEvent, Event | None]
+Item = tuple[StoredRow, Event | None]
 
 
 def _segments(
-    deps: Deps, rows: list[InboxEvent]
+    deps: Deps, rows: list[StoredRow]
 ) -> list[tuple[list[EventRoute] | None, list[Item]]]:
     """Runs of consecutive rows handled by the same batch handlers (and nothing else but the
     welcome safety net), and every other row alone (routes None), in the rows' order."""
@@ -338,7 +365,7 @@ async def _process_segment(
 
 
 async def _welcome_safety_net(
-    deps: Deps, adds: list[tuple[InboxEvent, ExternalContactEvent]], errors: dict[int, list[str]]
+    deps: Deps, adds: list[tuple[StoredRow, ExternalContactEvent]], errors: dict[int, list[str]]
 ) -> None:
     """The web's lane almost always decided already: one read tells which; the others are
     decided together (`welcome.arbitrate_many`: one claim INSERT for them all), and one by
@@ -377,13 +404,13 @@ async def _mark_done(deps: Deps, row_ids: list[int]) -> None:
         )
 
 
-async def _process_row(deps: Deps, row: InboxEvent, done: set[str]) -> InboxStatus:
+async def _process_row(deps: Deps, row: StoredRow, done: set[str]) -> InboxStatus:
     """DONE (for the caller to record), or the failure recorded with its retry."""
     event = parse_row(row.xml)
     return await _finish_row(deps, row, await _run_all(deps, row, event, done))
 
 
-async def _finish_row(deps: Deps, row: InboxEvent, errors: list[str]) -> InboxStatus:
+async def _finish_row(deps: Deps, row: StoredRow, errors: list[str]) -> InboxStatus:
     if not errors:
         return InboxStatus.DONE
     attempts = row.attempts + 1

@@ -33,7 +33,7 @@ from bot.events import (
 from bot.metrics import INBOX_LAG, INBOX_PENDING
 from bot.replies import CardReply
 from bot.router import EventRoute
-from bot.rows import insert_new
+from bot.rows import insert_new, select_in
 from storage.core import HandlerRun, InboxEvent, InboxStatus
 
 log = logging.getLogger(__name__)
@@ -225,8 +225,7 @@ async def process_rows(deps: Deps, row_ids: list[int]) -> set[int]:
     if not rows:
         return set()
     runs: dict[int, set[str]] = {r.id: set() for r in rows}
-    ledger = HandlerRun.filter(inbox_id__in=list(runs)).values_list("inbox_id", "handler")
-    for inbox_id, handler in await ledger:
+    for inbox_id, handler in await select_in(HandlerRun, ("inbox_id", "handler"), "inbox_id", runs):
         runs[int(inbox_id)].add(str(handler))
     done: list[int] = []
     with batch_scope():  # one WeCom read per customer per batch, and the like

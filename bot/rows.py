@@ -1,10 +1,12 @@
 """Insert plain rows without building model instances, for group-commit hot paths where a
-tortoise model's construction costs more than the INSERT itself (tens of microseconds each)."""
+tortoise model's construction costs more than the INSERT itself (tens of microseconds each),
+and read plain rows by a long list of keys."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -72,6 +74,31 @@ async def insert_new_returning(
     kept out): no second read for the ids of rows just written."""
     found = await upsert_rows(model, columns, rows, (), (), chunk=chunk, returning=True)
     return [model._init_from_db(**row) for row in found]
+
+
+async def select_in(
+    model: type[Model], columns: Sequence[str], column: str, values: Collection[str | int]
+) -> list[tuple[Any, ...]]:
+    """`columns` of the rows whose `column` is one of `values`, as the database gives them
+    (plain text and integer columns): the list goes as one parameter, an array on PostgreSQL
+    and a JSON list on SQLite, where the query builder would wrap each of hundreds of values
+    in objects of its own (a few ms a statement)."""
+    if not values:
+        return []
+    conn = connections.get("default")
+    meta = model._meta
+    by_column = {c: meta.fields_map[name] for name, c in meta.fields_db_projection.items()}
+    quoted = ",".join(f'"{c}"' for c in columns)
+    head = f'SELECT {quoted} FROM "{meta.db_table}"'
+    if conn.capabilities.dialect == "postgres":
+        sql_type = by_column[column].get_for_dialect("postgres", "SQL_TYPE")
+        sql = f'{head} WHERE "{column}" = ANY($1::{sql_type}[])'
+        param: Any = list(values)
+    else:
+        sql = f'{head} WHERE "{column}" IN (SELECT value FROM json_each(?))'
+        param = json.dumps(list(values))
+    _, rows = await conn.execute_query(sql, [param])
+    return [tuple(row) for row in rows]
 
 
 @functools.lru_cache(maxsize=256)

@@ -20,6 +20,7 @@ from typing import Any
 from bot.deps import Deps
 from bot.events import Event, ExternalContactEvent
 from bot.metrics import WELCOMES
+from bot.rows import select_in
 from bot.wecom_errors import WeComError
 from storage.core import WelcomeLog
 from storage.sql import fetch_dicts
@@ -65,7 +66,7 @@ def welcome_key(event: ExternalContactEvent) -> str:
 async def decided(events: list[ExternalContactEvent]) -> set[str]:
     """The welcome keys of these adds that were already claimed (one read)."""
     keys = {welcome_key(e) for e in events}
-    return {str(k) for k in await WelcomeLog.filter(key__in=keys).values_list("key", flat=True)}
+    return {str(k) for (k,) in await select_in(WelcomeLog, ("key",), "key", keys)}
 
 
 async def choose(deps: Deps, event: ExternalContactEvent) -> tuple[str, Welcome] | None:

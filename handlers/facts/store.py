@@ -15,7 +15,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
 from bot.domain_events import FollowAdded, FollowEnded, TagsMarked, publish, publish_many
-from bot.rows import insert_new, insert_new_returning, upsert_rows
+from bot.rows import insert_new, insert_new_returning, select_in, upsert_rows
 from handlers.facts.base import from_ts, ts
 from storage.facts import (
     CorpTag,
@@ -435,8 +435,9 @@ async def set_many_follow_tags(wanted: dict[tuple[str, str], tuple[list[str], da
     if not wanted:
         return
     current: defaultdict[tuple[str, str], set[str]] = defaultdict(set)
-    rows = FollowTag.filter(external_userid__in={ext for _, ext in wanted})
-    for userid, ext, tag_id in await rows.values_list("userid", "external_userid", "tag_id"):
+    exts = {ext for _, ext in wanted}
+    columns = ("userid", "external_userid", "tag_id")
+    for userid, ext, tag_id in await select_in(FollowTag, columns, "external_userid", exts):
         current[(str(userid), str(ext))].add(str(tag_id))
     new: list[tuple[str, str, str, datetime]] = []
     for (userid, ext), (tag_ids, at) in wanted.items():

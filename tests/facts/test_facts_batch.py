@@ -270,3 +270,23 @@ async def test_facts_inserted_with_returning_are_the_models_a_read_gives(deps: D
             stored.source,
         )
     assert written[0].at == from_ts(1_700_000_001) and written[0].at.tzinfo is not None
+
+
+async def test_rows_read_by_a_long_key_list_in_one_statement(deps: Deps) -> None:
+    """`select_in`: a list of a thousand keys (most matching nothing) is one statement with
+    one parameter, and gives the matching rows' columns."""
+    from bot.rows import select_in
+
+    await FollowTag.bulk_create(
+        [
+            FollowTag(userid="alice", external_userid=f"wm{n}", tag_id="etVIP", added_at=T0)
+            for n in (3, 700)
+        ]
+    )
+    exts = {f"wm{n}" for n in range(1000)}
+    columns = ("userid", "external_userid", "tag_id")
+    with logged_statements() as statements:
+        found = await select_in(FollowTag, columns, "external_userid", exts)
+    assert sorted(found) == [("alice", "wm3", "etVIP"), ("alice", "wm700", "etVIP")]
+    assert len(statements.texts) == 1
+    assert await select_in(FollowTag, columns, "external_userid", set()) == []

@@ -87,11 +87,11 @@ async def select_in(
         return []
     conn = connections.get("default")
     meta = model._meta
-    by_column = {c: meta.fields_map[name] for name, c in meta.fields_db_projection.items()}
     quoted = ",".join(f'"{c}"' for c in columns)
     head = f'SELECT {quoted} FROM "{meta.db_table}"'
     if conn.capabilities.dialect == "postgres":
-        sql_type = by_column[column].get_for_dialect("postgres", "SQL_TYPE")
+        field = meta.fields_map[meta.fields_db_projection_reverse[column]]
+        sql_type = field.get_for_dialect("postgres", "SQL_TYPE")
         sql = f'{head} WHERE "{column}" = ANY($1::{sql_type}[])'
         param: Any = list(values)
     else:

@@ -34,7 +34,7 @@ from bot.metrics import INBOX_LAG, INBOX_PENDING
 from bot.replies import CardReply
 from bot.router import EventRoute
 from bot.rows import insert_new, select_in
-from storage.core import HandlerRun, InboxEvent, InboxStatus
+from storage.core import INBOX_FINISHED, HandlerRun, InboxEvent, InboxStatus
 
 log = logging.getLogger(__name__)
 BUTTON_RUN = "core.button"
@@ -113,12 +113,11 @@ class StoredRow:
 
 
 STORED_FIELDS = ("id", "key", "xml", "attempts", "replied")
-CLOSED = (InboxStatus.DONE, InboxStatus.DEAD)
 
 
 async def open_rows(row_ids: list[int]) -> list[StoredRow]:
     """The rows of `row_ids` still to process (neither done nor dead), in id order."""
-    found = InboxEvent.filter(id__in=row_ids, status__not_in=CLOSED).order_by("id")
+    found = InboxEvent.filter(id__in=row_ids, status__not_in=INBOX_FINISHED).order_by("id")
     return [
         StoredRow(int(i), str(k), str(x), int(a), bool(r))
         for i, k, x, a, r in await found.values_list(*STORED_FIELDS)

@@ -9,11 +9,10 @@ from datetime import timedelta
 
 from bot.deps import Deps
 from bot.sessions import prune as prune_sessions
-from storage.core import HandlerRun, InboxEvent, InboxStatus
+from storage.core import INBOX_FINISHED, HandlerRun, InboxEvent
 
 log = logging.getLogger(__name__)
 BATCH = 1000
-_FINISHED = (InboxStatus.DONE, InboxStatus.DEAD)
 
 
 async def prune_inbox(deps: Deps) -> int:
@@ -24,7 +23,7 @@ async def prune_inbox(deps: Deps) -> int:
     removed = 0
     while True:
         ids = (
-            await InboxEvent.filter(received_at__lt=cutoff, status__in=_FINISHED)
+            await InboxEvent.filter(received_at__lt=cutoff, status__in=INBOX_FINISHED)
             .limit(BATCH)
             .values_list("id", flat=True)
         )

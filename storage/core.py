@@ -16,6 +16,9 @@ class InboxStatus(StrEnum):
     DEAD = "dead"  # gave up; shown to admins
 
 
+INBOX_FINISHED = (InboxStatus.DONE, InboxStatus.DEAD)  # nothing left to process
+
+
 class InboxEvent(Model):
     """One decrypted WeCom callback, written before the 200 is sent."""
 

@@ -14,6 +14,8 @@ from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
+from storage.sql import conn, fetch, is_sqlite
+
 M = TypeVar("M", bound=Model)
 
 
@@ -85,20 +87,15 @@ async def select_in(
     in objects of its own (a few ms a statement)."""
     if not values:
         return []
-    conn = connections.get("default")
     meta = model._meta
-    quoted = ",".join(f'"{c}"' for c in columns)
-    head = f'SELECT {quoted} FROM "{meta.db_table}"'
-    if conn.capabilities.dialect == "postgres":
-        field = meta.fields_map[meta.fields_db_projection_reverse[column]]
-        sql_type = field.get_for_dialect("postgres", "SQL_TYPE")
-        sql = f'{head} WHERE "{column}" = ANY($1::{sql_type}[])'
-        param: Any = list(values)
+    param: Any
+    if is_sqlite(conn()):
+        where, param = "IN (SELECT value FROM json_each(?))", json.dumps(list(values))
     else:
-        sql = f'{head} WHERE "{column}" IN (SELECT value FROM json_each(?))'
-        param = json.dumps(list(values))
-    _, rows = await conn.execute_query(sql, [param])
-    return [tuple(row) for row in rows]
+        field = meta.fields_map[meta.fields_db_projection_reverse[column]]
+        where, param = f"= ANY(?::{field.get_for_dialect('postgres', 'SQL_TYPE')}[])", list(values)
+    quoted = ",".join(f'"{c}"' for c in columns)
+    return await fetch(f'SELECT {quoted} FROM "{meta.db_table}" WHERE "{column}" {where}', [param])
 
 
 @functools.lru_cache(maxsize=256)

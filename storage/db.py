@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.context import TortoiseContext
 
 log = logging.getLogger(__name__)
@@ -43,9 +44,27 @@ def normalise_url(url: str) -> str:
     return url
 
 
+async def _keep_session(_connection: Any) -> None:
+    """What a PostgreSQL connection needs before the pool hands it to the next statement:
+    nothing beyond the rollback of an open transaction, which asyncpg always does. By default
+    asyncpg's pool also sends `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET
+    ALL;` at every release, a round trip and server work for every statement run outside a
+    transaction. The service leaves no session state to reset: its settings are `SET LOCAL`,
+    its advisory locks are transaction locks, it listens to nothing and holds no cursor."""
+
+
+def connection_config(url: str) -> str | dict[str, Any]:
+    url = normalise_url(url)
+    if not url.startswith("postgres://"):
+        return url
+    config = expand_db_url(url)
+    config["credentials"]["reset"] = _keep_session
+    return config
+
+
 def tortoise_config(url: str) -> dict[str, Any]:
     return {
-        "connections": {"default": normalise_url(url)},
+        "connections": {"default": connection_config(url)},
         "apps": {
             "models": {
                 "models": MODEL_MODULES,

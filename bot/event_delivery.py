@@ -29,7 +29,7 @@ from bot.domain_events import DELIVER_JOB, DomainEvent, StoredEvent, enqueue, jo
 from bot.group_commit import GroupCommit
 from bot.inbox import backoff
 from bot.router_types import Subscription
-from bot.rows import insert_new
+from bot.rows import insert_new, update_in
 from storage.core import DomainEventRow, EventDelivery, EventStatus
 
 log = logging.getLogger(__name__)
@@ -281,18 +281,9 @@ _OPEN_VALUES = frozenset(s.value for s in OPEN)
 
 
 async def _mark_done(deps: Deps, event_ids: list[int]) -> None:
-    """The delivered events: one UPDATE, without building the query per call."""
-    conn = connections.get("default")
-    now = DomainEventRow._meta.fields_map["done_at"].to_db_value(deps.now(), DomainEventRow)
-    head = f"UPDATE {DomainEventRow._meta.db_table} SET status = "
-    if conn.capabilities.dialect == "postgres":
-        sql = f"{head}$1, done_at = $2, last_error = NULL WHERE id = ANY($3::bigint[])"
-        values: list[object] = [EventStatus.DONE.value, now, event_ids]
-    else:
-        marks = ",".join("?" * len(event_ids))
-        sql = f"{head}?, done_at = ?, last_error = NULL WHERE id IN ({marks})"
-        values = [EventStatus.DONE.value, now, *event_ids]
-    await conn.execute_query(sql, values)
+    """The delivered events: one UPDATE."""
+    changes = {"status": EventStatus.DONE, "done_at": deps.now(), "last_error": None}
+    await update_in(DomainEventRow, changes, "id", event_ids)
 
 
 def _feature(sub: Subscription) -> str:

@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
 
 from bot import conversation, welcome
 from bot.batch_memo import batch_scope
@@ -33,8 +32,9 @@ from bot.events import (
 from bot.metrics import INBOX_LAG, INBOX_PENDING
 from bot.replies import CardReply
 from bot.router import EventRoute
-from bot.rows import insert_new, select_in
-from storage.core import INBOX_FINISHED, HandlerRun, InboxEvent, InboxStatus
+from bot.rows import in_list, insert_new, select_in, update_in
+from storage.core import INBOX_FINISHED, INBOX_OPEN, HandlerRun, InboxEvent, InboxStatus
+from storage.sql import fetch
 
 log = logging.getLogger(__name__)
 BUTTON_RUN = "core.button"
@@ -117,11 +117,15 @@ STORED_FIELDS = ("id", "key", "xml", "attempts", "replied")
 
 async def open_rows(row_ids: list[int]) -> list[StoredRow]:
     """The rows of `row_ids` still to process (neither done nor dead), in id order."""
-    found = InboxEvent.filter(id__in=row_ids, status__not_in=INBOX_FINISHED).order_by("id")
-    return [
-        StoredRow(int(i), str(k), str(x), int(a), bool(r))
-        for i, k, x, a, r in await found.values_list(*STORED_FIELDS)
-    ]
+    found = await select_in(InboxEvent, (*STORED_FIELDS, "status"), "id", row_ids)
+    return sorted(
+        (
+            StoredRow(int(i), str(k), str(x), int(a), bool(r))
+            for i, k, x, a, r, status in found
+            if status not in INBOX_FINISHED
+        ),
+        key=lambda row: row.id,
+    )
 
 
 def job_id(row: InboxEvent | StoredRow) -> str:
@@ -269,16 +273,18 @@ CLAIM_LEASE_MS = 120_000
 async def pending_after(after: int, limit: int, own: list[int]) -> list[tuple[int, str]]:
     """The rows of `own` still to process and the pending rows past `after` (rows whose jobs
     are still queued when the worker is behind), oldest first, as (id, key): one read."""
-    open_own = Q(id__in=own, status__in=[InboxStatus.PENDING, InboxStatus.FAILED])
-    rows = InboxEvent.filter(open_own | Q(status=InboxStatus.PENDING, id__gt=after))
-    found = await rows.order_by("id").limit(limit).values_list("id", "key")
-    missing = set(own) - {int(str(row[0])) for row in found}
+    own_in, own_param = in_list(InboxEvent, "id", own)
+    sql = (
+        f'SELECT "id", "key" FROM "{InboxEvent._meta.db_table}" '
+        f'WHERE ("id" {own_in} AND "status" IN (?, ?)) OR ("status" = ? AND "id" > ?) '
+        'ORDER BY "id" LIMIT ?'
+    )
+    found = await fetch(sql, [own_param, *INBOX_OPEN, InboxStatus.PENDING, after, limit])
+    missing = set(own) - {int(i) for i, _ in found}
     if missing and len(found) >= limit:  # own rows past the limit
-        found = [
-            *found,
-            *await InboxEvent.filter(open_own & Q(id__in=missing)).values_list("id", "key"),
-        ]
-    return sorted({int(str(i)): str(k) for i, k in found}.items())
+        past = await select_in(InboxEvent, ("id", "key", "status"), "id", missing)
+        found += [(i, k) for i, k, status in past if status in INBOX_OPEN]
+    return sorted({int(i): str(k) for i, k in found}.items())
 
 
 async def claim_rows(deps: Deps, owner: str, rows: list[tuple[int, str]]) -> set[int]:
@@ -396,10 +402,8 @@ async def record_runs(row_ids: list[int], handler: str, now: datetime) -> None:
 
 
 async def _mark_done(deps: Deps, row_ids: list[int]) -> None:
-    if row_ids:
-        await InboxEvent.filter(id__in=row_ids).update(
-            status=InboxStatus.DONE, done_at=deps.now(), last_error=None
-        )
+    changes = {"status": InboxStatus.DONE, "done_at": deps.now(), "last_error": None}
+    await update_in(InboxEvent, changes, "id", row_ids)
 
 
 async def _process_row(deps: Deps, row: StoredRow, done: set[str]) -> InboxStatus:
@@ -465,7 +469,7 @@ async def _enqueue_requeued(deps: Deps, rows: list[tuple[int, str]]) -> bool:
 
 
 async def update_gauges(now: datetime) -> None:
-    open_rows = InboxEvent.filter(status__in=[InboxStatus.PENDING, InboxStatus.FAILED])
+    open_rows = InboxEvent.filter(status__in=INBOX_OPEN)
     INBOX_PENDING.set(await open_rows.count())
     oldest = await open_rows.order_by("received_at").first()
     INBOX_LAG.set((now - oldest.received_at).total_seconds() if oldest else 0)

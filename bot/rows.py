@@ -78,24 +78,42 @@ async def insert_new_returning(
     return [model._init_from_db(**row) for row in found]
 
 
+def in_list(model: type[Model], column: str, values: Collection[str | int]) -> tuple[str, Any]:
+    """`IN (…)` for a `column` of `model` and its one parameter: the list as an array on
+    PostgreSQL and as a JSON list on SQLite, where the query builder would wrap each of
+    hundreds of values in objects of its own (a few ms a statement)."""
+    if is_sqlite(conn()):
+        return "IN (SELECT value FROM json_each(?))", json.dumps(list(values))
+    meta = model._meta
+    field = meta.fields_map[meta.fields_db_projection_reverse[column]]
+    return f"= ANY(?::{field.get_for_dialect('postgres', 'SQL_TYPE')}[])", list(values)
+
+
 async def select_in(
     model: type[Model], columns: Sequence[str], column: str, values: Collection[str | int]
 ) -> list[tuple[Any, ...]]:
     """`columns` of the rows whose `column` is one of `values`, as the database gives them
-    (plain text and integer columns): the list goes as one parameter, an array on PostgreSQL
-    and a JSON list on SQLite, where the query builder would wrap each of hundreds of values
-    in objects of its own (a few ms a statement)."""
+    (plain text and integer columns), the list as one parameter (`in_list`)."""
     if not values:
         return []
-    meta = model._meta
-    param: Any
-    if is_sqlite(conn()):
-        where, param = "IN (SELECT value FROM json_each(?))", json.dumps(list(values))
-    else:
-        field = meta.fields_map[meta.fields_db_projection_reverse[column]]
-        where, param = f"= ANY(?::{field.get_for_dialect('postgres', 'SQL_TYPE')}[])", list(values)
+    where, param = in_list(model, column, values)
     quoted = ",".join(f'"{c}"' for c in columns)
-    return await fetch(f'SELECT {quoted} FROM "{meta.db_table}" WHERE "{column}" {where}', [param])
+    return await fetch(
+        f'SELECT {quoted} FROM "{model._meta.db_table}" WHERE "{column}" {where}', [param]
+    )
+
+
+async def update_in(
+    model: type[Model], changes: Mapping[str, Any], column: str, values: Collection[str | int]
+) -> None:
+    """`UPDATE … SET` the `changes` (column → plain value, enum or datetime) of the rows whose
+    `column` is one of `values`, the list as one parameter (`in_list`)."""
+    if not values:
+        return
+    where, param = in_list(model, column, values)
+    sets = ", ".join(f'"{c}" = ?' for c in changes)
+    sql = f'UPDATE "{model._meta.db_table}" SET {sets} WHERE "{column}" {where}'
+    await fetch(sql, [*changes.values(), param])
 
 
 @functools.lru_cache(maxsize=256)

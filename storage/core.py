@@ -17,6 +17,7 @@ class InboxStatus(StrEnum):
 
 
 INBOX_FINISHED = (InboxStatus.DONE, InboxStatus.DEAD)  # nothing left to process
+INBOX_OPEN = (InboxStatus.PENDING, InboxStatus.FAILED)  # to process (a failed row: again)
 
 
 class InboxEvent(Model):

@@ -31,6 +31,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from enum import Enum
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -57,6 +58,14 @@ def param(db: BaseDBAsyncClient, value: datetime) -> Any:
     return str(utc) if is_sqlite(db) else utc
 
 
+def _params(db: BaseDBAsyncClient, params: Sequence[Any]) -> list[Any]:
+    """Statement parameters as the database takes them: datetimes by `param`, enums by value."""
+    return [
+        param(db, p) if isinstance(p, datetime) else p.value if isinstance(p, Enum) else p
+        for p in params
+    ]
+
+
 def to_dt(value: Any) -> datetime | None:
     if value is None:
         return None
@@ -79,7 +88,7 @@ def _dialect_sql(db: BaseDBAsyncClient, sql: str) -> str:
 
 async def fetch(sql: str, params: Sequence[Any], *, report: bool = False) -> list[tuple[Any, ...]]:
     db = conn()
-    fixed = [param(db, p) if isinstance(p, datetime) else p for p in params]
+    fixed = _params(db, params)
     path = getattr(db, "filename", ":memory:")
     if report and is_sqlite(db) and path != ":memory:":
         return await _read_apart(path, sql, fixed)
@@ -252,7 +261,7 @@ async def stream(
     """A report's rows in chunks from one query (one sort, rows never all in memory): a
     read-only connection's cursor on SQLite, a server-side cursor on PostgreSQL."""
     db = conn()
-    fixed = [param(db, p) if isinstance(p, datetime) else p for p in params]
+    fixed = _params(db, params)
     if is_sqlite(db):
         path = getattr(db, "filename", ":memory:")
         async with (
@@ -289,7 +298,7 @@ async def fetch_dicts(
     sql: str, params: Sequence[Any], *, heavy: bool = False
 ) -> list[dict[str, Any]]:
     db = conn()
-    fixed = [param(db, p) if isinstance(p, datetime) else p for p in params]
+    fixed = _params(db, params)
     path = getattr(db, "filename", ":memory:")
     if heavy and is_sqlite(db) and path != ":memory:":
         return await _dicts_apart(path, sql, fixed)

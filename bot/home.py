@@ -12,7 +12,7 @@ from bot.auth_types import Principal, Role
 from bot.deps import Deps
 from bot.event_delivery import counts as event_counts
 from bot.router_types import Tile
-from storage.core import InboxEvent, InboxStatus
+from storage.core import INBOX_OPEN, InboxEvent, InboxStatus
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,7 @@ async def _feature_tiles(deps: Deps, user: Principal) -> list[Tile]:
 
 
 async def health_tiles() -> list[Tile]:
-    open_ = [InboxStatus.PENDING, InboxStatus.FAILED]
-    pending = await InboxEvent.filter(status__in=open_).count()
+    pending = await InboxEvent.filter(status__in=INBOX_OPEN).count()
     dead = await InboxEvent.filter(status=InboxStatus.DEAD).count()
     events = await event_counts()
     link = "#回调收件箱"

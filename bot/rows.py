@@ -103,6 +103,14 @@ async def select_in(
     )
 
 
+async def models_in(model: type[M], column: str, values: Collection[str | int]) -> list[M]:
+    """The rows whose `column` is one of `values`, as the model instances a query builds, the
+    list as one parameter (`in_list`)."""
+    columns = list(model._meta.fields_db_projection.values())
+    found = await select_in(model, columns, column, values)
+    return [model._init_from_db(**dict(zip(columns, row, strict=True))) for row in found]
+
+
 async def update_in(
     model: type[Model], changes: Mapping[str, Any], column: str, values: Collection[str | int]
 ) -> None:

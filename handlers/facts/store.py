@@ -15,7 +15,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
 from bot.domain_events import FollowAdded, FollowEnded, TagsMarked, publish, publish_many
-from bot.rows import insert_new, insert_new_returning, select_in, upsert_rows
+from bot.rows import insert_new, insert_new_returning, models_in, select_in, upsert_rows
 from handlers.facts.base import from_ts, ts
 from storage.facts import (
     CorpTag,
@@ -261,7 +261,8 @@ async def _record_distinct_adds(deps: Deps, adds: list[NewAdd]) -> None:
         return
     exts = {a.external_userid for a in adds}
     known: defaultdict[tuple[str, str], list[FollowEvent]] = defaultdict(list)
-    for e in await FollowEvent.filter(external_userid__in=exts).order_by("at", "id"):
+    stored = await models_in(FollowEvent, "external_userid", exts)
+    for e in sorted(stored, key=lambda e: (e.at, e.id)):
         known[(e.userid, e.external_userid)].append(e)
     facts: dict[str, FollowEvent] = {}
     new: list[tuple[Any, ...]] = []
@@ -275,7 +276,7 @@ async def _record_distinct_adds(deps: Deps, adds: list[NewAdd]) -> None:
     if new:  # a re-delivered add finds its stored fact
         facts |= {e.key: e for e in await insert_new_returning(FollowEvent, FACT_COLUMNS, new)}
         if kept_out := [f[0] for f in new if f[0] not in facts]:  # stored meanwhile
-            facts |= {e.key: e for e in await FollowEvent.filter(key__in=kept_out)}
+            facts |= {e.key: e for e in await models_in(FollowEvent, "key", kept_out)}
     for a in adds:
         fact, events = facts[a.key], known[(a.userid, a.external_userid)]
         if all(e.id != fact.id for e in events):

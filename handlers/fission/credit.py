@@ -21,6 +21,7 @@ from tortoise.transactions import in_transaction
 
 from bot.deps import Deps
 from bot.domain_events import FissionHelped, FollowAdded, FollowEnded, publish
+from bot.rows import select_in
 from handlers.fission.router import router
 from storage.facts import Customer, FollowEndReason, FollowEvent
 from storage.fission import (
@@ -341,8 +342,8 @@ async def on_follow_added(deps: Deps, events: list[FollowAdded]) -> None:
     code. Which helpers have helps to reconsider is read once (a help is made only by a
     credit, whose helper joins them; most adds have none)."""
     helpers = {e.external_userid for e in events}
-    unrevoked = FissionHelp.filter(helper__in=helpers, revoked_at__isnull=True)
-    helping = {str(h) for h in await unrevoked.values_list("helper", flat=True)}
+    helps = await select_in(FissionHelp, ("helper", "revoked_at"), "helper", helpers)
+    helping = {str(helper) for helper, revoked_at in helps if revoked_at is None}
     for event in events:
         helper = event.external_userid
         if helper in helping:

@@ -290,3 +290,27 @@ async def test_rows_read_by_a_long_key_list_in_one_statement(deps: Deps) -> None
     assert sorted(found) == [("alice", "wm3", "etVIP"), ("alice", "wm700", "etVIP")]
     assert len(statements.texts) == 1
     assert await select_in(FollowTag, columns, "external_userid", set()) == []
+
+
+async def test_models_read_by_a_long_key_list_are_those_a_query_builds(deps: Deps) -> None:
+    """`models_in`: one statement for a thousand keys; each model has every field as the
+    query builder's read gives it (datetimes aware, enums, booleans)."""
+    from bot.rows import models_in
+
+    for n in (3, 700):
+        at = from_ts(T0 + n)
+        await record_add(deps, userid="alice", external_userid=f"wm{n}", at=at, key=f"add:{n}")
+    end_at = from_ts(T0 + 900)
+    await record_end(
+        deps, userid="alice", external_userid="wm3", at=end_at, reason="deleted_by_staff"
+    )
+    exts = [f"wm{n}" for n in range(1000)]
+    with logged_statements() as statements:
+        found = await models_in(FollowEvent, "external_userid", exts)
+    assert len(statements.texts) == 1
+    built = await FollowEvent.filter(external_userid__in=exts)
+    fields = list(FollowEvent._meta.fields_map)
+    assert sorted((tuple(getattr(e, f) for f in fields) for e in found), key=str) == sorted(
+        (tuple(getattr(e, f) for f in fields) for e in built), key=str
+    )
+    assert len(found) == 3 and all(e.at.tzinfo is not None for e in found)

@@ -50,7 +50,8 @@ async def _keep_session(_connection: Any) -> None:
     asyncpg's pool also sends `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET
     ALL;` at every release, a round trip and server work for every statement run outside a
     transaction. The service leaves no session state to reset: its settings are `SET LOCAL`,
-    its advisory locks are transaction locks, it listens to nothing and holds no cursor."""
+    its advisory locks are transaction locks, its cursors end with their transactions and it
+    listens to nothing."""
 
 
 def connection_config(url: str) -> str | dict[str, Any]:

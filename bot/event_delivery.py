@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from pydantic import ValidationError
-from tortoise import connections
 from tortoise.exceptions import IntegrityError
 
 from bot.batch_memo import batch_scope
@@ -29,8 +28,9 @@ from bot.domain_events import DELIVER_JOB, DomainEvent, StoredEvent, enqueue, jo
 from bot.group_commit import GroupCommit
 from bot.inbox import backoff
 from bot.router_types import Subscription
-from bot.rows import insert_new, update_in
+from bot.rows import in_list, insert_new, update_in
 from storage.core import DomainEventRow, EventDelivery, EventStatus
+from storage.sql import fetch_dicts
 
 log = logging.getLogger(__name__)
 Stored = DomainEventRow | StoredEvent  # a model instance (one event) or plain values (a set)
@@ -218,13 +218,12 @@ async def _read_set(
     own rows are found by primary key and their status checked here, and their subjects' open
     events through the partial index of open events (`idx_domain_event_open_subject`), so the
     plan does not hang on how many events the status index holds."""
-    conn = connections.get("default")
-    sql, values = read_statement(conn.capabilities.dialect, event_ids)
+    sql, values = read_statement(event_ids)
     to_payload = DomainEventRow._meta.fields_map["payload"].to_python_value
     rows: dict[int, StoredEvent] = {}
     open_events: dict[int, tuple[str, str]] = {}  # every open event read: (subject, kind)
     had: defaultdict[int, set[str]] = defaultdict(set)
-    for r in await conn.execute_query_dict(sql, values):
+    for r in await fetch_dicts(sql, values):
         if r["status"] not in _OPEN_VALUES:
             continue
         event_id = int(r["id"])
@@ -251,17 +250,11 @@ async def _read_set(
     return [rows[i] for i in sorted(rows)], queue, had
 
 
-def read_statement(dialect: str, event_ids: list[int]) -> tuple[str, list[object]]:
-    """`_read_set`'s statement and its values (one array on PostgreSQL)."""
+def read_statement(event_ids: list[int]) -> tuple[str, list[object]]:
+    """`_read_set`'s statement and its values (the set as one parameter, `in_list`)."""
     ids = sorted(set(event_ids))
-    if dialect == "postgres":
-        mine = "= ANY($1::bigint[])"
-        others, last = "<> ALL($1::bigint[])", "$2"
-        values: list[object] = [ids, ids[-1]]
-    else:
-        listed = ",".join("?" * len(ids))
-        mine, others, last = f"IN ({listed})", f"NOT IN ({listed})", "?"
-        values = [*ids, *ids, *ids, ids[-1]]
+    mine, listed = in_list(DomainEventRow, "id", ids)
+    others, _ = in_list(DomainEventRow, "id", ids, negate=True)
     table, ledger = DomainEventRow._meta.db_table, EventDelivery._meta.db_table
     is_open = f"IN ('{EventStatus.PENDING.value}','{EventStatus.FAILED.value}')"
     sql = (
@@ -272,9 +265,9 @@ def read_statement(dialect: str, event_ids: list[int]) -> tuple[str, list[object
         f"SELECT e.id, NULL, e.kind, e.subject, 0, NULL, e.status, d.subscriber, 0 "
         f"FROM (SELECT DISTINCT subject FROM {table} WHERE id {mine} AND subject <> '') s "
         f"CROSS JOIN {table} e LEFT JOIN {ledger} d ON d.event_id = e.id "
-        f"WHERE e.subject = s.subject AND e.status {is_open} AND e.id {others} AND e.id < {last}"
+        f"WHERE e.subject = s.subject AND e.status {is_open} AND e.id {others} AND e.id < ?"
     )
-    return sql, values
+    return sql, [listed, listed, listed, ids[-1]]
 
 
 _OPEN_VALUES = frozenset(s.value for s in OPEN)

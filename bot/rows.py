@@ -78,15 +78,20 @@ async def insert_new_returning(
     return [model._init_from_db(**row) for row in found]
 
 
-def in_list(model: type[Model], column: str, values: Collection[str | int]) -> tuple[str, Any]:
-    """`IN (…)` for a `column` of `model` and its one parameter: the list as an array on
-    PostgreSQL and as a JSON list on SQLite, where the query builder would wrap each of
-    hundreds of values in objects of its own (a few ms a statement)."""
+def in_list(
+    model: type[Model], column: str, values: Collection[str | int], *, negate: bool = False
+) -> tuple[str, Any]:
+    """`IN (…)` (or `NOT IN (…)`) for a `column` of `model` and its one parameter: the list
+    as an array on PostgreSQL and as a JSON list on SQLite, where the query builder would wrap
+    each of hundreds of values in objects of its own (a few ms a statement)."""
     if is_sqlite(conn()):
-        return "IN (SELECT value FROM json_each(?))", json.dumps(list(values))
+        where = "NOT IN" if negate else "IN"
+        return f"{where} (SELECT value FROM json_each(?))", json.dumps(list(values))
     meta = model._meta
-    field = meta.fields_map[meta.fields_db_projection_reverse[column]]
-    return f"= ANY(?::{field.get_for_dialect('postgres', 'SQL_TYPE')}[])", list(values)
+    sql_type = meta.fields_map[meta.fields_db_projection_reverse[column]].get_for_dialect(
+        "postgres", "SQL_TYPE"
+    )
+    return f"{'<> ALL' if negate else '= ANY'}(?::{sql_type}[])", list(values)
 
 
 async def select_in(

@@ -25,6 +25,7 @@ from bot.domain_events import (
 from bot.router import Router
 from bot.settings import Settings
 from storage.core import DomainEventRow, EventDelivery, EventStatus
+from storage.sql import fetch_dicts
 from tests.conftest import make_settings
 from tests.support import Clock, FakeQueue, fake_deps, logged_statements
 
@@ -340,14 +341,12 @@ async def test_the_set_read_finds_a_subjects_open_events_by_their_partial_index(
     not through the status index (whose open entries the planner misjudged on PostgreSQL:
     130-260 ms a set of 500)."""
     await publish_many(deps, [(added(f"wm{n}"), f"k{n}") for n in range(3)])
-    conn = connections.get("default")
-    dialect = conn.capabilities.dialect
-    sql, values = event_delivery.read_statement(dialect, [1, 2, 3])
-    if dialect == "postgres":
-        rows = await conn.execute_query_dict("EXPLAIN " + sql, values)
+    sql, values = event_delivery.read_statement([1, 2, 3])
+    if connections.get("default").capabilities.dialect == "postgres":
+        rows = await fetch_dicts("EXPLAIN " + sql, values)
         plan = "\n".join(str(r["QUERY PLAN"]) for r in rows)
     else:
-        rows = await conn.execute_query_dict("EXPLAIN QUERY PLAN " + sql, values)
+        rows = await fetch_dicts("EXPLAIN QUERY PLAN " + sql, values)
         plan = "\n".join(str(r["detail"]) for r in rows)
     assert "idx_domain_event_open_subject" in plan, plan
     assert "idx_domain_even_status" not in plan, plan

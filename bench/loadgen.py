@@ -8,8 +8,10 @@ import re
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+
+from bench.procs import proc_cpu_seconds
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -21,6 +23,7 @@ class Run:
     seconds: float
     p99_ms: float
     cpu_seconds: float  # the server process's user + system time during the run
+    children_cpu_seconds: float = 0.0  # its child processes' (e.g. the embedded Redis)
 
     @property
     def rate(self) -> float:
@@ -30,6 +33,11 @@ class Run:
     def cpu_us(self) -> float:
         """Server CPU per answered request, in microseconds."""
         return self.cpu_seconds * 1e6 / max(1, self.requests - self.errors)
+
+    @property
+    def children_cpu_us(self) -> float:
+        """The server's child processes' CPU per answered request, in microseconds."""
+        return self.children_cpu_seconds * 1e6 / max(1, self.requests - self.errors)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -55,12 +63,13 @@ def wrk(
     args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency"]
     args += ["-s", script.name, url] if lua else [url]
     try:
-        before = cpu_seconds(pid)
+        before, children = cpu_seconds(pid), proc_cpu_seconds(pid)
         out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
         used = cpu_seconds(pid) - before
+        children = proc_cpu_seconds(pid) - children - used
     finally:
         os.unlink(script.name)
-    return _parse(out, seconds, used)
+    return replace(_parse(out, seconds, used), children_cpu_seconds=max(children, 0.0))
 
 
 def _parse(out: str, seconds: float, cpu: float) -> Run:

@@ -9,7 +9,8 @@ the same size — the baseline measured in the same run. For each pair, interlea
    them that none passes the per-visit limit (`BEAT_LIMIT` a minute; a real page beats every
    5 s), so every beat is answered 204 rather than counted as a 429;
 
-printing requests/s, server CPU per request and the ratios to bare. Then a viral run: wrk on
+printing requests/s, server CPU per request and the ratios to bare (the server process's CPU;
+the embedded Redis's, a process of its own, beside it). Then a viral run: wrk on
 one radar for `--seconds`, and every answered open is checked to have its visit row.
 
     python -m bench.radar [--seconds 20] [--burst 5] [--connections 32]
@@ -163,6 +164,7 @@ def line(name: str, run: Run, bare: Run) -> str:
         f"{name:<8} {run.rate:7.0f} req/s  {run.cpu_us:6.0f} us CPU/req  p99 {run.p99_ms:6.1f} ms"
         f"  | bare {bare.rate:7.0f} req/s {bare.cpu_us:5.0f} us  "
         f"| ratio {run.rate / bare.rate:.2f} by throughput, {bare.cpu_us / run.cpu_us:.2f} by CPU"
+        f"  (+ {run.children_cpu_us:.0f} us in the embedded Redis)"
         + (f"  ({run.errors} errors)" if run.errors else "")
     )
 
